@@ -1,0 +1,78 @@
+// The three kinds of address in dmalab, as branded numbers so a mix-up is a compile error
+// unless converted on purpose (DESIGN "Addresses"). Values stay below 2^53 so they are exact
+// JavaScript numbers; 64-bit hardware fields are read as two 32-bit halves.
+
+declare const addressKind: unique symbol
+
+/** A kernel virtual address: what driver code holds and dereferences. */
+export type VirtualAddress = number & { readonly [addressKind]: 'virtual' }
+/** A CPU physical address: a RAM frame or an MMIO register, as the system bus sees it. */
+export type PhysicalAddress = number & { readonly [addressKind]: 'physical' }
+/** What a device is given and drives on the bus: an IOVA with the IOMMU on, else physical. */
+export type LogicalAddress = number & { readonly [addressKind]: 'logical' }
+
+export const asVirtual = (n: number): VirtualAddress => n as VirtualAddress
+export const asPhysical = (n: number): PhysicalAddress => n as PhysicalAddress
+export const asLogical = (n: number): LogicalAddress => n as LogicalAddress
+
+export const PAGE_SHIFT = 12
+export const PAGE_SIZE = 4096
+export const PAGE_MASK = 4095
+export const GiB = 1024 * 1024 * 1024
+export const MiB = 1024 * 1024
+export const KiB = 1024
+export const FOUR_GIB = 4 * GiB
+export const TWO_POW_32 = 4294967296
+/** The largest exact address; every address in dmalab stays below it. */
+export const ADDRESS_LIMIT = 2 ** 53
+
+/** Page number of an address (exact for any address below 2^53). */
+export const pageNumber = (address: number): number => Math.floor(address / PAGE_SIZE)
+/** Offset within the page; `& PAGE_MASK` is exact below 2^53 because ToInt32 keeps the low bits. */
+export const pageOffset = (address: number): number => address & PAGE_MASK
+/** Bytes of whole pages needed to hold `bytes` starting at `address`. */
+export const pagesSpanned = (address: number, bytes: number): number =>
+  bytes === 0 ? 0 : pageNumber(address + bytes - 1) - pageNumber(address) + 1
+
+export const low32 = (value: number): number => value >>> 0
+export const high32 = (value: number): number => Math.floor(value / TWO_POW_32) >>> 0
+export const join64 = (lo: number, hi: number): number => (hi >>> 0) * TWO_POW_32 + (lo >>> 0)
+
+/** `0x1_2345_6789`-style hex: groups of four digits so 4 GiB boundaries jump out. */
+export function hex(value: number, minDigits = 1): string {
+  const digits = value.toString(16).padStart(minDigits, '0')
+  if (digits.length <= 4) return `0x${digits}`
+  const groups: string[] = []
+  for (let end = digits.length; end > 0; end -= 4) groups.unshift(digits.slice(Math.max(0, end - 4), end))
+  return `0x${groups.join('_')}`
+}
+
+/** Plain `0x…` hex with no separators, for machine-readable output. */
+export const hexPlain = (value: number): string => `0x${value.toString(16)}`
+
+/** Human size: 4096 → "4 KiB", 1536 → "1.5 KiB", 8589934592 → "8 GiB". */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const
+  let value = bytes
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1 && value % 1 === 0) {
+    value /= 1024
+    unit++
+  }
+  const shown = Number.isInteger(value) ? String(value) : value.toFixed(1).replace(/\.0$/, '')
+  return `${shown} ${units[unit]}`
+}
+
+/** Parses "8GiB", "512 MiB", "1TiB", "4096", or a number of bytes. Returns NaN when malformed. */
+export function parseSize(input: number | string): number {
+  if (typeof input === 'number') return Number.isSafeInteger(input) ? input : NaN
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB|K|M|G|T|KB|MB|GB|TB)?\s*$/i.exec(input)
+  if (!match) return NaN
+  const scale: Record<string, number> = {
+    b: 1, k: KiB, kib: KiB, kb: KiB, m: MiB, mib: MiB, mb: MiB, g: GiB, gib: GiB, gb: GiB,
+    t: 1024 * GiB, tib: 1024 * GiB, tb: 1024 * GiB,
+  }
+  const factor = scale[(match[2] ?? 'b').toLowerCase()] ?? NaN
+  const bytes = Number(match[1]) * factor
+  return Number.isSafeInteger(bytes) ? bytes : NaN
+}

@@ -1,0 +1,187 @@
+// Virtual time in nanoseconds and the machine's one event queue.
+//
+// Devices own `Timer` objects and re-arm them, so the per-frame paths allocate nothing: a
+// timer sits in the heap at most once, and arming it again moves it. Events due at the same
+// time run in the order they were armed (a sequence number breaks ties), which keeps every
+// run of the same machine byte-for-byte identical.
+
+export type TimerCallback = () => void
+
+export class Timer {
+  /** Virtual time the timer fires at; meaningful only while armed. */
+  at = 0
+  /** Tie-breaker: the order in which timers due at the same time were armed. */
+  seq = 0
+  /** Position in the heap, or -1 when not armed. */
+  index = -1
+  readonly name: string
+  readonly callback: TimerCallback
+
+  constructor(name: string, callback: TimerCallback) {
+    this.name = name
+    this.callback = callback
+  }
+
+  get armed(): boolean {
+    return this.index >= 0
+  }
+}
+
+export interface RunResult {
+  /** Events dispatched by this call. */
+  events: number
+  /** True when the queue is empty (runUntilIdle) or the window was fully covered (run). */
+  completed: boolean
+  /** True when the event bound stopped the run: a runaway device, not a hang of the host. */
+  boundHit: boolean
+  /** True when a stop was requested (a bug check) and the run ended early. */
+  stopped: boolean
+}
+
+/** Default bound on events per run call: generous for millions of frames, finite for a loop. */
+export const DEFAULT_EVENT_BOUND = 20_000_000
+
+export class Clock {
+  /** Current virtual time in nanoseconds. Never goes backwards. */
+  now = 0
+  /** Events dispatched since the clock was created. */
+  eventsDispatched = 0
+  private readonly heap: Timer[] = []
+  private nextSeq = 0
+  private stopRequested = false
+
+  timer(name: string, callback: TimerCallback): Timer {
+    return new Timer(name, callback)
+  }
+
+  /** One-shot convenience for rare events; per-frame paths re-arm their own timers instead. */
+  schedule(delayNs: number, name: string, callback: TimerCallback): Timer {
+    const t = new Timer(name, callback)
+    this.arm(t, this.now + delayNs)
+    return t
+  }
+
+  /** Arms (or re-arms) `timer` to fire at absolute time `at` (clamped to now). */
+  arm(timer: Timer, at: number): void {
+    const when = at < this.now ? this.now : at
+    if (timer.index >= 0) this.removeAt(timer.index)
+    timer.at = when
+    timer.seq = this.nextSeq++
+    timer.index = this.heap.length
+    this.heap.push(timer)
+    this.siftUp(timer.index)
+  }
+
+  armAfter(timer: Timer, delayNs: number): void {
+    this.arm(timer, this.now + delayNs)
+  }
+
+  cancel(timer: Timer): void {
+    if (timer.index >= 0) this.removeAt(timer.index)
+  }
+
+  get pending(): number {
+    return this.heap.length
+  }
+
+  /** Time of the next event, or Infinity when idle. */
+  nextEventAt(): number {
+    return this.heap.length > 0 ? this.heap[0]!.at : Infinity
+  }
+
+  /** Asks the running loop to stop after the current event (used when the machine bug checks). */
+  requestStop(): void {
+    this.stopRequested = true
+  }
+
+  clearStop(): void {
+    this.stopRequested = false
+  }
+
+  /** Runs every event due within the next `ns` nanoseconds, then sets now to the window's end. */
+  run(ns: number, maxEvents = DEFAULT_EVENT_BOUND): RunResult {
+    const end = this.now + Math.max(0, ns)
+    let events = 0
+    while (this.heap.length > 0 && this.heap[0]!.at <= end) {
+      if (this.stopRequested) return { events, completed: false, boundHit: false, stopped: true }
+      if (events >= maxEvents) return { events, completed: false, boundHit: true, stopped: false }
+      this.dispatchNext()
+      events++
+    }
+    if (this.stopRequested) return { events, completed: false, boundHit: false, stopped: true }
+    this.now = end
+    return { events, completed: true, boundHit: false, stopped: false }
+  }
+
+  /** Runs events until none are left, or the bound is hit. */
+  runUntilIdle(maxEvents = DEFAULT_EVENT_BOUND): RunResult {
+    let events = 0
+    while (this.heap.length > 0) {
+      if (this.stopRequested) return { events, completed: false, boundHit: false, stopped: true }
+      if (events >= maxEvents) return { events, completed: false, boundHit: true, stopped: false }
+      this.dispatchNext()
+      events++
+    }
+    return { events, completed: !this.stopRequested, boundHit: false, stopped: this.stopRequested }
+  }
+
+  private dispatchNext(): void {
+    const timer = this.heap[0]!
+    this.removeAt(0)
+    this.now = timer.at
+    this.eventsDispatched++
+    timer.callback()
+  }
+
+  private less(a: Timer, b: Timer): boolean {
+    return a.at < b.at || (a.at === b.at && a.seq < b.seq)
+  }
+
+  private removeAt(i: number): void {
+    const heap = this.heap
+    const removed = heap[i]!
+    const last = heap.pop()!
+    removed.index = -1
+    if (i < heap.length) {
+      heap[i] = last
+      last.index = i
+      this.siftDown(i)
+      this.siftUp(last.index)
+    }
+  }
+
+  private siftUp(i: number): void {
+    const heap = this.heap
+    const item = heap[i]!
+    while (i > 0) {
+      const parentIndex = (i - 1) >> 1
+      const parent = heap[parentIndex]!
+      if (!this.less(item, parent)) break
+      heap[i] = parent
+      parent.index = i
+      i = parentIndex
+    }
+    heap[i] = item
+    item.index = i
+  }
+
+  private siftDown(i: number): void {
+    const heap = this.heap
+    const n = heap.length
+    const item = heap[i]!
+    for (;;) {
+      const left = 2 * i + 1
+      if (left >= n) break
+      const right = left + 1
+      let child = left
+      if (right < n && this.less(heap[right]!, heap[left]!)) child = right
+      const c = heap[child]!
+      if (!this.less(c, item)) break
+      heap[i] = c
+      c.index = i
+      i = child
+    }
+    heap[i] = item
+    item.index = i
+  }
+}

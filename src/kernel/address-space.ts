@@ -1,0 +1,193 @@
+// The kernel's virtual address space: a VA allocator and the page tables every driver access
+// is translated through.
+//
+// Kernel VAs live at 0xF800_0000_0000 and up (the 48-bit form of Windows' 0xFFFFF800…
+// addresses, kept below 2^53), so a VA handed to a device by mistake looks nothing like RAM.
+// Page tables are a directory of 512-entry leaves (Float64Array), allocated as the bump
+// allocator reaches them, like x86 page tables. A PTE is the frame's physical address plus
+// flag bits in the low 12 bits; a PTE without VALID says why the page is not there (never
+// mapped, freed, guard, reserved), and a side table of notes says whose it was.
+import { PAGE_SIZE, hex } from '../hw/address.js'
+
+export const KERNEL_VA_BASE = 0xf800_0000_0000
+/** 4 TiB of kernel VA: page indices stay below 2^30, so `| 0` arithmetic is exact. */
+export const KERNEL_VA_SPAN = 4 * 1024 * 1024 * 1024 * 1024
+export const KERNEL_VA_END = KERNEL_VA_BASE + KERNEL_VA_SPAN
+/** Addresses below this are a NULL-pointer dereference (Windows reserves the first 64 KiB). */
+export const NULL_REGION_END = 0x1_0000
+
+export const PTE = {
+  VALID: 0x001,
+  WRITE: 0x002,
+  NOCACHE: 0x004,
+  WRITECOMBINE: 0x008,
+  /** Pageable memory (paged pool): touching it at DISPATCH_LEVEL or above is an IRQL violation. */
+  PAGED: 0x010,
+  /** Device memory: the access goes to the system bus, not straight to RAM. */
+  IO: 0x020,
+  // States of a page that is not VALID:
+  FREED: 0x100,
+  GUARD: 0x200,
+  RESERVED: 0x400,
+} as const
+
+const LEAF_SHIFT = 9
+const LEAF = 1 << LEAF_SHIFT
+
+/** Why a page is not mapped, and whose it was, for the fault message. */
+export interface PageNote {
+  /** `special-pool` and `dma-guard` guards turn a fault into pool-overrun / dma-outside-buffer. */
+  readonly guard?: 'special-pool' | 'dma-guard' | 'guard'
+  /** What the page belonged to: `pool block 'Test' (64 bytes)`, `common buffer`, … */
+  readonly what: string
+  readonly site?: string
+  readonly freedAt?: string
+}
+
+export type PageState = 'unmapped' | 'mapped' | 'freed' | 'guard' | 'reserved' | 'null' | 'outside'
+
+/** Freed VA ranges wait this many pages of later frees before they are reused (use-after-free). */
+const QUARANTINE_PAGES = 1 << 18
+
+export class KernelAddressSpace {
+  /** The page-table directory; exposed read-only for the accessor's inlined fast path. */
+  readonly directory: Array<Float64Array | undefined> = []
+  private nextPage = 0
+  private readonly notes = new Map<number, PageNote>()
+  private readonly quarantine: Array<[number, number]> = []
+  private quarantinedPages = 0
+  private readonly recycled = new Map<number, number[]>()
+
+  /** Reserves `pages` of VA (plus optional guard pages around it); returns the first usable VA. */
+  reserve(pages: number, guardBefore = 0, guardAfter = 0, guardNote?: PageNote): number {
+    const total = pages + guardBefore + guardAfter
+    const reused = this.recycled.get(total)?.pop()
+    let first: number
+    if (reused !== undefined) {
+      first = reused
+    } else {
+      if ((this.nextPage + total) * PAGE_SIZE > KERNEL_VA_SPAN) {
+        throw new RangeError('kernel virtual address space exhausted')
+      }
+      first = this.nextPage
+      this.nextPage += total
+    }
+    for (let i = 0; i < total; i++) {
+      this.setPte(first + i, 0)
+      this.notes.delete(first + i)
+    }
+    const note = guardNote ?? { guard: 'guard' as const, what: 'guard page' }
+    for (let i = 0; i < guardBefore; i++) this.setGuardPage(first + i, note)
+    for (let i = 0; i < guardAfter; i++) this.setGuardPage(first + guardBefore + pages + i, note)
+    return KERNEL_VA_BASE + (first + guardBefore) * PAGE_SIZE
+  }
+
+  /** Returns a range (including its guard pages) to the allocator, after a quarantine. */
+  release(va: number, pages: number, guardBefore = 0, guardAfter = 0): void {
+    const first = this.pageIndex(va) - guardBefore
+    const total = pages + guardBefore + guardAfter
+    this.quarantine.push([first, total])
+    this.quarantinedPages += total
+    while (this.quarantinedPages > QUARANTINE_PAGES) {
+      const [f, n] = this.quarantine.shift()!
+      this.quarantinedPages -= n
+      let list = this.recycled.get(n)
+      if (list === undefined) this.recycled.set(n, (list = []))
+      list.push(f)
+    }
+  }
+
+  map(va: number, pa: number, flags: number): void {
+    this.setPte(this.pageIndex(va), pa + (flags | PTE.VALID))
+    this.notes.delete(this.pageIndex(va))
+  }
+
+  /** Marks pages not present, remembering why (freed memory, reserved mapping). */
+  unmap(va: number, pages: number, state: typeof PTE.FREED | typeof PTE.RESERVED, note?: PageNote): void {
+    const first = this.pageIndex(va)
+    for (let i = 0; i < pages; i++) {
+      this.setPte(first + i, state)
+      if (note !== undefined) this.notes.set(first + i, note)
+      else this.notes.delete(first + i)
+    }
+  }
+
+  setGuard(va: number, pages: number, note: PageNote): void {
+    const first = this.pageIndex(va)
+    for (let i = 0; i < pages; i++) this.setGuardPage(first + i, note)
+  }
+
+  /** The raw PTE for `va`, or 0 when it is outside the kernel space or never reached. */
+  pteAt(va: number): number {
+    const off = va - KERNEL_VA_BASE
+    if (!(off >= 0 && off < KERNEL_VA_SPAN)) return 0
+    const idx = (off / PAGE_SIZE) | 0
+    const leaf = this.directory[idx >>> LEAF_SHIFT]
+    return leaf === undefined ? 0 : leaf[idx & (LEAF - 1)]!
+  }
+
+  /** The physical address `va` maps to, or -1 when it is not mapped. */
+  translate(va: number): number {
+    const pte = this.pteAt(va)
+    if ((pte & PTE.VALID) === 0) return -1
+    return pte - (pte & 0xfff) + (va & 0xfff)
+  }
+
+  stateOf(va: number): PageState {
+    if (va >= 0 && va < NULL_REGION_END) return 'null'
+    const off = va - KERNEL_VA_BASE
+    if (!(off >= 0 && off < KERNEL_VA_SPAN)) return 'outside'
+    const pte = this.pteAt(va)
+    if ((pte & PTE.VALID) !== 0) return 'mapped'
+    if ((pte & PTE.GUARD) !== 0) return 'guard'
+    if ((pte & PTE.FREED) !== 0) return 'freed'
+    if ((pte & PTE.RESERVED) !== 0) return 'reserved'
+    return 'unmapped'
+  }
+
+  noteAt(va: number): PageNote | undefined {
+    const off = va - KERNEL_VA_BASE
+    if (!(off >= 0 && off < KERNEL_VA_SPAN)) return undefined
+    return this.notes.get((off / PAGE_SIZE) | 0)
+  }
+
+  /** One line on why `va` cannot be accessed, for page-fault findings. */
+  describeFault(va: number): string {
+    const state = this.stateOf(va)
+    const note = this.noteAt(va)
+    const whose = note ? ` (${note.what}${note.site ? `, allocated at ${note.site}` : ''}${note.freedAt ? `, freed at ${note.freedAt}` : ''})` : ''
+    switch (state) {
+      case 'null': return `NULL pointer dereference (${hex(va)} is in the first 64 KiB)`
+      case 'outside': return `${hex(va)} is not a kernel address`
+      case 'unmapped': return `${hex(va)} was never mapped`
+      case 'freed': return `${hex(va)} is freed memory${whose}`
+      case 'guard': return `${hex(va)} is a guard page${whose}`
+      case 'reserved': return `${hex(va)} is reserved but not mapped${whose}`
+      case 'mapped': return `${hex(va)} is mapped`
+    }
+  }
+
+  private pageIndex(va: number): number {
+    const off = va - KERNEL_VA_BASE
+    if (!(off >= 0 && off < KERNEL_VA_SPAN) || off % PAGE_SIZE !== 0) {
+      throw new RangeError(`${hex(va)} is not a page-aligned kernel virtual address`)
+    }
+    return off / PAGE_SIZE
+  }
+
+  private setGuardPage(index: number, note: PageNote): void {
+    this.setPte(index, PTE.GUARD)
+    this.notes.set(index, note)
+  }
+
+  private setPte(index: number, value: number): void {
+    const d = index >>> LEAF_SHIFT
+    let leaf = this.directory[d]
+    if (leaf === undefined) {
+      while (this.directory.length < d) this.directory.push(undefined)
+      leaf = new Float64Array(LEAF)
+      this.directory[d] = leaf
+    }
+    leaf[index & (LEAF - 1)] = value
+  }
+}

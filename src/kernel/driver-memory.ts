@@ -1,0 +1,275 @@
+// `ndis.memory`: the only way driver code touches memory. Every access is translated through
+// the kernel page tables, so a NULL, wild, freed, guard or reserved-but-unmapped address faults
+// as it would on Windows: bug check 0x50, or 0xD1 when the IRQL is DISPATCH_LEVEL or above.
+// Pageable memory touched at DISPATCH_LEVEL is an IRQL violation (Driver Verifier's IRQL
+// checking makes it fault every time; we record it and go on in log mode).
+//
+// The fast path (a mapped, non-pageable RAM page, the access within one page) is a directory
+// lookup, a typed-array read and a RAM access, with no allocation.
+import { PAGE_SIZE, TWO_POW_32, hex } from '../hw/address.js'
+import type { SystemBus } from '../hw/bus.js'
+import type { PhysicalMemory } from '../hw/memory.js'
+import { BUGCHECK } from './bugcheck.js'
+import type { FindingsLog } from './findings.js'
+import { DISPATCH_LEVEL, irqlName } from './irql.js'
+import { KERNEL_VA_BASE, KERNEL_VA_SPAN, PTE, type KernelAddressSpace } from './address-space.js'
+import { siteHere } from './sites.js'
+
+/** What the accessor needs to know about the CPU it runs on. */
+export interface CpuState {
+  readonly irql: number
+}
+
+type Access = 'read' | 'write'
+
+const FAST_MASK = PTE.VALID | PTE.PAGED | PTE.IO
+
+export class DriverMemory {
+  private readonly space: KernelAddressSpace
+  private readonly ram: PhysicalMemory
+  private readonly bus: SystemBus
+  private readonly log: FindingsLog
+  private readonly cpu: CpuState
+  private readonly dir: Array<Float64Array | undefined>
+  private readonly scratch = new Uint8Array(8)
+
+  constructor(space: KernelAddressSpace, ram: PhysicalMemory, bus: SystemBus, log: FindingsLog, cpu: CpuState) {
+    this.space = space
+    this.ram = ram
+    this.bus = bus
+    this.log = log
+    this.cpu = cpu
+    this.dir = space.directory
+  }
+
+  /**
+   * Physical address for an access of `size` bytes at `va` that stays within one page and may
+   * go straight to RAM, or -1 when the slow path must decide.
+   */
+  private fast(va: number, size: number): number {
+    const off = va - KERNEL_VA_BASE
+    if (!(off >= 0 && off < KERNEL_VA_SPAN)) return -1
+    const idx = (off / PAGE_SIZE) | 0
+    const leaf = this.dir[idx >>> 9]
+    if (leaf === undefined) return -1
+    const pte = leaf[idx & 511]!
+    const po = va & 0xfff
+    if ((pte & FAST_MASK) !== PTE.VALID || po > PAGE_SIZE - size) return -1
+    return pte - (pte & 0xfff) + po
+  }
+
+  read8(va: number): number {
+    const pa = this.fast(va, 1)
+    return pa >= 0 ? this.ram.read8(pa) : this.slowRead(va, 1)
+  }
+
+  read16(va: number): number {
+    const pa = this.fast(va, 2)
+    return pa >= 0 ? this.ram.read16(pa) : this.slowRead(va, 2)
+  }
+
+  read32(va: number): number {
+    const pa = this.fast(va, 4)
+    return pa >= 0 ? this.ram.read32(pa) : this.slowRead(va, 4)
+  }
+
+  read64(va: number): number {
+    const pa = this.fast(va, 8)
+    return pa >= 0 ? this.ram.read64(pa) : this.slowRead(va, 8)
+  }
+
+  write8(va: number, value: number): void {
+    const pa = this.fast(va, 1)
+    if (pa >= 0) this.ram.write8(pa, value)
+    else this.slowWrite(va, 1, value)
+  }
+
+  write16(va: number, value: number): void {
+    const pa = this.fast(va, 2)
+    if (pa >= 0) this.ram.write16(pa, value)
+    else this.slowWrite(va, 2, value)
+  }
+
+  write32(va: number, value: number): void {
+    const pa = this.fast(va, 4)
+    if (pa >= 0) this.ram.write32(pa, value)
+    else this.slowWrite(va, 4, value)
+  }
+
+  write64(va: number, value: number): void {
+    const pa = this.fast(va, 8)
+    if (pa >= 0) this.ram.write64(pa, value)
+    else this.slowWrite(va, 8, value)
+  }
+
+  /** Copies `length` bytes at `va` into `dst` (no allocation; the accessor's bulk primitive). */
+  readInto(va: number, dst: Uint8Array, dstOffset: number, length: number): void {
+    let done = 0
+    while (done < length) {
+      const at = va + done
+      const chunk = Math.min(PAGE_SIZE - (at & 0xfff), length - done)
+      const pte = this.check(at, 'read', chunk)
+      const pa = pte - (pte & 0xfff) + (at & 0xfff)
+      if ((pte & PTE.IO) !== 0) this.bus.readInto(pa, dst, dstOffset + done, chunk)
+      else this.ram.readInto(pa, dst, dstOffset + done, chunk)
+      done += chunk
+    }
+  }
+
+  readBytes(va: number, length: number): Uint8Array {
+    const out = new Uint8Array(length)
+    this.readInto(va, out, 0, length)
+    return out
+  }
+
+  writeFrom(va: number, src: Uint8Array, srcOffset: number, length: number): void {
+    let done = 0
+    while (done < length) {
+      const at = va + done
+      const chunk = Math.min(PAGE_SIZE - (at & 0xfff), length - done)
+      const pte = this.check(at, 'write', chunk)
+      const pa = pte - (pte & 0xfff) + (at & 0xfff)
+      if ((pte & PTE.IO) !== 0) this.bus.writeFrom(pa, src, srcOffset + done, chunk)
+      else this.ram.writeFrom(pa, src, srcOffset + done, chunk)
+      done += chunk
+    }
+  }
+
+  writeBytes(va: number, bytes: Uint8Array): void {
+    this.writeFrom(va, bytes, 0, bytes.length)
+  }
+
+  /** RtlFillMemory: `length` bytes at `va` set to `value`. */
+  fill(va: number, length: number, value: number): void {
+    let done = 0
+    while (done < length) {
+      const at = va + done
+      const chunk = Math.min(PAGE_SIZE - (at & 0xfff), length - done)
+      const pte = this.check(at, 'write', chunk)
+      const pa = pte - (pte & 0xfff) + (at & 0xfff)
+      if ((pte & PTE.IO) !== 0) for (let i = 0; i < chunk; i++) this.bus.write8(pa + i, value)
+      else this.ram.fill(pa, chunk, value & 0xff)
+      done += chunk
+    }
+  }
+
+  /** RtlMoveMemory: copies `length` bytes from `srcVa` to `dstVa` (overlap-safe). */
+  copy(dstVa: number, srcVa: number, length: number): void {
+    if (length <= 0) return
+    // Validate both ranges before moving a byte, as a faulting copy would stop at the first bad page.
+    const tmp = this.readBytes(srcVa, length)
+    this.writeFrom(dstVa, tmp, 0, length)
+  }
+
+  // ---- slow path --------------------------------------------------------------------------------
+
+  private slowRead(va: number, size: number): number {
+    if ((va & 0xfff) + size <= PAGE_SIZE) {
+      const pte = this.check(va, 'read', size)
+      const pa = pte - (pte & 0xfff) + (va & 0xfff)
+      const src = (pte & PTE.IO) !== 0 ? this.bus : this.ram
+      switch (size) {
+        case 1: return src.read8(pa)
+        case 2: return src.read16(pa)
+        case 4: return src.read32(pa)
+        default: return src.read64(pa)
+      }
+    }
+    this.readInto(va, this.scratch, 0, size)
+    const s = this.scratch
+    switch (size) {
+      case 2: return s[0]! | (s[1]! << 8)
+      case 4: return (s[0]! | (s[1]! << 8) | (s[2]! << 16) | (s[3]! << 24)) >>> 0
+      default: {
+        const lo = (s[0]! | (s[1]! << 8) | (s[2]! << 16) | (s[3]! << 24)) >>> 0
+        const hi = (s[4]! | (s[5]! << 8) | (s[6]! << 16) | (s[7]! << 24)) >>> 0
+        return hi * TWO_POW_32 + lo
+      }
+    }
+  }
+
+  private slowWrite(va: number, size: number, value: number): void {
+    if ((va & 0xfff) + size <= PAGE_SIZE) {
+      const pte = this.check(va, 'write', size)
+      const pa = pte - (pte & 0xfff) + (va & 0xfff)
+      const dst = (pte & PTE.IO) !== 0 ? this.bus : this.ram
+      switch (size) {
+        case 1: return dst.write8(pa, value)
+        case 2: return dst.write16(pa, value)
+        case 4: return dst.write32(pa, value)
+        default: return dst.write64(pa, value)
+      }
+    }
+    const s = this.scratch
+    const lo = value >>> 0
+    const hi = Math.floor(value / TWO_POW_32) >>> 0
+    for (let i = 0; i < 4; i++) {
+      s[i] = (lo >>> (8 * i)) & 0xff
+      s[i + 4] = (hi >>> (8 * i)) & 0xff
+    }
+    this.writeFrom(va, s, 0, size)
+  }
+
+  /**
+   * The PTE for an access that stays within one page, after the checks: faults are fatal and
+   * unwind the driver; pageable memory at DISPATCH_LEVEL is a violation and the access goes on.
+   */
+  private check(va: number, access: Access, size: number): number {
+    this.log.throwIfStopped()
+    const pte = this.space.pteAt(va)
+    if ((pte & PTE.VALID) === 0) this.fault(va, access, size)
+    if (access === 'write' && (pte & PTE.WRITE) === 0) this.fault(va, access, size)
+    if ((pte & PTE.PAGED) !== 0 && this.cpu.irql >= DISPATCH_LEVEL) {
+      this.log.violation({
+        kind: 'irql-violation',
+        code: BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL,
+        params: [va, this.cpu.irql, access === 'write' ? 1 : 0, 0],
+        message: `${access} of pageable memory at ${hex(va)} at ${irqlName(this.cpu.irql)}: paged pool may be paged out, and a page fault at DISPATCH_LEVEL or above cannot be serviced`,
+        ...site(),
+        details: { address: va, irql: this.cpu.irql, access },
+      })
+    }
+    return pte
+  }
+
+  private fault(va: number, access: Access, size: number): never {
+    const note = this.space.noteAt(va)
+    const why = this.space.describeFault(va)
+    const irql = this.cpu.irql
+    const details = { address: va, access, size, irql, state: this.space.stateOf(va) }
+    if (note?.guard === 'special-pool') {
+      this.log.fatal({
+        kind: 'pool-overrun',
+        code: BUGCHECK.DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION,
+        params: [va, access === 'write' ? 1 : 0, 0, 0],
+        message: `${access} of ${size} bytes at ${hex(va)} runs past the end of a special-pool allocation: ${why}`,
+        ...site(),
+        details,
+      })
+    }
+    if (note?.guard === 'dma-guard') {
+      this.log.fatal({
+        kind: 'dma-outside-buffer',
+        code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
+        params: [0x0f, va, 0, 0],
+        message: `the driver's ${access} of ${size} bytes at ${hex(va)} lands in the guard region around a common buffer: ${why}`,
+        ...site(),
+        details,
+      })
+    }
+    const atDispatch = irql >= DISPATCH_LEVEL
+    this.log.fatal({
+      kind: 'page-fault',
+      code: atDispatch ? BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL : BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA,
+      params: atDispatch ? [va, irql, access === 'write' ? 1 : 0, 0] : [va, access === 'write' ? 1 : 0, 0, 0],
+      message: `${access} of ${size} bytes at ${hex(va)}${atDispatch ? ` at ${irqlName(irql)}` : ''}: ${why}`,
+      ...site(),
+      details,
+    })
+  }
+}
+
+function site(): { site?: string } {
+  const s = siteHere()
+  return s === undefined ? {} : { site: s }
+}

@@ -1,0 +1,109 @@
+// The verifier's findings log.
+//
+// Two severities (DESIGN "Findings and bug checks"): a violation is recorded and the machine
+// goes on (in `crash` mode the first one becomes a bug check instead, as Driver Verifier
+// does); a fatal finding stops the machine in either mode. Stopping is a state, not only an
+// exception: driver code that swallows the `BugCheck` it was thrown still finds every later
+// call refused, and the host API reports (or, in crash mode, throws) once control is back.
+import type { Clock } from '../hw/clock.js'
+import type { Finding, FindingInput, FindingSink, Severity } from '../hw/finding.js'
+import { BugCheck, bugCheckName, defaultBugCheck, windowsBugCheck, type BugCheckInfo } from './bugcheck.js'
+
+export type VerifierMode = 'log' | 'crash'
+
+/** Findings kept per kind; beyond it they are counted, so a per-frame fault cannot eat memory. */
+export const DEFAULT_FINDINGS_PER_KIND = 200
+
+export class FindingsLog implements FindingSink {
+  readonly findings: Finding[] = []
+  /** Findings of each kind not kept because the per-kind limit was reached. */
+  readonly suppressed = new Map<string, number>()
+  readonly counts = new Map<string, number>()
+  mode: VerifierMode
+  /** Set once the machine has stopped; the bug check it stopped with. */
+  bugcheck: BugCheckInfo | null = null
+  /** The finding that stopped the machine. */
+  stoppedBy: Finding | null = null
+  private readonly clock: Clock
+  private readonly perKind: number
+  private readonly stopListeners: Array<() => void> = []
+
+  constructor(clock: Clock, mode: VerifierMode, perKind = DEFAULT_FINDINGS_PER_KIND) {
+    this.clock = clock
+    this.mode = mode
+    this.perKind = perKind
+  }
+
+  get stopped(): boolean {
+    return this.bugcheck !== null
+  }
+
+  onStop(listener: () => void): void {
+    this.stopListeners.push(listener)
+  }
+
+  /**
+   * Hardware and host-side reports: record, and stop the machine if the severity (or crash
+   * mode) says so, but never throw. The host API throws once the current step is over.
+   */
+  report(input: FindingInput): void {
+    this.record(input, 'violation')
+  }
+
+  /** A driver's call was wrong. In crash mode this stops the machine and unwinds the driver. */
+  violation(input: FindingInput): void {
+    this.record(input, 'violation')
+    this.throwIfStopped()
+  }
+
+  /** The machine cannot go on: record, stop, and unwind the driver code that caused it. */
+  fatal(input: FindingInput): never {
+    this.record(input, 'fatal')
+    throw this.bugCheckError()
+  }
+
+  /** Refuses any further driver activity once the machine has stopped. */
+  throwIfStopped(): void {
+    if (this.bugcheck !== null) throw this.bugCheckError()
+  }
+
+  bugCheckError(): BugCheck {
+    const info = this.bugcheck ?? defaultBugCheck('hang')
+    const by = this.stoppedBy
+    return new BugCheck(info, by?.kind ?? 'unknown', by?.message ?? 'machine stopped')
+  }
+
+  ofKind(kind: string): Finding[] {
+    return this.findings.filter((f) => f.kind === kind)
+  }
+
+  private record(input: FindingInput, severity: Severity): void {
+    const finding: Finding = {
+      ...input,
+      severity,
+      timeNs: this.clock.now,
+      ...(input.code === undefined ? windowsCode(input.kind) : {}),
+    }
+    const count = (this.counts.get(input.kind) ?? 0) + 1
+    this.counts.set(input.kind, count)
+    const stops = this.bugcheck === null && (severity === 'fatal' || this.mode === 'crash')
+    if (count <= this.perKind || stops) this.findings.push(finding)
+    else this.suppressed.set(input.kind, (this.suppressed.get(input.kind) ?? 0) + 1)
+    if (stops) {
+      const fallback = defaultBugCheck(input.kind)
+      const code = finding.code ?? fallback.code
+      this.bugcheck = {
+        code,
+        name: bugCheckName(code),
+        params: finding.params ?? fallback.params,
+      }
+      this.stoppedBy = finding
+      for (const listener of this.stopListeners) listener()
+    }
+  }
+}
+
+function windowsCode(kind: string): { code?: number; params?: readonly [number, number, number, number] } {
+  const info = windowsBugCheck(kind)
+  return info === undefined ? {} : { code: info.code, params: info.params }
+}

@@ -1,0 +1,65 @@
+// The kernel's state: one emulated CPU (its IRQL), physical memory as the OS sees it (the PFN
+// database), the kernel address space, the verifier's findings log, and the phase the driver
+// is in. Every kernel, DMA and NDIS routine is a function of this object; nothing is global,
+// so many machines can run in one process.
+import type { Clock } from '../hw/clock.js'
+import type { SystemBus } from '../hw/bus.js'
+import type { PhysicalMemory } from '../hw/memory.js'
+import { Random } from '../hw/random.js'
+import { KernelAddressSpace } from './address-space.js'
+import { DriverMemory } from './driver-memory.js'
+import { FindingsLog, type VerifierMode } from './findings.js'
+import { FrameDatabase, type FramePolicy } from './frames.js'
+import { Fragmenter } from './fragmentation.js'
+import { PASSIVE_LEVEL, type Irql } from './irql.js'
+
+/** Where the driver is in its life; fault specs filter on it (`phase=init|runtime|halt`). */
+export type Phase = 'boot' | 'init' | 'runtime' | 'halt'
+
+export interface KernelOptions {
+  readonly seed: number
+  readonly policy: FramePolicy
+  readonly fragmentation: number
+  readonly verifierMode: VerifierMode
+  readonly specialPool: boolean
+  readonly dmaGuard: boolean
+}
+
+export class Kernel {
+  readonly options: KernelOptions
+  readonly clock: Clock
+  readonly bus: SystemBus
+  readonly ram: PhysicalMemory
+  readonly frames: FrameDatabase
+  readonly space: KernelAddressSpace
+  readonly log: FindingsLog
+  /** `ndis.memory`: translated, checked driver access to memory. */
+  readonly memory: DriverMemory
+  readonly fragmenter: Fragmenter
+  irql: Irql = PASSIVE_LEVEL
+  phase: Phase = 'boot'
+
+  constructor(clock: Clock, bus: SystemBus, options: KernelOptions) {
+    this.options = options
+    this.clock = clock
+    this.bus = bus
+    this.ram = bus.memory
+    this.frames = new FrameDatabase(this.ram.ranges, options.policy, this.random('frames'))
+    this.space = new KernelAddressSpace()
+    this.log = new FindingsLog(clock, options.verifierMode)
+    this.log.onStop(() => clock.requestStop())
+    this.memory = new DriverMemory(this.space, this.ram, bus, this.log, this)
+    this.fragmenter = new Fragmenter(this.frames, clock, this.random('fragmentation'), options.fragmentation)
+  }
+
+  /** An independent seeded stream for one purpose; the same label always gives the same stream. */
+  random(label: string): Random {
+    return new Random(this.options.seed, label)
+  }
+
+  /** The driver's initialization is over: the system runs on, and memory starts to fragment. */
+  enterRuntime(): void {
+    this.phase = 'runtime'
+    this.fragmenter.start()
+  }
+}

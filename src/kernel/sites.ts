@@ -1,0 +1,89 @@
+// Driver call sites: the source line in the driver that made a call (`examples/e1000/init.ts:42`),
+// found as the first stack frame outside dmalab's own code.
+//
+// Two costs are kept apart. *Capturing* happens while the driver's frames are still on the
+// stack, so it cannot wait; V8 records the raw frames when `Error.captureStackTrace` runs and
+// formats them only when `.stack` is read, so a capture is a short stack walk. *Resolving* (text
+// formatting, source maps, the path) happens only for sites a report or a filter needs.
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** A captured, unresolved site. */
+export interface SiteToken {
+  stack?: string
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+/** dmalab's own source directory (`src/` from a checkout, `dist/src/` when compiled). */
+const OWN_SRC = path.resolve(here, '..')
+const ROOT = path.resolve(OWN_SRC, OWN_SRC.endsWith(`${path.sep}dist${path.sep}src`) ? '../..' : '..')
+const OWN_DIRS = [path.join(ROOT, 'src') + path.sep, path.join(ROOT, 'dist', 'src') + path.sep]
+
+const FRAME = /\(?((?:file:\/\/|\/|[A-Za-z]:\\)[^()]*?):(\d+):(\d+)\)?$/
+
+/** Frames to record for a capture: enough to get past dmalab's own layers to the driver. */
+const CAPTURE_DEPTH = 24
+
+/** True for frames that are not the driver's: dmalab itself, Node internals, dependencies. */
+function isOwnFrame(file: string): boolean {
+  if (file.startsWith('node:') || file.includes(`${path.sep}node_modules${path.sep}`)) return true
+  return OWN_DIRS.some((d) => file.startsWith(d))
+}
+
+function displayPath(file: string): string {
+  const rel = path.relative(ROOT, file)
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel.split(path.sep).join('/')
+}
+
+/** Parses one V8 stack line into `file:line`, or undefined for native/anonymous frames. */
+function parseFrame(line: string): { file: string; line: number } | undefined {
+  const m = FRAME.exec(line.trim())
+  if (!m) return undefined
+  let file = m[1]!
+  if (file.startsWith('file://')) {
+    try {
+      file = fileURLToPath(file)
+    } catch {
+      return undefined
+    }
+  }
+  return { file, line: Number(m[2]) }
+}
+
+/** The frames of a stack string that are the driver's, innermost first, as `file:line`. */
+export function driverFrames(stack: string | undefined): string[] {
+  if (stack === undefined) return []
+  const out: string[] = []
+  for (const line of stack.split('\n')) {
+    if (!line.trimStart().startsWith('at ')) continue
+    const f = parseFrame(line)
+    if (f === undefined || isOwnFrame(f.file)) continue
+    out.push(`${displayPath(f.file)}:${f.line}`)
+  }
+  return out
+}
+
+/** Captures the current stack without formatting it. */
+export function captureSite(): SiteToken {
+  const token: SiteToken = {}
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = CAPTURE_DEPTH
+  Error.captureStackTrace(token, captureSite)
+  Error.stackTraceLimit = limit
+  return token
+}
+
+/** The driver line a captured stack points at (the innermost driver frame). */
+export function resolveSite(token: SiteToken | undefined): string | undefined {
+  return driverFrames(token?.stack)[0]
+}
+
+/** Capture and resolve at once: for rare events (findings), where cost does not matter. */
+export function siteHere(): string | undefined {
+  return resolveSite(captureSite())
+}
+
+/** The driver's part of the call stack, innermost first (for stack-mode sweeps). */
+export function stackOf(token: SiteToken | undefined): string[] {
+  return driverFrames(token?.stack)
+}
