@@ -30,7 +30,9 @@ export class DriverMemory {
   private readonly bus: SystemBus
   private readonly log: FindingsLog
   private readonly cpu: CpuState
-  private readonly dir: Array<Float64Array | undefined>
+  /** The page directory the fast path reads; emptied when the machine stops, so every access
+   * then takes the checked slow path and is refused, at no cost to the fast path. */
+  private dir: Array<Float64Array | undefined>
   private readonly scratch = new Uint8Array(8)
 
   constructor(space: KernelAddressSpace, ram: PhysicalMemory, bus: SystemBus, log: FindingsLog, cpu: CpuState) {
@@ -40,6 +42,9 @@ export class DriverMemory {
     this.log = log
     this.cpu = cpu
     this.dir = space.directory
+    log.onStop(() => {
+      this.dir = []
+    })
   }
 
   /**
