@@ -11,7 +11,9 @@ import { DriverMemory } from './driver-memory.js'
 import { FindingsLog, type VerifierMode } from './findings.js'
 import { FrameDatabase, type FramePolicy } from './frames.js'
 import { Fragmenter } from './fragmentation.js'
-import { PASSIVE_LEVEL, type Irql } from './irql.js'
+import { BUGCHECK } from './bugcheck.js'
+import { HIGH_LEVEL, PASSIVE_LEVEL, irqlName, type Irql } from './irql.js'
+import { siteHere } from './sites.js'
 
 /** Where the driver is in its life; fault specs filter on it (`phase=init|runtime|halt`). */
 export type Phase = 'boot' | 'init' | 'runtime' | 'halt'
@@ -55,6 +57,43 @@ export class Kernel {
   /** An independent seeded stream for one purpose; the same label always gives the same stream. */
   random(label: string): Random {
     return new Random(this.options.seed, label)
+  }
+
+  /**
+   * KeRaiseIrql: the new level must not be below the current one. Driver Verifier reports a
+   * lowering "raise" as 0xC4/0x30 (current, requested); the level is left as it was.
+   * Returns the previous level, as KeRaiseIrql's OldIrql.
+   */
+  raiseIrql(newIrql: Irql): Irql {
+    const old = this.irql
+    if (!Number.isInteger(newIrql) || newIrql < old || newIrql > HIGH_LEVEL) {
+      this.irqlViolation(0x30, newIrql, `KeRaiseIrql to ${irqlName(newIrql)} from ${irqlName(old)}: a raise must not lower the IRQL`)
+      return old
+    }
+    this.irql = newIrql
+    return old
+  }
+
+  /** KeLowerIrql: the new level must not be above the current one (0xC4/0x31). */
+  lowerIrql(newIrql: Irql): void {
+    if (!Number.isInteger(newIrql) || newIrql > this.irql || newIrql < PASSIVE_LEVEL) {
+      this.irqlViolation(0x31, newIrql, `KeLowerIrql to ${irqlName(newIrql)} from ${irqlName(this.irql)}: a lower must not raise the IRQL`)
+      return
+    }
+    this.irql = newIrql
+  }
+
+  /** Records an irql-violation for a driver call made at the wrong level (0xC4/p1). */
+  irqlViolation(p1: number, requested: number, message: string): void {
+    const site = siteHere()
+    this.log.violation({
+      kind: 'irql-violation',
+      code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+      params: [p1, this.irql, requested, 0],
+      message,
+      ...(site === undefined ? {} : { site }),
+      details: { irql: this.irql, requested },
+    })
   }
 
   /** The driver's initialization is over: the system runs on, and memory starts to fragment. */
