@@ -7,6 +7,7 @@ import { Clock, type RunResult } from './hw/clock.js'
 import type { Finding } from './hw/finding.js'
 import { PhysicalMemory } from './hw/memory.js'
 import { Kernel } from './kernel/kernel.js'
+import { parseFaultSpecs } from './faults/spec.js'
 
 /** Bare-metal access to physical addresses, as a device test drives the machine. */
 export interface Cpu {
@@ -42,6 +43,7 @@ export class Machine {
       verifierMode: config.verifier.mode,
       specialPool: config.verifier.specialPool,
       dmaGuard: config.verifier.dmaGuard,
+      faults: parseFaultSpecs(config.faults),
     })
     const bus = this.bus
     this.cpu = {

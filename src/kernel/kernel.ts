@@ -6,11 +6,14 @@ import type { Clock } from '../hw/clock.js'
 import type { SystemBus } from '../hw/bus.js'
 import type { PhysicalMemory } from '../hw/memory.js'
 import { Random } from '../hw/random.js'
+import { FaultInjector } from '../faults/injector.js'
+import type { FaultSpec } from '../faults/spec.js'
 import { KernelAddressSpace } from './address-space.js'
 import { DriverMemory } from './driver-memory.js'
 import { FindingsLog, type VerifierMode } from './findings.js'
 import { FrameDatabase, type FramePolicy } from './frames.js'
 import { Fragmenter } from './fragmentation.js'
+import { DriverCalls } from './calls.js'
 import { BUGCHECK } from './bugcheck.js'
 import { HIGH_LEVEL, PASSIVE_LEVEL, irqlName, type Irql } from './irql.js'
 import { siteHere } from './sites.js'
@@ -25,6 +28,8 @@ export interface KernelOptions {
   readonly verifierMode: VerifierMode
   readonly specialPool: boolean
   readonly dmaGuard: boolean
+  /** Parsed fault specs (validated before the machine is built). */
+  readonly faults: readonly FaultSpec[]
 }
 
 export class Kernel {
@@ -38,6 +43,8 @@ export class Kernel {
   /** `ndis.memory`: translated, checked driver access to memory. */
   readonly memory: DriverMemory
   readonly fragmenter: Fragmenter
+  /** The one hook every driver-facing allocation routine calls (fault decisions, call sites). */
+  readonly calls: DriverCalls
   irql: Irql = PASSIVE_LEVEL
   phase: Phase = 'boot'
 
@@ -52,6 +59,7 @@ export class Kernel {
     this.log.onStop(() => clock.requestStop())
     this.memory = new DriverMemory(this.space, this.ram, bus, this.log, this)
     this.fragmenter = new Fragmenter(this.frames, clock, this.random('fragmentation'), options.fragmentation)
+    this.calls = new DriverCalls(clock, () => this.phase, new FaultInjector(options.faults, options.seed))
   }
 
   /** An independent seeded stream for one purpose; the same label always gives the same stream. */

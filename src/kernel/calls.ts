@@ -1,0 +1,92 @@
+// The one hook every driver-facing allocation routine calls, once, at its entry: it counts the
+// call, asks the fault injector whether to fail it, and captures the driver's call site.
+// Shims that call other shims internally call the internal functions, never this hook, so a
+// driver call is decided exactly once (DESIGN "Fault injection").
+//
+// Call sites. Capturing one is a V8 stack walk, ~1.5 µs even one frame deep (measured:
+// bench/probes/site-cost.ts). That is nothing at initialization and far too much per packet,
+// so routines drivers call per packet (faults/routines.ts PER_PACKET_ROUTINES) capture their
+// first 64 calls and then every 256th; an unsampled call carries its routine's most recent
+// sampled site, marked `sampled`, which in practice is exact (a driver allocates its per-packet
+// resources from one or two places). When the fault policy needs sites (a `site=` term, a
+// sweep enumerating calls), every call captures.
+import { FaultInjector, type FaultDecision } from '../faults/injector.js'
+import { PER_PACKET_ROUTINES } from '../faults/routines.js'
+import type { Clock } from '../hw/clock.js'
+import { captureSite, resolveSite, stackOf, type SiteToken } from './sites.js'
+import type { Phase } from './kernel.js'
+
+export interface CallSite {
+  readonly token: SiteToken
+  /** True when this call was not itself captured and carries its routine's last sampled site. */
+  readonly sampled: boolean
+}
+
+export interface AllocationContext {
+  /** The fault policy says this call fails: return what Windows returns on failure. */
+  readonly fail: boolean
+  /** MmAllocatePagesForMdl[Ex] only: return a short MDL rather than NULL. */
+  readonly partial: boolean
+  readonly site: CallSite | undefined
+}
+
+const SAMPLE_FIRST = 64
+const SAMPLE_EVERY = 256
+
+/** Resolves a call site to `file:line` (with "(sampled)" when it was inherited). */
+export function siteText(site: CallSite | undefined): string | undefined {
+  const s = resolveSite(site?.token)
+  return s === undefined ? undefined : site!.sampled ? `${s} (sampled)` : s
+}
+
+export class DriverCalls {
+  injector: FaultInjector
+  /** When true, every call captures its full driver stack (stack-mode sweeps). */
+  captureStacks = false
+  private readonly clock: Clock
+  private readonly phase: () => Phase
+  private readonly perRoutine = new Map<string, { calls: number; last: SiteToken | undefined }>()
+  private readonly none: AllocationContext = { fail: false, partial: false, site: undefined }
+
+  constructor(clock: Clock, phase: () => Phase, injector: FaultInjector) {
+    this.clock = clock
+    this.phase = phase
+    this.injector = injector
+  }
+
+  /**
+   * Called once at the entry of a driver-facing allocation routine, with its WDK name, the
+   * size asked for and the tag (reading order) when it has one.
+   */
+  allocation(routine: string, size: number, tag?: string): AllocationContext {
+    const needsSites = this.injector.needsSites || this.captureStacks
+    const site = this.site(routine, needsSites)
+    if (this.injector.inert) return site === undefined ? this.none : { fail: false, partial: false, site }
+    const phase = this.phase()
+    const decision: FaultDecision = this.injector.decide({
+      routine,
+      tag,
+      size,
+      phase: phase === 'boot' ? 'init' : phase,
+      site: needsSites ? resolveSite(site?.token) : undefined,
+      timeNs: this.clock.now,
+    })
+    if (this.captureStacks && this.injector.enumerated !== null) {
+      const last = this.injector.enumerated.at(-1)
+      if (last !== undefined) last.stack = stackOf(site?.token)
+    }
+    return { fail: decision !== 'pass', partial: decision === 'partial', site }
+  }
+
+  private site(routine: string, always: boolean): CallSite | undefined {
+    if (always || !PER_PACKET_ROUTINES.includes(routine)) return { token: captureSite(), sampled: false }
+    let r = this.perRoutine.get(routine)
+    if (r === undefined) this.perRoutine.set(routine, (r = { calls: 0, last: undefined }))
+    r.calls++
+    if (r.calls <= SAMPLE_FIRST || r.calls % SAMPLE_EVERY === 0) {
+      r.last = captureSite()
+      return { token: r.last, sampled: false }
+    }
+    return r.last === undefined ? undefined : { token: r.last, sampled: true }
+  }
+}
