@@ -1,0 +1,83 @@
+// Calling into driver code. NDIS runs each miniport handler at a documented IRQL; the driver
+// must return at that IRQL (a spin lock acquired and never released is the classic miss).
+// Whatever the driver throws is caught here: a `BugCheck` means the machine has already
+// stopped; anything else is the driver's own exception, fatal as on Windows (bug check 0x7E,
+// `driver-exception`), with the driver line that threw. Nothing escapes to the host except
+// through the host API's crash-mode rethrow, so a broken driver can never crash the emulator.
+import { BugCheck, BUGCHECK } from '../kernel/bugcheck.js'
+import { irqlName, type Irql } from '../kernel/irql.js'
+import type { Kernel } from '../kernel/kernel.js'
+import { driverFrames } from '../kernel/sites.js'
+
+/** Returned instead of the handler's value when the call ended the machine. */
+export const DRIVER_FAILED: unique symbol = Symbol('driver call failed')
+export type DriverResult<T> = T | typeof DRIVER_FAILED
+
+/**
+ * Exception code in bug check 0x7E's first parameter for an exception thrown by driver code
+ * written in JavaScript (Windows puts the NTSTATUS exception code there; JavaScript has none,
+ * so dmalab uses a customer-range code, 0xE… as software exceptions do).
+ */
+export const JS_EXCEPTION_CODE = 0xe000_0001
+
+/** Verifier parameter 1 (dmalab range) for a handler that returned at a different IRQL. */
+export const IRQL_NOT_RESTORED = 0x1010
+
+export class DriverCaller {
+  private readonly kernel: Kernel
+  /** The handler running now (innermost), for messages. */
+  current: string | null = null
+
+  constructor(kernel: Kernel) {
+    this.kernel = kernel
+  }
+
+  /**
+   * Runs `fn` (driver code for `handler`) at `irql`. Returns its value, or DRIVER_FAILED when
+   * the machine stopped (a fatal finding, or an exception the driver threw).
+   */
+  call<T>(handler: string, irql: Irql, fn: () => T): DriverResult<T> {
+    const k = this.kernel
+    if (k.log.stopped) return DRIVER_FAILED
+    const savedIrql = k.irql
+    const savedHandler = this.current
+    k.irql = irql
+    this.current = handler
+    try {
+      const value = fn()
+      if (k.irql !== irql && !k.log.stopped) {
+        k.log.report({
+          kind: 'irql-violation',
+          code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+          params: [IRQL_NOT_RESTORED, k.irql, irql, 0],
+          message: `${handler} was called at ${irqlName(irql)} and returned at ${irqlName(k.irql)}: a spin lock or KeRaiseIrql not undone`,
+          details: { handler, expected: irql, actual: k.irql },
+        })
+      }
+      return k.log.stopped ? DRIVER_FAILED : value
+    } catch (error) {
+      if (!(error instanceof BugCheck) && !k.log.stopped) this.driverException(handler, error)
+      return DRIVER_FAILED
+    } finally {
+      k.irql = savedIrql
+      this.current = savedHandler
+    }
+  }
+
+  private driverException(handler: string, error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error))
+    const site = driverFrames(err.stack)[0]
+    try {
+      this.kernel.log.fatal({
+        kind: 'driver-exception',
+        code: BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED,
+        params: [JS_EXCEPTION_CODE, 0, 0, 0],
+        message: `${handler} threw ${err.name}: ${err.message}`,
+        ...(site === undefined ? {} : { site }),
+        details: { handler, exception: err.name, exceptionMessage: err.message },
+      })
+    } catch {
+      // fatal() throws the BugCheck for driver code to unwind; here we are the boundary.
+    }
+  }
+}
