@@ -1,0 +1,243 @@
+// MiniportInitializeEx, in the order Microsoft recommends: adapter context and the driver's
+// own tables (NdisAllocateMemory, flags 0 — any NDIS driver may), NBL pool, register window,
+// scatter/gather DMA registration as a 32-bit bus master, rings and receive buffers in shared
+// memory (falling back to smaller rings when a large allocation fails, S07), then the
+// interrupt, then the hardware. Every failure unwinds what was done (release() in halt.ts).
+import type { NdisApi } from '../../src/ndis/api.js'
+import type { NdisHandle, NDIS_MINIPORT_INIT_PARAMETERS } from '../../src/ndis/types.js'
+import { RING_SIZES, STATS_SIZE, TAG, TX_TABLE_ENTRY, RX_TABLE_ENTRY, ring, readReg, writeReg, type Adapter } from './adapter.js'
+import {
+  CTRL_RST, CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, EERD_DONE, EERD_START, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
+  RCTL_EN, RCTL_SECRC, REG, RX_BUFFER_SIZE, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
+} from './hw.js'
+import { processSGList } from './send.js'
+import { interruptDpc, isr } from './interrupt.js'
+import { release } from './halt.js'
+import { onSharedMemoryAllocated } from './receive.js'
+
+/** No limit on where the driver's own tables may live (NDIS_PHYSICAL_ADDRESS_CONST(-1, -1)). */
+const ANY_ADDRESS = -1
+
+export function newAdapter(ndis: NdisApi, handle: NdisHandle): Adapter {
+  return {
+    ndis, handle, regs: 0, regsLength: 0, regsPhysical: 0, mac: new Uint8Array(6),
+    dmaHandle: null, interruptHandle: null, nblPool: null, lock: null, stats: 0,
+    txRing: 0, txRingLogical: 0, txCount: 0, txTable: 0, txNext: 0, txClean: 0, txFree: 0,
+    txPackets: [], txQueue: [], txPendingNb: new Map(), txOutstanding: new Map(),
+    rxRing: 0, rxRingLogical: 0, rxCount: 0, rxTable: 0, rxBlocks: [], rxNbls: [], rxMdls: [],
+    rxNext: 0, rxIndicated: 0, rxTail: 0, pendingIcr: 0,
+    paused: true, pausing: false, halting: false, linkUp: false, packetFilter: 0,
+  }
+}
+
+export function initializeEx(ndis: NdisApi, handle: NdisHandle, _driverContext: unknown, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
+  const a = newAdapter(ndis, handle)
+  const status = setUp(a, params)
+  if (status !== ndis.NDIS_STATUS_SUCCESS) release(a)
+  return status
+}
+
+function setUp(a: Adapter, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
+  const ndis = a.ndis
+  let status = ndis.NdisMSetMiniportAttributes(a.handle, {
+    Header: { Type: ndis.NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, Revision: 1, Size: 0 },
+    MiniportAdapterContext: a,
+    AttributeFlags: ndis.NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE | ndis.NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER,
+    CheckForHangTimeInSeconds: 0,
+    InterfaceType: ndis.NDIS_INTERFACE_TYPE_PCI,
+  })
+  if (status !== ndis.NDIS_STATUS_SUCCESS) return status
+
+  const stats = ndis.NdisAllocateMemoryWithTag(STATS_SIZE, TAG.stats)
+  if (stats.status !== ndis.NDIS_STATUS_SUCCESS) return ndis.NDIS_STATUS_RESOURCES
+  a.stats = stats.virtualAddress
+  ndis.NdisZeroMemory(a.stats, STATS_SIZE)
+
+  const { spinLock } = ndis.NdisAllocateSpinLock()
+  a.lock = spinLock
+
+  a.nblPool = ndis.NdisAllocateNetBufferListPool(a.handle, {
+    ProtocolId: 0, fAllocateNetBuffer: true, ContextSize: 0, PoolTag: TAG.nbl, DataSize: 0,
+  })
+  if (a.nblPool === null) return ndis.NDIS_STATUS_RESOURCES
+
+  // The register window and the interrupt come from the PnP resources NDIS hands us.
+  const memory = params.AllocatedResources.PartialDescriptors.find((d) => d.Type === ndis.CmResourceTypeMemory)
+  if (memory?.u.Memory === undefined) return ndis.NDIS_STATUS_ADAPTER_NOT_FOUND
+  const io = ndis.NdisMMapIoSpace(a.handle, memory.u.Memory.Start, memory.u.Memory.Length)
+  if (io.status !== ndis.NDIS_STATUS_SUCCESS) return io.status
+  a.regs = io.virtualAddress
+  a.regsLength = memory.u.Memory.Length
+  a.regsPhysical = memory.u.Memory.Start
+  resetDevice(a)
+  readMac(a)
+
+  // 82540EM: a 32-bit bus master (NDIS_SG_DMA_64_BIT_ADDRESS clear).
+  const dma = ndis.NdisMRegisterScatterGatherDma(a.handle, {
+    Flags: 0,
+    MaximumPhysicalMapping: 16 * 1024,
+    ProcessSGListHandler: processSGList,
+    SharedMemAllocateCompleteHandler: onSharedMemoryAllocated,
+  })
+  if (dma.status !== ndis.NDIS_STATUS_SUCCESS) return dma.status
+  a.dmaHandle = dma.ndisMiniportDmaHandle
+
+  status = allocateRings(a)
+  if (status !== ndis.NDIS_STATUS_SUCCESS) return status
+  status = allocateReceiveBuffers(a)
+  if (status !== ndis.NDIS_STATUS_SUCCESS) return status
+
+  const irq = ndis.NdisMRegisterInterruptEx(a.handle, a, {
+    InterruptHandler: isr,
+    InterruptDpcHandler: interruptDpc,
+  })
+  if (irq.status !== ndis.NDIS_STATUS_SUCCESS) return irq.status
+  a.interruptHandle = irq.ndisInterruptHandle
+
+  status = ndis.NdisMSetMiniportAttributes(a.handle, {
+    Header: { Type: ndis.NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, Revision: 2, Size: 0 },
+    MediaType: ndis.NdisMedium802_3,
+    MtuSize: 1500,
+    MaxXmitLinkSpeed: 1_000_000_000,
+    MaxRcvLinkSpeed: 1_000_000_000,
+    MacAddressLength: 6,
+    PermanentMacAddress: a.mac,
+    CurrentMacAddress: a.mac,
+    SupportedPacketFilters: ndis.NDIS_PACKET_TYPE_DIRECTED | ndis.NDIS_PACKET_TYPE_BROADCAST | ndis.NDIS_PACKET_TYPE_MULTICAST,
+  })
+  if (status !== ndis.NDIS_STATUS_SUCCESS) return status
+
+  startDevice(a)
+  return ndis.NDIS_STATUS_SUCCESS
+}
+
+/** Rings and the driver's tracking tables, trying smaller rings when memory is short (S07). */
+function allocateRings(a: Adapter): number {
+  const ndis = a.ndis
+  for (const count of RING_SIZES) {
+    const tx = ndis.NdisMAllocateSharedMemory(a.handle, ring(count), false)
+    if (tx.virtualAddress === 0) continue
+    const rx = ndis.NdisMAllocateSharedMemory(a.handle, ring(count), false)
+    if (rx.virtualAddress === 0) {
+      ndis.NdisMFreeSharedMemory(a.handle, ring(count), false, tx.virtualAddress, tx.physicalAddress)
+      continue
+    }
+    a.txRing = tx.virtualAddress
+    a.txRingLogical = tx.physicalAddress
+    a.rxRing = rx.virtualAddress
+    a.rxRingLogical = rx.physicalAddress
+    a.txCount = count
+    a.rxCount = count
+    break
+  }
+  if (a.txCount === 0) return ndis.NDIS_STATUS_RESOURCES
+  ndis.NdisZeroMemory(a.txRing, ring(a.txCount))
+  ndis.NdisZeroMemory(a.rxRing, ring(a.rxCount))
+  a.txFree = a.txCount
+  a.txPackets = new Array(a.txCount).fill(null)
+
+  // The tracking tables are ordinary nonpaged memory: NdisAllocateMemory with flags 0 (S01).
+  const txTable = ndis.NdisAllocateMemory(a.txCount * TX_TABLE_ENTRY, 0, ANY_ADDRESS)
+  if (txTable.status !== ndis.NDIS_STATUS_SUCCESS) return ndis.NDIS_STATUS_RESOURCES
+  a.txTable = txTable.virtualAddress
+  ndis.NdisZeroMemory(a.txTable, a.txCount * TX_TABLE_ENTRY)
+  const rxTable = ndis.NdisAllocateMemory(a.rxCount * RX_TABLE_ENTRY, 0, ANY_ADDRESS)
+  if (rxTable.status !== ndis.NDIS_STATUS_SUCCESS) return ndis.NDIS_STATUS_RESOURCES
+  a.rxTable = rxTable.virtualAddress
+  return ndis.NDIS_STATUS_SUCCESS
+}
+
+/**
+ * Receive buffers: one shared-memory block for all of them if the system has it, else a page
+ * (two buffers) at a time — the smaller-blocks fallback of S07. Each buffer gets an MDL and a
+ * pre-built NBL for indications.
+ */
+function allocateReceiveBuffers(a: Adapter): number {
+  const ndis = a.ndis
+  const total = a.rxCount * RX_BUFFER_SIZE
+  const whole = ndis.NdisMAllocateSharedMemory(a.handle, total, true)
+  if (whole.virtualAddress !== 0) {
+    a.rxBlocks.push({ va: whole.virtualAddress, logical: whole.physicalAddress, length: total })
+  } else {
+    const perBlock = 4096
+    for (let done = 0; done < total; done += perBlock) {
+      const block = ndis.NdisMAllocateSharedMemory(a.handle, perBlock, true)
+      if (block.virtualAddress === 0) return ndis.NDIS_STATUS_RESOURCES
+      a.rxBlocks.push({ va: block.virtualAddress, logical: block.physicalAddress, length: perBlock })
+    }
+  }
+  a.rxNbls = new Array(a.rxCount).fill(null)
+  a.rxMdls = new Array(a.rxCount).fill(null)
+  for (let i = 0; i < a.rxCount; i++) {
+    const { va, logical } = rxBuffer(a, i)
+    ndis.memory.write64(a.rxTable + i * RX_TABLE_ENTRY, va)
+    ndis.memory.write64(a.rxTable + i * RX_TABLE_ENTRY + 8, logical)
+    const mdl = ndis.NdisAllocateMdl(a.handle, va, RX_BUFFER_SIZE)
+    if (mdl === null) return ndis.NDIS_STATUS_RESOURCES
+    a.rxMdls[i] = mdl
+    const nbl = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl, 0, 0)
+    if (nbl === null) return ndis.NDIS_STATUS_RESOURCES
+    nbl.MiniportReserved[0] = i
+    a.rxNbls[i] = nbl
+    // Post the buffer: the descriptor holds its logical address; status 0 = owned by hardware.
+    const d = a.rxRing + i * 16
+    ndis.memory.write32(d + DESC_ADDR_LO, logical >>> 0)
+    ndis.memory.write32(d + DESC_ADDR_HI, Math.floor(logical / 4294967296))
+  }
+  return ndis.NDIS_STATUS_SUCCESS
+}
+
+/** Where receive buffer `i` lives: in its block, by VA and logical address. */
+export function rxBuffer(a: Adapter, i: number): { va: number; logical: number } {
+  let offset = i * RX_BUFFER_SIZE
+  for (const b of a.rxBlocks) {
+    if (offset < b.length) return { va: b.va + offset, logical: b.logical + offset }
+    offset -= b.length
+  }
+  throw new RangeError(`receive buffer ${i} is beyond the allocated blocks`)
+}
+
+function resetDevice(a: Adapter): void {
+  writeReg(a, REG.IMC, 0xffff_ffff)
+  writeReg(a, REG.CTRL, readReg(a, REG.CTRL) | CTRL_RST)
+  writeReg(a, REG.IMC, 0xffff_ffff)
+  readReg(a, REG.ICR)
+}
+
+function readMac(a: Adapter): void {
+  for (let word = 0; word < 3; word++) {
+    writeReg(a, REG.EERD, (word << 8) | EERD_START)
+    let v = readReg(a, REG.EERD)
+    for (let spin = 0; (v & EERD_DONE) === 0 && spin < 1000; spin++) v = readReg(a, REG.EERD)
+    a.mac[word * 2] = (v >>> 16) & 0xff
+    a.mac[word * 2 + 1] = (v >>> 24) & 0xff
+  }
+}
+
+function startDevice(a: Adapter): void {
+  const m = a.mac
+  writeReg(a, REG.CTRL, readReg(a, REG.CTRL) | CTRL_SLU)
+  writeReg(a, REG.RAL0, (m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24)) >>> 0)
+  writeReg(a, REG.RAH0, (m[4]! | (m[5]! << 8) | RAH_AV) >>> 0)
+  for (let i = 0; i < 128; i++) writeReg(a, REG.MTA + i * 4, 0)
+
+  writeReg(a, REG.TDBAL, a.txRingLogical >>> 0)
+  writeReg(a, REG.TDBAH, Math.floor(a.txRingLogical / 4294967296))
+  writeReg(a, REG.TDLEN, ring(a.txCount))
+  writeReg(a, REG.TDH, 0)
+  writeReg(a, REG.TDT, 0)
+  writeReg(a, REG.TCTL, TCTL_EN | TCTL_PSP | TCTL_CT_COLD)
+
+  writeReg(a, REG.RDBAL, a.rxRingLogical >>> 0)
+  writeReg(a, REG.RDBAH, Math.floor(a.rxRingLogical / 4294967296))
+  writeReg(a, REG.RDLEN, ring(a.rxCount))
+  writeReg(a, REG.RDH, 0)
+  // All but one descriptor to the hardware: head == tail means empty.
+  a.rxTail = a.rxCount - 1
+  writeReg(a, REG.RDT, a.rxTail)
+  writeReg(a, REG.RCTL, RCTL_EN | RCTL_BAM | RCTL_BSIZE_2048 | RCTL_SECRC)
+
+  writeReg(a, REG.ITR, ITR_COALESCE)
+  writeReg(a, REG.IMS, IMS_ENABLE)
+  a.linkUp = (readReg(a, REG.STATUS) & STATUS_LU) !== 0
+}

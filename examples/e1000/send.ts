@@ -1,0 +1,194 @@
+// Transmit: MiniportSendNetBufferLists queues the NBLs; each NET_BUFFER is mapped with
+// NdisMAllocateNetBufferSGList, and ProcessSGList writes one descriptor per S/G element. The
+// device is told once per batch (one TDT write). Completions are reaped in the DPC.
+import type { NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
+import { TX_TABLE_ENTRY, bumpStat, STAT, writeReg, type Adapter, type TxPacket } from './adapter.js'
+import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LENGTH, DESC_SIZE, REG, TXD_CMD, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_STA, TXD_STA_DD } from './hw.js'
+
+/** What ProcessSGList needs to know about the packet being mapped. */
+interface SendContext {
+  adapter: Adapter
+  nbl: NET_BUFFER_LIST
+  nb: NET_BUFFER
+  /** Descriptors set aside for this packet before mapping it (the most it can need). */
+  reserved: number
+  /** True while NdisMAllocateNetBufferSGList is still on the stack (the caller rings the doorbell). */
+  inline: boolean
+}
+
+export function sendNetBufferLists(a: Adapter, nbls: NET_BUFFER_LIST, _port: number, sendFlags: number): void {
+  const ndis = a.ndis
+  const atDispatch = (sendFlags & ndis.NDIS_SEND_FLAGS_DISPATCH_LEVEL) !== 0
+  if (atDispatch) ndis.NdisDprAcquireSpinLock(a.lock!)
+  else ndis.NdisAcquireSpinLock(a.lock!)
+  let failed: NET_BUFFER_LIST | null = null
+  for (let nbl: NET_BUFFER_LIST | null = nbls, next: NET_BUFFER_LIST | null; nbl !== null; nbl = next) {
+    next = nbl.Next
+    nbl.Next = null
+    if (a.paused || a.pausing || a.halting || !a.linkUp) {
+      nbl.Status = a.linkUp ? ndis.NDIS_STATUS_PAUSED : ndis.NDIS_STATUS_MEDIA_DISCONNECT
+      nbl.Next = failed
+      failed = nbl
+      continue
+    }
+    let count = 0
+    for (let nb = nbl.FirstNetBuffer; nb !== null; nb = nb.Next) count++
+    a.txOutstanding.set(nbl, count)
+    a.txPendingNb.set(nbl, nbl.FirstNetBuffer)
+    nbl.Status = ndis.NDIS_STATUS_SUCCESS
+    a.txQueue.push(nbl)
+  }
+  const completions = drainQueue(a)
+  if (atDispatch) ndis.NdisDprReleaseSpinLock(a.lock!)
+  else ndis.NdisReleaseSpinLock(a.lock!)
+  completeChain(a, failed, atDispatch)
+  completeChain(a, completions, atDispatch)
+}
+
+/**
+ * Maps queued NBs onto the ring while descriptors last; tells the device once. Returns NBLs
+ * that finished here (every NB failed to map). Called with the lock held.
+ *
+ * The ProcessSGList callback may run before or after NdisMAllocateNetBufferSGList returns, so
+ * descriptors are reserved for the worst case first (one per page the packet touches) and the
+ * callback gives back what it did not use.
+ */
+export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
+  const ndis = a.ndis
+  const startTail = a.txNext
+  let done: NET_BUFFER_LIST | null = null
+  while (a.txQueue.length > 0) {
+    const nbl = a.txQueue[0]!
+    let nb = a.txPendingNb.get(nbl) ?? null
+    while (nb !== null) {
+      const reserve = Math.ceil(nb.DataLength / 4096) + 1
+      // Keep one descriptor unused: head == tail means an empty ring, never a full one.
+      if (a.txFree - reserve < 1) break
+      a.txFree -= reserve
+      const ctx: SendContext = { adapter: a, nbl, nb, reserved: reserve, inline: true }
+      const status = ndis.NdisMAllocateNetBufferSGList(a.dmaHandle!, nb, ctx, 0, null, 0)
+      ctx.inline = false
+      if (status !== ndis.NDIS_STATUS_SUCCESS) {
+        // No map registers or memory for this packet: it fails, the others go on (S11).
+        a.txFree += reserve
+        nbl.Status = status
+        bumpStat(a, STAT.txDropped)
+        if (finishNb(a, nbl)) {
+          nbl.Next = done
+          done = nbl
+        }
+      }
+      nb = nb.Next
+      a.txPendingNb.set(nbl, nb)
+    }
+    if (nb !== null) break // ring full: the rest waits for completions
+    a.txQueue.shift()
+    a.txPendingNb.delete(nbl)
+  }
+  if (a.txNext !== startTail) writeReg(a, REG.TDT, a.txNext)
+  return done
+}
+
+/** ProcessSGList (DISPATCH_LEVEL): one descriptor per element, EOP and RS on the last. */
+export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCATTER_GATHER_LIST, context: unknown): void {
+  const ctx = context as SendContext
+  const a = ctx.adapter
+  const m = a.ndis.memory
+  const n = sgl.NumberOfElements
+  a.txFree += ctx.reserved
+  if (n === 0 || n + 1 > a.txFree) {
+    // Cannot happen with the reservation above; if it does, drop the packet rather than overrun.
+    a.ndis.NdisMFreeNetBufferSGList(a.dmaHandle!, sgl, ctx.nb)
+    ctx.nbl.Status = a.ndis.NDIS_STATUS_RESOURCES
+    bumpStat(a, STAT.txDropped)
+    if (finishNb(a, ctx.nbl)) completeChain(a, ctx.nbl, true)
+    return
+  }
+  let index = a.txNext
+  for (let i = 0; i < n; i++) {
+    const e = sgl.Elements[i]!
+    const d = a.txRing + index * DESC_SIZE
+    m.write32(d + DESC_ADDR_LO, e.Address >>> 0)
+    m.write32(d + DESC_ADDR_HI, Math.floor(e.Address / 4294967296))
+    m.write32(d + DESC_LENGTH, e.Length & 0xffff) // length u16, CSO 0, CMD set below
+    const last = i === n - 1
+    m.write8(d + TXD_CMD, TXD_CMD_IFCS | (last ? TXD_CMD_EOP | TXD_CMD_RS : 0))
+    m.write32(d + TXD_STA, 0)
+    m.write32(a.txTable + index * TX_TABLE_ENTRY + 4, last ? 1 : 0)
+    if (last) {
+      const packet: TxPacket = { nbl: ctx.nbl, nb: ctx.nb, sgl, lastDescriptor: index }
+      a.txPackets[index] = packet
+      m.write32(a.txTable + index * TX_TABLE_ENTRY, index + 1)
+      m.write32(a.txTable + index * TX_TABLE_ENTRY + 8, ctx.nb.DataLength)
+    }
+    index = (index + 1) % a.txCount
+  }
+  a.txFree -= n
+  a.txNext = index
+  // Mapped after NdisMAllocateNetBufferSGList returned: nobody else will ring the doorbell.
+  if (!ctx.inline) writeReg(a, REG.TDT, a.txNext)
+}
+
+/**
+ * Reaps finished packets (DD written back on their last descriptor), frees their S/G lists,
+ * and returns the NBLs whose every NB is done. Called in the DPC with the lock held.
+ */
+export function reapTransmits(a: Adapter): NET_BUFFER_LIST | null {
+  const ndis = a.ndis
+  const m = ndis.memory
+  let done: NET_BUFFER_LIST | null = null
+  while (a.txFree < a.txCount) {
+    // Find the end of the oldest packet: the next entry in the table flagged as last.
+    let last = a.txClean
+    let descriptors = 1
+    while (m.read32(a.txTable + last * TX_TABLE_ENTRY + 4) === 0 && descriptors < a.txCount) {
+      last = (last + 1) % a.txCount
+      descriptors++
+    }
+    if ((m.read8(a.txRing + last * DESC_SIZE + TXD_STA) & TXD_STA_DD) === 0) break
+    const packet = a.txPackets[last]
+    a.txPackets[last] = null
+    m.write32(a.txTable + last * TX_TABLE_ENTRY, 0)
+    m.write32(a.txTable + last * TX_TABLE_ENTRY + 4, 0)
+    a.txClean = (last + 1) % a.txCount
+    a.txFree += descriptors
+    if (packet === null || packet === undefined) continue
+    if (packet.sgl !== null) ndis.NdisMFreeNetBufferSGList(a.dmaHandle!, packet.sgl, packet.nb)
+    bumpStat(a, STAT.txOk)
+    if (finishNb(a, packet.nbl)) {
+      packet.nbl.Next = done
+      done = packet.nbl
+    }
+  }
+  return done
+}
+
+/** One NB of `nbl` is finished; true when it was the last. */
+function finishNb(a: Adapter, nbl: NET_BUFFER_LIST): boolean {
+  const left = (a.txOutstanding.get(nbl) ?? 1) - 1
+  if (left > 0) {
+    a.txOutstanding.set(nbl, left)
+    return false
+  }
+  a.txOutstanding.delete(nbl)
+  return true
+}
+
+export function completeChain(a: Adapter, chain: NET_BUFFER_LIST | null, atDispatch: boolean): void {
+  if (chain === null) return
+  a.ndis.NdisMSendNetBufferListsComplete(a.handle, chain, atDispatch ? a.ndis.NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL : 0)
+}
+
+/** Fails every queued send (pause, halt): the protocol gets its NBLs back. */
+export function flushQueue(a: Adapter, status: number): NET_BUFFER_LIST | null {
+  let done: NET_BUFFER_LIST | null = null
+  for (const nbl of a.txQueue) {
+    nbl.Status = status
+    a.txOutstanding.delete(nbl)
+    a.txPendingNb.delete(nbl)
+    nbl.Next = done
+    done = nbl
+  }
+  a.txQueue.length = 0
+  return done
+}

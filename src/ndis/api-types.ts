@@ -1,0 +1,100 @@
+// The NDIS and HAL routines a miniport calls, by their WDK names and WDK parameter order, in
+// DESIGN's calling convention: out-parameters leave the argument list and come back as
+// fields (`{ status, virtualAddress }`), pointers come back as numbers (0 = NULL), objects
+// the system hands out as objects (null on failure).
+import type { DriverMemory } from '../kernel/driver-memory.js'
+import type {
+  DEVICE_DESCRIPTION, DRIVER_OBJECT, MDL, NDIS_MINIPORT_ADAPTER_ATTRIBUTES, NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+  NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS, NDIS_SG_DMA_DESCRIPTION, NDIS_SPIN_LOCK, NdisHandle, NET_BUFFER,
+  NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS, SCATTER_GATHER_LIST, CM_PARTIAL_RESOURCE_LIST,
+} from './types.js'
+import type { PoolTag } from '../kernel/tags.js'
+
+/** The DMA_ADAPTER a driver gets from IoGetDmaAdapter; operations are called adapter first, as in C. */
+export interface DMA_ADAPTER {
+  readonly Version: number
+  readonly Size: number
+  readonly DmaOperations: DMA_OPERATIONS
+}
+
+export type DriverListControl = (DeviceObject: unknown, Irp: unknown, ScatterGather: SCATTER_GATHER_LIST, Context: unknown) => void
+
+export interface DMA_OPERATIONS {
+  PutDmaAdapter(DmaAdapter: DMA_ADAPTER): void
+  AllocateCommonBuffer(DmaAdapter: DMA_ADAPTER, Length: number, CacheEnabled: boolean): { virtualAddress: number; logicalAddress: number }
+  FreeCommonBuffer(DmaAdapter: DMA_ADAPTER, Length: number, LogicalAddress: number, VirtualAddress: number, CacheEnabled: boolean): void
+  AllocateCommonBufferEx(DmaAdapter: DMA_ADAPTER, MaximumAddress: number | null, Length: number, CacheEnabled: boolean, PreferredNode?: number): { virtualAddress: number; logicalAddress: number }
+  GetScatterGatherList(DmaAdapter: DMA_ADAPTER, DeviceObject: unknown, Mdl: MDL, CurrentVa: number, Length: number, ExecutionRoutine: DriverListControl, Context: unknown, WriteToDevice: boolean): number
+  PutScatterGatherList(DmaAdapter: DMA_ADAPTER, ScatterGather: SCATTER_GATHER_LIST, WriteToDevice: boolean): void
+  BuildScatterGatherList(DmaAdapter: DMA_ADAPTER, DeviceObject: unknown, Mdl: MDL, CurrentVa: number, Length: number, ExecutionRoutine: DriverListControl, Context: unknown, WriteToDevice: boolean, ScatterGatherBuffer: SCATTER_GATHER_LIST | null, ScatterGatherLength: number): number
+  CalculateScatterGatherList(DmaAdapter: DMA_ADAPTER, Mdl: MDL | null, CurrentVa: number, Length: number): { status: number; scatterGatherListSize: number; numberOfMapRegisters: number }
+  GetDmaAlignment(DmaAdapter: DMA_ADAPTER): number
+}
+
+/** The NDIS, HAL and I/O manager routines (the kernel's Ex/Mm routines are added to `ndis` too). */
+export interface NdisRoutines {
+  /** The driver's DRIVER_OBJECT, as DriverEntry's first parameter in C. */
+  readonly DriverObject: DRIVER_OBJECT
+  /** Translated, checked access to memory: the only way driver code touches it. */
+  readonly memory: DriverMemory
+
+  NdisMRegisterMiniportDriver(DriverObject: DRIVER_OBJECT, RegistryPath: string, MiniportDriverContext: unknown, MiniportDriverCharacteristics: NDIS_MINIPORT_DRIVER_CHARACTERISTICS): { status: number; ndisMiniportDriverHandle: NdisHandle | null }
+  NdisMDeregisterMiniportDriver(NdisMiniportDriverHandle: unknown): void
+  NdisMSetMiniportAttributes(NdisMiniportAdapterHandle: NdisHandle, MiniportAttributes: NDIS_MINIPORT_ADAPTER_ATTRIBUTES): number
+  NdisMGetDeviceProperty(MiniportAdapterHandle: NdisHandle): { physicalDeviceObject: object; functionalDeviceObject: object; nextDeviceObject: object; allocatedResources: CM_PARTIAL_RESOURCE_LIST; allocatedResourcesTranslated: CM_PARTIAL_RESOURCE_LIST }
+  NdisMPauseComplete(MiniportAdapterHandle: NdisHandle): void
+  NdisMOidRequestComplete(MiniportAdapterHandle: NdisHandle, OidRequest: object, Status: number): void
+
+  NdisMMapIoSpace(MiniportAdapterHandle: NdisHandle, PhysicalAddress: number, Length: number): { status: number; virtualAddress: number }
+  NdisMUnmapIoSpace(MiniportAdapterHandle: NdisHandle, VirtualAddress: number, Length: number): void
+  NdisReadRegisterUlong(Register: number): number
+  NdisWriteRegisterUlong(Register: number, Data: number): void
+  NdisReadRegisterUshort(Register: number): number
+  NdisWriteRegisterUshort(Register: number, Data: number): void
+  NdisReadRegisterUchar(Register: number): number
+  NdisWriteRegisterUchar(Register: number, Data: number): void
+  NdisMGetBusData(NdisMiniportHandle: NdisHandle, WhichSpace: number, Offset: number, Length: number): { bytesRead: number; buffer: Uint8Array }
+  NdisMSetBusData(NdisMiniportHandle: NdisHandle, WhichSpace: number, Offset: number, Buffer: Uint8Array, Length: number): number
+
+  NdisAllocateMemory(Length: number, MemoryFlags: number, HighestAcceptableAddress: number): { status: number; virtualAddress: number }
+  NdisAllocateMemoryWithTag(Length: number, Tag: PoolTag): { status: number; virtualAddress: number }
+  NdisAllocateMemoryWithTagPriority(NdisHandle: NdisHandle, Length: number, Tag: PoolTag, Priority: number): number
+  NdisFreeMemory(VirtualAddress: number, Length: number, MemoryFlags: number): void
+  NdisFreeMemoryWithTagPriority(NdisHandle: NdisHandle, VirtualAddress: number, Tag: PoolTag): void
+  NdisZeroMemory(Destination: number, Length: number): void
+  NdisMoveMemory(Destination: number, Source: number, Length: number): void
+  NdisFillMemory(Destination: number, Length: number, Fill: number): void
+
+  NdisMRegisterScatterGatherDma(MiniportAdapterHandle: NdisHandle, DmaDescription: NDIS_SG_DMA_DESCRIPTION): { status: number; ndisMiniportDmaHandle: NdisHandle | null }
+  NdisMDeregisterScatterGatherDma(NdisMiniportDmaHandle: NdisHandle): void
+  NdisMAllocateSharedMemory(MiniportAdapterHandle: NdisHandle, Length: number, Cached: boolean): { virtualAddress: number; physicalAddress: number }
+  NdisMFreeSharedMemory(MiniportAdapterHandle: NdisHandle, Length: number, Cached: boolean, VirtualAddress: number, PhysicalAddress: number): void
+  NdisMAllocateSharedMemoryAsyncEx(MiniportDmaHandle: NdisHandle, Length: number, Cached: boolean, Context: unknown): number
+  NdisMAllocateNetBufferSGList(NdisMiniportDmaHandle: NdisHandle, NetBuffer: NET_BUFFER, Context: unknown, Flags: number, ScatterGatherListBuffer: SCATTER_GATHER_LIST | null, ScatterGatherListBufferSize: number): number
+  NdisMFreeNetBufferSGList(NdisMiniportDmaHandle: NdisHandle, pSGL: SCATTER_GATHER_LIST, NetBuffer: NET_BUFFER): void
+
+  NdisMRegisterInterruptEx(MiniportAdapterHandle: NdisHandle, MiniportInterruptContext: unknown, MiniportInterruptCharacteristics: NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS): { status: number; ndisInterruptHandle: NdisHandle | null }
+  NdisMDeregisterInterruptEx(NdisInterruptHandle: NdisHandle): void
+  NdisMSynchronizeWithInterruptEx<T>(NdisInterruptHandle: NdisHandle, MessageId: number, SynchronizeFunction: (SynchronizeContext: T) => boolean, SynchronizeContext: T): boolean
+
+  NdisAllocateSpinLock(): { spinLock: NDIS_SPIN_LOCK }
+  NdisFreeSpinLock(SpinLock: NDIS_SPIN_LOCK): void
+  NdisAcquireSpinLock(SpinLock: NDIS_SPIN_LOCK): void
+  NdisReleaseSpinLock(SpinLock: NDIS_SPIN_LOCK): void
+  NdisDprAcquireSpinLock(SpinLock: NDIS_SPIN_LOCK): void
+  NdisDprReleaseSpinLock(SpinLock: NDIS_SPIN_LOCK): void
+  NdisStallExecution(MicrosecondsToStall: number): void
+  NdisMSleep(MicrosecondsToSleep: number): void
+
+  NdisAllocateNetBufferListPool(NdisHandle: NdisHandle, Parameters: NET_BUFFER_LIST_POOL_PARAMETERS): NdisHandle | null
+  NdisFreeNetBufferListPool(PoolHandle: NdisHandle): void
+  NdisAllocateNetBufferAndNetBufferList(PoolHandle: NdisHandle, ContextSize: number, ContextBackFill: number, MdlChain: MDL | null, DataOffset: number, DataLength: number): NET_BUFFER_LIST | null
+  NdisFreeNetBufferList(NetBufferList: NET_BUFFER_LIST): void
+  NdisAllocateMdl(NdisHandle: NdisHandle, VirtualAddress: number, Length: number): MDL | null
+  NdisFreeMdl(Mdl: MDL): void
+  NdisMSendNetBufferListsComplete(MiniportAdapterHandle: NdisHandle, NetBufferLists: NET_BUFFER_LIST, SendCompleteFlags: number): void
+  NdisMIndicateReceiveNetBufferLists(MiniportAdapterHandle: NdisHandle, NetBufferLists: NET_BUFFER_LIST, PortNumber: number, NumberOfNetBufferLists: number, ReceiveFlags: number): void
+  NdisMIndicateStatusEx(MiniportAdapterHandle: NdisHandle, StatusIndication: { StatusCode: number; StatusBuffer?: unknown }): void
+
+  IoGetDmaAdapter(PhysicalDeviceObject: object, DeviceDescription: DEVICE_DESCRIPTION): { dmaAdapter: DMA_ADAPTER | null; numberOfMapRegisters: number }
+}

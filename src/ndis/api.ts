@@ -1,0 +1,25 @@
+// The `ndis` object a miniport's DriverEntry receives: every routine and constant a driver may
+// use, bound to one machine (no globals, so many machines can run in one process).
+import * as C from './constants.js'
+import type { NdisRoutines } from './api-types.js'
+
+export const NDIS_CONSTANTS = {
+  ...C.NDIS_STATUS,
+  ...C.NT_STATUS,
+  ...C.NDIS_MEMORY,
+  ...C.NDIS_SG_DMA,
+  ...C.NDIS_OBJECT_TYPE,
+  ...C.NDIS_HALT_ACTION,
+  ...C.NDIS_REQUEST_TYPE,
+  ...C.OID,
+  ...C.NDIS_PACKET_TYPE,
+  ...C.NDIS_FLAGS,
+  ...C.NDIS_MEDIUM,
+  ...C.MM_PAGE_PRIORITY,
+  ...C.CM_RESOURCE_TYPE,
+  ...C.DEVICE_DESCRIPTION_VERSION,
+} as const
+
+export type NdisConstants = typeof NDIS_CONSTANTS
+export type NdisApi = NdisRoutines & NdisConstants
+export type { NdisRoutines, DMA_ADAPTER, DMA_OPERATIONS } from './api-types.js'
