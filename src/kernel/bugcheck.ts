@@ -82,6 +82,7 @@ const DEFAULTS: Record<string, readonly [number, number]> = {
   'bus-master-disabled': [BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, 0x1004],
   'device-error': [BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, 0x1005],
   hang: [BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1006],
+  'memory-leak': [BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1007],
 }
 
 /** The Windows bug check a kind corresponds to, or undefined for dmalab-only kinds. */

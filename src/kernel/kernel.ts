@@ -17,6 +17,14 @@ import { DriverCalls } from './calls.js'
 import { BUGCHECK } from './bugcheck.js'
 import { HIGH_LEVEL, PASSIVE_LEVEL, irqlName, type Irql } from './irql.js'
 import { siteHere } from './sites.js'
+import { MemoryManager } from './mm.js'
+import { Pool } from './pool.js'
+import { ContiguousMemory } from './mm-contiguous.js'
+import { MdlService } from './mdl.js'
+import { MdlPages } from './mdl-pages.js'
+import { MappingAddresses } from './mapping-address.js'
+import { LookasideLists } from './lookaside.js'
+import { checkLeaks, type LeakSummary } from './leaks.js'
 
 /** Where the driver is in its life; fault specs filter on it (`phase=init|runtime|halt`). */
 export type Phase = 'boot' | 'init' | 'runtime' | 'halt'
@@ -45,6 +53,19 @@ export class Kernel {
   readonly fragmenter: Fragmenter
   /** The one hook every driver-facing allocation routine calls (fault decisions, call sites). */
   readonly calls: DriverCalls
+  /** Mm's internal services: frames mapped at kernel VAs (mm.ts). */
+  readonly mm: MemoryManager
+  /** The paged and nonpaged pools, pool tracking and special pool (pool.ts). */
+  readonly pool: Pool
+  /** Contiguous and noncached memory handed out by VA (mm-contiguous.ts). */
+  readonly contiguous: ContiguousMemory
+  /** MDLs: creation, building, locking, system mappings (mdl.ts). */
+  readonly mdl: MdlService
+  /** MmAllocatePagesForMdl[Ex] pages (mdl-pages.ts). */
+  readonly mdlPages: MdlPages
+  /** MmAllocateMappingAddress reservations (mapping-address.ts). */
+  readonly mappingAddresses: MappingAddresses
+  readonly lookaside: LookasideLists
   irql: Irql = PASSIVE_LEVEL
   phase: Phase = 'boot'
 
@@ -60,6 +81,21 @@ export class Kernel {
     this.memory = new DriverMemory(this.space, this.ram, bus, this.log, this)
     this.fragmenter = new Fragmenter(this.frames, clock, this.random('fragmentation'), options.fragmentation)
     this.calls = new DriverCalls(clock, () => this.phase, new FaultInjector(options.faults, options.seed))
+    this.mm = new MemoryManager(this)
+    this.pool = new Pool(this)
+    this.contiguous = new ContiguousMemory(this)
+    this.mdl = new MdlService(this)
+    this.mdlPages = new MdlPages(this, this.mdl)
+    this.mappingAddresses = new MappingAddresses(this, this.mdl)
+    this.lookaside = new LookasideLists(this)
+  }
+
+  /**
+   * The unload check (S23): one `pool-leak` finding per pool block the driver still holds and
+   * a `memory-leak` per other allocation, with bug check 0xC4/0x62. Crash mode throws.
+   */
+  checkLeaks(driverName: string): LeakSummary {
+    return checkLeaks(this, driverName)
   }
 
   /** An independent seeded stream for one purpose; the same label always gives the same stream. */

@@ -1,0 +1,45 @@
+// The kernel's driver-facing surface: the Ex, Ke, Mm and Io memory routines under their WDK
+// names, with the constants a driver passes them. The NDIS layer spreads this object into the
+// driver's `ndis` object, so every name here is WDK-exact and unique.
+//
+//   const k = createKernelApi(machine.kernel)
+//   const va = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 256, 'tseT')   // 0 on failure
+//   const { oldIrql } = k.KeRaiseIrql(k.DISPATCH_LEVEL)
+import { PAGE_SIZE } from '../hw/address.js'
+import { exRoutines } from './ex-api.js'
+import { APC_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, PASSIVE_LEVEL } from './irql.js'
+import type { Kernel } from './kernel.js'
+import { LOOKASIDE_MINIMUM_BLOCK_SIZE } from './lookaside.js'
+import { mmRoutines } from './mm-api.js'
+import {
+  EX_POOL_PRIORITY, KPROCESSOR_MODE, LOCK_OPERATION, MDL_FLAGS, MEMORY_CACHING_TYPE, MM_ALLOCATE_FLAGS,
+  MM_PAGE_PRIORITY, NTSTATUS, POOL_FLAG, POOL_MODIFIERS, POOL_TYPE,
+} from './wdm.js'
+
+/** The constants of wdm.h a driver needs with these routines. */
+export const KERNEL_CONSTANTS = {
+  ...POOL_TYPE,
+  ...POOL_MODIFIERS,
+  ...POOL_FLAG,
+  ...EX_POOL_PRIORITY,
+  ...MEMORY_CACHING_TYPE,
+  ...MDL_FLAGS,
+  ...MM_ALLOCATE_FLAGS,
+  ...MM_PAGE_PRIORITY,
+  ...LOCK_OPERATION,
+  ...KPROCESSOR_MODE,
+  ...NTSTATUS,
+  PASSIVE_LEVEL,
+  APC_LEVEL,
+  DISPATCH_LEVEL,
+  HIGH_LEVEL,
+  PAGE_SIZE,
+  LOOKASIDE_MINIMUM_BLOCK_SIZE,
+} as const
+
+/** Every routine and constant, bound to one machine's kernel. */
+export function createKernelApi(kernel: Kernel) {
+  return { ...KERNEL_CONSTANTS, ...exRoutines(kernel), ...mmRoutines(kernel) }
+}
+
+export type KernelApi = ReturnType<typeof createKernelApi>

@@ -1,0 +1,266 @@
+// The driver-facing Ex and Ke routines: pool allocation and free, lookaside lists, IRQL.
+// WDK names and parameter order (DESIGN "Driver model"); a routine that returns a pointer
+// returns the address as a number, 0 for NULL. Each allocating routine takes its fault
+// decision once, at entry, through `kernel.calls.allocation`, then applies Windows' rules:
+// IRQL (S08), NonPagedPoolMustSucceed (S20), zero bytes and tag 0, then the allocation.
+import type { BugCheckParams } from '../hw/finding.js'
+import { BUGCHECK } from './bugcheck.js'
+import { irqlAbove } from './irql-checks.js'
+import { APC_LEVEL, DISPATCH_LEVEL, type Irql } from './irql.js'
+import type { Kernel } from './kernel.js'
+import type { LookasideAllocate, LookasideFree } from './lookaside.js'
+import type { MDL } from './mdl.js'
+import { siteHere } from './sites.js'
+import { tagName, tagValue, type PoolTag } from './tags.js'
+import { NTSTATUS, NtStatusError, POOL_FLAG, POOL_MODIFIERS, POOL_TYPE, decodePoolType } from './wdm.js'
+
+const TWO_POW_32 = 2 ** 32
+/** ExAllocatePool's tag: ' enoN', "None" in a dump. */
+const NONE_TAG = tagValue(' enoN')
+const KNOWN_REQUIRED_FLAGS =
+  POOL_FLAG.POOL_FLAG_USE_QUOTA | POOL_FLAG.POOL_FLAG_UNINITIALIZED | POOL_FLAG.POOL_FLAG_SESSION |
+  POOL_FLAG.POOL_FLAG_CACHE_ALIGNED | POOL_FLAG.POOL_FLAG_RAISE_ON_FAILURE | POOL_FLAG.POOL_FLAG_NON_PAGED |
+  POOL_FLAG.POOL_FLAG_NON_PAGED_EXECUTE | POOL_FLAG.POOL_FLAG_PAGED
+
+/** A tag argument as a ULONG; a value that is not a tag is the driver's programming error. */
+export function toTag(routine: string, tag: PoolTag): number {
+  const v = tagValue(tag)
+  if (Number.isNaN(v)) throw new TypeError(`${routine}: ${JSON.stringify(tag)} is not a pool tag (a ULONG, or one to four characters such as 'tseT')`)
+  return v
+}
+
+/** A SIZE_T argument; anything but a whole number of bytes is the driver's programming error. */
+export function toBytes(routine: string, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new TypeError(`${routine}: ${String(n)} is not a number of bytes`)
+  return n
+}
+
+/** The VA an Ex*Free* routine is given: an address, or an MDL whose storage is being freed. */
+export type PoolPointer = number | MDL
+
+interface PoolRequest {
+  readonly zero?: boolean
+  /** Failure raises STATUS_INSUFFICIENT_RESOURCES instead of returning NULL. */
+  readonly raise?: boolean
+  /** Tag 0 is 0xC2/0x9B for the ExAllocatePool* routines (ExAllocatePool2 returns NULL instead). */
+  readonly checkTag?: boolean
+  readonly specialPool?: boolean
+  readonly specialUnderrun?: boolean
+}
+
+export function exRoutines(k: Kernel) {
+  function pointer(routine: string, p: PoolPointer): number {
+    if (typeof p === 'number') return p
+    const state = k.mdl.stateOf(p)
+    if (state === undefined) throw new TypeError(`${routine}: the argument is neither an address nor an MDL`)
+    return state.address
+  }
+
+  function badCall(params: BugCheckParams, code: number, message: string): void {
+    const site = siteHere()
+    k.log.violation({ kind: 'pool-bad-call', code, params, message, ...(site === undefined ? {} : { site }) })
+  }
+
+  function failed(routine: string, raise: boolean): number {
+    if (raise) throw new NtStatusError(routine, NTSTATUS.STATUS_INSUFFICIENT_RESOURCES, 'the pool allocation failed')
+    return 0
+  }
+
+  /** The shared path of the ExAllocatePool* routines (S08, S09-S11, S20-S22). */
+  function allocate(routine: string, poolType: number, bytes: number, tag: number, request: PoolRequest): number {
+    k.log.throwIfStopped()
+    const ctx = k.calls.allocation(routine, bytes, tagName(tag))
+    const info = decodePoolType(poolType)
+    if (info.mustSucceed) {
+      const site = siteHere()
+      k.log.fatal({
+        kind: 'must-succeed-pool',
+        code: BUGCHECK.BAD_POOL_CALLER,
+        params: [0x9a, poolType, bytes, tag],
+        message: `${routine} with a must-succeed pool type (${poolType}): NonPagedPoolMustSucceed is no longer supported; use NonPagedPoolNx and handle NULL (S20)`,
+        ...(site === undefined ? {} : { site }),
+        details: { poolType, bytes, tag: tagName(tag) },
+      })
+    }
+    const irql = k.irql
+    if (info.paged) irqlAbove(k, routine, APC_LEVEL, [0x01, irql, poolType, bytes])
+    else irqlAbove(k, routine, DISPATCH_LEVEL, [0x02, irql, poolType, bytes])
+    if (bytes === 0) {
+      badCall([0x00, irql, poolType, 0], BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, `${routine} of zero bytes`)
+    }
+    if (request.checkTag === true && tag === 0) {
+      badCall([0x9b, poolType, bytes, 0], BUGCHECK.BAD_POOL_CALLER, `${routine} with tag 0: an untagged allocation cannot be tracked (use a unique four-character tag, S19)`)
+    }
+    const raise = request.raise === true || info.raiseOnFailure
+    if (ctx.fail) return failed(routine, raise)
+    const va = k.pool.allocate(poolType, bytes, tag, {
+      ...(ctx.site === undefined ? {} : { site: ctx.site }),
+      zero: request.zero === true,
+      specialPool: request.specialPool === true,
+      specialUnderrun: request.specialUnderrun === true,
+    })
+    return va === 0 ? failed(routine, raise) : va
+  }
+
+  function free(routine: string, p: PoolPointer, tag: number | undefined): void {
+    k.log.throwIfStopped()
+    const va = pointer(routine, p)
+    const block = k.pool.blockAt(va)
+    if (block !== undefined) {
+      const irql = k.irql
+      if (block.paged) irqlAbove(k, routine, APC_LEVEL, [0x11, irql, block.poolType, va])
+      else irqlAbove(k, routine, DISPATCH_LEVEL, [0x12, irql, block.poolType, va])
+    }
+    k.pool.free(va, tag === undefined ? { routine } : { routine, tag })
+  }
+
+  function lookasideIrql(routine: string, paged: boolean): void {
+    irqlAbove(k, routine, paged ? APC_LEVEL : DISPATCH_LEVEL)
+  }
+
+  function initializeLookaside(routine: string, paged: boolean, head: number, allocateFn: LookasideAllocate | null | undefined, freeFn: LookasideFree | null | undefined, flags: number, size: number, tag: PoolTag, depth: number): void {
+    k.log.throwIfStopped()
+    lookasideIrql(routine, paged)
+    k.lookaside.initialize(head, paged, { allocate: allocateFn ?? null, free: freeFn ?? null, flags, size: toBytes(routine, size), tag: toTag(routine, tag), depth }, routine)
+  }
+
+  function allocateFromLookaside(routine: string, paged: boolean, head: number): number {
+    k.log.throwIfStopped()
+    const list = k.lookaside.at(head)
+    const ctx = k.calls.allocation(routine, list?.size ?? 0, list === undefined ? undefined : tagName(list.tag))
+    lookasideIrql(routine, paged)
+    const raise = list !== undefined && (list.poolType & POOL_MODIFIERS.POOL_RAISE_IF_ALLOCATION_FAILURE) !== 0
+    if (ctx.fail) return failed(routine, raise)
+    const entry = k.lookaside.allocate(head, paged, ctx.site, routine)
+    return entry === 0 ? failed(routine, raise) : entry
+  }
+
+  function freeToLookaside(routine: string, paged: boolean, head: number, entry: number): void {
+    k.log.throwIfStopped()
+    lookasideIrql(routine, paged)
+    k.lookaside.free(head, paged, entry, routine)
+  }
+
+  function deleteLookaside(routine: string, paged: boolean, head: number): void {
+    k.log.throwIfStopped()
+    lookasideIrql(routine, paged)
+    k.lookaside.delete(head, paged, routine)
+  }
+
+  return {
+    /** Obsolete untagged allocation; Windows tags it "None". */
+    ExAllocatePool(PoolType: number, NumberOfBytes: number): number {
+      return allocate('ExAllocatePool', PoolType, toBytes('ExAllocatePool', NumberOfBytes), NONE_TAG, {})
+    },
+
+    ExAllocatePoolWithTag(PoolType: number, NumberOfBytes: number, Tag: PoolTag): number {
+      const r = 'ExAllocatePoolWithTag'
+      return allocate(r, PoolType, toBytes(r, NumberOfBytes), toTag(r, Tag), { checkTag: true })
+    },
+
+    /** Priority's XxxSpecialPoolUnderrun puts a special-pool block at its page start. */
+    ExAllocatePoolWithTagPriority(PoolType: number, NumberOfBytes: number, Tag: PoolTag, Priority: number): number {
+      const r = 'ExAllocatePoolWithTagPriority'
+      const underrun = (Priority & 8) !== 0 && (Priority & 1) !== 0
+      return allocate(r, PoolType, toBytes(r, NumberOfBytes), toTag(r, Tag), { checkTag: true, specialUnderrun: underrun })
+    },
+
+    /** Raises on failure unless PoolType includes POOL_QUOTA_FAIL_INSTEAD_OF_RAISE. */
+    ExAllocatePoolWithQuotaTag(PoolType: number, NumberOfBytes: number, Tag: PoolTag): number {
+      const r = 'ExAllocatePoolWithQuotaTag'
+      const raise = (PoolType & POOL_MODIFIERS.POOL_QUOTA_FAIL_INSTEAD_OF_RAISE) === 0
+      return allocate(r, PoolType & ~POOL_MODIFIERS.POOL_QUOTA_FAIL_INSTEAD_OF_RAISE, toBytes(r, NumberOfBytes), toTag(r, Tag), { checkTag: true, raise })
+    },
+
+    /**
+     * Zeroed unless POOL_FLAG_UNINITIALIZED. Exactly one of POOL_FLAG_NON_PAGED,
+     * POOL_FLAG_NON_PAGED_EXECUTE and POOL_FLAG_PAGED; an unknown required flag or tag 0 returns
+     * NULL (or raises, with POOL_FLAG_RAISE_ON_FAILURE). POOL_FLAG_SPECIAL_POOL is honoured.
+     */
+    ExAllocatePool2(Flags: number, NumberOfBytes: number, Tag: PoolTag): number {
+      const r = 'ExAllocatePool2'
+      const bytes = toBytes(r, NumberOfBytes)
+      const tag = toTag(r, Tag)
+      const required = Flags % TWO_POW_32
+      const optional = Math.floor(Flags / TWO_POW_32)
+      const raise = (required & POOL_FLAG.POOL_FLAG_RAISE_ON_FAILURE) !== 0
+      const kinds = [POOL_FLAG.POOL_FLAG_NON_PAGED, POOL_FLAG.POOL_FLAG_NON_PAGED_EXECUTE, POOL_FLAG.POOL_FLAG_PAGED].filter((f) => (required & f) !== 0)
+      if ((required & ~KNOWN_REQUIRED_FLAGS) !== 0 || kinds.length !== 1 || tag === 0) {
+        k.log.throwIfStopped()
+        k.calls.allocation(r, bytes, tagName(tag))
+        return failed(r, raise)
+      }
+      const aligned = (required & POOL_FLAG.POOL_FLAG_CACHE_ALIGNED) !== 0
+      const poolType =
+        kinds[0] === POOL_FLAG.POOL_FLAG_PAGED ? (aligned ? POOL_TYPE.PagedPoolCacheAligned : POOL_TYPE.PagedPool)
+        : kinds[0] === POOL_FLAG.POOL_FLAG_NON_PAGED ? (aligned ? POOL_TYPE.NonPagedPoolNxCacheAligned : POOL_TYPE.NonPagedPoolNx)
+        : aligned ? POOL_TYPE.NonPagedPoolCacheAligned : POOL_TYPE.NonPagedPool
+      return allocate(r, poolType, bytes, tag, {
+        zero: (required & POOL_FLAG.POOL_FLAG_UNINITIALIZED) === 0,
+        raise,
+        specialPool: (optional & 1) !== 0,
+      })
+    },
+
+    ExFreePool(P: PoolPointer): void {
+      free('ExFreePool', P, undefined)
+    },
+
+    /** A tag other than the allocation's is 0xC2/0x0A. */
+    ExFreePoolWithTag(P: PoolPointer, Tag: PoolTag): void {
+      free('ExFreePoolWithTag', P, toTag('ExFreePoolWithTag', Tag))
+    },
+
+    ExInitializeNPagedLookasideList(Lookaside: number, Allocate: LookasideAllocate | null | undefined, Free: LookasideFree | null | undefined, Flags: number, Size: number, Tag: PoolTag, Depth: number): void {
+      initializeLookaside('ExInitializeNPagedLookasideList', false, Lookaside, Allocate, Free, Flags, Size, Tag, Depth)
+    },
+
+    ExInitializePagedLookasideList(Lookaside: number, Allocate: LookasideAllocate | null | undefined, Free: LookasideFree | null | undefined, Flags: number, Size: number, Tag: PoolTag, Depth: number): void {
+      initializeLookaside('ExInitializePagedLookasideList', true, Lookaside, Allocate, Free, Flags, Size, Tag, Depth)
+    },
+
+    ExAllocateFromNPagedLookasideList(Lookaside: number): number {
+      return allocateFromLookaside('ExAllocateFromNPagedLookasideList', false, Lookaside)
+    },
+
+    ExAllocateFromPagedLookasideList(Lookaside: number): number {
+      return allocateFromLookaside('ExAllocateFromPagedLookasideList', true, Lookaside)
+    },
+
+    ExFreeToNPagedLookasideList(Lookaside: number, Entry: number): void {
+      freeToLookaside('ExFreeToNPagedLookasideList', false, Lookaside, Entry)
+    },
+
+    ExFreeToPagedLookasideList(Lookaside: number, Entry: number): void {
+      freeToLookaside('ExFreeToPagedLookasideList', true, Lookaside, Entry)
+    },
+
+    ExDeleteNPagedLookasideList(Lookaside: number): void {
+      deleteLookaside('ExDeleteNPagedLookasideList', false, Lookaside)
+    },
+
+    ExDeletePagedLookasideList(Lookaside: number): void {
+      deleteLookaside('ExDeletePagedLookasideList', true, Lookaside)
+    },
+
+    /** VOID KeRaiseIrql(NewIrql, &OldIrql): the out-parameter comes back as `oldIrql`. */
+    KeRaiseIrql(NewIrql: Irql): { oldIrql: Irql } {
+      k.log.throwIfStopped()
+      return { oldIrql: k.raiseIrql(NewIrql) }
+    },
+
+    KeRaiseIrqlToDpcLevel(): Irql {
+      k.log.throwIfStopped()
+      return k.raiseIrql(DISPATCH_LEVEL)
+    },
+
+    KeLowerIrql(NewIrql: Irql): void {
+      k.log.throwIfStopped()
+      k.lowerIrql(NewIrql)
+    },
+
+    KeGetCurrentIrql(): Irql {
+      return k.irql
+    },
+  }
+}

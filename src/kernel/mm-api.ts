@@ -1,0 +1,235 @@
+// The driver-facing Mm and Io memory routines: contiguous and noncached memory, pages for an
+// MDL, MDLs, mapping addresses, MmGetPhysicalAddress. WDK names and parameter order; a
+// PHYSICAL_ADDRESS is a number of bytes; a routine that returns a pointer returns it as a
+// number (0 = NULL), one that returns a PMDL returns the MDL object or null. Allocating
+// routines take their fault decision once, at entry (`kernel.calls.allocation`).
+import { irqlAbove } from './irql-checks.js'
+import { APC_LEVEL, DISPATCH_LEVEL } from './irql.js'
+import type { Kernel } from './kernel.js'
+import { MDL_TAG, type MDL } from './mdl.js'
+import { cacheTypeOf, type CacheType } from './mm.js'
+import { tagName, type PoolTag } from './tags.js'
+import { toBytes, toTag } from './ex-api.js'
+import { KPROCESSOR_MODE, MDL_FLAGS } from './wdm.js'
+
+export function mmRoutines(k: Kernel) {
+  /** Entry of an allocating routine: refuse once stopped, then the one fault decision. */
+  function enter(routine: string, bytes: number, tag?: number) {
+    k.log.throwIfStopped()
+    return k.calls.allocation(routine, bytes, tag === undefined ? undefined : tagName(tag))
+  }
+
+  function entered(): void {
+    k.log.throwIfStopped()
+  }
+
+  function cacheOf(CacheType: number): CacheType | undefined {
+    return cacheTypeOf(CacheType)
+  }
+
+  function contiguous(routine: string, bytes: number, lowest: number, highest: number, boundary: number, cacheType: number): number {
+    const ctx = enter(routine, bytes)
+    irqlAbove(k, routine, DISPATCH_LEVEL)
+    const cache = cacheOf(cacheType)
+    if (ctx.fail || cache === undefined) return 0
+    return k.contiguous.allocateContiguous(bytes, { lowest, highest, boundary, cache, ...(ctx.site === undefined ? {} : { site: ctx.site }) })
+  }
+
+  function pagesForMdl(routine: string, low: number, high: number, skip: number, total: number, cacheType: number, flags: number): MDL | null {
+    const ctx = enter(routine, total)
+    irqlAbove(k, routine, DISPATCH_LEVEL, [0x7e, k.irql, DISPATCH_LEVEL, 0])
+    const cache = cacheOf(cacheType)
+    if ((ctx.fail && !ctx.partial) || cache === undefined) return null
+    return k.mdlPages.allocate({
+      lowAddress: low, highAddress: high, skipBytes: skip, totalBytes: total, cache, flags, partial: ctx.partial,
+      ...(ctx.site === undefined ? {} : { site: ctx.site }),
+    })
+  }
+
+  function mapLocked(routine: string, mdl: MDL, accessMode: number, cacheType: number, bugCheckOnFailure: boolean, priority: number): number {
+    const state = k.mdl.require(mdl, routine)
+    irqlAbove(k, routine, DISPATCH_LEVEL, [0x76, k.irql, state.address, accessMode])
+    if (bugCheckOnFailure) {
+      k.mdl.misuse(mdl, [0x82, state.address, mdl.MdlFlags, 0], `${routine} with BugCheckOnFailure TRUE: pass FALSE and handle a NULL result`)
+    }
+    // dmalab has no user processes to map into; a user-mode mapping fails.
+    const cache = cacheOf(cacheType)
+    if (accessMode !== KPROCESSOR_MODE.KernelMode || cache === undefined) return 0
+    return k.mdl.mapLocked(mdl, cache, priority, routine)
+  }
+
+  return {
+    /** MmAllocateContiguousMemory(NumberOfBytes, HighestAcceptableAddress): cached, no boundary. */
+    MmAllocateContiguousMemory(NumberOfBytes: number, HighestAcceptableAddress: number): number {
+      const r = 'MmAllocateContiguousMemory'
+      return contiguous(r, toBytes(r, NumberOfBytes), 0, HighestAcceptableAddress, 0, 1)
+    },
+
+    /** S25: lowest/highest bound every byte, the run crosses no multiple of the boundary. */
+    MmAllocateContiguousMemorySpecifyCache(NumberOfBytes: number, LowestAcceptableAddress: number, HighestAcceptableAddress: number, BoundaryAddressMultiple: number, CacheType: number): number {
+      const r = 'MmAllocateContiguousMemorySpecifyCache'
+      return contiguous(r, toBytes(r, NumberOfBytes), LowestAcceptableAddress, HighestAcceptableAddress, BoundaryAddressMultiple, CacheType)
+    },
+
+    MmFreeContiguousMemory(BaseAddress: number): void {
+      entered()
+      irqlAbove(k, 'MmFreeContiguousMemory', DISPATCH_LEVEL)
+      k.contiguous.free('contiguous', BaseAddress, { routine: 'MmFreeContiguousMemory' })
+    },
+
+    MmFreeContiguousMemorySpecifyCache(BaseAddress: number, NumberOfBytes: number, CacheType: number): void {
+      const r = 'MmFreeContiguousMemorySpecifyCache'
+      entered()
+      irqlAbove(k, r, DISPATCH_LEVEL)
+      const cache = cacheOf(CacheType)
+      k.contiguous.free('contiguous', BaseAddress, { routine: r, bytes: toBytes(r, NumberOfBytes), ...(cache === undefined ? {} : { cache }) })
+    },
+
+    /** S16: whole pages, noncached, not necessarily contiguous, not zeroed; <= APC_LEVEL. */
+    MmAllocateNonCachedMemory(NumberOfBytes: number): number {
+      const r = 'MmAllocateNonCachedMemory'
+      const bytes = toBytes(r, NumberOfBytes)
+      const ctx = enter(r, bytes)
+      irqlAbove(k, r, APC_LEVEL)
+      if (ctx.fail) return 0
+      return k.contiguous.allocateNonCached(bytes, ctx.site)
+    },
+
+    MmFreeNonCachedMemory(BaseAddress: number, NumberOfBytes: number): void {
+      const r = 'MmFreeNonCachedMemory'
+      entered()
+      irqlAbove(k, r, APC_LEVEL)
+      k.contiguous.free('noncached', BaseAddress, { routine: r, bytes: toBytes(r, NumberOfBytes) })
+    },
+
+    /** S17: zeroed pages from [LowAddress, HighAddress] (then moved up by SkipBytes), maybe fewer. */
+    MmAllocatePagesForMdl(LowAddress: number, HighAddress: number, SkipBytes: number, TotalBytes: number): MDL | null {
+      const r = 'MmAllocatePagesForMdl'
+      return pagesForMdl(r, LowAddress, HighAddress, SkipBytes, toBytes(r, TotalBytes), 1, 0)
+    },
+
+    MmAllocatePagesForMdlEx(LowAddress: number, HighAddress: number, SkipBytes: number, TotalBytes: number, CacheType: number, Flags: number): MDL | null {
+      const r = 'MmAllocatePagesForMdlEx'
+      return pagesForMdl(r, LowAddress, HighAddress, SkipBytes, toBytes(r, TotalBytes), CacheType, Flags)
+    },
+
+    /** Frees the pages only; the MDL itself is then freed with ExFreePool. */
+    MmFreePagesFromMdl(MemoryDescriptorList: MDL): void {
+      entered()
+      irqlAbove(k, 'MmFreePagesFromMdl', DISPATCH_LEVEL, [0x7e, k.irql, DISPATCH_LEVEL, 0])
+      k.mdlPages.free(MemoryDescriptorList)
+    },
+
+    /**
+     * IoAllocateMdl(VirtualAddress, Length, SecondaryBuffer, ChargeQuota, Irp): dmalab has no
+     * IRPs, so SecondaryBuffer, ChargeQuota and Irp are accepted and ignored.
+     */
+    IoAllocateMdl(VirtualAddress: number, Length: number, _SecondaryBuffer?: boolean, _ChargeQuota?: boolean, _Irp?: unknown): MDL | null {
+      const r = 'IoAllocateMdl'
+      const ctx = enter(r, toBytes(r, Length), MDL_TAG)
+      irqlAbove(k, r, DISPATCH_LEVEL)
+      if (ctx.fail) return null
+      return k.mdl.create(VirtualAddress, Length, ctx.site === undefined ? {} : { site: ctx.site })
+    },
+
+    IoFreeMdl(Mdl: MDL): void {
+      entered()
+      irqlAbove(k, 'IoFreeMdl', DISPATCH_LEVEL)
+      k.mdl.free(Mdl)
+    },
+
+    MmBuildMdlForNonPagedPool(MemoryDescriptorList: MDL): void {
+      entered()
+      irqlAbove(k, 'MmBuildMdlForNonPagedPool', DISPATCH_LEVEL)
+      k.mdl.buildForNonPagedPool(MemoryDescriptorList)
+    },
+
+    MmProbeAndLockPages(MemoryDescriptorList: MDL, AccessMode: number, Operation: number): void {
+      entered()
+      const state = k.mdl.require(MemoryDescriptorList, 'MmProbeAndLockPages')
+      irqlAbove(k, 'MmProbeAndLockPages', DISPATCH_LEVEL, [0x70, k.irql, state.address, AccessMode])
+      k.mdl.probeAndLock(MemoryDescriptorList, Operation)
+    },
+
+    MmUnlockPages(MemoryDescriptorList: MDL): void {
+      entered()
+      const state = k.mdl.require(MemoryDescriptorList, 'MmUnlockPages')
+      irqlAbove(k, 'MmUnlockPages', DISPATCH_LEVEL, [0x78, k.irql, state.address, 0])
+      k.mdl.unlock(MemoryDescriptorList)
+    },
+
+    MmGetMdlByteCount(Mdl: MDL): number {
+      return Mdl.ByteCount
+    },
+
+    MmGetMdlByteOffset(Mdl: MDL): number {
+      return Mdl.ByteOffset
+    },
+
+    MmGetMdlVirtualAddress(Mdl: MDL): number {
+      return Mdl.StartVa + Mdl.ByteOffset
+    },
+
+    MmGetMdlPfnArray(Mdl: MDL): number[] {
+      return Mdl.PfnArray
+    },
+
+    /** The MDL's system address, mapping its pages first when they are not mapped yet; 0 on failure. */
+    MmGetSystemAddressForMdlSafe(Mdl: MDL, Priority: number): number {
+      entered()
+      if ((Mdl.MdlFlags & (MDL_FLAGS.MDL_MAPPED_TO_SYSTEM_VA | MDL_FLAGS.MDL_SOURCE_IS_NONPAGED_POOL)) !== 0) return Mdl.MappedSystemVa
+      const cache = k.mdl.stateOf(Mdl)?.cache ?? 'cached'
+      return mapLocked('MmGetSystemAddressForMdlSafe', Mdl, KPROCESSOR_MODE.KernelMode, cache === 'noncached' ? 0 : cache === 'write-combined' ? 2 : 1, false, Priority)
+    },
+
+    MmMapLockedPagesSpecifyCache(MemoryDescriptorList: MDL, AccessMode: number, CacheType: number, _RequestedAddress: number, BugCheckOnFailure: boolean, Priority: number): number {
+      entered()
+      return mapLocked('MmMapLockedPagesSpecifyCache', MemoryDescriptorList, AccessMode, CacheType, BugCheckOnFailure, Priority)
+    },
+
+    MmUnmapLockedPages(BaseAddress: number, MemoryDescriptorList: MDL): void {
+      entered()
+      const state = k.mdl.require(MemoryDescriptorList, 'MmUnmapLockedPages')
+      irqlAbove(k, 'MmUnmapLockedPages', DISPATCH_LEVEL, [0x79, k.irql, BaseAddress, state.address])
+      k.mdl.unmapLocked(BaseAddress, MemoryDescriptorList)
+    },
+
+    /** S15: reserves VA without mapping it; touching it faults until an MDL is mapped there. */
+    MmAllocateMappingAddress(NumberOfBytes: number, PoolTag: PoolTag): number {
+      const r = 'MmAllocateMappingAddress'
+      const bytes = toBytes(r, NumberOfBytes)
+      const tag = toTag(r, PoolTag)
+      const ctx = enter(r, bytes, tag)
+      irqlAbove(k, r, APC_LEVEL)
+      if (ctx.fail) return 0
+      return k.mappingAddresses.allocate(bytes, tag, ctx.site)
+    },
+
+    MmFreeMappingAddress(BaseAddress: number, PoolTag: PoolTag): void {
+      entered()
+      irqlAbove(k, 'MmFreeMappingAddress', APC_LEVEL)
+      k.mappingAddresses.free(BaseAddress, toTag('MmFreeMappingAddress', PoolTag))
+    },
+
+    MmMapLockedPagesWithReservedMapping(MappingAddress: number, PoolTag: PoolTag, MemoryDescriptorList: MDL, CacheType: number): number {
+      const r = 'MmMapLockedPagesWithReservedMapping'
+      entered()
+      irqlAbove(k, r, DISPATCH_LEVEL)
+      const cache = cacheOf(CacheType)
+      if (cache === undefined) return 0
+      return k.mappingAddresses.map(MappingAddress, toTag(r, PoolTag), MemoryDescriptorList, cache)
+    },
+
+    MmUnmapReservedMapping(BaseAddress: number, PoolTag: PoolTag, MemoryDescriptorList: MDL): void {
+      const r = 'MmUnmapReservedMapping'
+      entered()
+      irqlAbove(k, r, DISPATCH_LEVEL)
+      k.mappingAddresses.unmap(BaseAddress, toTag(r, PoolTag), MemoryDescriptorList)
+    },
+
+    /** The CPU physical address behind a VA (0 when not mapped). Never a DMA address (S14). */
+    MmGetPhysicalAddress(BaseAddress: number): number {
+      return k.mm.physicalAddress(BaseAddress)
+    },
+  }
+}
