@@ -15,8 +15,8 @@ import { tagName, tagValue, type PoolTag } from './tags.js'
 import { NTSTATUS, NtStatusError, POOL_FLAG, POOL_MODIFIERS, POOL_TYPE, decodePoolType } from './wdm.js'
 
 const TWO_POW_32 = 2 ** 32
-/** ExAllocatePool's tag: ' enoN', "None" in a dump. */
-const NONE_TAG = tagValue(' enoN')
+/** ExAllocatePool's tag: 'enoN', "None" in a dump. */
+const NONE_TAG = tagValue('enoN')
 const KNOWN_REQUIRED_FLAGS =
   POOL_FLAG.POOL_FLAG_USE_QUOTA | POOL_FLAG.POOL_FLAG_UNINITIALIZED | POOL_FLAG.POOL_FLAG_SESSION |
   POOL_FLAG.POOL_FLAG_CACHE_ALIGNED | POOL_FLAG.POOL_FLAG_RAISE_ON_FAILURE | POOL_FLAG.POOL_FLAG_NON_PAGED |

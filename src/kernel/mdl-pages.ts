@@ -71,14 +71,15 @@ export class MdlPages {
       const low = request.lowAddress + k * skip
       if (low >= top || (k > 0 && skip <= 0)) break
       const got = this.kernel.mm.allocateFrames(want - pfns.length, { kind: 'mdl-pages', label: owner.label, lowest: low, highest: request.highAddress + k * skip, partial: true }, owner)
-      if (got !== null) pfns.push(...got.pfns)
+      if (got !== null) for (const pfn of got.pfns) pfns.push(pfn)
     }
     if (pfns.length === 0 || (fully && pfns.length < asked)) {
       this.kernel.mm.freeFrames(pfns)
       return null
     }
+    // MM_DONT_ZERO_ALLOCATION: the pages keep whatever they held (zero if never written).
     const zero = (request.flags & MM_ALLOCATE_FLAGS.MM_DONT_ZERO_ALLOCATION) === 0
-    this.kernel.mm.fillFrames(pfns, zero ? 'zero' : 'uninitialized')
+    this.kernel.mm.fillFrames(pfns, zero ? 'zero' : 'keep')
     const mdl = this.mdls.newMdl(pfns.length, 'pages', request.site, driver, pfns.length * PAGE_SIZE)
     if (mdl === null) {
       this.kernel.mm.freeFrames(pfns)

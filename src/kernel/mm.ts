@@ -60,6 +60,9 @@ export interface MappedMemory {
   readonly pteFlags: number
 }
 
+/** Pages beyond which uninitialized memory is not pattern-filled (64 MiB: host memory). */
+export const UNINITIALIZED_FILL_LIMIT = 16384
+
 export function pteFlagsFor(options: MapOptions): number {
   let flags = options.writable === false ? 0 : PTE.WRITE
   if (options.cache === 'noncached') flags |= PTE.NOCACHE
@@ -104,9 +107,13 @@ export class MemoryManager {
     for (const pfn of pfns) this.kernel.frames.free(pfn)
   }
 
-  /** Sets every byte of the frames to zero or the uninitialized pattern. */
+  /**
+   * Sets every byte of the frames to zero or the uninitialized pattern. Zeroing frames never
+   * written costs nothing (sparse RAM); the pattern costs host memory for every page, so an
+   * allocation larger than UNINITIALIZED_FILL_LIMIT pages keeps what its frames hold instead.
+   */
   fillFrames(pfns: readonly number[], fill: Fill): void {
-    if (fill === 'keep') return
+    if (fill === 'keep' || (fill === 'uninitialized' && pfns.length > UNINITIALIZED_FILL_LIMIT)) return
     const value = fill === 'zero' ? 0 : FILL_UNINITIALIZED
     for (const pfn of pfns) this.kernel.ram.fill(pfn * PAGE_SIZE, PAGE_SIZE, value)
   }

@@ -21,7 +21,7 @@ import type { FindingsLog } from './findings.js'
 import type { CallSite } from './calls.js'
 import { FILL_FREED, FILL_GUARD, FILL_UNINITIALIZED } from './fill-patterns.js'
 import type { Kernel } from './kernel.js'
-import type { MappedMemory } from './mm.js'
+import { UNINITIALIZED_FILL_LIMIT, type MappedMemory } from './mm.js'
 import { freeSite, pageNote } from './page-notes.js'
 import {
   HEADER_FLAG_CACHE_ALIGNED, POOL_HEADER_BYTES, POOL_UNIT, UNITS_PER_PAGE,
@@ -371,10 +371,11 @@ export class Pool {
     const memory = this.kernel.mm.allocateMapped(pages, { kind: paged ? 'paged-pool' : 'pool', label, driver }, { paged }, 'keep')
     if (memory === null) return null
     const ram = this.kernel.ram
-    const fill = options.zero === true ? 0 : FILL_UNINITIALIZED
+    // Zeroing never-written frames is free; the pattern costs host memory (mm.fillFrames).
+    const fill = options.zero === true ? 0 : pages > UNINITIALIZED_FILL_LIMIT ? -1 : FILL_UNINITIALIZED
     memory.pfns.forEach((pfn, i) => {
       const inBlock = Math.min(PAGE_SIZE, bytes - i * PAGE_SIZE)
-      ram.fill(pfn * PAGE_SIZE, inBlock, fill)
+      if (fill >= 0) ram.fill(pfn * PAGE_SIZE, inBlock, fill)
       ram.fill(pfn * PAGE_SIZE + inBlock, PAGE_SIZE - inBlock, FILL_GUARD)
     })
     return this.record(bytes, tag, poolType, paged, 'large', pages * PAGE_SIZE, driver, options.site, null, 0, memory, null, memory.va)

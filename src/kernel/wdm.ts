@@ -33,7 +33,8 @@ export const POOL_MODIFIERS = {
 
 /**
  * POOL_FLAGS for ExAllocatePool2 (wdm.h). A ULONG64: the low 32 bits are required flags (an
- * unknown one fails the call), the high 32 bits optional ones (ignored when unknown).
+ * unknown one fails the call), the high 32 bits optional ones (ignored when unknown). JavaScript's
+ * `|` works on 32 bits, so combine an optional flag with `+`: POOL_FLAG_NON_PAGED + POOL_FLAG_SPECIAL_POOL.
  */
 export const POOL_FLAG = {
   POOL_FLAG_USE_QUOTA: 0x1,

@@ -125,6 +125,18 @@ describe('ExAllocatePoolWithTag: sizes, alignment and layout', () => {
     expect(m.findings[0]!.site).toMatch(/^test\/kernel\/pool\.test\.ts:\d+$/)
   })
 
+  it('S20 every must-succeed pool type is bug check 0xC2 with parameter 1 = 0x9A, whatever the routine', () => {
+    for (const type of [2, 6, 34]) {
+      for (const call of ['ExAllocatePoolWithTag', 'ExAllocatePool'] as const) {
+        const { m, k } = fixture()
+        const b = bugCheckOf(() => (call === 'ExAllocatePool' ? k.ExAllocatePool(type, 100) : k.ExAllocatePoolWithTag(type, 100, 'tseT')))
+        expect(b.name).toBe('BAD_POOL_CALLER')
+        expect(b.params.slice(0, 3)).toEqual([0x9a, type, 100])
+        expect(m.findings[0]).toMatchObject({ kind: 'must-succeed-pool', severity: 'fatal' })
+      }
+    }
+  })
+
   it('S11 a failed allocation returns NULL: injected, or when memory runs out', () => {
     const { k } = fixture({ faults: 'routine=ExAllocatePoolWithTag,nth=2', memory: { size: '16MiB' } })
     expect(k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 64, 'tseT')).toBeGreaterThan(0)
