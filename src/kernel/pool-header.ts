@@ -87,14 +87,18 @@ export function headerWord(ram: PhysicalMemory, pa: number): number {
  */
 export function headerDifference(ram: PhysicalMemory, pa: number, expected: PoolHeader): number {
   const want = encodeHeader(expected)
-  for (let i = 0; i < POOL_HEADER_BYTES; i++) if (ram.read8(pa + i) !== want[i]) return i
+  ram.readInto(pa, found, 0, POOL_HEADER_BYTES)
+  for (let i = 0; i < POOL_HEADER_BYTES; i++) if (found[i] !== want[i]) return i
   return -1
 }
+
+const found = new Uint8Array(POOL_HEADER_BYTES)
+const page = new Uint8Array(4096)
 
 /** Offset of the first byte in [pa, pa + length) (within one page) that is not `value`, or -1. */
 export function patternBreak(ram: PhysicalMemory, pa: number, length: number, value: number): number {
   if (length <= 0) return -1
-  const bytes = ram.readBytes(pa, length)
-  for (let i = 0; i < length; i++) if (bytes[i] !== value) return i
+  ram.readInto(pa, page, 0, length)
+  for (let i = 0; i < length; i++) if (page[i] !== value) return i
   return -1
 }

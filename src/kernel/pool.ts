@@ -223,7 +223,9 @@ export class Pool {
     let at = -1
     let pad = 0
     search: for (let s = need; s <= UNITS_PER_PAGE; s++) {
-      for (const headerVa of lists[s]!) {
+      const list = lists[s]!
+      if (list.size === 0) continue
+      for (const headerVa of list) {
         // Cache-aligned data must start on a 64-byte line: the header unit is 3 mod 4.
         const p = cacheAligned ? (3 - (unitOf(headerVa) % 4) + 4) % 4 : 0
         if (p + need <= s) {
@@ -264,7 +266,11 @@ export class Pool {
     const dataPa = page.pa + (start + 1) * POOL_UNIT
     ram.fill(dataPa, bytes, options.zero === true ? 0 : FILL_UNINITIALIZED)
     ram.fill(dataPa + bytes, dataUnits * POOL_UNIT - bytes, FILL_GUARD)
-    for (const w of [u, start, start + need, u + s]) if (w < UNITS_PER_PAGE && page.size[w] !== 0) this.writeSmallHeader(page, w)
+    // Headers whose block or PreviousSize changed: the pad, the block, the rest, the block after.
+    if (pad > 0) this.writeSmallHeader(page, u)
+    this.writeSmallHeader(page, start)
+    if (start + need < UNITS_PER_PAGE) this.writeSmallHeader(page, start + need)
+    if (rest > 0 && u + s < UNITS_PER_PAGE) this.writeSmallHeader(page, u + s)
     return block
   }
 
