@@ -6,3 +6,9 @@ export type { Finding, FindingDetails, BugCheckParams, Severity } from './hw/fin
 export { BugCheck, BUGCHECK, bugCheckName, type BugCheckInfo } from './kernel/bugcheck.js'
 export type { VirtualAddress, PhysicalAddress, LogicalAddress } from './hw/address.js'
 export { PASSIVE_LEVEL, APC_LEVEL, DISPATCH_LEVEL, DEVICE_IRQL, HIGH_LEVEL } from './kernel/irql.js'
+// Kernel memory routines (Ex, Mm, Io) as a driver sees them, and what they report.
+export { createKernelApi, KERNEL_CONSTANTS, type KernelApi } from './kernel/api.js'
+export type { MDL } from './kernel/mdl.js'
+export { NtStatusError } from './kernel/wdm.js'
+export type { TagUsage } from './kernel/pool-tracker.js'
+export type { LeakSummary } from './kernel/leaks.js'
