@@ -124,7 +124,7 @@ export class LookasideLists {
     if ((k.space.pteAt(head) & PTE.PAGED) !== 0 || (k.space.pteAt(head + LOOKASIDE_LIST_BYTES - 1) & PTE.PAGED) !== 0) {
       this.misuse([LOOKASIDE_MISUSE.HEAD_PAGEABLE, head, paged ? 1 : 0, 0], `${routine}: the list head at ${hex(head)} is in pageable memory; even a paged lookaside list's head must be nonpaged, because the system scans it at DISPATCH_LEVEL (S28)`)
     }
-    const poolType = paged ? POOL_TYPE.PagedPool : POOL_TYPE.NonPagedPool | (init.flags & ALLOWED_FLAGS)
+    const poolType = (paged ? POOL_TYPE.PagedPool : POOL_TYPE.NonPagedPool) | (init.flags & ALLOWED_FLAGS)
     const list: LookasideList = {
       head, paged, poolType, size, tag: init.tag >>> 0, allocate: init.allocate, free: init.free, entries: [],
       totalAllocates: 0, allocateMisses: 0, totalFrees: 0, freeMisses: 0,

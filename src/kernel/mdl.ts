@@ -169,6 +169,14 @@ export class MdlService {
     mdl.MdlFlags |= MDL_FLAGS.MDL_PAGES_LOCKED | (write ? MDL_FLAGS.MDL_WRITE_OPERATION : 0)
   }
 
+  /** True when any page the MDL describes is pageable (MmProbeAndLockPages is then <= APC_LEVEL). */
+  describesPageable(mdl: MDL): boolean {
+    for (let i = 0; i < mdl.PfnArray.length; i++) {
+      if ((this.kernel.space.pteAt(mdl.StartVa + i * PAGE_SIZE) & PTE.PAGED) !== 0) return true
+    }
+    return false
+  }
+
   /** MmUnlockPages: 0x7C when never locked, 0x7D for nonpaged pool; unmaps a system mapping. */
   unlock(mdl: MDL, routine = 'MmUnlockPages'): void {
     const state = this.require(mdl, routine)

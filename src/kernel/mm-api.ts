@@ -147,7 +147,9 @@ export function mmRoutines(k: Kernel) {
     MmProbeAndLockPages(MemoryDescriptorList: MDL, AccessMode: number, Operation: number): void {
       entered()
       const state = k.mdl.require(MemoryDescriptorList, 'MmProbeAndLockPages')
-      irqlAbove(k, 'MmProbeAndLockPages', DISPATCH_LEVEL, [0x70, k.irql, state.address, AccessMode])
+      // Pageable memory may have to be paged in: APC_LEVEL at most; nonpaged, DISPATCH_LEVEL.
+      const max = k.mdl.describesPageable(MemoryDescriptorList) ? APC_LEVEL : DISPATCH_LEVEL
+      irqlAbove(k, 'MmProbeAndLockPages', max, [0x70, k.irql, state.address, AccessMode])
       k.mdl.probeAndLock(MemoryDescriptorList, Operation)
     },
 

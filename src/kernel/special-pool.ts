@@ -25,7 +25,7 @@ import type { PageNote } from './address-space.js'
 import { HEADER_FLAG_CACHE_ALIGNED, HEADER_FLAG_SPECIAL, POOL_HEADER_BYTES, headerDifference, patternBreak, writeHeader, type PoolHeader } from './pool-header.js'
 import { siteHere } from './sites.js'
 import { tagName } from './tags.js'
-import { CACHE_LINE, type PoolTypeInfo } from './wdm.js'
+import { CACHE_LINE, decodePoolType, type PoolTypeInfo } from './wdm.js'
 
 /** Where things are in a special-pool page (offsets from the page start). */
 export interface SpecialLayout {
@@ -90,7 +90,7 @@ export class SpecialPool {
     const pa = block.memory!.pfns[0]! * PAGE_SIZE
     const end = layout.dataOffset + block.bytes
     const pageBase = block.va - layout.dataOffset
-    const cacheAligned = (block.poolType & 4) !== 0
+    const cacheAligned = decodePoolType(block.poolType).cacheAligned
     const expected = header(block.bytes, block.tag, block.paged, cacheAligned)
     if (layout.underrun) {
       const after = patternBreak(ram, pa + end, layout.headerOffset - end, FILL_GUARD)
