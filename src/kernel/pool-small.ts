@@ -1,0 +1,252 @@
+// Small pool blocks (S09, S21, S22): pages carved into 16-byte units, each block a 16-byte
+// header and the caller's bytes rounded up to the unit, blocks back to back so that running
+// off the end of one lands in the next one's header. Free blocks are kept in lists by size
+// and merged with free neighbours when a block is freed, as the Windows pool does; a page
+// whose last block is freed is unmapped and its frame given back.
+//
+// Per page, `size[u]` is +units for a block allocated at unit u, -units for a free one, 0 inside
+// a block; `prev[u]` is the PreviousSize of the block at u. These arrays are the truth; the
+// headers in memory are what a driver can corrupt, and `check` compares the two at free.
+import { PAGE_SIZE, pageNumber, pageOffset, type VirtualAddress } from '../hw/address.js'
+import type { PageNote } from './address-space.js'
+import { FILL_FREED, FILL_GUARD, FILL_UNINITIALIZED } from './fill-patterns.js'
+import type { Kernel } from './kernel.js'
+import type { MappedMemory } from './mm.js'
+import {
+  HEADER_FLAG_CACHE_ALIGNED, POOL_UNIT, UNITS_PER_PAGE, headerDifference, headerWord, patternBreak, writeHeader, type PoolHeader,
+} from './pool-header.js'
+
+export interface PoolPage {
+  readonly va: VirtualAddress
+  readonly pa: number
+  readonly paged: boolean
+  readonly memory: MappedMemory
+  readonly size: Int16Array
+  readonly prev: Uint16Array
+  freeUnits: number
+}
+
+/** What the header of an allocated block says; the pool's block records supply it. */
+export interface SmallBlockFacts {
+  readonly tag: number
+  readonly bytes: number
+  readonly paged: boolean
+  readonly cacheAligned: boolean
+}
+
+/** Where a block's surroundings were found overwritten. */
+export type SmallDamage =
+  | { readonly where: 'own-header'; readonly at: number }
+  | { readonly where: 'slack' | 'next-header'; readonly at: number }
+
+const UNIT = POOL_UNIT
+const UNITS = UNITS_PER_PAGE
+
+export class SmallPool {
+  private readonly kernel: Kernel
+  private readonly facts: (va: number) => SmallBlockFacts
+  private readonly pages = new Map<number, PoolPage>()
+  /** Free blocks by size in units, per pool (0 nonpaged, 1 paged): header VAs, oldest first. */
+  private readonly freeLists: [Array<Set<number>>, Array<Set<number>>]
+
+  /** `facts(va)` describes the allocated block whose data starts at `va`. */
+  constructor(kernel: Kernel, facts: (va: number) => SmallBlockFacts) {
+    this.kernel = kernel
+    this.facts = facts
+    const lists = (): Array<Set<number>> => Array.from({ length: UNITS + 1 }, () => new Set<number>())
+    this.freeLists = [lists(), lists()]
+  }
+
+  pageAt(va: number): PoolPage | undefined {
+    return this.pages.get(pageNumber(va))
+  }
+
+  /** The data VA of the allocated block whose header, data or slack holds `va`. */
+  containing(va: number): number | undefined {
+    const page = this.pageAt(va)
+    if (page === undefined) return undefined
+    let u = Math.floor(pageOffset(va) / UNIT)
+    while (u > 0 && page.size[u] === 0) u--
+    return page.size[u]! > 0 ? page.va + (u + 1) * UNIT : undefined
+  }
+
+  /** The data VA of the allocated block just before the one at `unit`, if there is one. */
+  previous(page: PoolPage, unit: number): number | undefined {
+    if (unit === 0) return undefined
+    const before = unit - page.prev[unit]!
+    return page.size[before]! > 0 ? page.va + (before + 1) * UNIT : undefined
+  }
+
+  /**
+   * Carves a block for `bytes` (data 64-byte aligned when `cacheAligned`), calls `record` with
+   * its data VA before its header is written (the header reads the pool's record), then fills
+   * it: zeros or FILL_UNINITIALIZED, and FILL_GUARD in the slack. False when memory ran out.
+   */
+  allocate(bytes: number, paged: boolean, cacheAligned: boolean, zero: boolean, record: (va: number, page: PoolPage, unit: number, charged: number) => void): boolean {
+    const dataUnits = Math.max(1, Math.ceil(bytes / UNIT))
+    const need = 1 + dataUnits
+    const lists = this.freeLists[paged ? 1 : 0]
+    let at = -1
+    let pad = 0
+    search: for (let s = need; s <= UNITS; s++) {
+      const list = lists[s]!
+      if (list.size === 0) continue
+      for (const headerVa of list) {
+        // Cache-aligned data must start on a 64-byte line: the header unit is 3 mod 4.
+        const p = cacheAligned ? (3 - (unitOf(headerVa) % 4) + 4) % 4 : 0
+        if (p + need <= s) {
+          at = headerVa
+          pad = p
+          break search
+        }
+      }
+    }
+    if (at < 0) {
+      const fresh = this.newPage(paged)
+      if (fresh === null) return false
+      at = fresh.va
+      pad = cacheAligned ? 3 : 0
+    }
+    const page = this.pageAt(at)!
+    const u = unitOf(at)
+    const s = -page.size[u]!
+    this.unlist(page, u)
+    const start = u + pad
+    if (pad > 0) {
+      page.size[u] = -pad
+      page.prev[start] = pad
+      this.list(page, u)
+    }
+    page.size[start] = need
+    const rest = s - pad - need
+    if (rest > 0) {
+      page.size[start + need] = -rest
+      page.prev[start + need] = need
+      this.list(page, start + need)
+    }
+    if (u + s < UNITS) page.prev[u + s] = rest > 0 ? rest : need
+    page.freeUnits -= need
+    record(page.va + (start + 1) * UNIT, page, start, need * UNIT)
+    const ram = this.kernel.ram
+    const dataPa = page.pa + (start + 1) * UNIT
+    ram.fill(dataPa, bytes, zero ? 0 : FILL_UNINITIALIZED)
+    ram.fill(dataPa + bytes, dataUnits * UNIT - bytes, FILL_GUARD)
+    // Headers whose block or PreviousSize changed: the pad, the block, the rest, the block after.
+    if (pad > 0) this.writeHeaderAt(page, u)
+    this.writeHeaderAt(page, start)
+    if (start + need < UNITS) this.writeHeaderAt(page, start + need)
+    if (rest > 0 && u + s < UNITS) this.writeHeaderAt(page, u + s)
+    return true
+  }
+
+  /** The free-time check of the block at `unit` holding `bytes`: its header, slack, next header. */
+  check(page: PoolPage, unit: number, bytes: number): SmallDamage | null {
+    const ram = this.kernel.ram
+    const units = page.size[unit]!
+    const headerPa = page.pa + unit * UNIT
+    const own = headerDifference(ram, headerPa, this.expectedHeader(page, unit))
+    if (own >= 0) return { where: 'own-header', at: page.va + unit * UNIT + own }
+    const dataVa = page.va + (unit + 1) * UNIT
+    const slack = patternBreak(ram, headerPa + UNIT + bytes, (units - 1) * UNIT - bytes, FILL_GUARD)
+    if (slack >= 0) return { where: 'slack', at: dataVa + bytes + slack }
+    const next = unit + units
+    if (next < UNITS) {
+      const d = headerDifference(ram, page.pa + next * UNIT, this.expectedHeader(page, next))
+      if (d >= 0) return { where: 'next-header', at: page.va + next * UNIT + d }
+    }
+    return null
+  }
+
+  /** The first 32 bits of the header at `unit` (bug check parameters: "pool header contents"). */
+  headerContents(page: PoolPage, unit: number): number {
+    return headerWord(this.kernel.ram, page.pa + unit * UNIT)
+  }
+
+  /**
+   * Frees the block at `unit`: poisons its bytes, merges it with free neighbours, and gives the
+   * page back (FREED, with `emptiedNote()`) when nothing is left in it.
+   */
+  release(page: PoolPage, unit: number, emptiedNote: () => PageNote): void {
+    const ram = this.kernel.ram
+    const units = page.size[unit]!
+    const headerPa = page.pa + unit * UNIT
+    ram.fill(headerPa + UNIT, (units - 1) * UNIT, FILL_FREED)
+    page.freeUnits += units
+    let start = unit
+    let total = units
+    const next = unit + units
+    if (next < UNITS && page.size[next]! < 0) {
+      total += -page.size[next]!
+      this.unlist(page, next)
+      page.size[next] = 0
+      ram.fill(page.pa + next * UNIT, UNIT, FILL_FREED)
+    }
+    const before = unit - page.prev[unit]!
+    if (unit > 0 && page.size[before]! < 0) {
+      total += -page.size[before]!
+      this.unlist(page, before)
+      page.size[unit] = 0
+      ram.fill(headerPa, UNIT, FILL_FREED)
+      start = before
+    }
+    page.size[start] = -total
+    const following = start + total
+    if (following < UNITS) {
+      page.prev[following] = total
+      this.writeHeaderAt(page, following)
+    }
+    if (total === UNITS) {
+      // The page is empty: give it back, so a late access to any block that was in it faults.
+      this.pages.delete(pageNumber(page.va))
+      this.kernel.mm.freeMapped(page.memory, emptiedNote())
+      return
+    }
+    this.list(page, start)
+    this.writeHeaderAt(page, start)
+  }
+
+  private newPage(paged: boolean): PoolPage | null {
+    const label = paged ? 'paged pool page' : 'nonpaged pool page'
+    const memory = this.kernel.mm.allocateMapped(1, { kind: paged ? 'paged-pool' : 'pool', label }, { paged }, 'keep')
+    if (memory === null) return null
+    const page: PoolPage = {
+      va: memory.va,
+      pa: memory.pfns[0]! * PAGE_SIZE,
+      paged,
+      memory,
+      size: new Int16Array(UNITS),
+      prev: new Uint16Array(UNITS),
+      freeUnits: UNITS,
+    }
+    this.kernel.ram.fill(page.pa, PAGE_SIZE, FILL_FREED)
+    page.size[0] = -UNITS
+    this.pages.set(pageNumber(page.va), page)
+    this.list(page, 0)
+    this.writeHeaderAt(page, 0)
+    return page
+  }
+
+  private expectedHeader(page: PoolPage, unit: number): PoolHeader {
+    const size = page.size[unit]!
+    const previousSize = page.prev[unit]!
+    if (size < 0) return { previousSize, blockSize: -size, tag: 0, bytes: 0, type: 0, flags: 0 }
+    const b = this.facts(page.va + (unit + 1) * UNIT)
+    return { previousSize, blockSize: size, tag: b.tag, bytes: b.bytes, type: b.paged ? 2 : 1, flags: b.cacheAligned ? HEADER_FLAG_CACHE_ALIGNED : 0 }
+  }
+
+  private writeHeaderAt(page: PoolPage, unit: number): void {
+    writeHeader(this.kernel.ram, page.pa + unit * UNIT, this.expectedHeader(page, unit))
+  }
+
+  private list(page: PoolPage, unit: number): void {
+    this.freeLists[page.paged ? 1 : 0][-page.size[unit]!]!.add(page.va + unit * UNIT)
+  }
+
+  private unlist(page: PoolPage, unit: number): void {
+    this.freeLists[page.paged ? 1 : 0][-page.size[unit]!]!.delete(page.va + unit * UNIT)
+  }
+}
+
+function unitOf(va: number): number {
+  return pageOffset(va) / UNIT
+}
