@@ -1,13 +1,27 @@
-// Assembles a Machine from a MachineConfig: the hardware (clock, RAM, system bus), the kernel
-// on top of it, and the host API a test or the command line drives it with. The firmware step
-// (BAR assignment) happens here, when the machine is created.
+// Assembles a Machine from a MachineConfig: the hardware (clock, RAM, system bus, PCI, the
+// IOMMU, the NIC and its wire), the kernel on top of it, and the host API a test or the
+// command line drives it with. The firmware step (BAR assignment, interrupt routing) happens
+// here, when the machine is created; so does the OS's IOMMU bring-up when it is configured on.
 import { resolveConfig, type MachineConfig, type ResolvedConfig } from './config.js'
+import { IommuDomains } from './dma/iommu-domains.js'
+import { MachineIommu } from './dma/iommu-facade.js'
 import { SystemBus } from './hw/bus.js'
 import { Clock, type RunResult } from './hw/clock.js'
 import type { Finding } from './hw/finding.js'
-import { PhysicalMemory } from './hw/memory.js'
+import { Iommu } from './hw/iommu/iommu.js'
+import { MMIO_HOLE_BASE, PhysicalMemory } from './hw/memory.js'
+import { E1000 } from './hw/nic/e1000.js'
+import { PciBus, assignResources } from './hw/pci.js'
+import { Wire } from './hw/wire.js'
 import { Kernel } from './kernel/kernel.js'
 import { parseFaultSpecs } from './faults/spec.js'
+
+/** Where the NIC sits (DESIGN "The machine"). */
+export const NIC_BDF = '00:03.0'
+/** Firmware places BARs top-down below the I/O APIC and the local APIC at 0xFEC0_0000. */
+export const PCI_MMIO_TOP = 0xfec0_0000
+/** The ISA IRQ the firmware routes INTA# of slot 3 to (what SeaBIOS gives QEMU's e1000). */
+export const NIC_IRQ_LINE = 11
 
 /** Bare-metal access to physical addresses, as a device test drives the machine. */
 export interface Cpu {
@@ -30,6 +44,12 @@ export class Machine {
   readonly bus: SystemBus
   readonly kernel: Kernel
   readonly cpu: Cpu
+  readonly pci: PciBus
+  /** The Intel 82540EM-model NIC at 00:03.0. */
+  readonly nic: E1000
+  /** The machine's facade over IOMMU domain programming; `m.iommu.hardware` is the unit itself. */
+  readonly iommu: MachineIommu
+  readonly wire: Wire
 
   constructor(config: ResolvedConfig) {
     this.config = config
@@ -46,6 +66,26 @@ export class Machine {
       faults: parseFaultSpecs(config.faults),
     })
     const bus = this.bus
+    const log = this.kernel.log
+    const iommu = new Iommu(this.ram, log, { iotlbEntries: config.iommu.iotlbEntries })
+    this.iommu = new MachineIommu(new IommuDomains(this.kernel.frames, this.ram, iommu), iommu)
+    this.wire = new Wire(this.clock, { mode: config.wire, linkMbps: config.nic.linkMbps })
+    this.pci = new PciBus()
+    this.nic = new E1000(this.clock, bus, iommu, this.wire, log, {
+      bdf: NIC_BDF,
+      mac: config.nic.mac,
+      dmaAddressBits: config.nic.dmaAddressBits,
+      linkMbps: config.nic.linkMbps,
+    })
+    this.pci.add(this.nic.pci)
+    // Firmware: BARs in the MMIO hole, memory decoding on, INTA# routed.
+    assignResources(this.pci, { base: MMIO_HOLE_BASE, top: PCI_MMIO_TOP }, () => NIC_IRQ_LINE)
+    // The OS turns DMA remapping on at boot and gives the NIC its own (empty) domain.
+    if (config.iommu.enabled) {
+      if (!this.iommu.domains.enable() || !this.iommu.domains.attach(this.nic.pci.requesterId)) {
+        throw new RangeError('not enough memory for the IOMMU tables')
+      }
+    }
     this.cpu = {
       read8: (pa) => bus.read8(pa),
       read16: (pa) => bus.read16(pa),

@@ -1,12 +1,13 @@
 // Local declarations for the parts of buffer-layout (which ships no types) that dmalab uses:
 // fixed-size little-endian structures whose field offsets the fast accessors derive.
 declare module 'buffer-layout' {
+  // decode/encode call Buffer methods (readUIntLE, ...): a plain Uint8Array fails at run time.
   export class Layout<T = unknown> {
     readonly span: number
     readonly property: string | undefined
-    decode(b: Uint8Array, offset?: number): T
-    encode(src: T, b: Uint8Array, offset?: number): number
-    getSpan(b?: Uint8Array, offset?: number): number
+    decode(b: Buffer, offset?: number): T
+    encode(src: T, b: Buffer, offset?: number): number
+    getSpan(b?: Buffer, offset?: number): number
   }
   export class Structure<T = Record<string, unknown>> extends Layout<T> {
     readonly fields: Layout[]
@@ -20,6 +21,7 @@ declare module 'buffer-layout' {
   export function nu64(property?: string): Layout<number>
   export function u16be(property?: string): Layout<number>
   export function u32be(property?: string): Layout<number>
+  export function s16(property?: string): Layout<number>
   export function s32(property?: string): Layout<number>
   export function blob(length: number, property?: string): Layout<Uint8Array>
   export function seq<T>(elementLayout: Layout<T>, count: number, property?: string): Layout<T[]>

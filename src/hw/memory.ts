@@ -32,6 +32,8 @@ export function pcMemoryMap(size: number): RamRange[] {
 const SLAB_SHIFT = 8 // 256 frames per slab
 const SLAB_FRAMES = 1 << SLAB_SHIFT
 const SLAB_BYTES = SLAB_FRAMES * PAGE_SIZE
+/** Entries of the frame → slot cache (a power of two). */
+const SLOT_CACHE = 1024
 
 export class PhysicalMemory {
   readonly size: number
@@ -48,8 +50,10 @@ export class PhysicalMemory {
   private readonly slabBytes: Uint8Array[] = []
   private readonly slabViews: DataView[] = []
   private nextSlot = 0
-  private cachedFrame = -1
-  private cachedSlot = -1
+  // A direct-mapped frame → slot cache in front of the Map: device DMA alternates between
+  // descriptor pages and buffer pages, which a one-entry cache thrashes on.
+  private readonly cachedFrame = new Float64Array(SLOT_CACHE).fill(-1)
+  private readonly cachedSlot = new Int32Array(SLOT_CACHE)
 
   constructor(size: number) {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
@@ -85,16 +89,18 @@ export class PhysicalMemory {
   // ---- frame slots ---------------------------------------------------------------------------
 
   private slotOf(pfn: number): number {
-    if (pfn === this.cachedFrame) return this.cachedSlot
+    const c = pfn & (SLOT_CACHE - 1)
+    if (this.cachedFrame[c] === pfn) return this.cachedSlot[c]!
     const slot = this.slots.get(pfn)
     if (slot === undefined) return -1
-    this.cachedFrame = pfn
-    this.cachedSlot = slot
+    this.cachedFrame[c] = pfn
+    this.cachedSlot[c] = slot
     return slot
   }
 
   private slotForWrite(pfn: number): number {
-    if (pfn === this.cachedFrame) return this.cachedSlot
+    const c = pfn & (SLOT_CACHE - 1)
+    if (this.cachedFrame[c] === pfn) return this.cachedSlot[c]!
     let slot = this.slots.get(pfn)
     if (slot === undefined) {
       slot = this.nextSlot++
@@ -105,8 +111,8 @@ export class PhysicalMemory {
       }
       this.slots.set(pfn, slot)
     }
-    this.cachedFrame = pfn
-    this.cachedSlot = slot
+    this.cachedFrame[c] = pfn
+    this.cachedSlot[c] = slot
     return slot
   }
 
@@ -187,7 +193,19 @@ export class PhysicalMemory {
         const base = ((slot & (SLAB_FRAMES - 1)) << 12) | off
         const slab = this.slabBytes[slot >>> SLAB_SHIFT]!
         if (chunk <= 32) {
-          for (let i = 0; i < chunk; i++) dst[dstOffset + done + i] = slab[base + i]!
+          // Small copies (descriptors, status words): a word load and four byte stores beat
+          // both a byte loop and a subarray view.
+          const view = this.slabViews[slot >>> SLAB_SHIFT]!
+          const d = dstOffset + done
+          let i = 0
+          for (; i + 4 <= chunk; i += 4) {
+            const w = view.getUint32(base + i, true)
+            dst[d + i] = w
+            dst[d + i + 1] = w >>> 8
+            dst[d + i + 2] = w >>> 16
+            dst[d + i + 3] = w >>> 24
+          }
+          for (; i < chunk; i++) dst[d + i] = slab[base + i]!
         } else {
           dst.set(slab.subarray(base, base + chunk), dstOffset + done)
         }
@@ -213,7 +231,13 @@ export class PhysicalMemory {
       const base = ((slot & (SLAB_FRAMES - 1)) << 12) | off
       const slab = this.slabBytes[slot >>> SLAB_SHIFT]!
       if (chunk <= 32) {
-        for (let i = 0; i < chunk; i++) slab[base + i] = src[srcOffset + done + i]!
+        const view = this.slabViews[slot >>> SLAB_SHIFT]!
+        const s = srcOffset + done
+        let i = 0
+        for (; i + 4 <= chunk; i += 4) {
+          view.setUint32(base + i, src[s + i]! | (src[s + i + 1]! << 8) | (src[s + i + 2]! << 16) | (src[s + i + 3]! << 24), true)
+        }
+        for (; i < chunk; i++) slab[base + i] = src[s + i]!
       } else {
         slab.set(src.subarray(srcOffset + done, srcOffset + done + chunk), base)
       }

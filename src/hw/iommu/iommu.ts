@@ -1,0 +1,276 @@
+// The IOMMU: a VT-d-style DMA-remapping unit doing second-level translation. It only walks
+// tables that the OS built in emulated RAM (DESIGN "Layers"): root table (256 entries, by bus)
+// → context table (256, by device.function) → 4-level page tables of 4 KiB pages. Results are
+// cached (context cache, a paging-structure cache for the leaf tables, the IOTLB) and stay
+// cached until the OS invalidates them, as on real hardware. Faults are recorded (requester,
+// address, read/write, VT-d reason) and reported as `iommu-fault` findings; the caller turns a
+// fault into all-ones for a read and a dropped write.
+//
+// The OS programs it through the same operations VT-d exposes as registers: RTADDR_REG +
+// GCMD.SRTP (setRootTable), GCMD.TE (enableTranslation), CCMD_REG (invalidateContextCache),
+// IOTLB_REG global / domain-selective (invalidateIotlb) and page-selective (invalidatePages).
+import { PAGE_MASK, PAGE_SIZE, TWO_POW_32, hex } from '../address.js'
+import type { FindingSink } from '../finding.js'
+import type { PhysicalMemory } from '../memory.js'
+import { formatBdf } from '../pci.js'
+import { TranslationCache } from './cache.js'
+import {
+  ADDRESS_WIDTH_BITS, AW_48_BIT_4_LEVEL, CONTEXT_AW_MASK, CONTEXT_DID_MASK, CONTEXT_DID_SHIFT, CONTEXT_ENTRY, CONTEXT_FPD,
+  CONTEXT_PRESENT, CONTEXT_RESERVED_LOW, CONTEXT_RESERVED_WIDTH_WORD, CONTEXT_TT_MASK, CONTEXT_TT_SHIFT, FAULT_REASON,
+  ROOT_ENTRY, ROOT_PRESENT, ROOT_RESERVED_LOW, SL_ENTRY, SL_PAGE_SIZE, SL_READ, SL_WRITE, TT_PASS_THROUGH, TT_TRANSLATE,
+  TT_DEVICE_TLB, faultReasonText, levelIndex,
+} from './formats.js'
+
+export type DmaAccessKind = 'read' | 'write'
+
+/** One fault record, with exactly the fields DESIGN's public API lists. */
+export interface IommuFault {
+  readonly requester: string
+  /** The device address (IOVA) that faulted, in bytes. */
+  readonly address: number
+  readonly access: DmaAccessKind
+  /** VT-d fault reason code (formats.ts FAULT_REASON). */
+  readonly reason: number
+  readonly reasonText: string
+}
+
+/** Fault records kept; VT-d's fault recording registers overflow too (FSTS.PFO). */
+export const FAULT_LOG_LIMIT = 256
+/** Leaf-table cache entries (each covers 2 MiB of one domain's IOVA space). */
+export const PDE_CACHE_ENTRIES = 256
+
+export interface IommuOptions {
+  readonly iotlbEntries: number
+}
+
+export interface IommuStats {
+  /** IOTLB misses that read the tables (hits and misses are counted on `iotlb`). */
+  walks: number
+  faults: number
+}
+
+interface CachedContext {
+  readonly domain: number
+  readonly table: number
+  readonly type: number
+  readonly fpd: boolean
+}
+
+const ADDRESS_LIMIT = 2 ** ADDRESS_WIDTH_BITS
+const LEAF_REGION = 2 * 1024 * 1024
+/** Address bits 51:32 of a table pointer or page address; bits 63:52 are not address. */
+const HIGH_ADDRESS_BITS = 0xf_ffff
+
+export class Iommu {
+  readonly iotlb: TranslationCache
+  /** Paging-structure cache: (domain, 2 MiB region) → leaf table address, bits = R/W of the path. */
+  readonly leafTables: TranslationCache
+  readonly faults: IommuFault[] = []
+  /** Faults not recorded because the log was full. */
+  faultsDropped = 0
+  readonly stats: IommuStats = { walks: 0, faults: 0 }
+  private readonly memory: PhysicalMemory
+  private readonly sink: FindingSink
+  private enabled = false
+  private root = 0
+  private readonly contexts = new Map<number, CachedContext>()
+  // The last requester's context, in fields: one device makes every lookup hit here.
+  private lastRequester = -1
+  private lastDomain = 0
+  private lastTable = 0
+  private lastType = 0
+  private lastFpd = false
+  /** The reason of the last context-level fault (translate returns it negated). */
+  private lastFault = 0
+
+  constructor(memory: PhysicalMemory, sink: FindingSink, options: IommuOptions) {
+    this.memory = memory
+    this.sink = sink
+    this.iotlb = new TranslationCache(options.iotlbEntries)
+    this.leafTables = new TranslationCache(PDE_CACHE_ENTRIES)
+  }
+
+  get translationEnabled(): boolean {
+    return this.enabled
+  }
+
+  get rootTableAddress(): number {
+    return this.root
+  }
+
+  /** RTADDR_REG + GCMD.SRTP. Cached state is not flushed: the OS invalidates after this. */
+  setRootTable(pa: number): void {
+    this.root = pa - (pa & PAGE_MASK)
+  }
+
+  /** GCMD.TE. */
+  enableTranslation(on: boolean): void {
+    this.enabled = on
+  }
+
+  /** CCMD_REG: global, or device-selective when a requester is given. */
+  invalidateContextCache(requester?: number): void {
+    if (requester === undefined) this.contexts.clear()
+    else this.contexts.delete(requester)
+    this.lastRequester = -1
+  }
+
+  /** IOTLB_REG: global, or domain-selective. Paging-structure caches go with it. */
+  invalidateIotlb(domain?: number): void {
+    if (domain === undefined) {
+      this.iotlb.flushAll()
+      this.leafTables.flushAll()
+    } else {
+      this.iotlb.flushDomain(domain)
+      this.leafTables.flushDomain(domain)
+    }
+  }
+
+  /**
+   * Page-selective IOTLB invalidation with the invalidation hint set (VT-d 6.5.2.3, IH = 1):
+   * only leaf translations are dropped; the OS never frees a non-leaf table while it is live.
+   */
+  invalidatePages(domain: number, iova: number, pages: number): void {
+    const first = Math.floor(iova / PAGE_SIZE)
+    if (pages >= this.iotlb.size) {
+      this.iotlb.flushDomain(domain)
+      return
+    }
+    for (let p = 0; p < pages; p++) this.iotlb.flushTag(domain, first + p)
+  }
+
+  /**
+   * Translates one device access to the byte at `address` (the caller splits accesses at page
+   * boundaries). Returns the physical address, or -reason on a fault (already recorded).
+   */
+  translate(requester: number, address: number, write: boolean): number {
+    if (!this.enabled) return address
+    if (requester !== this.lastRequester && !this.loadContext(requester, address, write)) return -this.lastFault
+    if (this.lastType === TT_PASS_THROUGH) return address
+    if (address >= ADDRESS_LIMIT) return this.fault(requester, address, write, FAULT_REASON.beyondAddressWidth, this.lastFpd)
+    const offset = address & PAGE_MASK
+    const page = (address - offset) / PAGE_SIZE
+    const domain = this.lastDomain
+    const tlb = this.iotlb
+    const i = tlb.slot(domain, page)
+    if (tlb.domain[i] === domain && tlb.tag[i] === page) {
+      tlb.hits++
+      if ((tlb.bits[i]! & (write ? SL_WRITE : SL_READ)) !== 0) return tlb.value[i]! * PAGE_SIZE + offset
+      return this.fault(requester, address, write, write ? FAULT_REASON.writeNotPermitted : FAULT_REASON.readNotPermitted, this.lastFpd)
+    }
+    tlb.misses++
+    return this.walk(requester, domain, address, page, write)
+  }
+
+  private loadContext(requester: number, address: number, write: boolean): boolean {
+    let ctx = this.contexts.get(requester)
+    if (ctx === undefined) {
+      const found = this.readContext(requester)
+      if (typeof found === 'number') {
+        // No context entry: fault processing cannot be disabled (there is no FPD to read).
+        this.lastFault = found
+        this.fault(requester, address, write, found, false)
+        return false
+      }
+      ctx = found
+      this.contexts.set(requester, ctx)
+    }
+    this.lastRequester = requester
+    this.lastDomain = ctx.domain
+    this.lastTable = ctx.table
+    this.lastType = ctx.type
+    this.lastFpd = ctx.fpd
+    return true
+  }
+
+  /** Root and context entries for a requester, or the fault reason. */
+  private readContext(requester: number): CachedContext | number {
+    const mem = this.memory
+    const rootAt = this.root + ((requester >>> 8) & 0xff) * ROOT_ENTRY.span
+    if (!mem.isRam(rootAt, ROOT_ENTRY.span)) return FAULT_REASON.rootTableAccess
+    const r0 = mem.read32(rootAt + ROOT_ENTRY.offset.low)
+    if ((r0 & ROOT_PRESENT) === 0) return FAULT_REASON.rootNotPresent
+    if ((r0 & ROOT_RESERVED_LOW) !== 0 || mem.read32(rootAt + ROOT_ENTRY.offset.reservedLow) !== 0 || mem.read32(rootAt + ROOT_ENTRY.offset.reservedHigh) !== 0) {
+      return FAULT_REASON.rootReserved
+    }
+    const contextTable = (mem.read32(rootAt + ROOT_ENTRY.offset.high) & HIGH_ADDRESS_BITS) * TWO_POW_32 + ((r0 & ~PAGE_MASK) >>> 0)
+    const at = contextTable + (requester & 0xff) * CONTEXT_ENTRY.span
+    if (!mem.isRam(at, CONTEXT_ENTRY.span)) return FAULT_REASON.contextTableAccess
+    const c0 = mem.read32(at + CONTEXT_ENTRY.offset.low)
+    if ((c0 & CONTEXT_PRESENT) === 0) return FAULT_REASON.contextNotPresent
+    const c2 = mem.read32(at + CONTEXT_ENTRY.offset.widthAndDomain)
+    if ((c0 & CONTEXT_RESERVED_LOW) !== 0 || (c2 & CONTEXT_RESERVED_WIDTH_WORD) !== 0 || mem.read32(at + CONTEXT_ENTRY.offset.reserved) !== 0) {
+      return FAULT_REASON.contextReserved
+    }
+    const type = (c0 & CONTEXT_TT_MASK) >>> CONTEXT_TT_SHIFT
+    if (type !== TT_TRANSLATE && type !== TT_DEVICE_TLB && type !== TT_PASS_THROUGH) return FAULT_REASON.contextInvalid
+    if (type !== TT_PASS_THROUGH && (c2 & CONTEXT_AW_MASK) !== AW_48_BIT_4_LEVEL) return FAULT_REASON.contextInvalid
+    return {
+      domain: (c2 >>> CONTEXT_DID_SHIFT) & CONTEXT_DID_MASK,
+      table: (mem.read32(at + CONTEXT_ENTRY.offset.high) & HIGH_ADDRESS_BITS) * TWO_POW_32 + ((c0 & ~PAGE_MASK) >>> 0),
+      type,
+      fpd: (c0 & CONTEXT_FPD) !== 0,
+    }
+  }
+
+  /** IOTLB miss: the leaf table from the paging-structure cache or a walk, then the leaf entry. */
+  private walk(requester: number, domain: number, address: number, page: number, write: boolean): number {
+    this.stats.walks++
+    const mem = this.memory
+    const fpd = this.lastFpd
+    const region = Math.floor(address / LEAF_REGION)
+    let table: number
+    let allowed: number
+    const cached = this.leafTables.find(domain, region)
+    if (cached >= 0) {
+      table = this.leafTables.value[cached]!
+      allowed = this.leafTables.bits[cached]!
+    } else {
+      table = this.lastTable
+      allowed = SL_READ | SL_WRITE
+      for (let level = 4; level >= 2; level--) {
+        const at = table + levelIndex(page, level) * SL_ENTRY.span
+        if (!mem.isRam(at, SL_ENTRY.span)) return this.fault(requester, address, write, level === 4 ? FAULT_REASON.contextInvalid : FAULT_REASON.pagingEntryAccess, fpd)
+        const lo = mem.read32(at)
+        const rw = lo & (SL_READ | SL_WRITE)
+        // A non-present entry (R = W = 0) faults as a missing permission (VT-d 3.7.1).
+        if (rw === 0) return this.fault(requester, address, write, write ? FAULT_REASON.writeNotPermitted : FAULT_REASON.readNotPermitted, fpd)
+        if ((lo & SL_PAGE_SIZE) !== 0) return this.fault(requester, address, write, FAULT_REASON.pagingEntryReserved, fpd)
+        allowed &= rw
+        table = (mem.read32(at + SL_ENTRY.offset.high) & HIGH_ADDRESS_BITS) * TWO_POW_32 + ((lo & ~PAGE_MASK) >>> 0)
+      }
+      this.leafTables.insert(domain, region, table, allowed)
+    }
+    const at = table + levelIndex(page, 1) * SL_ENTRY.span
+    if (!mem.isRam(at, SL_ENTRY.span)) return this.fault(requester, address, write, FAULT_REASON.pagingEntryAccess, fpd)
+    const lo = mem.read32(at)
+    const rw = lo & (SL_READ | SL_WRITE) & allowed
+    const frame = (mem.read32(at + SL_ENTRY.offset.high) & HIGH_ADDRESS_BITS) * (TWO_POW_32 / PAGE_SIZE) + (lo >>> 12)
+    // Only present translations are cached (caching mode 0: not-present entries never are).
+    if ((lo & (SL_READ | SL_WRITE)) !== 0) this.iotlb.insert(domain, page, frame, rw)
+    if ((rw & (write ? SL_WRITE : SL_READ)) === 0) {
+      return this.fault(requester, address, write, write ? FAULT_REASON.writeNotPermitted : FAULT_REASON.readNotPermitted, fpd)
+    }
+    return frame * PAGE_SIZE + (address & PAGE_MASK)
+  }
+
+  private fault(requester: number, address: number, write: boolean, reason: number, suppressed: boolean): number {
+    this.stats.faults++
+    if (suppressed) return -reason
+    const record: IommuFault = {
+      requester: formatBdf(requester),
+      address,
+      access: write ? 'write' : 'read',
+      reason,
+      reasonText: faultReasonText(reason),
+    }
+    if (this.faults.length < FAULT_LOG_LIMIT) this.faults.push(record)
+    else this.faultsDropped++
+    this.sink.report({
+      kind: 'iommu-fault',
+      message: `IOMMU fault: ${record.requester} ${record.access} at device address ${hex(address)}: ${record.reasonText} (VT-d reason ${reason})`,
+      details: { requester: record.requester, address, access: record.access, reason, reasonText: record.reasonText },
+    })
+    return -reason
+  }
+}
