@@ -47,14 +47,12 @@ export class SmallPool {
   private readonly facts: (va: number) => SmallBlockFacts
   private readonly pages = new Map<number, PoolPage>()
   /** Free blocks by size in units, per pool (0 nonpaged, 1 paged): header VAs, oldest first. */
-  private readonly freeLists: [Array<Set<number>>, Array<Set<number>>]
+  private readonly freeLists: [Array<Set<number> | undefined>, Array<Set<number> | undefined>] = [[], []]
 
   /** `facts(va)` describes the allocated block whose data starts at `va`. */
   constructor(kernel: Kernel, facts: (va: number) => SmallBlockFacts) {
     this.kernel = kernel
     this.facts = facts
-    const lists = (): Array<Set<number>> => Array.from({ length: UNITS + 1 }, () => new Set<number>())
-    this.freeLists = [lists(), lists()]
   }
 
   pageAt(va: number): PoolPage | undefined {
@@ -89,8 +87,8 @@ export class SmallPool {
     let at = -1
     let pad = 0
     search: for (let s = need; s <= UNITS; s++) {
-      const list = lists[s]!
-      if (list.size === 0) continue
+      const list = lists[s]
+      if (list === undefined || list.size === 0) continue
       for (const headerVa of list) {
         // Cache-aligned data must start on a 64-byte line: the header unit is 3 mod 4.
         const p = cacheAligned ? (3 - (unitOf(headerVa) % 4) + 4) % 4 : 0
@@ -239,11 +237,13 @@ export class SmallPool {
   }
 
   private list(page: PoolPage, unit: number): void {
-    this.freeLists[page.paged ? 1 : 0][-page.size[unit]!]!.add(page.va + unit * UNIT)
+    const lists = this.freeLists[page.paged ? 1 : 0]
+    const size = -page.size[unit]!
+    ;(lists[size] ??= new Set()).add(page.va + unit * UNIT)
   }
 
   private unlist(page: PoolPage, unit: number): void {
-    this.freeLists[page.paged ? 1 : 0][-page.size[unit]!]!.delete(page.va + unit * UNIT)
+    this.freeLists[page.paged ? 1 : 0][-page.size[unit]!]?.delete(page.va + unit * UNIT)
   }
 }
 
