@@ -92,7 +92,7 @@ export function mmRoutines(k: Kernel) {
       const ctx = enter(r, bytes)
       irqlAbove(k, r, APC_LEVEL)
       if (ctx.fail) return 0
-      return k.contiguous.allocateNonCached(bytes, ctx.site)
+      return k.contiguous.allocateNonCached(bytes, ctx.site === undefined ? {} : { site: ctx.site })
     },
 
     MmFreeNonCachedMemory(BaseAddress: number, NumberOfBytes: number): void {

@@ -91,17 +91,21 @@ export class ContiguousMemory {
     return memory === null ? asVirtual(0) : this.track('contiguous', bytes, request.cache, memory, request.site, request.driver ?? true)
   }
 
-  /** Whole pages, noncached, not necessarily contiguous, not zeroed (S16). 0 when out of memory. */
-  allocateNonCached(bytes: number, site?: CallSite, driver = true): VirtualAddress {
+  /**
+   * Whole pages, noncached, not necessarily contiguous, not zeroed (S16); every page at or below
+   * `highest` when given (NdisAllocateMemory with NDIS_MEMORY_NONCACHED, S02). 0 when out of memory.
+   */
+  allocateNonCached(bytes: number, options: { readonly site?: CallSite; readonly driver?: boolean; readonly highest?: number } = {}): VirtualAddress {
     const pages = Math.ceil(bytes / PAGE_SIZE)
     if (pages === 0) return asVirtual(0)
+    const driver = options.driver ?? true
     const memory = this.kernel.mm.allocateMapped(
       pages,
-      { kind: 'noncached', label: `noncached memory ${formatBytes(pages * PAGE_SIZE)}`, driver },
+      { kind: 'noncached', label: `noncached memory ${formatBytes(pages * PAGE_SIZE)}`, driver, ...(options.highest === undefined ? {} : { highest: options.highest }) },
       { cache: 'noncached' },
       'uninitialized',
     )
-    return memory === null ? asVirtual(0) : this.track('noncached', bytes, 'noncached', memory, site, driver)
+    return memory === null ? asVirtual(0) : this.track('noncached', bytes, 'noncached', memory, options.site, driver)
   }
 
   /**

@@ -77,6 +77,11 @@ export interface PoolAllocateOptions {
   readonly specialPool?: boolean
   /** ExAllocatePoolWithTagPriority's XxxSpecialPoolUnderrun: the block at the page start. */
   readonly specialUnderrun?: boolean
+  /**
+   * Highest acceptable physical address, inclusive (NdisAllocateMemory's HighestAcceptableAddress,
+   * S02). A bounded request is served as whole pages, every one of them at or below it.
+   */
+  readonly highest?: number
 }
 
 export interface PoolFreeOptions {
@@ -153,7 +158,7 @@ export class Pool {
     if ((options.specialPool === true || (driver && this.kernel.options.specialPool)) && this.special.fits(bytes, info.cacheAligned)) {
       const s = this.special.allocate(bytes, tag, info, options.specialUnderrun === true, options.zero === true, site)
       if (s !== null) va = this.record(bytes, tag, poolType, info.paged, 'special', PAGE_SIZE, driver, site, null, 0, s.memory, s.layout, s.va).va
-    } else if (bytes <= SMALL_POOL_MAX && !(info.cacheAligned && bytes > SMALL_POOL_MAX - 48)) {
+    } else if (bytes <= SMALL_POOL_MAX && !(info.cacheAligned && bytes > SMALL_POOL_MAX - 48) && options.highest === undefined) {
       // Cache-aligned data starts on a 64-byte line, so at most 4032 bytes of a page remain.
       this.small.allocate(bytes, info.paged, info.cacheAligned, options.zero === true, (at, page, unit, charged) => {
         va = this.record(bytes, tag, poolType, info.paged, 'small', charged, driver, site, page, unit, null, null, at).va
@@ -215,9 +220,10 @@ export class Pool {
   // ---- large blocks -----------------------------------------------------------------------------
 
   private allocateLarge(bytes: number, tag: number, poolType: number, paged: boolean, driver: boolean, options: PoolAllocateOptions): PoolBlock | null {
-    const pages = Math.ceil(bytes / PAGE_SIZE)
+    const pages = Math.max(1, Math.ceil(bytes / PAGE_SIZE))
     const label = `pool '${tagName(tag)}' ${bytes} bytes`
-    const memory = this.kernel.mm.allocateMapped(pages, { kind: paged ? 'paged-pool' : 'pool', label, driver }, { paged }, 'keep')
+    const request = { kind: paged ? 'paged-pool' : 'pool', label, driver, ...(options.highest === undefined ? {} : { highest: options.highest }) } as const
+    const memory = this.kernel.mm.allocateMapped(pages, request, { paged }, 'keep')
     if (memory === null) return null
     const ram = this.kernel.ram
     // Zeroing never-written frames is free; the pattern costs host memory (mm.fillFrames).

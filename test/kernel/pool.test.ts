@@ -172,6 +172,39 @@ describe('ExAllocatePoolWithTag: sizes, alignment and layout', () => {
   })
 })
 
+describe('internal services for the NDIS and DMA layers', () => {
+  it('a pool request bounded by a highest physical address (NdisAllocateMemory, S02) gets pages below the bound', () => {
+    const { m } = fixture()
+    const pool = m.kernel.pool
+    for (const bytes of [100, 5000, 20_000]) {
+      const va = pool.allocate(0, bytes, 0x74736554, { highest: 0xffff_ffff })
+      expect(va % 4096).toBe(0)
+      for (let off = 0; off < bytes; off += 4096) expect(m.kernel.mm.physicalAddress(va + off)).toBeLessThan(2 ** 32)
+      m.kernel.memory.fill(va, bytes, 1)
+      pool.free(va, { routine: 'NdisFreeMemory' })
+    }
+    const nc = m.kernel.contiguous.allocateNonCached(3 * 4096, { highest: 0xffff_ffff })
+    expect(m.kernel.mm.framesOf(nc, 3 * 4096).every((pfn) => pfn > 0 && pfn < 2 ** 20)).toBe(true)
+    expect(m.findings).toEqual([])
+  })
+
+  it('allocateMapped / freeMapped: frames of a kind within a range, mapped with guard pages, unmapped with a note', () => {
+    const { m } = fixture()
+    const mm = m.kernel.mm
+    const guardNote = { guard: 'dma-guard' as const, what: 'guard around a common buffer' }
+    const mem = mm.allocateMapped(4, { kind: 'common-buffer', label: 'common buffer 16 KiB', contiguous: true, highest: 0xffff_ffff }, { cache: 'noncached', guardBefore: 1, guardAfter: 1, guardNote }, 'zero')!
+    expect(mem.pfns.map((p, i) => p - i)).toEqual([mem.pfns[0], mem.pfns[0], mem.pfns[0], mem.pfns[0]])
+    expect(mem.pfns.every((p) => p < 2 ** 20)).toBe(true)
+    expect(m.kernel.frames.ownerOf(mem.pfns[0]!)?.kind).toBe('common-buffer')
+    expect(m.kernel.space.stateOf(mem.va - 1)).toBe('guard')
+    expect(m.kernel.space.stateOf(mem.va + 4 * 4096)).toBe('guard')
+    expect(m.kernel.memory.read32(mem.va + 100)).toBe(0)
+    mm.freeMapped(mem, { what: 'freed common buffer' })
+    expect(m.kernel.space.stateOf(mem.va)).toBe('freed')
+    expect(m.kernel.frames.freedOwnerOf(mem.pfns[0]!)?.kind).toBe('common-buffer')
+  })
+})
+
 describe('freeing pool', () => {
   it('a freed large block is unmapped: touching it faults and says what it was and where it was freed', () => {
     const { m, k } = fixture()
