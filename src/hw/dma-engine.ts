@@ -120,7 +120,8 @@ export class DmaEngine {
     if (this.busMaster && address < this.limit && (address & PAGE_MASK) + length <= PAGE_SIZE && length > 0) {
       const pa = this.iommu.translationEnabled ? this.iommu.translate(this.requesterId, address, false) : address
       const memory = this.memory
-      if (pa >= 0 && memory.isRam(pa, length)) {
+      if (pa < 0) return this.translationFault(address, dst, dstOffset, length, false)
+      if (memory.isRam(pa, length)) {
         memory.readInto(pa, dst, dstOffset, length)
         this.counters.reads++
         this.counters.bytesRead += length
@@ -136,7 +137,8 @@ export class DmaEngine {
     if (this.busMaster && address < this.limit && (address & PAGE_MASK) + length <= PAGE_SIZE && length > 0) {
       const pa = this.iommu.translationEnabled ? this.iommu.translate(this.requesterId, address, true) : address
       const memory = this.memory
-      if (pa >= 0 && memory.isRam(pa, length)) {
+      if (pa < 0) return this.translationFault(address, src, srcOffset, length, true)
+      if (memory.isRam(pa, length)) {
         memory.writeFrom(pa, src, srcOffset, length)
         this.counters.writes++
         this.counters.bytesWritten += length
@@ -182,9 +184,7 @@ export class DmaEngine {
       let pa = at
       if (translating) pa = this.iommu.translate(this.requesterId, at, write)
       if (pa < 0) {
-        if (!write) buf.fill(0xff, offset + done, offset + done + chunk)
-        this.counters.iommuFaults++
-        status = this.fail(at, DMA_STATUS.iommuFault)
+        status = this.translationFault(at, buf, offset + done, chunk, write)
       } else if (memory.isRam(pa, chunk)) {
         if (write) {
           memory.writeFrom(pa, buf, offset + done, chunk)
@@ -211,6 +211,13 @@ export class DmaEngine {
       }
     }
     return status
+  }
+
+  /** The IOMMU refused a piece (and recorded why): a read sees all-ones, a write is dropped. */
+  private translationFault(at: number, buf: Uint8Array, offset: number, length: number, write: boolean): DmaStatus {
+    if (!write) buf.fill(0xff, offset, offset + length)
+    this.counters.iommuFaults++
+    return this.fail(at, DMA_STATUS.iommuFault)
   }
 
   private fail(address: number, status: DmaStatus): DmaStatus {

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import { createMachine } from '../../../src/index.js'
+import { BareMetalE1000, DD, EOP, NIC_MAC, TXD_EOP, TXD_RS, ethernetFrame } from '../../support/e1000-driver.js'
+
+const GiB = 1024 ** 3
+const HIGH = 5 * GiB
+const IOVA = 0x1000_0000
+
+describe('the NIC behind the IOMMU', () => {
+  it('a 32-bit device reaches memory above 4 GiB through device addresses below it', () => {
+    const m = createMachine({ iommu: true, wire: 'loopback' })
+    const d = new BareMetalE1000(m, { base: HIGH, iova: IOVA }).init()
+    const frames = [ethernetFrame(60, NIC_MAC, 1), ethernetFrame(1514, NIC_MAC, 2)]
+    for (const f of frames) d.send(f)
+    m.runUntilIdle()
+    expect(m.findings).toEqual([])
+    expect(d.receive().map((r) => [...r.data])).toEqual(frames.map((f) => [...f]))
+    expect(m.iommu.hardware.iotlb.hits).toBeGreaterThan(0)
+  })
+
+  it('an unmapped receive buffer faults: fault record, iommu-fault finding, RXE on the descriptor', () => {
+    const m = createMachine({ iommu: true })
+    const d = new BareMetalE1000(m, { base: HIGH, iova: IOVA }).init()
+    d.armRx(0, 0x7000_0000)
+    m.wire.inject(ethernetFrame(64, NIC_MAC))
+    m.runUntilIdle()
+    expect(m.iommu.faults).toEqual([{ requester: '00:03.0', address: 0x7000_0000, access: 'write', reason: 5, reasonText: 'write not permitted' }])
+    expect(m.findings.map((f) => f.kind)).toEqual(['iommu-fault'])
+    expect(d.rxDescriptor(0)).toMatchObject({ status: DD | EOP, errors: 0x80 })
+  })
+
+  it('a read-only mapping lets the device read it and refuses its writes', () => {
+    const m = createMachine({ iommu: true, wire: 'loopback' })
+    const d = new BareMetalE1000(m, { base: HIGH, iova: IOVA }).init()
+    // Remap receive buffer 0 read-only.
+    const rx0 = d.device(d.rxBuffers[0]!)
+    m.iommu.map('00:03.0', rx0, d.rxBuffers[0]!, 2048, { read: true, write: false })
+    m.cpu.writeBytes(d.rxBuffers[0]!, ethernetFrame(64, NIC_MAC, 9))
+    // The device may transmit from it...
+    d.writeTxDescriptor(0, rx0, 64, TXD_EOP | TXD_RS)
+    d.txTail = 1
+    d.doorbell()
+    m.runUntilIdle()
+    // ...but the looped-back frame cannot be written into it.
+    expect(m.iommu.faults.map((f) => [f.address, f.access, f.reason])).toEqual([[rx0, 'write', 5]])
+    expect(d.rxDescriptor(0).errors).toBe(0x80)
+    expect([...m.cpu.readBytes(d.rxBuffers[0]!, 64)]).toEqual([...ethernetFrame(64, NIC_MAC, 9)])
+  })
+
+  it('a stale IOTLB entry lets the device use a buffer after it was unmapped, until the IOTLB is invalidated', () => {
+    const m = createMachine({ iommu: true })
+    const d = new BareMetalE1000(m, { base: HIGH, iova: IOVA }).init()
+    // Transmit buffer 1 sits on a page of its own (the rings share page 0 with buffer 0).
+    const buffer = d.device(d.txBuffers[1]!)
+    expect(buffer % 4096).toBe(0)
+    m.cpu.writeBytes(d.txBuffers[1]!, ethernetFrame(100))
+    const post = (i: number): void => {
+      d.writeTxDescriptor(i, buffer, 100, TXD_EOP | TXD_RS)
+      d.txTail = i + 1
+      d.doorbell()
+      m.runUntilIdle()
+    }
+    post(0)
+    expect(m.wire.transmitted).toHaveLength(1)
+    // The driver unmaps the buffer but forgets to invalidate, then hands it out again.
+    m.iommu.unmap('00:03.0', buffer, 4096, { invalidate: false })
+    post(1)
+    expect(m.wire.transmitted).toHaveLength(2)
+    expect(m.iommu.faults).toEqual([])
+    m.iommu.invalidate('00:03.0')
+    post(2)
+    expect(m.wire.transmitted).toHaveLength(2)
+    expect(m.iommu.faults.map((f) => [f.address, f.access, f.reason])).toEqual([[buffer, 'read', 6]])
+    expect(m.nic.tx.counters.dropped).toBe(1)
+  })
+})
