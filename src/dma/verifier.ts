@@ -15,7 +15,7 @@
 import { PAGE_SIZE, hex } from '../hw/address.js'
 import type { FindingsLog } from '../kernel/findings.js'
 import type { FrameDatabase, FrameOwner } from '../kernel/frames.js'
-import { siteText, type CallSite } from '../kernel/calls.js'
+import type { CallSite } from '../kernel/calls.js'
 
 export type MappingKind = 'common-buffer' | 'sg-list' | 'map-register'
 
@@ -58,6 +58,8 @@ export class DmaVerifier {
   private readonly log: FindingsLog
   private readonly byFrame = new Map<number, Range | Range[]>()
   private readonly reported = new Map<string, { count: number }>()
+  /** Physical guard frames around common buffers (dmaGuard), with what they guard. */
+  private readonly guards = new Map<number, string>()
   private nextId = 1
   /** Device accesses checked, and how many were outside every live mapping. */
   checked = 0
@@ -107,6 +109,14 @@ export class DmaVerifier {
     }
   }
 
+  addGuard(pfn: number, what: string): void {
+    this.guards.set(pfn, what)
+  }
+
+  removeGuard(pfn: number): void {
+    this.guards.delete(pfn)
+  }
+
   /** True when a live mapping covers every byte of [pa, pa + length). */
   covered(pa: number, length: number): boolean {
     return this.firstUncovered(pa, length) < 0
@@ -148,7 +158,12 @@ export class DmaVerifier {
   private classify(requester: string, deviceAddress: number, pa: number, access: DeviceAccess): void {
     const pfn = Math.floor(pa / PAGE_SIZE)
     const owner = this.frames.ownerOf(pfn)
+    const guard = this.guards.get(pfn)
     const where = `the device (${requester}) ${access === 'write' ? 'wrote' : 'read'} ${hex(pa)} (device address ${hex(deviceAddress)})`
+    if (guard !== undefined) {
+      this.once('dma-outside-buffer', owner, `${where}: ${guard} (the device ran past the end of the buffer)`, requester, deviceAddress, pa, access)
+      return
+    }
     if (owner === undefined) {
       const freed = this.frames.freedOwnerOf(pfn)
       if (freed !== undefined) {
@@ -195,4 +210,3 @@ function allocatedAt(owner: FrameOwner): string {
   return owner.site === undefined ? '' : ` (allocated at ${owner.site})`
 }
 
-export { siteText }

@@ -6,21 +6,9 @@ import type { Irql } from '../kernel/irql.js'
 /** NDIS_HANDLE: an opaque value; drivers pass back what they were given. */
 export type NdisHandle = object
 
-/** A memory descriptor list: the pages behind a virtually contiguous buffer. */
-export interface MDL {
-  Next: MDL | null
-  /** Bytes described. */
-  ByteCount: number
-  /** Offset of the first byte within the first page. */
-  ByteOffset: number
-  /** Page-aligned virtual address of the first page. */
-  StartVa: number
-  /** A system VA mapping the buffer (StartVa + ByteOffset when built for nonpaged memory). */
-  MappedSystemVa: number
-  MdlFlags: number
-  /** The physical frame numbers of the pages (MmGetMdlPfnArray). */
-  readonly PfnArray: number[]
-}
+/** A memory descriptor list: the kernel's MDL (wdm.h field names). */
+export type { MDL } from '../kernel/mdl.js'
+import type { MDL } from '../kernel/mdl.js'
 
 export interface NET_BUFFER {
   Next: NET_BUFFER | null

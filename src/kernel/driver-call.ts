@@ -4,10 +4,10 @@
 // stopped; anything else is the driver's own exception, fatal as on Windows (bug check 0x7E,
 // `driver-exception`), with the driver line that threw. Nothing escapes to the host except
 // through the host API's crash-mode rethrow, so a broken driver can never crash the emulator.
-import { BugCheck, BUGCHECK } from '../kernel/bugcheck.js'
-import { irqlName, type Irql } from '../kernel/irql.js'
-import type { Kernel } from '../kernel/kernel.js'
-import { driverFrames } from '../kernel/sites.js'
+import { BugCheck, BUGCHECK } from './bugcheck.js'
+import { irqlName, type Irql } from './irql.js'
+import type { Kernel } from './kernel.js'
+import { driverFrames } from './sites.js'
 
 /** Returned instead of the handler's value when the call ended the machine. */
 export const DRIVER_FAILED: unique symbol = Symbol('driver call failed')

@@ -1,0 +1,222 @@
+// A DMA adapter (what IoGetDmaAdapter returns): the device's address width, its map registers,
+// and every DMA resource the driver holds through it, so that releasing the adapter can say
+// what was left behind (Driver Verifier's DMA checks, 0xE6/0x07, 0x09, 0x0A).
+import { PAGE_SIZE, FOUR_GIB, formatBytes, hex } from '../hw/address.js'
+import type { IommuDomains } from './iommu-domains.js'
+import type { Kernel } from '../kernel/kernel.js'
+import type { DriverCaller } from '../kernel/driver-call.js'
+import { BUGCHECK } from '../kernel/bugcheck.js'
+import { siteHere } from '../kernel/sites.js'
+import type { MappedMemory } from '../kernel/mm.js'
+import type { DMA_ADAPTER } from '../ndis/api-types.js'
+import type { SCATTER_GATHER_LIST } from '../ndis/types.js'
+import { IovaAllocator } from './iova.js'
+import type { DmaVerifier, LiveMapping } from './verifier.js'
+
+/** What the DMA layer stands on. */
+export interface DmaPlatform {
+  readonly kernel: Kernel
+  readonly domains: IommuDomains
+  readonly verifier: DmaVerifier
+  readonly caller: DriverCaller
+  readonly stats: DmaStats
+  /** IOVA space per requester (one domain per device). */
+  readonly iova: Map<number, IovaAllocator>
+}
+
+/** Where a DMA buffer landed, for the report's `dma` section. */
+export interface DmaBufferRecord {
+  readonly routine: string
+  readonly site: string | null
+  readonly length: number
+  readonly virtualAddress: number
+  readonly logicalAddress: number
+  /** The CPU physical address of the first byte. */
+  readonly physicalAddress: number
+  readonly aboveFourGiB: boolean
+  /** The device's address limit (2^bits). */
+  readonly deviceLimit: number
+  /** True when the logical address (what the device is given) is below the device's limit. */
+  readonly reachable: boolean
+  readonly translatedByIommu: boolean
+  freed: boolean
+}
+
+export interface DmaStats {
+  commonBuffers: DmaBufferRecord[]
+  bounceBytes: number
+  sgLists: number
+  bouncedLists: number
+  iommuMappedLists: number
+}
+
+export const MAX_BUFFER_RECORDS = 1000
+
+/** A live common buffer. */
+export interface CommonBuffer {
+  readonly va: number
+  readonly logical: number
+  readonly length: number
+  readonly cacheEnabled: boolean
+  readonly memory: MappedMemory
+  /** Physical guard frames (dmaGuard without an IOMMU), freed with the buffer. */
+  readonly guardFrames: readonly number[]
+  readonly iova: { readonly base: number; readonly pages: number } | null
+  readonly mapping: LiveMapping
+  readonly routine: string
+  readonly site: string | undefined
+  readonly record: DmaBufferRecord
+}
+
+/** A live scatter/gather list and what undoing it takes. */
+export interface SgRecord {
+  readonly sgl: SCATTER_GATHER_LIST
+  readonly writeToDevice: boolean
+  readonly length: number
+  readonly mapping: LiveMapping
+  /** IOVA ranges mapped for it: [iova, pages]. */
+  readonly iovaRanges: Array<readonly [number, number]>
+  /** Bounced pieces: [bounce PA, original PA, length]. */
+  readonly bounced: Array<readonly [number, number, number]>
+  /** Map-register frames it holds (bounce pages). */
+  readonly registers: number[]
+  readonly routine: string
+  readonly site: string | undefined
+}
+
+/** Parameters of 0xE6 DRIVER_VERIFIER_DMA_VIOLATION used here (p1). */
+export const DMA_VIOLATION = {
+  commonBufferDoubleFree: 0x03,
+  commonBuffersOutstanding: 0x07,
+  mapRegistersOutstanding: 0x09,
+  sgListsOutstanding: 0x0a,
+  wrongIrql: 0x13,
+  /** dmalab range: an argument that names no live resource of this adapter. */
+  badArgument: 0x1030,
+} as const
+
+let nextAdapterId = 1
+
+export class AdapterState {
+  readonly id = nextAdapterId++
+  readonly object: DMA_ADAPTER
+  readonly platform: DmaPlatform
+  readonly bdf: string
+  readonly requester: number
+  readonly addressBits: number
+  /** One past the highest logical address the device can drive. */
+  readonly limit: number
+  readonly maximumLength: number
+  readonly mapRegisters: number
+  readonly commonBuffers = new Map<number, CommonBuffer>()
+  /** Recently freed common buffers by VA, to tell a double free from a bad one. */
+  readonly freedCommonBuffers = new Map<number, CommonBuffer>()
+  readonly sgLists = new Map<SCATTER_GATHER_LIST, SgRecord>()
+  /** Bounce frames not in use, and how many exist (at most `mapRegisters`). */
+  readonly freeRegisters: number[] = []
+  registersAllocated = 0
+  /** Requests waiting for map registers: run when a Put frees some. */
+  readonly waiting: Array<() => boolean> = []
+  released = false
+
+  constructor(platform: DmaPlatform, object: DMA_ADAPTER, bdf: string, requester: number, addressBits: number, maximumLength: number) {
+    this.platform = platform
+    this.object = object
+    this.bdf = bdf
+    this.requester = requester
+    this.addressBits = addressBits
+    this.limit = addressBits >= 53 ? 2 ** 53 : 2 ** addressBits
+    this.maximumLength = maximumLength
+    // Windows gives roughly one map register per page of the largest transfer, plus one for
+    // a buffer that does not start on a page boundary (REFERENCE §3).
+    this.mapRegisters = Math.min(256, Math.ceil(maximumLength / PAGE_SIZE) + 1)
+  }
+
+  get iommuOn(): boolean {
+    return this.platform.domains.translationEnabled
+  }
+
+  /** The IOVA allocator of this device's domain (IOVAs below 4 GiB and below the limit). */
+  iovaSpace(): IovaAllocator {
+    let a = this.platform.iova.get(this.requester)
+    if (a === undefined) {
+      a = new IovaAllocator(Math.min(FOUR_GIB, this.limit))
+      this.platform.iova.set(this.requester, a)
+    }
+    return a
+  }
+
+  /** A free map-register (bounce) frame below the limit, or -1 when all are in use. */
+  takeRegister(): number {
+    const free = this.freeRegisters.pop()
+    if (free !== undefined) return free
+    if (this.registersAllocated >= this.mapRegisters) return -1
+    const k = this.platform.kernel
+    const got = k.mm.allocateFrames(1, {
+      kind: 'map-register',
+      label: `map registers of DMA adapter #${this.id}`,
+      driver: false,
+      highest: this.limit - 1,
+    })
+    if (got === null) return -1
+    this.registersAllocated++
+    return got.pfns[0]!
+  }
+
+  giveRegisters(pfns: readonly number[]): void {
+    for (const p of pfns) this.freeRegisters.push(p)
+    // A Put freed registers: run waiting requests in order while they can be satisfied.
+    while (this.waiting.length > 0 && this.waiting[0]!()) this.waiting.shift()
+  }
+
+  /** PutDmaAdapter: every resource still held is a finding; then the map registers go back. */
+  release(): void {
+    if (this.released) return
+    this.released = true
+    const log = this.platform.kernel.log
+    for (const cb of this.commonBuffers.values()) {
+      log.report({
+        kind: 'common-buffer-leak',
+        code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
+        params: [DMA_VIOLATION.commonBuffersOutstanding, cb.va, cb.length, 0],
+        message: `DMA adapter released with a common buffer of ${formatBytes(cb.length)} still allocated (${cb.routine}, VA ${hex(cb.va)}, logical ${hex(cb.logical)})`,
+        ...(cb.site === undefined ? {} : { site: cb.site }),
+        details: { va: cb.va, logical: cb.logical, length: cb.length, routine: cb.routine },
+      })
+    }
+    for (const sg of this.sgLists.values()) {
+      log.report({
+        kind: 'sg-list-leak',
+        code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
+        params: [DMA_VIOLATION.sgListsOutstanding, sg.length, sg.sgl.NumberOfElements, 0],
+        message: `DMA adapter released with a scatter/gather list of ${sg.length} bytes never put back (${sg.routine} without its Put/Free)`,
+        ...(sg.site === undefined ? {} : { site: sg.site }),
+        details: { length: sg.length, elements: sg.sgl.NumberOfElements, routine: sg.routine },
+      })
+    }
+    const held = this.sgLists.size === 0 ? 0 : [...this.sgLists.values()].reduce((n, s) => n + s.registers.length, 0)
+    if (held > 0) {
+      log.report({
+        kind: 'map-register-leak',
+        code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
+        params: [DMA_VIOLATION.mapRegistersOutstanding, held, this.mapRegisters, 0],
+        message: `DMA adapter released with ${held} map registers still held by unfinished transfers`,
+        details: { held, mapRegisters: this.mapRegisters },
+      })
+    }
+    for (const pfn of this.freeRegisters) this.platform.kernel.frames.free(pfn)
+    this.freeRegisters.length = 0
+  }
+
+  /** A driver call that named something this adapter does not hold. */
+  badArgument(routine: string, message: string): void {
+    const site = siteHere()
+    this.platform.kernel.log.violation({
+      kind: 'dma-bad-argument',
+      code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
+      params: [DMA_VIOLATION.badArgument, 0, 0, 0],
+      message: `${routine}: ${message}`,
+      ...(site === undefined ? {} : { site }),
+    })
+  }
+}

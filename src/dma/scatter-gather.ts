@@ -1,0 +1,203 @@
+// Scatter/gather lists: the logical addresses a device is given for a buffer described by an
+// MDL chain (GetScatterGatherList, BuildScatterGatherList, NdisMAllocateNetBufferSGList).
+//
+// The buffer's physical pieces are found from the MDLs' PFN arrays. Then, per piece:
+//  - IOMMU translating: an IOVA range below the device's limit is mapped onto the pieces
+//    (read-only when the transfer goes to the device, write-only when it comes from it), so a
+//    buffer that is physically scattered becomes one element;
+//  - no IOMMU, piece below the limit: its physical address is the logical address;
+//  - no IOMMU, piece beyond the limit: it is bounced through a map register — a frame below
+//    the limit — copied in now for a transfer to the device, copied back at Put for a
+//    transfer from it (REFERENCE §3). When the adapter's map registers are all in use, the
+//    request waits until a Put frees some (so the execution routine may run later).
+import { PAGE_SIZE } from '../hw/address.js'
+import type { MDL } from '../kernel/mdl.js'
+import type { SCATTER_GATHER_LIST, SCATTER_GATHER_ELEMENT } from '../ndis/types.js'
+import type { AdapterState, SgRecord } from './adapter.js'
+
+export interface SgRequest {
+  readonly mdl: MDL
+  readonly currentVa: number
+  readonly length: number
+  readonly writeToDevice: boolean
+  readonly routine: string
+  readonly site: string | undefined
+  /** BuildScatterGatherList: the caller's list, filled in place. */
+  readonly into?: SCATTER_GATHER_LIST | null
+}
+
+/** `wait`: map registers are busy, retry after a Put; `fail`: it can never be mapped. */
+export type SgOutcome = SgRecord | 'wait' | { readonly fail: string }
+
+/** sizeof(SCATTER_GATHER_LIST) and sizeof(SCATTER_GATHER_ELEMENT) on x64. */
+export const SGL_HEADER_BYTES = 16
+export const SGL_ELEMENT_BYTES = 24
+
+export function sgListSize(elements: number): number {
+  return SGL_HEADER_BYTES + elements * SGL_ELEMENT_BYTES
+}
+
+/** Pages [currentVa, currentVa + length) touches: the most elements / map registers it can need. */
+export function pagesTouched(currentVa: number, length: number): number {
+  if (length <= 0) return 0
+  return Math.floor((currentVa + length - 1) / PAGE_SIZE) - Math.floor(currentVa / PAGE_SIZE) + 1
+}
+
+/** The physical pieces [pa, length] of `length` bytes from `currentVa` through the MDL chain. */
+export function physicalPieces(mdl: MDL, currentVa: number, length: number): Array<[number, number]> | string {
+  const pieces: Array<[number, number]> = []
+  let m: MDL | null = mdl
+  let offset = currentVa - (mdl.StartVa + mdl.ByteOffset)
+  if (!(offset >= 0 && offset <= mdl.ByteCount)) return 'CurrentVa is not within the first MDL'
+  let remaining = length
+  while (remaining > 0) {
+    if (m === null) return `the MDL chain describes ${length - remaining} bytes from CurrentVa, fewer than Length (${length})`
+    let take = Math.min(m.ByteCount - offset, remaining)
+    let pos = m.ByteOffset + offset
+    while (take > 0) {
+      const pfn = m.PfnArray[Math.floor(pos / PAGE_SIZE)]
+      if (pfn === undefined || pfn < 0) return 'the MDL describes pages that are not built or locked (MmBuildMdlForNonPagedPool / MmProbeAndLockPages)'
+      const inPage = pos % PAGE_SIZE
+      const chunk = Math.min(PAGE_SIZE - inPage, take)
+      const pa = pfn * PAGE_SIZE + inPage
+      const last = pieces[pieces.length - 1]
+      if (last !== undefined && last[0] + last[1] === pa) last[1] += chunk
+      else pieces.push([pa, chunk])
+      pos += chunk
+      take -= chunk
+      remaining -= chunk
+    }
+    m = m.Next
+    offset = 0
+  }
+  return pieces
+}
+
+export function buildScatterGather(adapter: AdapterState, req: SgRequest): SgOutcome {
+  const pieces = physicalPieces(req.mdl, req.currentVa, req.length)
+  if (typeof pieces === 'string') return { fail: pieces }
+  if (pieces.length === 0) return { fail: 'Length is zero' }
+  const p = adapter.platform
+  const elements: SCATTER_GATHER_ELEMENT[] = []
+  const ranges: Array<readonly [number, number]> = []
+  const iovaRanges: Array<readonly [number, number]> = []
+  const bounced: Array<readonly [number, number, number]> = []
+  const registers: number[] = []
+  const push = (address: number, length: number): void => {
+    const last = elements[elements.length - 1]
+    if (last !== undefined && last.Address + last.Length === address) last.Length += length
+    else elements.push({ Address: address, Length: length, Reserved: 0 })
+  }
+
+  if (adapter.iommuOn) {
+    const space = adapter.iovaSpace()
+    const access = req.writeToDevice ? { read: true, write: false } : { read: false, write: true }
+    // Runs of pieces that can share one IOVA range: each continues at a page boundary.
+    let i = 0
+    while (i < pieces.length) {
+      let j = i
+      let pages = pagesTouched(pieces[i]![0], pieces[i]![1])
+      while (j + 1 < pieces.length && (pieces[j]![0] + pieces[j]![1]) % PAGE_SIZE === 0 && pieces[j + 1]![0] % PAGE_SIZE === 0) {
+        j++
+        pages += pagesTouched(pieces[j]![0], pieces[j]![1])
+      }
+      const base = space.allocate(pages)
+      if (base < 0 || base + pages * PAGE_SIZE > adapter.limit) {
+        if (base >= 0) space.release(base, pages)
+        undoIommu(adapter, iovaRanges)
+        return { fail: 'no I/O virtual address space left below the device limit' }
+      }
+      iovaRanges.push([base, pages])
+      let at = base
+      for (let q = i; q <= j; q++) {
+        const [pa, len] = pieces[q]!
+        const span = pagesTouched(pa, len)
+        if (!p.domains.map(adapter.requester, at + (pa % PAGE_SIZE), pa, len, access)) {
+          undoIommu(adapter, iovaRanges)
+          return { fail: 'no memory for IOMMU page tables' }
+        }
+        push(at + (pa % PAGE_SIZE), len)
+        ranges.push([pa, len])
+        at += span * PAGE_SIZE
+      }
+      i = j + 1
+    }
+    p.stats.iommuMappedLists++
+  } else {
+    let needed = 0
+    for (const [pa, len] of pieces) if (pa + len > adapter.limit) needed += pagesTouched(pa, len)
+    if (needed > adapter.mapRegisters) return { fail: `the transfer needs ${needed} map registers and the adapter has ${adapter.mapRegisters}` }
+    if (needed > adapter.freeRegisters.length + (adapter.mapRegisters - adapter.registersAllocated)) return 'wait'
+    const ram = p.kernel.ram
+    for (const [pa, len] of pieces) {
+      if (pa + len <= adapter.limit) {
+        push(pa, len)
+        ranges.push([pa, len])
+        continue
+      }
+      // Bounce page by page, keeping the offset within the page.
+      let done = 0
+      while (done < len) {
+        const at = pa + done
+        const chunk = Math.min(PAGE_SIZE - (at % PAGE_SIZE), len - done)
+        const reg = adapter.takeRegister()
+        if (reg < 0) {
+          adapter.giveRegisters(registers)
+          return 'wait'
+        }
+        registers.push(reg)
+        const bounce = reg * PAGE_SIZE + (at % PAGE_SIZE)
+        if (req.writeToDevice) {
+          ram.copy(bounce, at, chunk)
+          p.stats.bounceBytes += chunk
+        }
+        bounced.push([bounce, at, chunk])
+        push(bounce, chunk)
+        ranges.push([bounce, chunk])
+        done += chunk
+      }
+    }
+    if (bounced.length > 0) p.stats.bouncedLists++
+  }
+
+  const sgl = req.into ?? { NumberOfElements: 0, Reserved: 0, Elements: [] }
+  sgl.NumberOfElements = elements.length
+  sgl.Elements = elements
+  const mapping = { id: p.verifier.newId(), kind: 'sg-list' as const, label: `scatter/gather list for ${req.length} bytes (${req.routine})`, site: undefined, ranges }
+  p.verifier.add(mapping)
+  const record: SgRecord = { sgl, writeToDevice: req.writeToDevice, length: req.length, mapping, iovaRanges, bounced, registers, routine: req.routine, site: req.site }
+  adapter.sgLists.set(sgl, record)
+  p.stats.sgLists++
+  return record
+}
+
+/** PutScatterGatherList: copy bounced data back (transfers from the device), unmap, free. */
+export function putScatterGather(adapter: AdapterState, sgl: SCATTER_GATHER_LIST, writeToDevice: boolean, routine: string): void {
+  const record = adapter.sgLists.get(sgl)
+  if (record === undefined) {
+    adapter.badArgument(routine, 'the scatter/gather list is not one this adapter handed out, or it was already put back')
+    return
+  }
+  const p = adapter.platform
+  if (!record.writeToDevice) {
+    for (const [bounce, original, length] of record.bounced) {
+      p.kernel.ram.copy(original, bounce, length)
+      p.stats.bounceBytes += length
+    }
+  }
+  if (writeToDevice !== record.writeToDevice) {
+    adapter.badArgument(routine, `WriteToDevice is ${writeToDevice}, but the list was built with ${record.writeToDevice}`)
+  }
+  undoIommu(adapter, record.iovaRanges)
+  p.verifier.remove(record.mapping)
+  adapter.sgLists.delete(sgl)
+  adapter.giveRegisters(record.registers)
+}
+
+function undoIommu(adapter: AdapterState, iovaRanges: ReadonlyArray<readonly [number, number]>): void {
+  const space = adapter.iovaSpace()
+  for (const [base, pages] of iovaRanges) {
+    adapter.platform.domains.unmap(adapter.requester, base, pages * PAGE_SIZE)
+    space.release(base, pages)
+  }
+}
