@@ -15,6 +15,16 @@ import { PciBus, assignResources } from './hw/pci.js'
 import { Wire } from './hw/wire.js'
 import { Kernel } from './kernel/kernel.js'
 import { parseFaultSpecs } from './faults/spec.js'
+import { DriverCaller } from './kernel/driver-call.js'
+import { DmaVerifier } from './dma/verifier.js'
+import { HalDma, type PhysicalDeviceObject } from './dma/api.js'
+import type { DmaStats } from './dma/adapter.js'
+import { NdisHost } from './ndis/host.js'
+import type { MiniportModule, MiniportState } from './ndis/miniport.js'
+import { importMiniport, resolveMiniport } from './ndis/loader.js'
+import { statusName } from './ndis/constants.js'
+import type { NdisApi } from './ndis/api.js'
+import type { Outcome, Report } from './report.js'
 
 /** Where the NIC sits (DESIGN "The machine"). */
 export const NIC_BDF = '00:03.0'
@@ -37,6 +47,29 @@ export interface Cpu {
   writeBytes(pa: number, bytes: Uint8Array): void
 }
 
+/** What `m.load` returns: the miniport NDIS started, and how far it got. */
+export interface LoadedMiniport {
+  readonly name: string
+  /** `running` after a clean start; `init-failed` or `crashed` otherwise. */
+  readonly state: MiniportState
+  /** The status DriverEntry or MiniportInitializeEx returned. */
+  readonly initStatus: number
+  readonly initStatusName: string
+  /** The `ndis` object the driver was given. */
+  readonly ndis: NdisApi
+  /** The MiniportAdapterContext the driver registered. */
+  readonly context: unknown
+}
+
+export interface TrafficOptions {
+  readonly count: number
+  /** Frame size in bytes, without FCS (default 1500). */
+  readonly size?: number
+}
+
+/** Frames a LAN delivers after the driver halted: a peer's broadcasts do not stop for us. */
+export const FRAMES_AFTER_HALT = 2
+
 export class Machine {
   readonly config: ResolvedConfig
   readonly clock: Clock
@@ -50,6 +83,21 @@ export class Machine {
   /** The machine's facade over IOMMU domain programming; `m.iommu.hardware` is the unit itself. */
   readonly iommu: MachineIommu
   readonly wire: Wire
+  /** Calls into driver code at the right IRQL, catching what it throws. */
+  readonly caller: DriverCaller
+  /** The HAL: DMA adapters, common buffers, S/G lists, bounce buffers. */
+  readonly hal: HalDma
+  readonly dmaVerifier: DmaVerifier
+  readonly dmaStats: DmaStats = { commonBuffers: [], bounceBytes: 0, sgLists: 0, bouncedLists: 0, iommuMappedLists: 0 }
+  /** The NIC's physical device object, as NdisMGetDeviceProperty hands it out. */
+  readonly pdo: PhysicalDeviceObject
+  /** NDIS and the miniport, once one is loaded. */
+  ndis: NdisHost | null = null
+  /** Protocol-side traffic through the loaded miniport. */
+  readonly traffic: {
+    send(options: TrafficOptions): void
+    receive(options: TrafficOptions): void
+  }
 
   constructor(config: ResolvedConfig) {
     this.config = config
@@ -85,6 +133,14 @@ export class Machine {
       if (!this.iommu.domains.enable() || !this.iommu.domains.attach(this.nic.pci.requesterId)) {
         throw new RangeError('not enough memory for the IOMMU tables')
       }
+    }
+    this.caller = new DriverCaller(this.kernel)
+    this.dmaVerifier = new DmaVerifier(this.kernel.frames, log)
+    this.hal = new HalDma({ kernel: this.kernel, domains: this.iommu.domains, verifier: this.dmaVerifier, caller: this.caller, stats: this.dmaStats, iova: new Map() })
+    this.pdo = { DeviceName: '\\Device\\NTPNP_PCI0003', bdf: NIC_BDF, requesterId: this.nic.pci.requesterId }
+    this.traffic = {
+      send: (o) => this.sendFrames(o),
+      receive: (o) => this.receiveFrames(o),
     }
     this.cpu = {
       read8: (pa) => bus.read8(pa),
@@ -132,10 +188,168 @@ export class Machine {
     return this.clock.nextEventAt() === Infinity ? 'none' : 'timer'
   }
 
+  // ---- with a driver ---------------------------------------------------------------------------
+
+  /**
+   * DriverEntry + MiniportInitializeEx (+ MiniportRestart): a module object loads at once; a
+   * path or bundled name (`e1000`) is imported first, so the result is a promise.
+   */
+  load(miniport: MiniportModule, name?: string): LoadedMiniport
+  load(miniport: string): Promise<LoadedMiniport>
+  load(miniport: MiniportModule | string, name?: string): LoadedMiniport | Promise<LoadedMiniport> {
+    if (typeof miniport === 'string') {
+      const found = resolveMiniport(miniport)
+      return importMiniport(found.file).then((mod) => this.load(mod, found.name))
+    }
+    if (this.ndis !== null) throw new Error('a miniport is already loaded on this machine (one NIC, one driver)')
+    if (typeof miniport?.default !== 'function') throw new TypeError('a miniport module needs a default export DriverEntry(ndis, registryPath)')
+    const host = new NdisHost({ kernel: this.kernel, clock: this.clock, hal: this.hal, caller: this.caller, nic: this.nic, wire: this.wire, pdo: this.pdo, seed: this.config.seed }, name ?? 'miniport')
+    this.ndis = host
+    host.miniport.runUntil = (done, ns) => this.runUntil(done, ns)
+    // From now on every device access is checked against the live DMA mappings.
+    this.nic.dma.observer = { onAccess: (requester, logical, pa, length, access) => this.dmaVerifier.deviceAccess(requester, logical, pa, length, access) }
+    host.start(miniport)
+    this.throwIfCrashed()
+    return this.loaded()
+  }
+
+  loaded(): LoadedMiniport {
+    const host = this.requireDriver('loaded')
+    const mp = host.miniport
+    return { name: host.ctx.driverName, state: mp.state, initStatus: mp.initStatus, initStatusName: statusName(mp.initStatus), ndis: host.api, context: host.ctx.adapterContext }
+  }
+
+  /** MiniportPause, MiniportHaltEx, the driver's unload and the leak checks. */
+  halt(): void {
+    const host = this.requireDriver('halt')
+    const mp = host.miniport
+    host.protocol.stop()
+    if (mp.state === 'running' || mp.state === 'paused') {
+      this.idle()
+      if (mp.pauseAndHalt()) {
+        // The LAN does not stop talking because the driver halted: a NIC left receiving DMAs
+        // these frames into whatever its rings point at.
+        for (let i = 0; i < FRAMES_AFTER_HALT; i++) this.wire.inject(broadcastFrame(this.nic.mac, i))
+        this.idle()
+        mp.unload()
+      }
+    }
+    this.idle()
+    this.throwIfCrashed()
+  }
+
+  private sendFrames(options: TrafficOptions): void {
+    const host = this.requireDriver('traffic.send')
+    const count = checkCount(options.count)
+    host.protocol.queueSend(count, frameSize(options.size))
+    this.idle(count)
+    this.throwIfCrashed()
+  }
+
+  private receiveFrames(options: TrafficOptions): void {
+    const host = this.requireDriver('traffic.receive')
+    const count = checkCount(options.count)
+    host.protocol.injectFromWire(count, frameSize(options.size), (frame) => this.wire.inject(frame))
+    this.idle(count)
+    this.throwIfCrashed()
+  }
+
+  /** Runs until idle with an event bound that grows with the traffic asked for. */
+  private idle(frames = 0): void {
+    const result = this.clock.runUntilIdle(this.config.maxEvents + frames * 64)
+    if (result.boundHit) this.afterRun(result)
+  }
+
+  /** Runs events until `done()`, the machine stops, nothing is pending, or `ns` pass. */
+  private runUntil(done: () => boolean, ns: number): void {
+    const end = this.clock.now + ns
+    let events = 0
+    while (!done() && !this.kernel.log.stopped) {
+      const next = this.clock.nextEventAt()
+      if (next === Infinity || next > end) break
+      events += this.clock.run(next - this.clock.now, this.config.maxEvents).events
+      if (events > this.config.maxEvents) {
+        this.afterRun({ events, completed: false, boundHit: true, stopped: false })
+        break
+      }
+    }
+  }
+
+  private requireDriver(what: string): NdisHost {
+    if (this.ndis === null) throw new Error(`${what}: no miniport is loaded (m.load first)`)
+    return this.ndis
+  }
+
+  /** The run report (DESIGN's --json schema). */
+  report(): Report {
+    const log = this.kernel.log
+    const host = this.ndis
+    const initFailed = host !== null && host.miniport.state === 'init-failed'
+    const outcome: Outcome = log.stopped ? 'bugcheck' : initFailed ? 'init-failed' : log.findings.length > 0 ? 'findings' : 'clean'
+    const counters = host?.protocol.counters
+    const rx = this.nic.rx.counters
+    const tx = this.nic.tx.counters
+    const dropped: Record<string, number> = {
+      txFailed: counters?.txFailed ?? 0,
+      rxCorrupt: counters?.rxCorrupt ?? 0,
+      rxForeign: counters?.rxForeign ?? 0,
+      nicNoBuffer: rx.noBuffers,
+      nicFiltered: rx.filtered,
+      nicOversize: rx.oversize,
+      nicRefused: rx.refused,
+      nicDmaErrors: rx.dmaErrors + tx.dmaErrors,
+      nicTxDropped: tx.dropped,
+    }
+    const initStatus = host?.miniport.initStatus ?? 0
+    return {
+      miniport: host?.ctx.driverName ?? '',
+      config: this.config,
+      outcome,
+      init: { status: statusName(initStatus), code: initStatus },
+      bugcheck: log.bugcheck === null ? null : { code: log.bugcheck.code, name: log.bugcheck.name, params: log.bugcheck.params },
+      findings: [...log.findings],
+      findingsSuppressed: Object.fromEntries(log.suppressed),
+      traffic: { txFrames: counters?.txFrames ?? 0, rxFrames: counters?.rxFrames ?? 0, txRequested: counters?.txRequested ?? 0, dropped },
+      pool: { byTag: this.kernel.pool.tracker.byTag() },
+      dma: {
+        commonBuffers: this.dmaStats.commonBuffers.map((b) => ({ ...b })),
+        bounceBytes: this.dmaStats.bounceBytes,
+        scatterGatherLists: this.dmaStats.sgLists,
+        bouncedLists: this.dmaStats.bouncedLists,
+        iommuFaults: [...this.iommu.faults],
+      },
+      faults: {
+        injected: this.kernel.calls.injector.injected.map((f) => ({ routine: f.routine, tag: f.tag, size: f.size, site: f.site, phase: f.phase, call: f.call, timeNs: f.timeNs, replay: f.replay })),
+      },
+    }
+  }
+
   /** In crash mode, a stopped machine throws its BugCheck to the host caller. */
   throwIfCrashed(): void {
     if (this.kernel.log.stopped && this.config.verifier.mode === 'crash') throw this.kernel.log.bugCheckError()
   }
+}
+
+function checkCount(count: number): number {
+  if (!Number.isSafeInteger(count) || count < 0) throw new RangeError(`traffic: count must be a whole number >= 0, got ${count}`)
+  return count
+}
+
+function frameSize(size: number | undefined): number {
+  const s = size ?? 1500
+  if (!Number.isInteger(s) || s < 60 || s > 16288) throw new RangeError(`traffic: size must be a whole number of bytes in 60..16288, got ${size}`)
+  return s
+}
+
+/** A minimal broadcast frame (an ARP-sized frame from a peer on the LAN). */
+function broadcastFrame(ourMac: Uint8Array, n: number): Uint8Array {
+  const f = new Uint8Array(60)
+  f.fill(0xff, 0, 6)
+  f.set([0x02, 0, 0, 0, 0, 0x99 + n], 6)
+  f[12] = 0x08
+  f[13] = 0x06
+  f.set(ourMac, 22)
+  return f
 }
 
 export function createMachine(config: MachineConfig = {}): Machine {

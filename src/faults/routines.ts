@@ -38,6 +38,7 @@ export const ALLOCATION_ROUTINES = [
   'NdisAllocateNetBufferList',
   'NdisAllocateNetBuffer',
   'NdisAllocateNetBufferAndNetBufferList',
+  'NdisAllocateMdl',
 ] as const
 
 export type AllocationRoutine = (typeof ALLOCATION_ROUTINES)[number]

@@ -2,10 +2,10 @@
 // use, bound to one machine (no globals, so many machines can run in one process).
 import * as C from './constants.js'
 import type { NdisRoutines } from './api-types.js'
+import type { KernelApi } from '../kernel/api.js'
 
 export const NDIS_CONSTANTS = {
   ...C.NDIS_STATUS,
-  ...C.NT_STATUS,
   ...C.NDIS_MEMORY,
   ...C.NDIS_SG_DMA,
   ...C.NDIS_OBJECT_TYPE,
@@ -15,11 +15,11 @@ export const NDIS_CONSTANTS = {
   ...C.NDIS_PACKET_TYPE,
   ...C.NDIS_FLAGS,
   ...C.NDIS_MEDIUM,
-  ...C.MM_PAGE_PRIORITY,
   ...C.CM_RESOURCE_TYPE,
   ...C.DEVICE_DESCRIPTION_VERSION,
 } as const
 
 export type NdisConstants = typeof NDIS_CONSTANTS
-export type NdisApi = NdisRoutines & NdisConstants
+/** Everything a miniport may call: the kernel's Ex/Mm/Io routines, the HAL's and NDIS's. */
+export type NdisApi = KernelApi & NdisConstants & NdisRoutines
 export type { NdisRoutines, DMA_ADAPTER, DMA_OPERATIONS } from './api-types.js'

@@ -1,0 +1,102 @@
+// What every NDIS routine shares: the kernel, the HAL, the device the miniport drives, and the
+// state of the one miniport adapter NDIS has started on it.
+import type { HalDma, PhysicalDeviceObject } from '../dma/api.js'
+import type { AdapterState } from '../dma/adapter.js'
+import type { Kernel } from '../kernel/kernel.js'
+import type { DriverCaller } from '../kernel/driver-call.js'
+import { BUGCHECK } from '../kernel/bugcheck.js'
+import { siteHere } from '../kernel/sites.js'
+import type { E1000 } from '../hw/nic/e1000.js'
+import type { NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_SG_DMA_DESCRIPTION, NdisHandle, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES } from './types.js'
+import type { SpinLocks } from './spinlock.js'
+
+/** NDIS's handle objects: opaque to the driver, identifiable to NDIS. */
+export interface MiniportHandle { readonly kind: 'miniport-adapter'; readonly id: number }
+export interface DriverHandle { readonly kind: 'miniport-driver'; readonly id: number }
+export interface DmaHandle { readonly kind: 'sg-dma'; readonly id: number }
+export interface InterruptHandle { readonly kind: 'interrupt'; readonly id: number }
+export interface NblPoolHandle { readonly kind: 'nbl-pool'; readonly id: number }
+
+export interface SgDmaRegistration {
+  readonly handle: DmaHandle
+  readonly adapter: AdapterState
+  readonly description: NDIS_SG_DMA_DESCRIPTION
+}
+
+/** Parameter 1 values of BUGCODE_NDIS_DRIVER (0x7C) used by the shims. */
+export const NDIS_BUGCHECK = {
+  allocateSharedMemoryHighIrql: 0x01,
+  freeInvalidSharedMemory: 0x03,
+  /** dmalab range: a call out of the documented order (e.g. shared memory before SG DMA registration). */
+  callOrder: 0x1040,
+  /** dmalab range: a resource still held at halt or unload. */
+  resourceLeak: 0x1041,
+  /** dmalab range: an NBL or NBL pool used wrongly (double free, foreign pool). */
+  nblMisuse: 0x1042,
+} as const
+
+export class NdisContext {
+  readonly kernel: Kernel
+  readonly hal: HalDma
+  readonly caller: DriverCaller
+  readonly nic: E1000
+  readonly pdo: PhysicalDeviceObject
+  readonly spinLocks: SpinLocks
+  driverName = 'miniport'
+  characteristics: NDIS_MINIPORT_DRIVER_CHARACTERISTICS | null = null
+  driverHandle: DriverHandle | null = null
+  readonly adapterHandle: MiniportHandle = { kind: 'miniport-adapter', id: 1 }
+  /** MiniportAdapterContext from the registration attributes. */
+  adapterContext: unknown = undefined
+  registrationAttributesSet = false
+  generalAttributes: NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES | null = null
+  /** True while MiniportInitializeEx runs: the only time init-only calls are legal (S04). */
+  inInitialize = false
+  sgDma: SgDmaRegistration | null = null
+  /** Register windows mapped with NdisMMapIoSpace: VA → length. */
+  readonly ioMappings = new Map<number, number>()
+  private nextHandle = 2
+
+  constructor(kernel: Kernel, hal: HalDma, caller: DriverCaller, nic: E1000, pdo: PhysicalDeviceObject, spinLocks: SpinLocks) {
+    this.kernel = kernel
+    this.hal = hal
+    this.caller = caller
+    this.nic = nic
+    this.pdo = pdo
+    this.spinLocks = spinLocks
+  }
+
+  handleId(): number {
+    return this.nextHandle++
+  }
+
+  /** A violation in an NDIS call, with the driver line that made it. */
+  violation(kind: string, message: string, code?: number, params?: readonly [number, number, number, number], details?: Record<string, string | number | boolean | null>): void {
+    const site = siteHere()
+    this.kernel.log.violation({
+      kind,
+      message,
+      ...(code === undefined ? {} : { code }),
+      ...(params === undefined ? {} : { params }),
+      ...(site === undefined ? {} : { site }),
+      ...(details === undefined ? {} : { details }),
+    })
+  }
+
+  /** A call made out of the order NDIS documents. */
+  callOrder(message: string): void {
+    this.violation('ndis-call-order', message, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS_BUGCHECK.callOrder, 0, 0, 0])
+  }
+
+  isMiniportHandle(h: unknown): h is MiniportHandle {
+    return h === this.adapterHandle
+  }
+
+  checkHandle(routine: string, h: unknown): boolean {
+    if (this.isMiniportHandle(h)) return true
+    this.violation('ndis-bad-handle', `${routine}: the handle is not the MiniportAdapterHandle NDIS passed to MiniportInitializeEx`)
+    return false
+  }
+}
+
+export type { NdisHandle }

@@ -1,0 +1,221 @@
+// NDIS on one machine: builds the `ndis` object a miniport receives, and drives the miniport
+// for the host API (m.load, m.traffic, m.halt).
+import type { Clock } from '../hw/clock.js'
+import type { E1000 } from '../hw/nic/e1000.js'
+import type { Wire } from '../hw/wire.js'
+import { createKernelApi } from '../kernel/api.js'
+import { DriverCaller } from '../kernel/driver-call.js'
+import { BUGCHECK } from '../kernel/bugcheck.js'
+import type { Kernel } from '../kernel/kernel.js'
+import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../kernel/irql.js'
+import { POOL_TYPE } from '../kernel/wdm.js'
+import { tagValue } from '../kernel/tags.js'
+import type { HalDma, PhysicalDeviceObject } from '../dma/api.js'
+import { NDIS_CONSTANTS, type NdisApi } from './api.js'
+import type { NdisRoutines } from './api-types.js'
+import { NDIS_OBJECT_TYPE, NDIS_REQUEST_TYPE, NDIS_STATUS, OID } from './constants.js'
+import { NdisContext, type NblPoolHandle } from './context.js'
+import { NdisDma } from './dma.js'
+import { Interrupts } from './interrupt.js'
+import { NdisMemory } from './memory.js'
+import { Miniport, type MiniportModule } from './miniport.js'
+import { NblPools } from './nbl.js'
+import { Protocol } from './protocol.js'
+import { SpinLocks } from './spinlock.js'
+import type { NDIS_OID_REQUEST } from './types.js'
+
+export interface NdisHostParts {
+  readonly kernel: Kernel
+  readonly clock: Clock
+  readonly hal: HalDma
+  readonly caller: DriverCaller
+  readonly nic: E1000
+  readonly wire: Wire
+  readonly pdo: PhysicalDeviceObject
+  readonly seed: number
+}
+
+export class NdisHost {
+  readonly ctx: NdisContext
+  readonly miniport: Miniport
+  readonly protocol: Protocol
+  readonly interrupts: Interrupts
+  readonly nbls: NblPools
+  readonly api: NdisApi
+  private readonly parts: NdisHostParts
+
+  constructor(parts: NdisHostParts, driverName: string) {
+    this.parts = parts
+    const k = parts.kernel
+    const ctx = new NdisContext(k, parts.hal, parts.caller, parts.nic, parts.pdo, new SpinLocks(k))
+    this.ctx = ctx
+    this.interrupts = new Interrupts(ctx, parts.clock)
+    this.nbls = new NblPools(ctx)
+    this.miniport = new Miniport(ctx, this.interrupts, this.nbls, driverName)
+    this.protocol = new Protocol(ctx, this.miniport, this.nbls, parts.seed)
+    this.protocol.mac = parts.nic.mac.slice()
+    this.api = this.buildApi()
+  }
+
+  /** DriverEntry + MiniportInitializeEx + MiniportRestart, then the protocol binds. */
+  start(module: MiniportModule): void {
+    this.miniport.start(module.default, this.api)
+    if (this.miniport.state === 'running') this.bind()
+  }
+
+  /** The protocol binds: it asks the miniport for its MAC address (OID_802_3_CURRENT_ADDRESS). */
+  private bind(): void {
+    const k = this.ctx.kernel
+    const buffer = k.pool.allocate(POOL_TYPE.NonPagedPoolNx, 64, tagValue('diOP'), { driver: false })
+    if (buffer === 0) return
+    const request: NDIS_OID_REQUEST = {
+      Header: { Type: NDIS_OBJECT_TYPE.NDIS_OBJECT_TYPE_OID_REQUEST, Revision: 1, Size: 0 },
+      RequestType: NDIS_REQUEST_TYPE.NdisRequestQueryInformation,
+      PortNumber: 0,
+      Timeout: 0,
+      RequestId: null,
+      DATA: { Oid: OID.OID_802_3_CURRENT_ADDRESS, InformationBuffer: buffer, InformationBufferLength: 64, BytesWritten: 0, BytesRead: 0, BytesNeeded: 0 },
+    }
+    const status = this.miniport.oid(request)
+    if (status === NDIS_STATUS.NDIS_STATUS_SUCCESS && request.DATA.BytesWritten >= 6 && !k.log.stopped) {
+      this.protocol.mac = Uint8Array.from(k.ram.readBytes(k.space.translate(buffer), 6))
+    }
+    if (!k.log.stopped) k.pool.free(buffer, { routine: 'NDIS' })
+  }
+
+  private buildApi(): NdisApi {
+    const ctx = this.ctx
+    const k = ctx.kernel
+    const memory = new NdisMemory(ctx)
+    const dma = new NdisDma(ctx)
+    const mp = this.miniport
+    const hal = ctx.hal
+    const locks = ctx.spinLocks
+    const nbls = this.nbls
+    const interrupts = this.interrupts
+    const protocol = this.protocol
+    const irqlAtMost = (routine: string, maximum: number): void => {
+      if (k.irql <= maximum) return
+      ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x1045, k.irql, maximum, 0], { routine })
+    }
+    const routines: NdisRoutines = {
+      DriverObject: mp.driverObject,
+      memory: k.memory,
+
+      NdisMRegisterMiniportDriver: (d, r, c, chars) => mp.NdisMRegisterMiniportDriver(d, r, c, chars),
+      NdisMDeregisterMiniportDriver: (h) => mp.NdisMDeregisterMiniportDriver(h),
+      NdisMSetMiniportAttributes: (h, a) => mp.NdisMSetMiniportAttributes(h, a),
+      NdisMGetDeviceProperty: (h) => {
+        ctx.checkHandle('NdisMGetDeviceProperty', h)
+        const resources = mp.resources()
+        return { physicalDeviceObject: ctx.pdo, functionalDeviceObject: { DeviceName: `\\Device\\${ctx.driverName}` }, nextDeviceObject: ctx.pdo, allocatedResources: resources, allocatedResourcesTranslated: resources }
+      },
+      NdisMPauseComplete: (h) => mp.NdisMPauseComplete(h),
+      NdisMOidRequestComplete: (h, r, s) => mp.NdisMOidRequestComplete(h, r as NDIS_OID_REQUEST, s),
+
+      NdisMMapIoSpace: (h, pa, len) => mp.NdisMMapIoSpace(h, pa, len),
+      NdisMUnmapIoSpace: (h, va, len) => mp.NdisMUnmapIoSpace(h, va, len),
+      NdisReadRegisterUlong: (r) => k.memory.read32(r),
+      NdisWriteRegisterUlong: (r, v) => k.memory.write32(r, v),
+      NdisReadRegisterUshort: (r) => k.memory.read16(r),
+      NdisWriteRegisterUshort: (r, v) => k.memory.write16(r, v),
+      NdisReadRegisterUchar: (r) => k.memory.read8(r),
+      NdisWriteRegisterUchar: (r, v) => k.memory.write8(r, v),
+      NdisMGetBusData: (h, _space, offset, length) => {
+        ctx.checkHandle('NdisMGetBusData', h)
+        const buffer = new Uint8Array(Math.max(0, Math.min(length, 256 - offset)))
+        for (let i = 0; i < buffer.length; i++) buffer[i] = (ctx.nic.pci.configRead32((offset + i) & ~3) >>> (((offset + i) & 3) * 8)) & 0xff
+        return { bytesRead: buffer.length, buffer }
+      },
+      NdisMSetBusData: (h, _space, offset, buffer, length) => {
+        ctx.checkHandle('NdisMSetBusData', h)
+        const n = Math.max(0, Math.min(length, buffer.length, 256 - offset))
+        for (let i = 0; i < n; i++) {
+          const at = (offset + i) & ~3
+          const shift = ((offset + i) & 3) * 8
+          const old = ctx.nic.pci.configRead32(at)
+          ctx.nic.pci.configWrite32(at, ((old & ~(0xff << shift)) | (buffer[i]! << shift)) >>> 0)
+        }
+        return n
+      },
+
+      NdisAllocateMemory: (len, flags, highest) => memory.NdisAllocateMemory(len, flags, highest),
+      NdisAllocateMemoryWithTag: (len, tag) => memory.NdisAllocateMemoryWithTag(len, tag),
+      NdisAllocateMemoryWithTagPriority: (h, len, tag, p) => memory.NdisAllocateMemoryWithTagPriority(h, len, tag, p),
+      NdisFreeMemory: (va, len, flags) => memory.NdisFreeMemory(va, len, flags),
+      NdisFreeMemoryWithTagPriority: (h, va, tag) => memory.NdisFreeMemoryWithTagPriority(h, va, tag),
+      NdisZeroMemory: (va, len) => k.memory.fill(va, len, 0),
+      NdisMoveMemory: (dst, src, len) => k.memory.copy(dst, src, len),
+      NdisFillMemory: (va, len, fill) => k.memory.fill(va, len, fill),
+
+      NdisMRegisterScatterGatherDma: (h, d) => dma.NdisMRegisterScatterGatherDma(h, d),
+      NdisMDeregisterScatterGatherDma: (h) => dma.NdisMDeregisterScatterGatherDma(h),
+      NdisMAllocateSharedMemory: (h, len, cached) => dma.NdisMAllocateSharedMemory(h, len, cached),
+      NdisMFreeSharedMemory: (h, len, cached, va, pa) => dma.NdisMFreeSharedMemory(h, len, cached, va, pa),
+      NdisMAllocateSharedMemoryAsyncEx: (h, len, cached, c) => dma.NdisMAllocateSharedMemoryAsyncEx(h, len, cached, c),
+      NdisMAllocateNetBufferSGList: (h, nb, c, f, b, s) => dma.NdisMAllocateNetBufferSGList(h, nb, c, f, b, s),
+      NdisMFreeNetBufferSGList: (h, sgl, nb) => dma.NdisMFreeNetBufferSGList(h, sgl, nb),
+
+      NdisMRegisterInterruptEx: (h, c, chars) => {
+        k.log.throwIfStopped()
+        if (!ctx.checkHandle('NdisMRegisterInterruptEx', h)) return { status: NDIS_STATUS.NDIS_STATUS_INVALID_PARAMETER, ndisInterruptHandle: null }
+        irqlAtMost('NdisMRegisterInterruptEx', PASSIVE_LEVEL)
+        const handle = interrupts.register(c, chars)
+        return handle === null ? { status: NDIS_STATUS.NDIS_STATUS_FAILURE, ndisInterruptHandle: null } : { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, ndisInterruptHandle: handle }
+      },
+      NdisMDeregisterInterruptEx: (h) => interrupts.deregister(h),
+      NdisMSynchronizeWithInterruptEx: (h, _id, fn, c) => interrupts.synchronize(h, fn, c),
+
+      NdisAllocateSpinLock: () => locks.allocate(),
+      NdisFreeSpinLock: (l) => locks.free(l),
+      NdisAcquireSpinLock: (l) => locks.acquire(l, false),
+      NdisReleaseSpinLock: (l) => locks.release(l, false),
+      NdisDprAcquireSpinLock: (l) => locks.acquire(l, true),
+      NdisDprReleaseSpinLock: (l) => locks.release(l, true),
+      NdisStallExecution: () => {},
+      NdisMSleep: () => irqlAtMost('NdisMSleep', PASSIVE_LEVEL),
+
+      NdisAllocateNetBufferListPool: (h, params) => {
+        k.log.throwIfStopped()
+        irqlAtMost('NdisAllocateNetBufferListPool', DISPATCH_LEVEL)
+        const call = k.calls.allocation('NdisAllocateNetBufferListPool', 0)
+        if (call.fail) return null
+        return nbls.allocatePool(params, call.site)
+      },
+      NdisFreeNetBufferListPool: (p) => nbls.freePool(p as NblPoolHandle),
+      NdisAllocateNetBufferAndNetBufferList: (p, _cs, _bf, mdl, off, len) => {
+        k.log.throwIfStopped()
+        const call = k.calls.allocation('NdisAllocateNetBufferAndNetBufferList', len)
+        if (call.fail) return null
+        return nbls.allocate(p as NblPoolHandle, mdl, off, len, true, call.site)
+      },
+      NdisFreeNetBufferList: (nbl) => nbls.free(nbl),
+      NdisAllocateMdl: (h, va, len) => {
+        k.log.throwIfStopped()
+        irqlAtMost('NdisAllocateMdl', DISPATCH_LEVEL)
+        const call = k.calls.allocation('NdisAllocateMdl', len)
+        if (call.fail) return null
+        const mdl = k.mdl.create(va, len, call.site === undefined ? {} : { site: call.site })
+        if (mdl !== null) k.mdl.buildForNonPagedPool(mdl)
+        return mdl
+      },
+      NdisFreeMdl: (mdl) => k.mdl.free(mdl, 'NdisFreeMdl'),
+      NdisMSendNetBufferListsComplete: (h, nbls_, _flags) => {
+        if (!ctx.checkHandle('NdisMSendNetBufferListsComplete', h)) return
+        irqlAtMost('NdisMSendNetBufferListsComplete', DISPATCH_LEVEL)
+        protocol.sendComplete(nbls_)
+      },
+      NdisMIndicateReceiveNetBufferLists: (h, nbls_, _port, count, flags) => {
+        if (!ctx.checkHandle('NdisMIndicateReceiveNetBufferLists', h)) return
+        irqlAtMost('NdisMIndicateReceiveNetBufferLists', DISPATCH_LEVEL)
+        protocol.indicate(nbls_, count, flags)
+      },
+      NdisMIndicateStatusEx: (h) => {
+        ctx.checkHandle('NdisMIndicateStatusEx', h)
+      },
+
+      IoGetDmaAdapter: (pdo, desc) => hal.IoGetDmaAdapter(pdo, desc),
+    }
+    return { ...createKernelApi(k), ...NDIS_CONSTANTS, ...routines } as NdisApi
+  }
+}

@@ -1,0 +1,142 @@
+// NdisMRegisterInterruptEx and the delivery of the NIC's INTx line to the miniport.
+//
+// The line is level-triggered: when it asserts, MiniportInterrupt runs at DIRQL as its own
+// event (after the device has finished what it was doing); if it asks, MiniportInterruptDPC
+// runs at DISPATCH_LEVEL next. While the line stays asserted the ISR runs again, as on real
+// hardware; an ISR that never clears the cause storms. Windows would hang; dmalab counts
+// deliveries that make no progress, reports `interrupt-storm`, and masks the line.
+import type { Clock, Timer } from '../hw/clock.js'
+import { BUGCHECK } from '../kernel/bugcheck.js'
+import { DEVICE_IRQL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../kernel/irql.js'
+import { DRIVER_FAILED } from '../kernel/driver-call.js'
+import { NDIS_BUGCHECK, type InterruptHandle, type NdisContext } from './context.js'
+import type { NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS } from './types.js'
+
+/** Deliveries at one instant of virtual time without the line dropping: a storm. */
+export const STORM_LIMIT = 10_000
+/** NDIS_INDICATE_ALL_NBLS: no receive throttling. */
+const INDICATE_ALL = 0xffff_ffff
+
+interface Registration {
+  readonly handle: InterruptHandle
+  readonly context: unknown
+  readonly chars: NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS
+  readonly isrTimer: Timer
+  readonly dpcTimer: Timer
+  readonly detach: () => void
+  stormAt: number
+  stormCount: number
+  masked: boolean
+}
+
+export class Interrupts {
+  private readonly ctx: NdisContext
+  private readonly clock: Clock
+  private registration: Registration | null = null
+  /** Interrupts the ISR claimed, and DPCs run (for reports and tests). */
+  isrCalls = 0
+  dpcCalls = 0
+  private readonly throttle = { MaxNblsToIndicate: INDICATE_ALL, MoreNblsPending: false }
+
+  constructor(ctx: NdisContext, clock: Clock) {
+    this.ctx = ctx
+    this.clock = clock
+  }
+
+  get registered(): boolean {
+    return this.registration !== null
+  }
+
+  register(context: unknown, chars: NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS): InterruptHandle | null {
+    if (this.registration !== null) {
+      this.ctx.callOrder('NdisMRegisterInterruptEx: the adapter already has an interrupt registered')
+      return null
+    }
+    if (typeof chars?.InterruptHandler !== 'function' || typeof chars.InterruptDpcHandler !== 'function') {
+      this.ctx.violation('ndis-bad-argument', 'NdisMRegisterInterruptEx: the characteristics need InterruptHandler and InterruptDpcHandler')
+      return null
+    }
+    const handle: InterruptHandle = { kind: 'interrupt', id: this.ctx.handleId() }
+    const line = this.ctx.nic.interrupt
+    const isrTimer = this.clock.timer('MiniportInterrupt', () => this.deliver())
+    const dpcTimer = this.clock.timer('MiniportInterruptDPC', () => this.runDpc())
+    const detach = line.onChange((asserted) => {
+      if (asserted && !isrTimer.armed) this.clock.armAfter(isrTimer, 0)
+    })
+    this.registration = { handle, context, chars, isrTimer, dpcTimer, detach, stormAt: -1, stormCount: 0, masked: false }
+    if (line.asserted) this.clock.armAfter(isrTimer, 0)
+    return handle
+  }
+
+  deregister(handle: unknown): void {
+    const r = this.registration
+    if (r === null || handle !== r.handle) {
+      this.ctx.violation('ndis-bad-handle', 'NdisMDeregisterInterruptEx: not the handle NdisMRegisterInterruptEx returned, or already deregistered')
+      return
+    }
+    if (this.ctx.kernel.irql !== PASSIVE_LEVEL) {
+      this.ctx.violation('irql-violation', 'NdisMDeregisterInterruptEx must be called at PASSIVE_LEVEL', BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x1043, this.ctx.kernel.irql, PASSIVE_LEVEL, 0])
+    }
+    r.detach()
+    this.clock.cancel(r.isrTimer)
+    this.clock.cancel(r.dpcTimer)
+    this.registration = null
+  }
+
+  /** NdisMSynchronizeWithInterruptEx: run `fn` at the interrupt's DIRQL, as the ISR would. */
+  synchronize<T>(handle: unknown, fn: (context: T) => boolean, context: T): boolean {
+    const r = this.registration
+    if (r === null || handle !== r.handle) {
+      this.ctx.violation('ndis-bad-handle', 'NdisMSynchronizeWithInterruptEx: not a registered interrupt handle')
+      return false
+    }
+    const k = this.ctx.kernel
+    const saved = k.irql
+    k.irql = Math.max(saved, DEVICE_IRQL)
+    try {
+      return fn(context)
+    } finally {
+      k.irql = saved
+    }
+  }
+
+  private deliver(): void {
+    const r = this.registration
+    const line = this.ctx.nic.interrupt
+    if (r === null || r.masked || !line.asserted) return
+    const now = this.clock.now
+    if (r.stormAt === now) r.stormCount++
+    else {
+      r.stormAt = now
+      r.stormCount = 1
+    }
+    if (r.stormCount > STORM_LIMIT) {
+      r.masked = true
+      this.ctx.kernel.log.report({
+        kind: 'interrupt-storm',
+        code: BUGCHECK.BUGCODE_NDIS_DRIVER,
+        params: [NDIS_BUGCHECK.callOrder, STORM_LIMIT, 0, 0],
+        message: `the NIC's interrupt line stayed asserted through ${STORM_LIMIT} calls of MiniportInterrupt at the same instant: the ISR does not clear or mask the cause (read ICR / write IMC); the line is masked`,
+        details: { deliveries: STORM_LIMIT },
+      })
+      return
+    }
+    const result = this.ctx.caller.call('MiniportInterrupt', DEVICE_IRQL, () => r.chars.InterruptHandler(r.context))
+    if (result === DRIVER_FAILED) return
+    const recognized = typeof result === 'boolean' ? result : result.interruptRecognized
+    const queueDpc = typeof result === 'boolean' ? result : result.queueDefaultInterruptDpc
+    if (recognized) this.isrCalls++
+    if (queueDpc && !r.dpcTimer.armed) this.clock.armAfter(r.dpcTimer, 0)
+    // Level-triggered: still asserted after the ISR means it will be taken again.
+    if (line.asserted && !r.masked && this.registration === r && !r.isrTimer.armed) this.clock.armAfter(r.isrTimer, 0)
+  }
+
+  private runDpc(): void {
+    const r = this.registration
+    if (r === null) return
+    this.dpcCalls++
+    this.throttle.MaxNblsToIndicate = INDICATE_ALL
+    this.throttle.MoreNblsPending = false
+    this.ctx.caller.call('MiniportInterruptDPC', DISPATCH_LEVEL, () => r.chars.InterruptDpcHandler(r.context, null, this.throttle, null))
+  }
+}

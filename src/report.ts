@@ -1,0 +1,46 @@
+// The run report (DESIGN "Command line": the `--json` schema), built from the machine's state
+// alone so the same configuration, seed and miniport give the same report, byte for byte.
+import type { ResolvedConfig } from './config.js'
+import type { BugCheckParams, Finding } from './hw/finding.js'
+import type { DmaBufferRecord } from './dma/adapter.js'
+import type { TagUsage } from './kernel/pool-tracker.js'
+import type { IommuFault } from './hw/iommu/iommu.js'
+
+export type Outcome = 'clean' | 'findings' | 'bugcheck' | 'init-failed'
+
+export interface InjectedFaultReport {
+  routine: string
+  tag: string | null
+  size: number
+  site: string | null
+  phase: string
+  call: number
+  timeNs: number
+  replay: string
+}
+
+export interface Report {
+  miniport: string
+  config: ResolvedConfig
+  outcome: Outcome
+  init: { status: string; code: number }
+  bugcheck: null | { code: number; name: string; params: BugCheckParams }
+  findings: Finding[]
+  /** Findings of a kind beyond the log's per-kind limit: counted, not kept. */
+  findingsSuppressed: Record<string, number>
+  traffic: {
+    txFrames: number
+    rxFrames: number
+    txRequested: number
+    dropped: Record<string, number>
+  }
+  pool: { byTag: Record<string, TagUsage> }
+  dma: {
+    commonBuffers: DmaBufferRecord[]
+    bounceBytes: number
+    scatterGatherLists: number
+    bouncedLists: number
+    iommuFaults: IommuFault[]
+  }
+  faults: { injected: InjectedFaultReport[] }
+}
