@@ -118,9 +118,12 @@ export class DmaEngine {
   read(address: number, dst: Uint8Array, dstOffset: number, length: number): DmaStatus {
     // Fast path: one page, bus mastering on, within the address lines, RAM behind it.
     if (this.busMaster && address < this.limit && (address & PAGE_MASK) + length <= PAGE_SIZE && length > 0) {
-      const pa = this.iommu.translationEnabled ? this.iommu.translate(this.requesterId, address, false) : address
+      let pa = address
+      if (this.iommu.translationEnabled) {
+        if (this.iommu.resolve(this.requesterId, address, false) !== 0) return this.translationFault(address, dst, dstOffset, length, false)
+        pa = this.iommu.resolved
+      }
       const memory = this.memory
-      if (pa < 0) return this.translationFault(address, dst, dstOffset, length, false)
       if (memory.isRam(pa, length)) {
         memory.readInto(pa, dst, dstOffset, length)
         this.counters.reads++
@@ -135,9 +138,12 @@ export class DmaEngine {
   /** Device writes `src[srcOffset…srcOffset+length)` to device address `address`. */
   write(address: number, src: Uint8Array, srcOffset: number, length: number): DmaStatus {
     if (this.busMaster && address < this.limit && (address & PAGE_MASK) + length <= PAGE_SIZE && length > 0) {
-      const pa = this.iommu.translationEnabled ? this.iommu.translate(this.requesterId, address, true) : address
+      let pa = address
+      if (this.iommu.translationEnabled) {
+        if (this.iommu.resolve(this.requesterId, address, true) !== 0) return this.translationFault(address, src, srcOffset, length, true)
+        pa = this.iommu.resolved
+      }
       const memory = this.memory
-      if (pa < 0) return this.translationFault(address, src, srcOffset, length, true)
       if (memory.isRam(pa, length)) {
         memory.writeFrom(pa, src, srcOffset, length)
         this.counters.writes++
@@ -182,8 +188,12 @@ export class DmaEngine {
       const off = at & PAGE_MASK
       const chunk = Math.min(PAGE_SIZE - off, length - done)
       let pa = at
-      if (translating) pa = this.iommu.translate(this.requesterId, at, write)
-      if (pa < 0) {
+      let refused = false
+      if (translating) {
+        refused = this.iommu.resolve(this.requesterId, at, write) !== 0
+        pa = this.iommu.resolved
+      }
+      if (refused) {
         status = this.translationFault(at, buf, offset + done, chunk, write)
       } else if (memory.isRam(pa, chunk)) {
         if (write) {

@@ -32,8 +32,10 @@ export function pcMemoryMap(size: number): RamRange[] {
 const SLAB_SHIFT = 8 // 256 frames per slab
 const SLAB_FRAMES = 1 << SLAB_SHIFT
 const SLAB_BYTES = SLAB_FRAMES * PAGE_SIZE
-/** Entries of the frame → slot cache (a power of two). */
+/** Entries of the frame → slot cache, indexed by a Fibonacci hash of the frame number (so
+ * buffers at a power-of-two stride do not all land in the same few entries). */
 const SLOT_CACHE = 1024
+const SLOT_CACHE_SHIFT = 22
 
 export class PhysicalMemory {
   readonly size: number
@@ -89,7 +91,7 @@ export class PhysicalMemory {
   // ---- frame slots ---------------------------------------------------------------------------
 
   private slotOf(pfn: number): number {
-    const c = pfn & (SLOT_CACHE - 1)
+    const c = Math.imul(pfn, 0x9e37_79b1) >>> SLOT_CACHE_SHIFT
     if (this.cachedFrame[c] === pfn) return this.cachedSlot[c]!
     const slot = this.slots.get(pfn)
     if (slot === undefined) return -1
@@ -99,7 +101,7 @@ export class PhysicalMemory {
   }
 
   private slotForWrite(pfn: number): number {
-    const c = pfn & (SLOT_CACHE - 1)
+    const c = Math.imul(pfn, 0x9e37_79b1) >>> SLOT_CACHE_SHIFT
     if (this.cachedFrame[c] === pfn) return this.cachedSlot[c]!
     let slot = this.slots.get(pfn)
     if (slot === undefined) {

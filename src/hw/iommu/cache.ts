@@ -15,11 +15,17 @@ export class TranslationCache {
   misses = 0
   /** size / 2^32: maps a 32-bit hash onto [0, size). */
   private readonly scale: number
+  /** For a power-of-two size: size - 1 and the shift that keeps log2(size) top bits; else -1. */
+  private readonly mask: number
+  private readonly shift: number
 
   constructor(size: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`cache size ${size} must be a positive integer`)
     this.size = size
     this.scale = size / 4294967296
+    const bits = Math.log2(size)
+    this.mask = Number.isInteger(bits) ? size - 1 : -1
+    this.shift = Number.isInteger(bits) ? 32 - bits : 0
     this.domain = new Int32Array(size).fill(-1)
     this.tag = new Float64Array(size)
     this.value = new Float64Array(size)
@@ -31,8 +37,9 @@ export class TranslationCache {
    * domain, scaled to the table by a multiply (no division, which is slow on doubles).
    */
   slot(domain: number, tag: number): number {
-    const h = Math.imul((tag | 0) ^ Math.imul(domain, 0x27d4_eb2d), 0x9e37_79b1) >>> 0
-    return (h * this.scale) | 0
+    const h = Math.imul((tag | 0) ^ Math.imul(domain, 0x27d4_eb2d), 0x9e37_79b1)
+    // A power-of-two table takes the hash's top bits; any other size scales it.
+    return this.mask >= 0 ? (h >>> this.shift) & this.mask : ((h >>> 0) * this.scale) | 0
   }
 
   /** Index of the slot holding (domain, tag), or -1. Counts hits and misses. */

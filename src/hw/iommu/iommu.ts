@@ -58,6 +58,7 @@ interface CachedContext {
 
 const ADDRESS_LIMIT = 2 ** ADDRESS_WIDTH_BITS
 const LEAF_REGION = 2 * 1024 * 1024
+const INVERSE_PAGE_SIZE = 1 / PAGE_SIZE
 /** Address bits 51:32 of a table pointer or page address; bits 63:52 are not address. */
 const HIGH_ADDRESS_BITS = 0xf_ffff
 
@@ -80,8 +81,16 @@ export class Iommu {
   private lastTable = 0
   private lastType = 0
   private lastFpd = false
-  /** The reason of the last context-level fault (translate returns it negated). */
+  /** The reason of the last context-level fault. */
   private lastFault = 0
+  /** The physical address `resolve` found. */
+  resolved = 0
+  private recentPage0 = -1
+  private recentFrame0 = 0
+  private recentBits0 = 0
+  private recentPage1 = -1
+  private recentFrame1 = 0
+  private recentBits1 = 0
 
   constructor(memory: PhysicalMemory, sink: FindingSink, options: IommuOptions) {
     this.memory = memory
@@ -113,10 +122,12 @@ export class Iommu {
     if (requester === undefined) this.contexts.clear()
     else this.contexts.delete(requester)
     this.lastRequester = -1
+    this.forgetRecent()
   }
 
   /** IOTLB_REG: global, or domain-selective. Paging-structure caches go with it. */
   invalidateIotlb(domain?: number): void {
+    this.forgetRecent()
     if (domain === undefined) {
       this.iotlb.flushAll()
       this.leafTables.flushAll()
@@ -131,6 +142,7 @@ export class Iommu {
    * only leaf translations are dropped; the OS never frees a non-leaf table while it is live.
    */
   invalidatePages(domain: number, iova: number, pages: number): void {
+    this.forgetRecent()
     const first = Math.floor(iova / PAGE_SIZE)
     if (pages >= this.iotlb.size) {
       this.iotlb.flushDomain(domain)
@@ -144,22 +156,78 @@ export class Iommu {
    * boundaries). Returns the physical address, or -reason on a fault (already recorded).
    */
   translate(requester: number, address: number, write: boolean): number {
-    if (!this.enabled) return address
-    if (requester !== this.lastRequester && !this.loadContext(requester, address, write)) return -this.lastFault
-    if (this.lastType === TT_PASS_THROUGH) return address
+    const reason = this.resolve(requester, address, write)
+    return reason === 0 ? this.resolved : -reason
+  }
+
+  /**
+   * The per-access form of `translate` for the DMA engine: returns 0 and leaves the physical
+   * address in `resolved`, or returns the fault reason (already recorded). A double kept in a
+   * field is updated in place, where a returned one would be boxed on every call.
+   */
+  resolve(requester: number, address: number, write: boolean): number {
+    if (!this.enabled || (requester === this.lastRequester && this.lastType === TT_PASS_THROUGH)) {
+      this.resolved = address
+      return 0
+    }
+    if (requester !== this.lastRequester) {
+      if (!this.loadContext(requester, address, write)) return this.lastFault
+      if (this.lastType === TT_PASS_THROUGH) {
+        this.resolved = address
+        return 0
+      }
+    }
     if (address >= ADDRESS_LIMIT) return this.fault(requester, address, write, FAULT_REASON.beyondAddressWidth, this.lastFpd)
     const offset = address & PAGE_MASK
-    const page = (address - offset) / PAGE_SIZE
+    // × 2^-12 is exact and cheaper than a division.
+    const page = Math.floor(address * INVERSE_PAGE_SIZE)
+    // The two most recent translations, in fields: a device alternates between its ring page
+    // and a buffer page, and these are copies of IOTLB entries, dropped with every invalidation.
+    const need = write ? SL_WRITE : SL_READ
+    if (page === this.recentPage0 && (this.recentBits0 & need) !== 0) {
+      this.iotlb.hits++
+      this.resolved = this.recentFrame0 * PAGE_SIZE + offset
+      return 0
+    }
+    if (page === this.recentPage1 && (this.recentBits1 & need) !== 0) {
+      this.iotlb.hits++
+      this.resolved = this.recentFrame1 * PAGE_SIZE + offset
+      this.swapRecent()
+      return 0
+    }
     const domain = this.lastDomain
     const tlb = this.iotlb
     const i = tlb.slot(domain, page)
     if (tlb.domain[i] === domain && tlb.tag[i] === page) {
       tlb.hits++
-      if ((tlb.bits[i]! & (write ? SL_WRITE : SL_READ)) !== 0) return tlb.value[i]! * PAGE_SIZE + offset
-      return this.fault(requester, address, write, write ? FAULT_REASON.writeNotPermitted : FAULT_REASON.readNotPermitted, this.lastFpd)
+      if ((tlb.bits[i]! & (write ? SL_WRITE : SL_READ)) === 0) {
+        return this.fault(requester, address, write, write ? FAULT_REASON.writeNotPermitted : FAULT_REASON.readNotPermitted, this.lastFpd)
+      }
+      this.remember(page, tlb.value[i]!, tlb.bits[i]!)
+      this.resolved = tlb.value[i]! * PAGE_SIZE + offset
+      return 0
     }
     tlb.misses++
     return this.walk(requester, domain, address, page, write)
+  }
+
+  /** Makes (page → frame) the most recent translation of the current requester. */
+  private remember(page: number, frame: number, bits: number): void {
+    this.recentPage1 = this.recentPage0
+    this.recentFrame1 = this.recentFrame0
+    this.recentBits1 = this.recentBits0
+    this.recentPage0 = page
+    this.recentFrame0 = frame
+    this.recentBits0 = bits
+  }
+
+  private swapRecent(): void {
+    this.remember(this.recentPage1, this.recentFrame1, this.recentBits1)
+  }
+
+  private forgetRecent(): void {
+    this.recentPage0 = -1
+    this.recentPage1 = -1
   }
 
   private loadContext(requester: number, address: number, write: boolean): boolean {
@@ -176,6 +244,7 @@ export class Iommu {
       this.contexts.set(requester, ctx)
     }
     this.lastRequester = requester
+    this.forgetRecent()
     this.lastDomain = ctx.domain
     this.lastTable = ctx.table
     this.lastType = ctx.type
@@ -247,16 +316,20 @@ export class Iommu {
     const rw = lo & (SL_READ | SL_WRITE) & allowed
     const frame = (mem.read32(at + SL_ENTRY.offset.high) & HIGH_ADDRESS_BITS) * (TWO_POW_32 / PAGE_SIZE) + (lo >>> 12)
     // Only present translations are cached (caching mode 0: not-present entries never are).
-    if ((lo & (SL_READ | SL_WRITE)) !== 0) this.iotlb.insert(domain, page, frame, rw)
+    if ((lo & (SL_READ | SL_WRITE)) !== 0) {
+      this.iotlb.insert(domain, page, frame, rw)
+      this.remember(page, frame, rw)
+    }
     if ((rw & (write ? SL_WRITE : SL_READ)) === 0) {
       return this.fault(requester, address, write, write ? FAULT_REASON.writeNotPermitted : FAULT_REASON.readNotPermitted, fpd)
     }
-    return frame * PAGE_SIZE + (address & PAGE_MASK)
+    this.resolved = frame * PAGE_SIZE + (address & PAGE_MASK)
+    return 0
   }
 
   private fault(requester: number, address: number, write: boolean, reason: number, suppressed: boolean): number {
     this.stats.faults++
-    if (suppressed) return -reason
+    if (suppressed) return reason
     const record: IommuFault = {
       requester: formatBdf(requester),
       address,
@@ -271,6 +344,6 @@ export class Iommu {
       message: `IOMMU fault: ${record.requester} ${record.access} at device address ${hex(address)}: ${record.reasonText} (VT-d reason ${reason})`,
       details: { requester: record.requester, address, access: record.access, reason, reasonText: record.reasonText },
     })
-    return -reason
+    return reason
   }
 }
