@@ -1,8 +1,10 @@
 // The IOMMU: a VT-d-style DMA-remapping unit doing second-level translation. It only walks
 // tables that the OS built in emulated RAM (DESIGN "Layers"): root table (256 entries, by bus)
 // → context table (256, by device.function) → 4-level page tables of 4 KiB pages. Results are
-// cached (context cache, a paging-structure cache for the leaf tables, the IOTLB) and stay
-// cached until the OS invalidates them, as on real hardware. Faults are recorded (requester,
+// cached (context cache, a paging-structure cache for the leaf tables, the IOTLB of
+// `iotlbEntries`, and the current requester's two most recent translations, which are copies of
+// IOTLB entries) and stay cached until the OS invalidates them, as on real hardware: an entry
+// displaced from the IOTLB may be gone, an entry not invalidated may not. Faults are recorded (requester,
 // address, read/write, VT-d reason) and reported as `iommu-fault` findings; the caller turns a
 // fault into all-ones for a read and a dropped write.
 //

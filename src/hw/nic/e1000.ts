@@ -19,7 +19,7 @@ import { Eeprom } from './eeprom.js'
 import { InterruptCauses } from './interrupts.js'
 import { Phy } from './phy.js'
 import {
-  ACCESS, ACCESS_KIND, CTRL, DELAY_FPD, EERD, ICR, MDIC, MMIO_SIZE, RAH_AV, REG, RESET_VALUES, STATUS, WRITABLE,
+  ACCESS, ACCESS_KIND, CTRL, DELAY_FPD, EERD, ICR, MDIC, MMIO_SIZE, RAH_AV, REG, REGISTER_FILE_WORDS, RESET_VALUES, STATUS, WRITABLE,
 } from './registers.js'
 import { RxEngine } from './rx.js'
 import { Statistics } from './stats.js'
@@ -55,7 +55,7 @@ export class E1000 implements WirePort {
   readonly rx: RxEngine
   readonly link: LinkState = { linkUp: false }
   /** Plain registers (and the receive addresses and multicast table the filters read). */
-  readonly regs = new Uint32Array(MMIO_SIZE >>> 2)
+  readonly regs = new Uint32Array(REGISTER_FILE_WORDS)
   private readonly linkMbps: number
   private readonly phy = new Phy()
   private readonly region: MmioRegion

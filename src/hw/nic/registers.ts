@@ -209,6 +209,9 @@ export const WRITABLE: Uint32Array = (() => {
   return masks
 })()
 
+/** Words the plain register file needs: up to the highest plain register. */
+export const REGISTER_FILE_WORDS = Math.max(...PLAIN_REGISTERS.map(([offset]) => offset >>> 2)) + 1
+
 export const RESET_VALUES: ReadonlyArray<readonly [index: number, value: number]> = PLAIN_REGISTERS.filter(([, , reset]) => reset !== 0).map(
   ([offset, , reset]) => [offset >>> 2, reset] as const,
 )

@@ -67,8 +67,8 @@ export class TxEngine {
   private slot = -1
   private frameLength = 0
   private frameBad = false
-  /** A frame whose EOP has not been posted yet waits here between walks. */
-  private readonly partial = new Uint8Array(MAX_TX_LENGTH)
+  /** A frame whose EOP has not been posted yet waits here between walks (allocated when first needed). */
+  private partial: Uint8Array | null = null
   private partialLength = 0
   private budget = 0
   private running = false
@@ -234,7 +234,7 @@ export class TxEngine {
   /** Takes a slot in the wire's buffer, bringing back bytes gathered in an earlier walk. */
   private openSlot(): void {
     this.slot = this.wire.reserve()
-    if (this.partialLength > 0) {
+    if (this.partialLength > 0 && this.partial !== null) {
       this.wire.buffer.set(this.partial.subarray(0, this.partialLength), this.slot)
       this.partialLength = 0
     }
@@ -242,6 +242,7 @@ export class TxEngine {
 
   /** The walk ended mid-frame (tail before EOP): keep the bytes until the rest is posted. */
   private parkPartial(): void {
+    this.partial ??= new Uint8Array(MAX_TX_LENGTH)
     this.partial.set(this.wire.buffer.subarray(this.slot, this.slot + this.frameLength), 0)
     this.partialLength = this.frameLength
     this.slot = -1
