@@ -1,0 +1,175 @@
+// Systematic fault injection (DESIGN "Fault injection"): run the scenario clean to enumerate
+// every allocation call, then once per call with exactly that call failed (`routine=X,nth=N`),
+// and classify each run. In stack mode, one run per unique driver call stack, as Driver
+// Verifier's systematic low-resources simulation does. Runs spread over worker threads and
+// come back in call order whatever order they finish in.
+import os from 'node:os'
+import { Worker } from 'node:worker_threads'
+import type { MachineConfig } from './config.js'
+import { classify, planSweep, runOrdered, summarize as summarizeRuns, type PlannedRun, type ScenarioSummary, type SweepMode, type SweepRun, type SweepSummary } from './faults/sweep.js'
+import type { EnumeratedCall } from './faults/injector.js'
+import { enumerateCalls, runScenario, summarize, type LoadableMiniport, type ScenarioOptions } from './scenario.js'
+
+export interface SweepOptions {
+  readonly config: MachineConfig
+  readonly scenario: ScenarioOptions
+  readonly mode?: SweepMode
+  /** Worker threads (default: the machine's cores); 1 runs in this thread. */
+  readonly jobs?: number
+  /** Wall-clock limit per run in a worker, for driver code that never returns (default 60 s). */
+  readonly runTimeoutMs?: number
+  readonly onProgress?: (done: number, total: number) => void
+}
+
+export interface SweepResult {
+  readonly miniport: string
+  readonly mode: SweepMode
+  /** Allocation calls the clean run made. */
+  readonly calls: number
+  readonly runs: SweepRun[]
+  readonly summary: SweepSummary
+  /** The clean run's outcome: a sweep of a driver that is not clean to begin with says so. */
+  readonly baseline: ScenarioSummary['outcome']
+}
+
+export const defaultJobs = (): number => Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length)
+
+/** The config every sweep run uses: log mode (a run reports, never throws), the given faults kept. */
+function sweepConfig(config: MachineConfig, spec?: string): MachineConfig {
+  const base = typeof config.faults === 'string' ? [config.faults] : (config.faults ?? [])
+  return { ...config, verifier: { ...config.verifier, mode: 'log' }, faults: spec === undefined ? base : [...base, spec] }
+}
+
+export async function sweep(miniport: LoadableMiniport, options: SweepOptions): Promise<SweepResult> {
+  const mode = options.mode ?? 'call'
+  let calls: EnumeratedCall[] = []
+  const clean = runScenario(miniport, sweepConfig(options.config), options.scenario, {
+    onMachine: (m) => {
+      enumerateCalls(m, mode === 'stack')
+      calls = m.kernel.calls.injector.enumerated!
+    },
+  })
+  const plan = planSweep(calls, mode)
+  const jobs = Math.max(1, Math.min(options.jobs ?? defaultJobs(), plan.length || 1))
+  const progress = options.onProgress === undefined ? undefined : (done: number): void => options.onProgress!(done, plan.length)
+  let results: ScenarioSummary[]
+  if (jobs === 1) {
+    results = await runOrdered(plan.length, 1, async (i) => runOne(miniport, options, plan[i]!), progress)
+  } else {
+    const pool = new WorkerPool(jobs, options.runTimeoutMs ?? 60_000)
+    try {
+      results = await runOrdered(plan.length, jobs, (i) => pool.run({ file: miniport.file, name: miniport.name, config: sweepConfig(options.config, plan[i]!.replay), scenario: options.scenario }), progress)
+    } finally {
+      await pool.close()
+    }
+  }
+  const runs = plan.map((p, i) => {
+    const c = classify(results[i]!)
+    return { ...p, outcome: c.outcome, findings: c.decisive }
+  })
+  return { miniport: miniport.name, mode, calls: calls.length, runs, summary: summarizeRuns(runs), baseline: clean.report.outcome }
+}
+
+function runOne(miniport: LoadableMiniport, options: SweepOptions, run: PlannedRun): ScenarioSummary {
+  try {
+    return summarize(runScenario(miniport, sweepConfig(options.config, run.replay), options.scenario).report)
+  } catch (error) {
+    return emulatorError(error)
+  }
+}
+
+/** An exception from the emulator itself (not the driver): reported, never swallowed. */
+export function emulatorError(error: unknown): ScenarioSummary {
+  const e = error instanceof Error ? error : new Error(String(error))
+  return { outcome: 'bugcheck', findings: [{ kind: 'emulator-error', message: `${e.name}: ${e.message}` }], bugcheck: null }
+}
+
+// ---- worker threads ----------------------------------------------------------------------------
+
+export interface WorkerTask {
+  readonly file: string
+  readonly name: string
+  readonly config: MachineConfig
+  readonly scenario: ScenarioOptions
+}
+
+interface Pending {
+  readonly resolve: (s: ScenarioSummary) => void
+  readonly timer: NodeJS.Timeout
+}
+
+const ownFile = new URL(import.meta.url)
+const fromSource = ownFile.pathname.endsWith('.ts')
+const WORKER_URL = new URL(fromSource ? './sweep-worker.ts' : './sweep-worker.js', ownFile)
+
+/**
+ * A worker for this module: compiled JavaScript starts directly; from a checkout the worker
+ * first registers tsx's loader and then imports the TypeScript entry (Node 20 does not apply
+ * `--import` loaders to a worker's own entry module).
+ */
+function startWorker(): Worker {
+  if (!fromSource) return new Worker(WORKER_URL)
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`
+  return new Worker(boot, { eval: true })
+}
+
+class WorkerPool {
+  private readonly idle: Worker[] = []
+  private readonly waiting: Array<(w: Worker) => void> = []
+  private readonly pending = new Map<Worker, Pending>()
+  private readonly all = new Set<Worker>()
+  private readonly timeoutMs: number
+  private nextId = 0
+
+  constructor(size: number, timeoutMs: number) {
+    this.timeoutMs = timeoutMs
+    for (let i = 0; i < size; i++) this.idle.push(this.spawn())
+  }
+
+  private spawn(): Worker {
+    const w = startWorker()
+    this.all.add(w)
+    w.on('message', (msg: { summary: ScenarioSummary }) => this.finish(w, msg.summary))
+    w.on('error', (err) => this.finish(w, emulatorError(err), true))
+    w.on('exit', (code) => {
+      this.all.delete(w)
+      if (this.pending.has(w)) this.finish(w, emulatorError(new Error(`sweep worker exited with code ${code}`)), true)
+    })
+    return w
+  }
+
+  run(task: WorkerTask): Promise<ScenarioSummary> {
+    return new Promise((resolve) => {
+      const start = (w: Worker): void => {
+        const timer = setTimeout(() => {
+          // Driver code that never returns cannot be preempted: end the worker, call it a hang.
+          this.finish(w, { outcome: 'findings', findings: [{ kind: 'hang', message: `the run did not finish within ${this.timeoutMs / 1000} s of host time (driver code that never returns?)` }], bugcheck: null }, true)
+          void w.terminate()
+        }, this.timeoutMs)
+        this.pending.set(w, { resolve, timer })
+        w.postMessage({ id: this.nextId++, task })
+      }
+      const w = this.idle.pop()
+      if (w !== undefined) start(w)
+      else this.waiting.push(start)
+    })
+  }
+
+  private finish(w: Worker, summary: ScenarioSummary, dead = false): void {
+    const p = this.pending.get(w)
+    if (p === undefined) return
+    clearTimeout(p.timer)
+    this.pending.delete(w)
+    p.resolve(summary)
+    const next = dead ? this.spawn() : w
+    if (dead) void w.terminate()
+    const waiter = this.waiting.shift()
+    if (waiter !== undefined) waiter(next)
+    else this.idle.push(next)
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.all].map((w) => w.terminate()))
+  }
+}
