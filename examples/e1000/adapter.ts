@@ -5,6 +5,7 @@
 import type { NdisApi } from '../../src/ndis/api.js'
 import type { MDL, NdisHandle, NDIS_SPIN_LOCK, NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import { DESC_SIZE } from './hw.js'
+import type { AdapterMemory } from './memory.js'
 
 /**
  * Pool tags, written as C multi-character literals (reversed), so a pool dump reads them
@@ -38,6 +39,8 @@ export interface RxBlock {
 export interface Adapter {
   ndis: NdisApi
   handle: NdisHandle
+  /** Where this adapter's memory comes from (memory.ts): NDIS's routines for the e1000. */
+  memory: AdapterMemory
   /** Register window from NdisMMapIoSpace. */
   regs: number
   regsLength: number

@@ -1,6 +1,6 @@
 // MiniportHaltEx: stop the device first — no DMA may land in memory about to be freed — then
 // give everything back in the reverse order of initialization. release() is also the unwind
-// path of a failed MiniportInitializeEx, so it copes with any prefix of the set-up.
+// path of a failed MiniportInitializeEx, so every step copes with any prefix of the set-up.
 import { REG, CTRL_RST } from './hw.js'
 import { STATS_SIZE, TX_TABLE_ENTRY, RX_TABLE_ENTRY, ring, readReg, writeReg, type Adapter } from './adapter.js'
 import { flushQueue, completeChain } from './send.js'
@@ -12,7 +12,12 @@ export function haltEx(a: Adapter, _haltAction: number): void {
   release(a)
 }
 
-function stopDevice(a: Adapter): void {
+/**
+ * Masks interrupts, turns the receiver and transmitter off, and resets the NIC: after this the
+ * device no longer reads descriptors or writes buffers (8254x manual, chapter 13: RCTL.EN and
+ * TCTL.EN clear stop reception and transmission; CTRL.RST returns the registers to defaults).
+ */
+export function stopDevice(a: Adapter): void {
   if (a.regs === 0) return
   writeReg(a, REG.IMC, 0xffff_ffff)
   writeReg(a, REG.RCTL, 0)
@@ -21,13 +26,25 @@ function stopDevice(a: Adapter): void {
   readReg(a, REG.ICR)
 }
 
+/** Frees everything, in the reverse order of initialization. The device must be stopped. */
 export function release(a: Adapter): void {
+  releaseInterrupt(a)
+  releaseReceiveBuffers(a)
+  releaseRings(a)
+  a.memory.disableDma(a)
+  releaseRegisters(a)
+  releaseNblPool(a)
+  releaseStatistics(a)
+}
+
+export function releaseInterrupt(a: Adapter): void {
+  if (a.interruptHandle !== null) a.ndis.NdisMDeregisterInterruptEx(a.interruptHandle)
+  a.interruptHandle = null
+}
+
+/** The receive NBLs and MDLs, then the shared memory they describe. */
+export function releaseReceiveBuffers(a: Adapter): void {
   const ndis = a.ndis
-  if (a.interruptHandle !== null) {
-    stopDevice(a)
-    ndis.NdisMDeregisterInterruptEx(a.interruptHandle)
-    a.interruptHandle = null
-  }
   for (let i = 0; i < a.rxNbls.length; i++) {
     const nbl = a.rxNbls[i]
     if (nbl !== null && nbl !== undefined) ndis.NdisFreeNetBufferList(nbl)
@@ -36,22 +53,36 @@ export function release(a: Adapter): void {
   }
   a.rxNbls = []
   a.rxMdls = []
-  for (const block of a.rxBlocks.reverse()) ndis.NdisMFreeSharedMemory(a.handle, block.length, true, block.va, block.logical)
+  for (const block of a.rxBlocks.reverse()) a.memory.freeShared(a, block.length, true, block.va, block.logical)
   a.rxBlocks = []
-  if (a.rxTable !== 0) ndis.NdisFreeMemory(a.rxTable, a.rxCount * RX_TABLE_ENTRY, 0)
-  if (a.txTable !== 0) ndis.NdisFreeMemory(a.txTable, a.txCount * TX_TABLE_ENTRY, 0)
+}
+
+/** The tracking tables, then the descriptor rings. */
+export function releaseRings(a: Adapter): void {
+  const mem = a.memory
+  if (a.rxTable !== 0) mem.freeTable(a, a.rxTable, a.rxCount * RX_TABLE_ENTRY)
+  if (a.txTable !== 0) mem.freeTable(a, a.txTable, a.txCount * TX_TABLE_ENTRY)
   a.rxTable = a.txTable = 0
-  if (a.rxRing !== 0) ndis.NdisMFreeSharedMemory(a.handle, ring(a.rxCount), false, a.rxRing, a.rxRingLogical)
-  if (a.txRing !== 0) ndis.NdisMFreeSharedMemory(a.handle, ring(a.txCount), false, a.txRing, a.txRingLogical)
+  if (a.rxRing !== 0) mem.freeShared(a, ring(a.rxCount), false, a.rxRing, a.rxRingLogical)
+  if (a.txRing !== 0) mem.freeShared(a, ring(a.txCount), false, a.txRing, a.txRingLogical)
   a.rxRing = a.txRing = 0
-  if (a.dmaHandle !== null) ndis.NdisMDeregisterScatterGatherDma(a.dmaHandle)
-  a.dmaHandle = null
-  if (a.regs !== 0) ndis.NdisMUnmapIoSpace(a.handle, a.regs, a.regsLength)
+}
+
+export function releaseRegisters(a: Adapter): void {
+  if (a.regs !== 0) a.ndis.NdisMUnmapIoSpace(a.handle, a.regs, a.regsLength)
   a.regs = 0
+}
+
+/** The NBL pool and the spin lock. */
+export function releaseNblPool(a: Adapter): void {
+  const ndis = a.ndis
   if (a.nblPool !== null) ndis.NdisFreeNetBufferListPool(a.nblPool)
   a.nblPool = null
   if (a.lock !== null) ndis.NdisFreeSpinLock(a.lock)
   a.lock = null
-  if (a.stats !== 0) ndis.NdisFreeMemory(a.stats, STATS_SIZE, 0)
+}
+
+export function releaseStatistics(a: Adapter): void {
+  if (a.stats !== 0) a.memory.freeStatistics(a, a.stats, STATS_SIZE)
   a.stats = 0
 }

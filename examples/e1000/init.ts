@@ -3,6 +3,7 @@
 // scatter/gather DMA registration as a 32-bit bus master, rings and receive buffers in shared
 // memory (falling back to smaller rings when a large allocation fails, S07), then the
 // interrupt, then the hardware. Every failure unwinds what was done (release() in halt.ts).
+// Memory comes and goes through the adapter's memory table (memory.ts).
 import type { NdisApi } from '../../src/ndis/api.js'
 import type { NdisHandle, NDIS_MINIPORT_INIT_PARAMETERS } from '../../src/ndis/types.js'
 import { RING_SIZES, STATS_SIZE, TAG, TX_TABLE_ENTRY, RX_TABLE_ENTRY, ring, readReg, writeReg, type Adapter } from './adapter.js'
@@ -10,17 +11,13 @@ import {
   CTRL_RST, CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, EERD_DONE, EERD_START, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
   RCTL_EN, RCTL_SECRC, REG, RX_BUFFER_SIZE, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
 } from './hw.js'
-import { processSGList } from './send.js'
 import { interruptDpc, isr } from './interrupt.js'
 import { release } from './halt.js'
-import { onSharedMemoryAllocated } from './receive.js'
+import type { AdapterMemory } from './memory.js'
 
-/** No limit on where the driver's own tables may live (NDIS_PHYSICAL_ADDRESS_CONST(-1, -1)). */
-const ANY_ADDRESS = -1
-
-export function newAdapter(ndis: NdisApi, handle: NdisHandle): Adapter {
+export function newAdapter(ndis: NdisApi, handle: NdisHandle, memory: AdapterMemory): Adapter {
   return {
-    ndis, handle, regs: 0, regsLength: 0, regsPhysical: 0, mac: new Uint8Array(6),
+    ndis, handle, memory, regs: 0, regsLength: 0, regsPhysical: 0, mac: new Uint8Array(6),
     dmaHandle: null, interruptHandle: null, nblPool: null, lock: null, stats: 0,
     txRing: 0, txRingLogical: 0, txCount: 0, txTable: 0, txNext: 0, txClean: 0, txFree: 0,
     txPackets: [], txQueue: [], txPendingNb: new Map(), txOutstanding: new Map(),
@@ -30,9 +27,11 @@ export function newAdapter(ndis: NdisApi, handle: NdisHandle): Adapter {
   }
 }
 
-export function initializeEx(ndis: NdisApi, handle: NdisHandle, _driverContext: unknown, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
-  const a = newAdapter(ndis, handle)
+export function initializeEx(ndis: NdisApi, handle: NdisHandle, _driverContext: unknown, params: NDIS_MINIPORT_INIT_PARAMETERS, memory: AdapterMemory): number {
+  const a = newAdapter(ndis, handle, memory)
   const status = setUp(a, params)
+  // The device was reset early in setUp and is started only by its last step, so on failure
+  // there is no DMA to stop: give back what was allocated.
   if (status !== ndis.NDIS_STATUS_SUCCESS) release(a)
   return status
 }
@@ -48,10 +47,8 @@ function setUp(a: Adapter, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
   })
   if (status !== ndis.NDIS_STATUS_SUCCESS) return status
 
-  const stats = ndis.NdisAllocateMemoryWithTag(STATS_SIZE, TAG.stats)
-  if (stats.status !== ndis.NDIS_STATUS_SUCCESS) return ndis.NDIS_STATUS_RESOURCES
-  a.stats = stats.virtualAddress
-  ndis.NdisZeroMemory(a.stats, STATS_SIZE)
+  a.stats = a.memory.allocateStatistics(a, STATS_SIZE)
+  if (a.stats === 0) return ndis.NDIS_STATUS_RESOURCES
 
   const { spinLock } = ndis.NdisAllocateSpinLock()
   a.lock = spinLock
@@ -72,15 +69,8 @@ function setUp(a: Adapter, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
   resetDevice(a)
   readMac(a)
 
-  // 82540EM: a 32-bit bus master (NDIS_SG_DMA_64_BIT_ADDRESS clear).
-  const dma = ndis.NdisMRegisterScatterGatherDma(a.handle, {
-    Flags: 0,
-    MaximumPhysicalMapping: 16 * 1024,
-    ProcessSGListHandler: processSGList,
-    SharedMemAllocateCompleteHandler: onSharedMemoryAllocated,
-  })
-  if (dma.status !== ndis.NDIS_STATUS_SUCCESS) return dma.status
-  a.dmaHandle = dma.ndisMiniportDmaHandle
+  status = a.memory.enableDma(a)
+  if (status !== ndis.NDIS_STATUS_SUCCESS) return status
 
   status = allocateRings(a)
   if (status !== ndis.NDIS_STATUS_SUCCESS) return status
@@ -114,18 +104,19 @@ function setUp(a: Adapter, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
 /** Rings and the driver's tracking tables, trying smaller rings when memory is short (S07). */
 function allocateRings(a: Adapter): number {
   const ndis = a.ndis
+  const mem = a.memory
   for (const count of RING_SIZES) {
-    const tx = ndis.NdisMAllocateSharedMemory(a.handle, ring(count), false)
+    const tx = mem.allocateShared(a, ring(count), false)
     if (tx.virtualAddress === 0) continue
-    const rx = ndis.NdisMAllocateSharedMemory(a.handle, ring(count), false)
+    const rx = mem.allocateShared(a, ring(count), false)
     if (rx.virtualAddress === 0) {
-      ndis.NdisMFreeSharedMemory(a.handle, ring(count), false, tx.virtualAddress, tx.physicalAddress)
+      mem.freeShared(a, ring(count), false, tx.virtualAddress, tx.logicalAddress)
       continue
     }
     a.txRing = tx.virtualAddress
-    a.txRingLogical = tx.physicalAddress
+    a.txRingLogical = tx.logicalAddress
     a.rxRing = rx.virtualAddress
-    a.rxRingLogical = rx.physicalAddress
+    a.rxRingLogical = rx.logicalAddress
     a.txCount = count
     a.rxCount = count
     break
@@ -136,14 +127,11 @@ function allocateRings(a: Adapter): number {
   a.txFree = a.txCount
   a.txPackets = new Array(a.txCount).fill(null)
 
-  // The tracking tables are ordinary nonpaged memory: NdisAllocateMemory with flags 0 (S01).
-  const txTable = ndis.NdisAllocateMemory(a.txCount * TX_TABLE_ENTRY, 0, ANY_ADDRESS)
-  if (txTable.status !== ndis.NDIS_STATUS_SUCCESS) return ndis.NDIS_STATUS_RESOURCES
-  a.txTable = txTable.virtualAddress
+  a.txTable = mem.allocateTable(a, a.txCount * TX_TABLE_ENTRY)
+  if (a.txTable === 0) return ndis.NDIS_STATUS_RESOURCES
   ndis.NdisZeroMemory(a.txTable, a.txCount * TX_TABLE_ENTRY)
-  const rxTable = ndis.NdisAllocateMemory(a.rxCount * RX_TABLE_ENTRY, 0, ANY_ADDRESS)
-  if (rxTable.status !== ndis.NDIS_STATUS_SUCCESS) return ndis.NDIS_STATUS_RESOURCES
-  a.rxTable = rxTable.virtualAddress
+  a.rxTable = mem.allocateTable(a, a.rxCount * RX_TABLE_ENTRY)
+  if (a.rxTable === 0) return ndis.NDIS_STATUS_RESOURCES
   return ndis.NDIS_STATUS_SUCCESS
 }
 
@@ -155,15 +143,14 @@ function allocateRings(a: Adapter): number {
 function allocateReceiveBuffers(a: Adapter): number {
   const ndis = a.ndis
   const total = a.rxCount * RX_BUFFER_SIZE
-  const whole = ndis.NdisMAllocateSharedMemory(a.handle, total, true)
+  const whole = a.memory.allocateShared(a, total, true)
   if (whole.virtualAddress !== 0) {
-    a.rxBlocks.push({ va: whole.virtualAddress, logical: whole.physicalAddress, length: total })
+    a.rxBlocks.push({ va: whole.virtualAddress, logical: whole.logicalAddress, length: total })
   } else {
-    const perBlock = 4096
-    for (let done = 0; done < total; done += perBlock) {
-      const block = ndis.NdisMAllocateSharedMemory(a.handle, perBlock, true)
+    for (let done = 0; done < total; done += ndis.PAGE_SIZE) {
+      const block = a.memory.allocateShared(a, ndis.PAGE_SIZE, true)
       if (block.virtualAddress === 0) return ndis.NDIS_STATUS_RESOURCES
-      a.rxBlocks.push({ va: block.virtualAddress, logical: block.physicalAddress, length: perBlock })
+      a.rxBlocks.push({ va: block.virtualAddress, logical: block.logicalAddress, length: ndis.PAGE_SIZE })
     }
   }
   a.rxNbls = new Array(a.rxCount).fill(null)

@@ -1,18 +1,19 @@
-// Transmit: MiniportSendNetBufferLists queues the NBLs; each NET_BUFFER is mapped with
-// NdisMAllocateNetBufferSGList, and ProcessSGList writes one descriptor per S/G element. The
-// device is told once per batch (one TDT write). Completions are reaped in the DPC.
+// Transmit: MiniportSendNetBufferLists queues the NBLs; each NET_BUFFER is mapped (for the
+// e1000, NdisMAllocateNetBufferSGList; see memory.ts), and ProcessSGList writes one descriptor
+// per S/G element. The device is told once per batch (one TDT write). Completions are reaped
+// in the DPC.
 import type { NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import { TX_TABLE_ENTRY, bumpStat, STAT, writeReg, type Adapter, type TxPacket } from './adapter.js'
 import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LENGTH, DESC_SIZE, REG, TXD_CMD, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_STA, TXD_STA_DD } from './hw.js'
 
 /** What ProcessSGList needs to know about the packet being mapped. */
-interface SendContext {
+export interface SendContext {
   adapter: Adapter
   nbl: NET_BUFFER_LIST
   nb: NET_BUFFER
   /** Descriptors set aside for this packet before mapping it (the most it can need). */
   reserved: number
-  /** True while NdisMAllocateNetBufferSGList is still on the stack (the caller rings the doorbell). */
+  /** True while the mapping call is still on the stack (the caller rings the doorbell). */
   inline: boolean
 }
 
@@ -49,7 +50,7 @@ export function sendNetBufferLists(a: Adapter, nbls: NET_BUFFER_LIST, _port: num
  * Maps queued NBs onto the ring while descriptors last; tells the device once. Returns NBLs
  * that finished here (every NB failed to map). Called with the lock held.
  *
- * The ProcessSGList callback may run before or after NdisMAllocateNetBufferSGList returns, so
+ * The ProcessSGList callback may run before or after the mapping call returns, so
  * descriptors are reserved for the worst case first (one per page the packet touches) and the
  * callback gives back what it did not use.
  */
@@ -66,7 +67,7 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
       if (a.txFree - reserve < 1) break
       a.txFree -= reserve
       const ctx: SendContext = { adapter: a, nbl, nb, reserved: reserve, inline: true }
-      const status = ndis.NdisMAllocateNetBufferSGList(a.dmaHandle!, nb, ctx, 0, null, 0)
+      const status = a.memory.mapTransmit(a, nb, ctx)
       ctx.inline = false
       if (status !== ndis.NDIS_STATUS_SUCCESS) {
         // No map registers or memory for this packet: it fails, the others go on (S11).
@@ -98,7 +99,7 @@ export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCAT
   a.txFree += ctx.reserved
   if (n === 0 || n + 1 > a.txFree) {
     // Cannot happen with the reservation above; if it does, drop the packet rather than overrun.
-    a.ndis.NdisMFreeNetBufferSGList(a.dmaHandle!, sgl, ctx.nb)
+    a.memory.unmapTransmit(a, sgl, ctx.nb)
     ctx.nbl.Status = a.ndis.NDIS_STATUS_RESOURCES
     bumpStat(a, STAT.txDropped)
     if (finishNb(a, ctx.nbl)) completeChain(a, ctx.nbl, true)
@@ -125,7 +126,7 @@ export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCAT
   }
   a.txFree -= n
   a.txNext = index
-  // Mapped after NdisMAllocateNetBufferSGList returned: nobody else will ring the doorbell.
+  // Mapped after the mapping call returned: nobody else will ring the doorbell.
   if (!ctx.inline) writeReg(a, REG.TDT, a.txNext)
 }
 
@@ -153,7 +154,7 @@ export function reapTransmits(a: Adapter): NET_BUFFER_LIST | null {
     a.txClean = (last + 1) % a.txCount
     a.txFree += descriptors
     if (packet === null || packet === undefined) continue
-    if (packet.sgl !== null) ndis.NdisMFreeNetBufferSGList(a.dmaHandle!, packet.sgl, packet.nb)
+    if (packet.sgl !== null) a.memory.unmapTransmit(a, packet.sgl, packet.nb)
     bumpStat(a, STAT.txOk)
     if (finishNb(a, packet.nbl)) {
       packet.nbl.Next = done

@@ -1,0 +1,101 @@
+// Where the adapter's memory comes from and how it goes back, in one table: the driver's own
+// blocks (statistics, descriptor-tracking tables) from NDIS's memory routines, and everything
+// the device touches from NDIS's scatter/gather DMA — shared memory for the rings and the
+// receive buffers, an S/G list per transmitted NET_BUFFER.
+//
+// The rest of the driver calls through `a.memory`, so a driver that gets its device memory
+// another way changes this table and nothing else: examples/wdm-dma swaps in the HAL's
+// DMA_OPERATIONS, and each examples/buggy miniport replaces the one entry it gets wrong.
+import type { NET_BUFFER, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
+import { TAG, type Adapter } from './adapter.js'
+import { processSGList, type SendContext } from './send.js'
+import { onSharedMemoryAllocated } from './receive.js'
+
+/** No limit on where the driver's own tables may live (NDIS_PHYSICAL_ADDRESS_CONST(-1, -1)). */
+export const ANY_ADDRESS = -1
+
+/** NDIS_SG_DMA_DESCRIPTION.MaximumPhysicalMapping: the most one packet may need mapped at once
+ * (a 1514-byte frame needs far less; the DMA adapter gets map registers for this much). */
+export const MAXIMUM_PHYSICAL_MAPPING = 16 * 1024
+
+export interface AdapterMemory {
+  /** The statistics block, zeroed; its VA, or 0 when there is no memory. */
+  allocateStatistics(a: Adapter, length: number): number
+  freeStatistics(a: Adapter, va: number, length: number): void
+  /** A descriptor-tracking table (driver-only memory); its VA, or 0. */
+  allocateTable(a: Adapter, length: number): number
+  freeTable(a: Adapter, va: number, length: number): void
+
+  /** Sets the adapter up for bus-master DMA as a 32-bit device (MiniportInitializeEx, before any shared memory). */
+  enableDma(a: Adapter): number
+  disableDma(a: Adapter): void
+  /** Memory the CPU and the device share; `virtualAddress` 0 when there is none. `logicalAddress` is what the device is given. */
+  allocateShared(a: Adapter, length: number, cached: boolean): { virtualAddress: number; logicalAddress: number }
+  freeShared(a: Adapter, length: number, cached: boolean, virtualAddress: number, logicalAddress: number): void
+  /**
+   * Maps one NET_BUFFER for transmission. processSGList receives the list, before or after
+   * this returns. Returns an NDIS_STATUS; on failure processSGList is not called.
+   */
+  mapTransmit(a: Adapter, nb: NET_BUFFER, context: SendContext): number
+  /** Gives back a list processSGList received, once the device is done with it. */
+  unmapTransmit(a: Adapter, sgl: SCATTER_GATHER_LIST, nb: NET_BUFFER): void
+}
+
+/** The e1000's choice: NDIS's memory routines and NDIS's scatter/gather DMA. */
+export const ndisAdapterMemory: AdapterMemory = {
+  allocateStatistics(a, length) {
+    const ndis = a.ndis
+    const { status, virtualAddress } = ndis.NdisAllocateMemoryWithTag(length, TAG.stats)
+    if (status !== ndis.NDIS_STATUS_SUCCESS) return 0
+    ndis.NdisZeroMemory(virtualAddress, length)
+    return virtualAddress
+  },
+  freeStatistics(a, va, length) {
+    a.ndis.NdisFreeMemory(va, length, 0)
+  },
+
+  // The tracking tables are ordinary nonpaged memory: NdisAllocateMemory with flags 0, which
+  // any NDIS driver may call at IRQL <= DISPATCH_LEVEL (S01).
+  allocateTable(a, length) {
+    const ndis = a.ndis
+    const { status, virtualAddress } = ndis.NdisAllocateMemory(length, 0, ANY_ADDRESS)
+    return status === ndis.NDIS_STATUS_SUCCESS ? virtualAddress : 0
+  },
+  freeTable(a, va, length) {
+    a.ndis.NdisFreeMemory(va, length, 0)
+  },
+
+  // 82540EM: a 32-bit bus master (NDIS_SG_DMA_64_BIT_ADDRESS clear).
+  enableDma(a) {
+    const ndis = a.ndis
+    const dma = ndis.NdisMRegisterScatterGatherDma(a.handle, {
+      Flags: 0,
+      MaximumPhysicalMapping: MAXIMUM_PHYSICAL_MAPPING,
+      ProcessSGListHandler: processSGList,
+      SharedMemAllocateCompleteHandler: onSharedMemoryAllocated,
+    })
+    if (dma.status === ndis.NDIS_STATUS_SUCCESS) a.dmaHandle = dma.ndisMiniportDmaHandle
+    return dma.status
+  },
+  disableDma(a) {
+    if (a.dmaHandle !== null) a.ndis.NdisMDeregisterScatterGatherDma(a.dmaHandle)
+    a.dmaHandle = null
+  },
+
+  // NdisMAllocateSharedMemory wraps the DMA adapter's AllocateCommonBuffer: reachable by the
+  // device (below its limit, or mapped by the IOMMU), and its PhysicalAddress is a logical one.
+  allocateShared(a, length, cached) {
+    const { virtualAddress, physicalAddress } = a.ndis.NdisMAllocateSharedMemory(a.handle, length, cached)
+    return { virtualAddress, logicalAddress: physicalAddress }
+  },
+  freeShared(a, length, cached, virtualAddress, logicalAddress) {
+    a.ndis.NdisMFreeSharedMemory(a.handle, length, cached, virtualAddress, logicalAddress)
+  },
+
+  mapTransmit(a, nb, context) {
+    return a.ndis.NdisMAllocateNetBufferSGList(a.dmaHandle!, nb, context, 0, null, 0)
+  },
+  unmapTransmit(a, sgl, nb) {
+    a.ndis.NdisMFreeNetBufferSGList(a.dmaHandle!, sgl, nb)
+  },
+}
