@@ -7,6 +7,7 @@ import { importMiniport, resolveMiniport } from './ndis/loader.js'
 import type { Report } from './report.js'
 import type { ScenarioSummary } from './faults/sweep.js'
 import { FaultInjector } from './faults/injector.js'
+import { BugCheck } from './kernel/bugcheck.js'
 import { parseFaultSpecs } from './faults/spec.js'
 
 export interface ScenarioOptions {
@@ -46,12 +47,17 @@ export interface RunHooks {
 export function runScenario(miniport: LoadableMiniport, config: MachineConfig, options: ScenarioOptions = DEFAULT_SCENARIO, hooks: RunHooks = {}): { machine: Machine; report: Report } {
   const m = createMachine({ ...config, wire: 'loopback' })
   hooks.onMachine?.(m)
-  const loaded = m.load(miniport.module, miniport.name)
-  if (loaded.state === 'running') {
-    if (options.packets > 0) m.traffic.send({ count: options.packets, size: options.size })
-    if (options.rx > 0) m.traffic.receive({ count: options.rx, size: options.size })
+  try {
+    const loaded = m.load(miniport.module, miniport.name)
+    if (loaded.state === 'running') {
+      if (options.packets > 0) m.traffic.send({ count: options.packets, size: options.size })
+      if (options.rx > 0) m.traffic.receive({ count: options.rx, size: options.size })
+    }
+    m.halt()
+  } catch (error) {
+    // Crash mode throws the BugCheck to the host caller; a scenario reports it instead.
+    if (!(error instanceof BugCheck)) throw error
   }
-  m.halt()
   return { machine: m, report: m.report() }
 }
 

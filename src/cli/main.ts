@@ -1,16 +1,72 @@
 #!/usr/bin/env node
-// dmalab's command line. The full command set (run, check, sweep, bench, examples) is in
-// DESIGN "Command line"; usage errors are one line naming the problem, exit code 2.
-const USAGE = 'usage: dmalab <run|check|sweep|bench|examples> [options]'
+// dmalab's command line (DESIGN "Command line"). Usage problems are one line naming the
+// problem, exit code 2; the commands never throw for what a driver does: they report it.
+import { UsageError, parseCommandLine } from './args.js'
+import { bench, check, examples, run, sweepCommand } from './commands.js'
 
-function main(argv: string[]): number {
-  const [command] = argv
-  if (command === undefined || command === '--help' || command === '-h') {
-    console.log(USAGE)
-    return command === undefined ? 2 : 0
+const USAGE = `usage: dmalab <command> [miniport] [options]
+
+commands:
+  run <miniport>      load, initialize, run traffic, halt; print the report
+  check <miniport>    run over {IOMMU off, on} x {high-first, low-first}, then a sweep
+  sweep <miniport>    systematic fault injection over every allocation call
+  bench               performance figures, each with its limit from the same run
+  examples            list the bundled miniports
+
+<miniport> is a bundled name (e1000, buggy/leak-on-halt) or a path to a .ts/.js module.
+
+options:
+  --memory 8GiB  --memory-policy high-first|low-first|random  --fragmentation 0..1
+  --iommu on|off  --dma-bits N  --packets N  --size BYTES  --rx N
+  --fail SPEC (repeatable)  --seed N  --verifier log|crash  --special-pool  --dma-guard
+  --pcap FILE (run)  --jobs N, --mode call|stack (sweep, check)  --json`
+
+async function main(argv: string[]): Promise<number> {
+  // Driver call sites and stack traces name the .ts lines even when running compiled code.
+  process.setSourceMapsEnabled(true)
+  let options
+  try {
+    options = parseCommandLine(argv)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`dmalab: ${error.message}\n`)
+      return 2
+    }
+    throw error
   }
-  console.error(`dmalab: unknown command "${command}" (${USAGE.slice(7)})`)
-  return 2
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  try {
+    switch (options.command) {
+      case 'run':
+        return await run(options)
+      case 'check':
+        return await check(options)
+      case 'sweep':
+        return await sweepCommand(options)
+      case 'examples':
+        return examples(options)
+      case 'bench':
+        return await bench(options)
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`dmalab: ${error.message}\n`)
+      return 2
+    }
+    throw error
+  }
 }
 
-process.exitCode = main(process.argv.slice(2))
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    // An exception here is dmalab's own bug, never the driver's: say so plainly.
+    process.stderr.write(`dmalab: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+    process.exitCode = 3
+  },
+)

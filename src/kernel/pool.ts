@@ -166,7 +166,8 @@ export class Pool {
     } else {
       va = this.allocateLarge(bytes, tag, poolType, info.paged, driver, options)?.va ?? 0
     }
-    if (va !== 0) this.tracker.allocated(tag, info.paged, bytes)
+    // Pool tracking (poolmon, the report's pool.byTag) is the driver's usage, not the system's.
+    if (va !== 0 && driver) this.tracker.allocated(tag, info.paged, bytes)
     return asVirtual(va)
   }
 
@@ -208,7 +209,7 @@ export class Pool {
       this.special.release(block, pageNote(`freed ${describeBlock(block)} (special pool)`, block.site, freeSite()))
       this.forget(block, 0)
     }
-    this.tracker.freed(block.tag, block.paged, block.bytes)
+    if (block.driver) this.tracker.freed(block.tag, block.paged, block.bytes)
   }
 
   /** A lookaside list handed the block out again: leaks name that call. */

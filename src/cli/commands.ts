@@ -1,0 +1,175 @@
+// The dmalab commands. Each returns its exit code: 0 clean, 1 findings / bug check / failed
+// init (sweep: not every run handled; check: not every configuration clean or the sweep not
+// all handled). Usage errors (exit 2) are thrown as UsageError before anything runs.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { MiniportNotFound, bundledMiniports } from '../ndis/loader.js'
+import type { PcapWriter } from '../hw/pcap.js'
+import type { MachineConfig } from '../config.js'
+import { loadMiniport, runScenario, type LoadableMiniport, type ScenarioOptions } from '../scenario.js'
+import { defaultJobs, sweep, type SweepResult } from '../sweep.js'
+import type { Report } from '../report.js'
+import { UsageError, type CliOptions } from './args.js'
+import { bold, formatReport, formatSweep, green, red, verdict } from './format.js'
+
+/** Frames each sweep run sends unless --packets says otherwise (a sweep is one run per call). */
+export const SWEEP_PACKETS = 100
+
+async function miniportFor(name: string): Promise<LoadableMiniport> {
+  try {
+    return await loadMiniport(name)
+  } catch (error) {
+    if (error instanceof MiniportNotFound) throw new UsageError(error.message)
+    const e = error instanceof Error ? error : new Error(String(error))
+    throw new UsageError(`cannot load miniport "${name}": ${e.message.split('\n')[0]}`)
+  }
+}
+
+function scenarioOf(o: CliOptions, packets = o.packets): ScenarioOptions {
+  return { packets, size: o.size, rx: o.rx }
+}
+
+function print(json: boolean, value: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`)
+}
+
+/** A progress line on a terminal (stderr), cleared at the end. */
+function progress(label: string): { update: (done: number, total: number) => void; end: () => void } {
+  const tty = process.stderr.isTTY === true
+  let last = 0
+  return {
+    update: (done, total) => {
+      const now = Date.now()
+      if (!tty || (now - last < 100 && done < total)) return
+      last = now
+      process.stderr.write(`\r${label} ${done}/${total} (${Math.floor((100 * done) / Math.max(1, total))}%)`)
+    },
+    end: () => {
+      if (tty) process.stderr.write('\r\x1b[K')
+    },
+  }
+}
+
+export async function run(o: CliOptions): Promise<number> {
+  const mp = await miniportFor(o.miniport!)
+  let pcap: PcapWriter | undefined
+  const { report } = runScenario(mp, o.machine, scenarioOf(o), {
+    onMachine: (m) => {
+      if (o.pcap !== undefined) pcap = m.wire.capturePcap()
+    },
+  })
+  if (o.pcap !== undefined && pcap !== undefined) writeFileSync(o.pcap, pcap.toBytes())
+  print(o.json, report, () => formatReport(report) + (o.pcap !== undefined ? `\nframes written to ${o.pcap} (libpcap, Ethernet)\n` : ''))
+  return report.outcome === 'clean' ? 0 : 1
+}
+
+export const MATRIX = [
+  { iommu: false, policy: 'high-first' },
+  { iommu: false, policy: 'low-first' },
+  { iommu: true, policy: 'high-first' },
+  { iommu: true, policy: 'low-first' },
+] as const
+
+export async function check(o: CliOptions): Promise<number> {
+  const mp = await miniportFor(o.miniport!)
+  const matrix: Array<{ iommu: boolean; policy: string; report: Report }> = []
+  const bar = progress(`check ${mp.name}`)
+  const total = MATRIX.length + 1
+  for (const [i, c] of MATRIX.entries()) {
+    bar.update(i, total)
+    const config: MachineConfig = { ...o.machine, iommu: c.iommu, memory: { ...o.machine.memory, policy: c.policy } }
+    matrix.push({ iommu: c.iommu, policy: c.policy, report: runScenario(mp, config, scenarioOf(o)).report })
+  }
+  const sweepBar = progress(`check ${mp.name}: sweep`)
+  const swept = await sweep(mp, {
+    config: o.machine,
+    scenario: scenarioOf(o, o.packetsGiven ? o.packets : SWEEP_PACKETS),
+    mode: o.mode,
+    jobs: o.jobs ?? defaultJobs(),
+    onProgress: sweepBar.update,
+  })
+  sweepBar.end()
+  bar.end()
+  const clean = matrix.every((m) => m.report.outcome === 'clean')
+  const handled = swept.summary.handled === swept.runs.length
+  const json = {
+    miniport: mp.name,
+    matrix: matrix.map((m) => ({ iommu: m.iommu, policy: m.policy, outcome: m.report.outcome, traffic: m.report.traffic, findings: m.report.findings })),
+    sweep: sweepJson(swept),
+    clean: clean && handled,
+  }
+  print(o.json, json, () => {
+    const lines = [`${bold(`dmalab check ${mp.name}`)} — ${clean && handled ? green('clean in every configuration, every allocation failure handled') : red('not clean')}`]
+    for (const m of matrix) lines.push(`  IOMMU ${m.iommu ? 'on ' : 'off'}  ${m.policy.padEnd(10)}  ${verdict(m.report)}`)
+    lines.push(`  sweep (${swept.runs.length} runs)     handled ${swept.summary.handled}, leak ${swept.summary.leak}, finding ${swept.summary.finding}, bugcheck ${swept.summary.bugcheck}, hang ${swept.summary.hang}`)
+    for (const m of matrix.filter((x) => x.report.outcome !== 'clean')) {
+      lines.push('', formatReport(m.report, `check (IOMMU ${m.iommu ? 'on' : 'off'}, ${m.policy})`))
+    }
+    if (!handled) lines.push('', formatSweep(swept))
+    return lines.join('\n')
+  })
+  return clean && handled ? 0 : 1
+}
+
+function sweepJson(r: SweepResult): object {
+  return {
+    miniport: r.miniport,
+    mode: r.mode,
+    calls: r.calls,
+    runs: r.runs.map((x) => ({ call: x.call, routine: x.routine, site: x.site, phase: x.phase, outcome: x.outcome, replay: x.replay, findings: x.findings, ...(x.stack === undefined ? {} : { stack: x.stack }) })),
+    summary: r.summary,
+  }
+}
+
+export async function sweepCommand(o: CliOptions): Promise<number> {
+  const mp = await miniportFor(o.miniport!)
+  const bar = progress(`sweep ${mp.name}`)
+  const r = await sweep(mp, {
+    config: o.machine,
+    scenario: scenarioOf(o, o.packetsGiven ? o.packets : SWEEP_PACKETS),
+    mode: o.mode,
+    jobs: o.jobs ?? defaultJobs(),
+    onProgress: bar.update,
+  })
+  bar.end()
+  print(o.json, sweepJson(r), () => formatSweep(r))
+  return r.summary.handled === r.runs.length ? 0 : 1
+}
+
+/** The first comment paragraph of a miniport's source: what it is (and, for buggy ones, what is wrong). */
+function describe(file: string): string {
+  let text: string
+  try {
+    text = readFileSync(file.replace(/\.js$/, '.ts'), 'utf8')
+  } catch {
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch {
+      return ''
+    }
+  }
+  const lines: string[] = []
+  for (const line of text.split('\n')) {
+    const m = /^\s*\/\/\s?(.*)$/.exec(line)
+    if (m === null) break
+    if (m[1]!.trim() === '' && lines.length > 0) break
+    lines.push(m[1]!.trim())
+  }
+  const s = lines.join(' ')
+  const first = /^(.*?[.:])(\s|$)/.exec(s)?.[1] ?? s
+  return first.length > 140 ? `${first.slice(0, 137)}...` : first
+}
+
+export function examples(o: CliOptions): number {
+  const list = bundledMiniports().map((m) => ({ name: m.name, description: describe(m.file) }))
+  print(o.json, list, () => {
+    const width = Math.max(...list.map((m) => m.name.length))
+    return [bold('bundled miniports'), ...list.map((m) => `  ${m.name.padEnd(width)}  ${m.description}`), '', 'run one with: dmalab run <name>   (or dmalab check / dmalab sweep <name>)'].join('\n')
+  })
+  return 0
+}
+
+export async function bench(o: CliOptions): Promise<number> {
+  const url = new URL(import.meta.url.endsWith('.ts') ? '../../bench/main.ts' : '../../bench/main.js', import.meta.url)
+  const mod = (await import(url.href)) as { runBench: (options: { json: boolean }) => Promise<number> }
+  return mod.runBench({ json: o.json })
+}
