@@ -6,7 +6,7 @@ import { siteText } from '../kernel/calls.js'
 import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../kernel/irql.js'
 import type { MDL } from '../kernel/mdl.js'
 import { siteHere } from '../kernel/sites.js'
-import { NT_STATUS } from '../ndis/constants.js'
+import { DEVICE_DESCRIPTION_VERSION, NT_STATUS } from '../ndis/constants.js'
 import type { DMA_ADAPTER, DMA_OPERATIONS, DriverListControl } from '../ndis/api-types.js'
 import type { DEVICE_DESCRIPTION, SCATTER_GATHER_LIST } from '../ndis/types.js'
 import { AdapterState, DMA_VIOLATION, type DmaPlatform } from './adapter.js'
@@ -24,12 +24,20 @@ export function isPdo(x: unknown): x is PhysicalDeviceObject {
   return typeof x === 'object' && x !== null && typeof (x as PhysicalDeviceObject).requesterId === 'number' && typeof (x as PhysicalDeviceObject).bdf === 'string'
 }
 
-/** The address width a DEVICE_DESCRIPTION asks for (wdm.h semantics). */
-export function addressWidth(d: DEVICE_DESCRIPTION): number {
+/**
+ * The address width a DEVICE_DESCRIPTION asks for, or null when it names none (wdm.h,
+ * DEVICE_DESCRIPTION): version 3 takes DmaAddressWidth (1..64) and ignores both flags;
+ * before it, Dma64BitAddresses overrides Dma32BitAddresses, and a PCI scatter/gather bus
+ * master is a 32-bit device even with Dma32BitAddresses clear; otherwise 24 bits (ISA).
+ */
+export function addressWidth(d: DEVICE_DESCRIPTION): number | null {
+  if (d.Version >= DEVICE_DESCRIPTION_VERSION.DEVICE_DESCRIPTION_VERSION3) {
+    const width = d.DmaAddressWidth
+    return width !== undefined && Number.isInteger(width) && width >= 1 && width <= 64 ? width : null
+  }
   if (d.Dma64BitAddresses) return 64
-  if (d.Version >= 3 && d.DmaAddressWidth !== undefined && d.DmaAddressWidth > 0) return Math.min(64, d.DmaAddressWidth)
-  if (d.Dma32BitAddresses) return 32
-  return 24 // neither flag: an ISA-style 24-bit device
+  if (d.Dma32BitAddresses || (d.ScatterGather && d.InterfaceType === DEVICE_DESCRIPTION_VERSION.PCIBus)) return 32
+  return 24
 }
 
 export class HalDma {
@@ -45,11 +53,11 @@ export class HalDma {
     return this.states.get(adapter)
   }
 
-  /** The internal IoGetDmaAdapter: no fault decision, no IRQL check. */
-  createAdapter(pdo: PhysicalDeviceObject, description: DEVICE_DESCRIPTION): AdapterState {
+  /** The internal IoGetDmaAdapter for a description `addressWidth` accepts: no fault decision, no IRQL check. */
+  createAdapter(pdo: PhysicalDeviceObject, description: DEVICE_DESCRIPTION, width: number): AdapterState {
     const ops = this.operations()
     const object: DMA_ADAPTER = { Version: 1, Size: 16, DmaOperations: ops }
-    const state = new AdapterState(this.platform, object, pdo.bdf, pdo.requesterId, addressWidth(description), Math.max(1, description.MaximumLength))
+    const state = new AdapterState(this.platform, object, pdo.bdf, pdo.requesterId, width, Math.max(1, description.MaximumLength))
     this.states.set(object, state)
     this.adapters.push(state)
     return state
@@ -69,9 +77,14 @@ export class HalDma {
       this.misuse('IoGetDmaAdapter', 'DEVICE_DESCRIPTION must describe a bus-master device (Master = TRUE)')
       return none
     }
+    const width = addressWidth(DeviceDescription)
+    if (width === null) {
+      this.misuse('IoGetDmaAdapter', `DEVICE_DESCRIPTION_VERSION3 needs DmaAddressWidth in 1..64 (got ${String(DeviceDescription.DmaAddressWidth)}); Dma32BitAddresses and Dma64BitAddresses are not used by version 3`)
+      return none
+    }
     const ctx = k.calls.allocation('IoGetDmaAdapter', DeviceDescription.MaximumLength)
     if (ctx.fail) return none
-    const state = this.createAdapter(PhysicalDeviceObject, DeviceDescription)
+    const state = this.createAdapter(PhysicalDeviceObject, DeviceDescription, width)
     return { dmaAdapter: state.object, numberOfMapRegisters: state.mapRegisters }
   }
 

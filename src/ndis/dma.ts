@@ -40,15 +40,18 @@ export class NdisDma {
     const call = k.calls.allocation('NdisMRegisterScatterGatherDma', DmaDescription.MaximumPhysicalMapping)
     if (call.fail) return fail(NDIS_STATUS.NDIS_STATUS_RESOURCES)
     const sixtyFour = (DmaDescription.Flags & NDIS_SG_DMA.NDIS_SG_DMA_64_BIT_ADDRESS) !== 0
+    // Version 3 takes the width from DmaAddressWidth alone (wdm.h DEVICE_DESCRIPTION).
+    const width = sixtyFour ? 64 : 32
     const adapter = ctx.hal.createAdapter(ctx.pdo, {
       Version: DEVICE_DESCRIPTION_VERSION.DEVICE_DESCRIPTION_VERSION3,
       Master: true,
       ScatterGather: true,
       Dma32BitAddresses: true,
       Dma64BitAddresses: sixtyFour,
+      DmaAddressWidth: width,
       InterfaceType: DEVICE_DESCRIPTION_VERSION.PCIBus,
       MaximumLength: Math.max(PAGE_SIZE, DmaDescription.MaximumPhysicalMapping),
-    })
+    }, width)
     const handle: DmaHandle = { kind: 'sg-dma', id: ctx.handleId() }
     ctx.sgDma = { handle, adapter, description: DmaDescription }
     // In/out: the size of the S/G list buffer a maximal packet needs.
