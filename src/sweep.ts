@@ -14,8 +14,10 @@ export interface SweepOptions {
   readonly config: MachineConfig
   readonly scenario: ScenarioOptions
   readonly mode?: SweepMode
-  /** Worker threads (default: the machine's cores); 1 runs in this thread. */
+  /** Worker threads (default: the machine's cores); 1 runs in this thread unless `inWorkers`. */
   readonly jobs?: number
+  /** Run even a single job on a worker thread (benchmarks compare like with like). */
+  readonly inWorkers?: boolean
   /** Wall-clock limit per run in a worker, for driver code that never returns (default 60 s). */
   readonly runTimeoutMs?: number
   readonly onProgress?: (done: number, total: number) => void
@@ -53,7 +55,7 @@ export async function sweep(miniport: LoadableMiniport, options: SweepOptions): 
   const jobs = Math.max(1, Math.min(options.jobs ?? defaultJobs(), plan.length || 1))
   const progress = options.onProgress === undefined ? undefined : (done: number): void => options.onProgress!(done, plan.length)
   let results: ScenarioSummary[]
-  if (jobs === 1) {
+  if (jobs === 1 && options.inWorkers !== true) {
     results = await runOrdered(plan.length, 1, async (i) => runOne(miniport, options, plan[i]!), progress)
   } else {
     const pool = new WorkerPool(jobs, options.runTimeoutMs ?? 60_000)
