@@ -75,6 +75,12 @@ export class DriverCalls {
       const last = this.injector.enumerated.at(-1)
       if (last !== undefined) last.stack = stackOf(site?.token)
     }
+    if (decision !== 'pass') {
+      // Every injected failure names the driver line it failed (resolved now: failures are rare).
+      const injected = this.injector.injected
+      const last = injected[injected.length - 1]
+      if (last !== undefined && last.site === null && site !== undefined) injected[injected.length - 1] = { ...last, site: siteText(site) ?? null }
+    }
     return { fail: decision !== 'pass', partial: decision === 'partial', site }
   }
 

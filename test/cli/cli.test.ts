@@ -1,0 +1,148 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const tiny = 'test/support/miniports/tiny.ts'
+
+/** Runs the command line as a user would from a checkout (`npm run -s dmalab -- …`). */
+function dmalab(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } })
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+describe('dmalab command line: usage errors are one line and exit 2', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [[], /^dmalab: missing command/],
+    [['frobnicate'], /^dmalab: unknown command "frobnicate"/],
+    [['run', 'e1000', '--turbo'], /^dmalab: unknown option --turbo/],
+    [['run', 'e1000', '--iommu', 'maybe'], /^dmalab: --iommu takes on or off, not "maybe"/],
+    [['run', 'e1000', '--fail', 'nth=abc'], /^dmalab: fault spec "nth=abc": nth takes a whole number/],
+    [['run', 'e1000', '--fail', 'routine=ExAllocPool'], /no allocation routine matches "ExAllocPool"/],
+    [['run', 'no-such-driver'], /^dmalab: no miniport "no-such-driver"/],
+    [['run'], /^dmalab: run needs a miniport/],
+    [['run', 'e1000', '--memory', 'lots'], /^dmalab: --memory "lots" is not a size/],
+    [['run', 'e1000', '--size', '20000'], /^dmalab: --size 20000 is outside 60\.\.1514/],
+    [['run', 'e1000', '--jobs', '2'], /^dmalab: --jobs applies to sweep and check only/],
+  ]
+  for (const [args, message] of cases) {
+    it(`dmalab ${args.join(' ') || '(nothing)'}`, () => {
+      const r = dmalab(...args)
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(message)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      expect(r.stdout).toBe('')
+    })
+  }
+})
+
+describe('dmalab run', () => {
+  it('--json has every key of the report schema, and exit 0 for a clean run', () => {
+    const r = dmalab('run', 'e1000', '--packets', '40', '--size', '300', '--rx', '3', '--json')
+    expect(r.code).toBe(0)
+    const report = JSON.parse(r.stdout) as Record<string, unknown>
+    for (const key of ['miniport', 'config', 'outcome', 'init', 'bugcheck', 'findings', 'traffic', 'pool', 'dma', 'faults']) expect(report).toHaveProperty(key)
+    expect(report).toMatchObject({
+      miniport: 'e1000',
+      outcome: 'clean',
+      init: { status: 'NDIS_STATUS_SUCCESS', code: 0 },
+      bugcheck: null,
+      findings: [],
+      traffic: { txFrames: 40, rxFrames: 43 },
+      faults: { injected: [] },
+    })
+    expect(report).toHaveProperty('traffic.dropped')
+    expect(report).toHaveProperty('pool.byTag')
+    expect(report).toHaveProperty('dma.commonBuffers')
+    expect(report).toHaveProperty('dma.bounceBytes')
+    expect(report).toHaveProperty('dma.iommuFaults')
+    const byTag = (report.pool as { byTag: Record<string, { allocs: number; frees: number; bytesOutstanding: number }> }).byTag
+    for (const usage of Object.values(byTag)) expect(Object.keys(usage).sort()).toEqual(['allocs', 'bytesOutstanding', 'frees'])
+  })
+
+  it('two runs with the same seed print identical JSON', () => {
+    const args = ['run', 'e1000', '--packets', '60', '--size', '200', '--seed', '7', '--memory-policy', 'random', '--fail', 'p=400', '--json']
+    const a = dmalab(...args)
+    const b = dmalab(...args)
+    expect(a.stdout.length).toBeGreaterThan(100)
+    expect(a.stdout).toBe(b.stdout)
+  })
+
+  it('an injected initialization failure is reported with its replay spec, and exits 1', () => {
+    const r = dmalab('run', 'e1000', '--fail', 'routine=NdisMRegisterScatterGatherDma', '--json')
+    expect(r.code).toBe(1)
+    const report = JSON.parse(r.stdout) as { outcome: string; findings: unknown[]; init: { status: string }; faults: { injected: Array<{ routine: string; replay: string; site: string }> } }
+    expect(report.outcome).toBe('init-failed')
+    expect(report.findings).toEqual([]) // the driver unwound everything: a clean failure
+    expect(report.faults.injected[0]).toMatchObject({ routine: 'NdisMRegisterScatterGatherDma', replay: 'routine=NdisMRegisterScatterGatherDma,nth=1' })
+    expect(report.faults.injected[0]!.site).toMatch(/^examples\/e1000\/.*\.ts:\d+$/)
+  })
+
+  it('the human report leads with a one-line verdict and lists pool usage and DMA buffers', () => {
+    const r = dmalab('run', 'e1000', '--packets', '20', '--iommu', 'on')
+    expect(r.code).toBe(0)
+    const lines = r.stdout.split('\n')
+    expect(lines[0]).toMatch(/^dmalab run e1000 — clean: no findings \(20 frames sent, 20 received intact\)$/)
+    expect(r.stdout).toMatch(/pool usage by tag/)
+    expect(r.stdout).toMatch(/NdisMAllocateSharedMemory .*IOVA 0x[0-9a-f_]+ → 0x[0-9a-f_]+/)
+  })
+
+  it('--pcap writes every frame crossing the wire, readable by an independent parser', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'dmalab-'))
+    const file = path.join(dir, 'run.pcap')
+    const r = dmalab('run', 'e1000', '--packets', '25', '--size', '128', '--pcap', file)
+    expect(r.code).toBe(0)
+    const pcapParser = createRequire(import.meta.url)('pcap-parser') as { parse: (f: string) => NodeJS.EventEmitter }
+    const packets: Array<{ header: { capturedLength: number }; data: Buffer }> = []
+    let linkType = -1
+    await new Promise<void>((resolve, reject) => {
+      const p = pcapParser.parse(file)
+      p.on('globalHeader', (h: { linkLayerType: number }) => (linkType = h.linkLayerType))
+      p.on('packet', (pkt: { header: { capturedLength: number }; data: Buffer }) => packets.push(pkt))
+      p.on('end', () => resolve())
+      p.on('error', reject)
+    })
+    expect(linkType).toBe(1) // Ethernet
+    expect(packets.length).toBeGreaterThanOrEqual(25)
+    for (const p of packets.slice(0, 25)) {
+      expect(p.header.capturedLength).toBe(128)
+      expect((p.data[12]! << 8) | p.data[13]!).toBe(0x88b5)
+    }
+    expect(readFileSync(file).length).toBeGreaterThan(24)
+  })
+})
+
+describe('dmalab sweep, check and examples', () => {
+  it('sweep --json: every call classified, exit 0 when all are handled', () => {
+    const r = dmalab('sweep', tiny, '--packets', '0', '--jobs', '1', '--json')
+    expect(r.code).toBe(0)
+    const s = JSON.parse(r.stdout) as { miniport: string; calls: number; runs: Array<Record<string, unknown>>; summary: Record<string, number> }
+    expect(s.miniport).toBe('tiny')
+    expect(s.calls).toBe(2)
+    expect(s.summary).toEqual({ handled: 2, leak: 0, finding: 0, bugcheck: 0, hang: 0 })
+    for (const run of s.runs) for (const key of ['call', 'routine', 'site', 'outcome', 'replay', 'findings']) expect(run).toHaveProperty(key)
+  })
+
+  it('check: four configurations and a sweep, exit 0 only when all are clean and handled', () => {
+    const r = dmalab('check', tiny, '--packets', '5', '--jobs', '1', '--json')
+    expect(r.code).toBe(0)
+    const c = JSON.parse(r.stdout) as { matrix: Array<{ iommu: boolean; policy: string; outcome: string }>; sweep: { summary: { handled: number } }; clean: boolean }
+    expect(c.matrix.map((m) => [m.iommu, m.policy, m.outcome])).toEqual([
+      [false, 'high-first', 'clean'],
+      [false, 'low-first', 'clean'],
+      [true, 'high-first', 'clean'],
+      [true, 'low-first', 'clean'],
+    ])
+    expect(c.clean).toBe(true)
+  })
+
+  it('examples lists the bundled miniports with what each one is', () => {
+    const r = dmalab('examples')
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^\s+e1000\s+\S.+$/m)
+  })
+})
