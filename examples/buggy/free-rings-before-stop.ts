@@ -1,4 +1,4 @@
-// buggy/free-rings-before-stop — MiniportHaltEx frees the receive ring while the receiver runs.
+// MiniportHaltEx frees the receive ring while the receiver still runs (dma-to-freed-memory).
 //
 // What is wrong: this MiniportHaltEx "stops" the NIC by masking its interrupts and turning the
 // transmitter off, then frees everything — but RCTL.EN is still set and the NIC is never reset,

@@ -1,4 +1,4 @@
-// buggy/leak-on-halt — MiniportHaltEx forgets one block.
+// MiniportHaltEx never frees the statistics block (pool-leak at unload).
 //
 // What is wrong: this MiniportHaltEx gives back the interrupt, the receive buffers, the rings,
 // DMA, the register window and the NBL pool, but never frees the statistics block that

@@ -1,4 +1,4 @@
-// buggy/mismatched-free — NdisFreeMemory with flags that are not the allocation's.
+// Memory allocated with NDIS_MEMORY_CONTIGUOUS | NDIS_MEMORY_NONCACHED and freed with flags 0 (pool-free-mismatch).
 //
 // What is wrong: the descriptor-tracking tables are allocated in MiniportInitializeEx with
 // NDIS_MEMORY_CONTIGUOUS | NDIS_MEMORY_NONCACHED ("like the rings") — legal there (S04) — but

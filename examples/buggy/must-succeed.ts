@@ -1,4 +1,4 @@
-// buggy/must-succeed — NonPagedPoolMustSucceed.
+// Allocates from NonPagedPoolMustSucceed (must-succeed-pool, bug check 0xC2 / 0x9A, fatal).
 //
 // What is wrong: the statistics block is allocated from NonPagedPoolMustSucceed, so that the
 // driver need not handle a failure. Seed 002: "The pool type NonPagedPoolMustSucceed has been

@@ -1,4 +1,4 @@
-// buggy/noncached-dma — MmAllocateNonCachedMemory buffers given to the device.
+// MmAllocateNonCachedMemory buffers given to the NIC by physical address (dma-not-dma-memory).
 //
 // What is wrong: the rings and receive buffers come from MmAllocateNonCachedMemory, and the NIC
 // is given MmGetPhysicalAddress of them. Seed 002: MmAllocateNonCachedMemory "allocates

@@ -1,4 +1,4 @@
-// buggy/overrun — writes past the end of a pool block.
+// Writes 16 bytes past the end of a pool block (pool-overrun with special pool).
 //
 // What is wrong: the statistics block grew from four counters (32 bytes) to six (48 bytes)
 // when rxNoBuffer and txDropped were added, but its allocation still uses the old size. The

@@ -1,4 +1,4 @@
-// buggy/paged-at-dispatch — paged pool touched in the DPC.
+// Paged pool touched in the DPC (irql-violation).
 //
 // What is wrong: the statistics block comes from PagedPool, on the reasoning that statistics
 // are read by OID requests at PASSIVE_LEVEL. But the DPC (DISPATCH_LEVEL) counts every sent

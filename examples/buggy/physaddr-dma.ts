@@ -1,5 +1,4 @@
-// buggy/physaddr-dma — device memory from MmAllocateContiguousMemorySpecifyCache, programmed
-// into the NIC with MmGetPhysicalAddress.
+// Device memory from MmAllocateContiguousMemorySpecifyCache + MmGetPhysicalAddress (dma-not-dma-memory; iommu-fault with the IOMMU on).
 //
 // What is wrong: the rings and receive buffers come from MmAllocateContiguousMemorySpecifyCache
 // below 4 GiB, and the NIC is given MmGetPhysicalAddress of them. Seed 002: "Do not use

@@ -1,4 +1,4 @@
-// buggy/pool-dma-above-4g — pool buffers handed to the 32-bit device by raw physical address.
+// Sends copied into pool and given to the 32-bit NIC by physical address (dma-address-truncated above 4 GiB).
 //
 // What is wrong: to keep sends simple, this driver copies each frame into a buffer from
 // ExAllocatePoolWithTag and gives the NIC MmGetPhysicalAddress of it, as a one-element

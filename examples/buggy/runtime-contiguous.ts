@@ -1,4 +1,4 @@
-// buggy/runtime-contiguous — NDIS_MEMORY_CONTIGUOUS in the send path.
+// NDIS_MEMORY_CONTIGUOUS in the send path (init-only-call; sends fail once memory is fragmented).
 //
 // What is wrong: this driver copies each frame into a transmit copy area — one 16 KiB slot per
 // ring descriptor, the largest frame one 82540EM descriptor carries — so that every frame is

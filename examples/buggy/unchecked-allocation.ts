@@ -1,4 +1,4 @@
-// buggy/unchecked-allocation — an allocation whose NULL is never checked.
+// An ExAllocatePoolWithTag result used without a NULL check (page-fault under fault injection).
 //
 // What is wrong: MiniportInitializeEx allocates the statistics block with ExAllocatePoolWithTag
 // and zeroes it without looking at the result. "If ExAllocatePool returns NULL, the caller

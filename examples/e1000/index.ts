@@ -1,8 +1,9 @@
-// An NDIS 6 miniport for the Intel 82540EM, structured as a real one: DriverEntry registers
-// the handlers; init, send, receive, interrupt, halt and OIDs each have their own file, and
-// where the adapter's memory comes from is one table (memory.ts).
-// It is the reference for "correct": clean in every configuration of `dmalab check` and
-// `handled` for every call of its sweep.
+// An NDIS 6 miniport for the Intel 82540EM, the reference for a correct driver.
+//
+// Structured as a real one: DriverEntry registers the handlers; init, send, receive,
+// interrupt, halt and OIDs each have their own file, and where the adapter's memory comes from
+// is one table (memory.ts). Clean in every configuration of `dmalab check` and `handled` for
+// every call of its sweep.
 import type { NdisApi } from '../../src/ndis/api.js'
 import type { NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NET_BUFFER_LIST } from '../../src/ndis/types.js'
 import type { Adapter } from './adapter.js'
