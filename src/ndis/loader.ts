@@ -69,8 +69,10 @@ export function bundledMiniports(): Array<{ name: string; file: string }> {
     for (const entry of readdirSync(dir).sort()) {
       const full = path.join(dir, entry)
       if (statSync(full).isDirectory()) {
+        // examples/bare-metal drives the NIC with no driver loaded: a demo, not a miniport.
+        if (prefix === '' && entry === 'bare-metal') continue
         const index = moduleFile(full)
-        if (index !== undefined && entry !== 'bare-metal') out.push({ name: `${prefix}${entry}`, file: index })
+        if (index !== undefined) out.push({ name: `${prefix}${entry}`, file: index })
         else walk(full, `${prefix}${entry}/`)
       } else if (prefix !== '' && /\.(ts|js)$/.test(entry) && !entry.endsWith('.d.ts') && !entry.endsWith('.map')) {
         out.push({ name: `${prefix}${entry.replace(/\.(ts|js)$/, '')}`, file: full })

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest'
+import { bundledMiniports, resolveMiniport } from '../../src/ndis/loader.js'
+
+describe('bundled miniports', () => {
+  it('lists the e1000, wdm-dma and every buggy variant, and nothing that is not a miniport', () => {
+    expect(bundledMiniports().map((m) => m.name)).toEqual([
+      'buggy/free-rings-before-stop',
+      'buggy/leak-on-halt',
+      'buggy/mismatched-free',
+      'buggy/must-succeed',
+      'buggy/noncached-dma',
+      'buggy/overrun',
+      'buggy/paged-at-dispatch',
+      'buggy/physaddr-dma',
+      'buggy/pool-dma-above-4g',
+      'buggy/runtime-contiguous',
+      'buggy/unchecked-allocation',
+      'e1000',
+      'wdm-dma',
+    ])
+  })
+
+  it('resolves a bundled name to examples/<name>.ts or examples/<name>/index.ts', () => {
+    expect(resolveMiniport('buggy/leak-on-halt').file).toMatch(/examples[\\/]buggy[\\/]leak-on-halt\.ts$/)
+    expect(resolveMiniport('wdm-dma').file).toMatch(/examples[\\/]wdm-dma[\\/]index\.ts$/)
+  })
+})
