@@ -7,6 +7,7 @@ import type { Kernel } from '../kernel/kernel.js'
 import type { DriverCaller } from '../kernel/driver-call.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { siteHere } from '../kernel/sites.js'
+import { siteText, type CallSite } from '../kernel/calls.js'
 import type { MappedMemory } from '../kernel/mm.js'
 import type { DMA_ADAPTER } from '../ndis/api-types.js'
 import type { SCATTER_GATHER_LIST } from '../ndis/types.js'
@@ -81,7 +82,8 @@ export interface SgRecord {
   /** Map-register frames it holds (bounce pages). */
   readonly registers: number[]
   readonly routine: string
-  readonly site: string | undefined
+  /** The driver's call, resolved only for a finding: lists are made per packet. */
+  readonly site: CallSite | undefined
 }
 
 /** Parameters of 0xE6 DRIVER_VERIFIER_DMA_VIOLATION used here (p1). */
@@ -185,12 +187,13 @@ export class AdapterState {
       })
     }
     for (const sg of this.sgLists.values()) {
+      const site = siteText(sg.site)
       log.report({
         kind: 'sg-list-leak',
         code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
         params: [DMA_VIOLATION.sgListsOutstanding, sg.length, sg.sgl.NumberOfElements, 0],
         message: `DMA adapter released with a scatter/gather list of ${sg.length} bytes never put back (${sg.routine} without its Put/Free)`,
-        ...(sg.site === undefined ? {} : { site: sg.site }),
+        ...(site === undefined ? {} : { site }),
         details: { length: sg.length, elements: sg.sgl.NumberOfElements, routine: sg.routine },
       })
     }

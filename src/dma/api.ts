@@ -2,7 +2,7 @@
 // in C. Each driver-facing routine checks its IRQL (0xE6/0x13), takes its fault decision once
 // through the kernel's hook, and then uses the internal services that the NDIS layer also uses.
 import { BUGCHECK } from '../kernel/bugcheck.js'
-import { siteText } from '../kernel/calls.js'
+import { siteText, type CallSite } from '../kernel/calls.js'
 import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../kernel/irql.js'
 import type { MDL } from '../kernel/mdl.js'
 import { siteHere } from '../kernel/sites.js'
@@ -173,7 +173,7 @@ export class HalDma {
         this.checkIrql('GetScatterGatherList', DISPATCH_LEVEL)
         const ctx = k.calls.allocation('GetScatterGatherList', length)
         if (ctx.fail) return NT_STATUS.STATUS_INSUFFICIENT_RESOURCES
-        const req = this.request(mdl, currentVa, length, writeToDevice, 'GetScatterGatherList', ctx.site === undefined ? undefined : siteText(ctx.site))
+        const req = this.request(mdl, currentVa, length, writeToDevice, 'GetScatterGatherList', ctx.site)
         const status = this.scatterGather(s, req, (sgl) => this.runExecutionRoutine('ExecutionRoutine (GetScatterGatherList)', executionRoutine, deviceObject, sgl, context))
         k.log.throwIfStopped()
         return status
@@ -185,7 +185,7 @@ export class HalDma {
         if (bufferLength < sgListSize(pagesTouched(currentVa, length))) return NT_STATUS.STATUS_BUFFER_TOO_SMALL
         const ctx = k.calls.allocation('BuildScatterGatherList', length)
         if (ctx.fail) return NT_STATUS.STATUS_INSUFFICIENT_RESOURCES
-        const req = { ...this.request(mdl, currentVa, length, writeToDevice, 'BuildScatterGatherList', undefined), into: buffer }
+        const req = { ...this.request(mdl, currentVa, length, writeToDevice, 'BuildScatterGatherList', ctx.site), into: buffer }
         const status = this.scatterGather(s, req, (sgl) => this.runExecutionRoutine('ExecutionRoutine (BuildScatterGatherList)', executionRoutine, deviceObject, sgl, context))
         k.log.throwIfStopped()
         return status
@@ -207,7 +207,7 @@ export class HalDma {
     }
   }
 
-  private request(mdl: MDL, currentVa: number, length: number, writeToDevice: boolean, routine: string, site: string | undefined): SgRequest {
+  private request(mdl: MDL, currentVa: number, length: number, writeToDevice: boolean, routine: string, site: CallSite | undefined): SgRequest {
     return { mdl, currentVa, length, writeToDevice, routine, site }
   }
 

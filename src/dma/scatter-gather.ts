@@ -11,6 +11,7 @@
 //    transfer from it (REFERENCE §3). When the adapter's map registers are all in use, the
 //    request waits until a Put frees some (so the execution routine may run later).
 import { PAGE_SIZE } from '../hw/address.js'
+import type { CallSite } from '../kernel/calls.js'
 import type { MDL } from '../kernel/mdl.js'
 import type { SCATTER_GATHER_LIST, SCATTER_GATHER_ELEMENT } from '../ndis/types.js'
 import type { AdapterState, SgRecord } from './adapter.js'
@@ -21,7 +22,8 @@ export interface SgRequest {
   readonly length: number
   readonly writeToDevice: boolean
   readonly routine: string
-  readonly site: string | undefined
+  /** The driver's call, resolved to a line only if a finding needs it (per-packet path). */
+  readonly site: CallSite | undefined
   /** BuildScatterGatherList: the caller's list, filled in place. */
   readonly into?: SCATTER_GATHER_LIST | null
 }

@@ -164,7 +164,7 @@ export class NdisDma {
         length: NetBuffer.DataLength,
         writeToDevice: true,
         routine: 'NdisMAllocateNetBufferSGList',
-        site: undefined,
+        site: call.site,
         into: ScatterGatherListBuffer,
       },
       (sgl) => {

@@ -5,6 +5,8 @@ import { createMachine, type MachineConfig } from '../../src/index.js'
 import type { Machine } from '../../src/machine.js'
 import type { NdisApi } from '../../src/ndis/api.js'
 import type { Finding } from '../../src/hw/finding.js'
+import type { MiniportModule } from '../../src/ndis/miniport.js'
+import type { NdisHandle } from '../../src/ndis/types.js'
 import { testMiniport, type TestAdapter, type TestMiniport, type TestMiniportOptions } from './test-miniport.js'
 
 export interface Loaded {
@@ -52,3 +54,39 @@ export function lineHere(offset = 0): string {
 }
 
 export const TWO_POW_32 = 4294967296
+
+/**
+ * The least miniport there is, for tests of single calls made during initialization: it
+ * registers, sets its registration attributes, runs `initialize` inside MiniportInitializeEx
+ * (a number it returns is the status) and `halt` inside MiniportHaltEx. It sends nothing.
+ */
+export function bareMiniport(initialize: (ndis: NdisApi, handle: NdisHandle) => number | void, halt?: (ndis: NdisApi) => void): MiniportModule {
+  return {
+    default: ((ndis: NdisApi) => {
+      const { status } = ndis.NdisMRegisterMiniportDriver(ndis.DriverObject, '', null, {
+        MajorNdisVersion: 6,
+        MinorNdisVersion: 20,
+        InitializeHandlerEx: (handle) => {
+          ndis.NdisMSetMiniportAttributes(handle, {
+            Header: { Type: ndis.NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, Revision: 1, Size: 0 },
+            MiniportAdapterContext: {},
+            AttributeFlags: 0,
+            CheckForHangTimeInSeconds: 0,
+            InterfaceType: ndis.NDIS_INTERFACE_TYPE_PCI,
+          })
+          return initialize(ndis, handle) ?? ndis.NDIS_STATUS_SUCCESS
+        },
+        HaltHandlerEx: () => halt?.(ndis),
+        PauseHandler: () => ndis.NDIS_STATUS_SUCCESS,
+        RestartHandler: () => ndis.NDIS_STATUS_SUCCESS,
+        OidRequestHandler: () => ndis.NDIS_STATUS_NOT_SUPPORTED,
+        SendNetBufferListsHandler: (_c, nbls) => {
+          for (let nbl: typeof nbls | null = nbls; nbl !== null; nbl = nbl.Next) nbl.Status = ndis.NDIS_STATUS_FAILURE
+          ndis.NdisMSendNetBufferListsComplete(ndis.DriverObject as never, nbls, 0)
+        },
+        ReturnNetBufferListsHandler: () => {},
+      })
+      return status
+    }) as MiniportModule['default'],
+  }
+}

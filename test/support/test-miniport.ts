@@ -92,10 +92,11 @@ export interface TestMiniportHooks {
   sharedMemoryComplete?(a: TestAdapter, va: number, logical: number, length: number, context: unknown): void
 }
 
+/** A frame on the transmit ring: a send being mapped through an S/G list, or a raw one a test posted. */
 interface InFlight {
-  readonly nbl: NET_BUFFER_LIST
-  readonly nb: NET_BUFFER
-  readonly sgl: SCATTER_GATHER_LIST
+  readonly nbl: NET_BUFFER_LIST | null
+  readonly nb: NET_BUFFER | null
+  readonly sgl: SCATTER_GATHER_LIST | null
   readonly last: number
   readonly descriptors: number
 }
@@ -193,6 +194,7 @@ export function testMiniport(options: TestMiniportOptions = {}): TestMiniport {
           hooks.halt?.(a)
           a.state = 'halting'
           stopDevice(a)
+          abortInFlight(a)
           release(a)
         },
         UnloadHandler: () => {
@@ -569,8 +571,9 @@ function dpc(a: TestAdapter, hooks: TestMiniportHooks): void {
   let done: NET_BUFFER_LIST | null = null
   while (a.inFlight.length > 0 && (m.read8(a.txRing + a.inFlight[0]!.last * DESC + 12) & DD) !== 0) {
     const p = a.inFlight.shift()!
-    ndis.NdisMFreeNetBufferSGList(a.dmaHandle!, p.sgl, p.nb)
     a.txFree += p.descriptors
+    if (p.nbl === null) continue
+    ndis.NdisMFreeNetBufferSGList(a.dmaHandle!, p.sgl!, p.nb!)
     a.txOk++
     p.nbl.Status = ndis.NDIS_STATUS_SUCCESS
     p.nbl.Next = done
@@ -654,6 +657,21 @@ function finishPause(a: TestAdapter): void {
   a.ndis.NdisMPauseComplete(a.handle)
 }
 
+/** Halt, device stopped: sends it never finished give their S/G lists back and complete as aborted. */
+function abortInFlight(a: TestAdapter): void {
+  const ndis = a.ndis
+  let chain = flushQueue(a, ndis.NDIS_STATUS_SEND_ABORTED)
+  for (const p of a.inFlight.splice(0)) {
+    a.txFree += p.descriptors
+    if (p.nbl === null) continue
+    ndis.NdisMFreeNetBufferSGList(a.dmaHandle!, p.sgl!, p.nb!)
+    p.nbl.Status = ndis.NDIS_STATUS_SEND_ABORTED
+    p.nbl.Next = chain
+    chain = p.nbl
+  }
+  complete(a, chain, false)
+}
+
 function flushQueue(a: TestAdapter, status: number): NET_BUFFER_LIST | null {
   let chain: NET_BUFFER_LIST | null = null
   for (const nbl of a.txQueue.splice(0)) {
@@ -698,6 +716,36 @@ function oidRequest(a: TestAdapter, request: NDIS_OID_REQUEST): number {
     }
   }
   return ndis.NDIS_STATUS_NOT_SUPPORTED
+}
+
+/**
+ * Puts `length` bytes at `deviceAddress` on the transmit ring as one frame, the way a driver
+ * that hands the device a raw address would (S14, S26, S27 tests): no S/G list, no NBL.
+ */
+export function transmitRaw(a: TestAdapter, deviceAddress: number, length: number): void {
+  const ndis = a.ndis
+  const m = ndis.memory
+  ndis.NdisAcquireSpinLock(a.lock!)
+  const index = a.txNext
+  const d = a.txRing + index * DESC
+  m.write32(d, deviceAddress >>> 0)
+  m.write32(d + 4, Math.floor(deviceAddress / TWO_POW_32))
+  m.write32(d + 8, length & 0xffff)
+  m.write8(d + 11, TXD_IFCS | TXD_EOP | TXD_RS)
+  m.write32(d + 12, 0)
+  a.inFlight.push({ nbl: null, nb: null, sgl: null, last: index, descriptors: 1 })
+  a.txFree -= 1
+  a.txNext = (index + 1) % a.txCount
+  writeReg(a, REG.TDT, a.txNext)
+  ndis.NdisReleaseSpinLock(a.lock!)
+}
+
+/** Points the receive descriptor the device fills next at `deviceAddress` (a raw address). */
+export function receiveIntoRaw(a: TestAdapter, deviceAddress: number): void {
+  const m = a.ndis.memory
+  const d = a.rxRing + readReg(a, REG.RDH) * DESC
+  m.write32(d, deviceAddress >>> 0)
+  m.write32(d + 4, Math.floor(deviceAddress / TWO_POW_32))
 }
 
 /** Pends an OID until the next DPC, which answers it and calls NdisMOidRequestComplete. */
