@@ -7,7 +7,7 @@ import { IommuDomains } from './dma/iommu-domains.js'
 import { MachineIommu } from './dma/iommu-facade.js'
 import { SystemBus } from './hw/bus.js'
 import { Clock, type RunResult } from './hw/clock.js'
-import type { Finding } from './hw/finding.js'
+import type { Finding, FindingInput } from './hw/finding.js'
 import { Iommu } from './hw/iommu/iommu.js'
 import { MMIO_HOLE_BASE, PhysicalMemory } from './hw/memory.js'
 import { E1000 } from './hw/nic/e1000.js'
@@ -115,11 +115,16 @@ export class Machine {
     })
     const bus = this.bus
     const log = this.kernel.log
-    const iommu = new Iommu(this.ram, log, { iotlbEntries: config.iommu.iotlbEntries })
+    const verifier = new DmaVerifier(this.kernel)
+    this.dmaVerifier = verifier
+    // Devices and the IOMMU report what they see; the DMA layer adds whose memory a device
+    // address was and which driver call handed it over (DESIGN: the report names the call).
+    const deviceFindings = { report: (f: FindingInput) => log.report(verifier.explainDeviceFinding(f)) }
+    const iommu = new Iommu(this.ram, deviceFindings, { iotlbEntries: config.iommu.iotlbEntries })
     this.iommu = new MachineIommu(new IommuDomains(this.kernel.frames, this.ram, iommu), iommu)
     this.wire = new Wire(this.clock, { mode: config.wire, linkMbps: config.nic.linkMbps })
     this.pci = new PciBus()
-    this.nic = new E1000(this.clock, bus, iommu, this.wire, log, {
+    this.nic = new E1000(this.clock, bus, iommu, this.wire, deviceFindings, {
       bdf: NIC_BDF,
       mac: config.nic.mac,
       dmaAddressBits: config.nic.dmaAddressBits,
@@ -135,7 +140,6 @@ export class Machine {
       }
     }
     this.caller = new DriverCaller(this.kernel)
-    this.dmaVerifier = new DmaVerifier(this.kernel.frames, log)
     this.hal = new HalDma({ kernel: this.kernel, domains: this.iommu.domains, verifier: this.dmaVerifier, caller: this.caller, stats: this.dmaStats, iova: new Map() })
     this.pdo = { DeviceName: '\\Device\\NTPNP_PCI0003', bdf: NIC_BDF, requesterId: this.nic.pci.requesterId }
     this.traffic = {

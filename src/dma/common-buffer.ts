@@ -76,7 +76,7 @@ export function allocateCommonBuffer(adapter: AdapterState, length: number, cach
 
   const ranges: Array<readonly [number, number]> = []
   for (let i = 0, left = length; i < pages; i++, left -= PAGE_SIZE) ranges.push([memory.pfns[i]! * PAGE_SIZE, Math.min(PAGE_SIZE, left)])
-  const mapping = { id: p.verifier.newId(), kind: 'common-buffer' as const, label, site: undefined, ranges }
+  const mapping = { id: p.verifier.newId(), kind: 'common-buffer' as const, label, site, addressBits: adapter.addressBits, ranges }
   p.verifier.add(mapping)
   const record: DmaBufferRecord = {
     routine,

@@ -165,7 +165,7 @@ export function buildScatterGather(adapter: AdapterState, req: SgRequest): SgOut
   const sgl = req.into ?? { NumberOfElements: 0, Reserved: 0, Elements: [] }
   sgl.NumberOfElements = elements.length
   sgl.Elements = elements
-  const mapping = { id: p.verifier.newId(), kind: 'sg-list' as const, label: `scatter/gather list for ${req.length} bytes (${req.routine})`, site: undefined, ranges }
+  const mapping = { id: p.verifier.newId(), kind: 'sg-list' as const, label: `scatter/gather list for ${req.length} bytes (${req.routine})`, site: req.site, addressBits: adapter.addressBits, ranges }
   p.verifier.add(mapping)
   const record: SgRecord = { sgl, writeToDevice: req.writeToDevice, length: req.length, mapping, iovaRanges, bounced, registers, routine: req.routine, site: req.site }
   adapter.sgLists.set(sgl, record)

@@ -11,11 +11,20 @@
 // Coverage is byte-precise: a live mapping registers the physical byte ranges it covers,
 // indexed by frame, so the per-access check is a Map lookup and a compare. Findings are
 // reported once per (kind, allocation) with a running count, so a ring programmed with the
-// wrong address reports one finding that says why, not one per descriptor.
+// wrong address reports one finding that says why, not one per descriptor. A finding about
+// driver memory names the allocation (the pool block, the contiguous run) and the driver line
+// that allocated it, looked up in the kernel's records only when a finding is made.
+//
+// The IOMMU hardware reports its own faults; the verifier adds what only the OS knows: when
+// the refused device address is, read as a CPU physical address, driver memory that was never
+// mapped for the device, the fault says so and why (S14, S27).
 import { PAGE_SIZE, hex } from '../hw/address.js'
+import type { FindingInput } from '../hw/finding.js'
+import { siteText, type CallSite } from '../kernel/calls.js'
 import type { FindingsLog } from '../kernel/findings.js'
 import type { FrameDatabase, FrameOwner } from '../kernel/frames.js'
-import type { CallSite } from '../kernel/calls.js'
+import type { Kernel } from '../kernel/kernel.js'
+import { describeBlock } from '../kernel/pool.js'
 
 export type MappingKind = 'common-buffer' | 'sg-list' | 'map-register'
 
@@ -24,7 +33,10 @@ export interface LiveMapping {
   readonly kind: MappingKind
   /** What a report calls it: `common buffer of 16 KiB`, `S/G list for 1514 bytes`. */
   readonly label: string
-  readonly site: CallSite | undefined
+  /** The driver line that made it: text, or a captured call resolved only for a finding. */
+  readonly site: string | CallSite | undefined
+  /** The address width of the adapter it was made for. */
+  readonly addressBits: number
   /** Physical byte ranges the device may touch: [start, length] pairs. */
   readonly ranges: ReadonlyArray<readonly [number, number]>
 }
@@ -53,7 +65,14 @@ const NOT_DMA_MEMORY: Record<string, string> = {
     'special-pool memory handed to the device by its physical address rather than through an S/G list (S26)',
 }
 
+/** A driver allocation behind a physical address: what a finding calls it, and where it was made. */
+interface DriverAllocation {
+  readonly what: string
+  readonly site: string | undefined
+}
+
 export class DmaVerifier {
+  private readonly kernel: Kernel
   private readonly frames: FrameDatabase
   private readonly log: FindingsLog
   private readonly byFrame = new Map<number, Range | Range[]>()
@@ -65,9 +84,10 @@ export class DmaVerifier {
   checked = 0
   flagged = 0
 
-  constructor(frames: FrameDatabase, log: FindingsLog) {
-    this.frames = frames
-    this.log = log
+  constructor(kernel: Kernel) {
+    this.kernel = kernel
+    this.frames = kernel.frames
+    this.log = kernel.log
   }
 
   newId(): number {
@@ -161,28 +181,108 @@ export class DmaVerifier {
     const guard = this.guards.get(pfn)
     const where = `the device (${requester}) ${access === 'write' ? 'wrote' : 'read'} ${hex(pa)} (device address ${hex(deviceAddress)})`
     if (guard !== undefined) {
-      this.once('dma-outside-buffer', owner, `${where}: ${guard} (the device ran past the end of the buffer)`, requester, deviceAddress, pa, access)
+      this.once('dma-outside-buffer', owner, `${where}: ${guard} (the device ran past the end of the buffer)`, owner?.site, requester, deviceAddress, pa, access)
       return
     }
     if (owner === undefined) {
       const freed = this.frames.freedOwnerOf(pfn)
       if (freed !== undefined) {
-        this.once('dma-to-freed-memory', freed, `${where}, in ${freed.label} that the driver has freed${allocatedAt(freed)}: the device still held its address`, requester, deviceAddress, pa, access)
+        this.once('dma-to-freed-memory', freed, `${where}, in ${freed.label} that the driver has freed${allocatedAt(freed.site)}: the device still held its address`, freed.site, requester, deviceAddress, pa, access)
       } else {
-        this.once('dma-outside-buffer', undefined, `${where}: free memory that no DMA mapping covers`, requester, deviceAddress, pa, access)
+        this.once('dma-outside-buffer', undefined, `${where}: free memory that no DMA mapping covers`, undefined, requester, deviceAddress, pa, access)
       }
       return
     }
     const why = owner.driver ? NOT_DMA_MEMORY[owner.kind] : undefined
     if (why !== undefined) {
-      this.once('dma-not-dma-memory', owner, `${where}, in ${owner.label}${allocatedAt(owner)}, which no live DMA mapping covers: ${why}`, requester, deviceAddress, pa, access)
+      const a = this.allocation(owner, pa)
+      this.once('dma-not-dma-memory', owner, `${where}, in ${a.what}${allocatedAt(a.site)}, which no live DMA mapping covers: ${why}`, a.site, requester, deviceAddress, pa, access)
       return
     }
-    const whose = owner.driver ? `${owner.label}${allocatedAt(owner)}, outside the bytes any live DMA mapping covers` : `${owner.label} (not the driver's memory)`
-    this.once('dma-outside-buffer', owner, `${where}: ${whose}`, requester, deviceAddress, pa, access)
+    const a = owner.driver ? this.allocation(owner, pa) : undefined
+    const whose = a !== undefined ? `${a.what}${allocatedAt(a.site)}, outside the bytes any live DMA mapping covers` : `${owner.label} (not the driver's memory)`
+    this.once('dma-outside-buffer', owner, `${where}: ${whose}`, a?.site, requester, deviceAddress, pa, access)
   }
 
-  private once(kind: string, owner: FrameOwner | undefined, message: string, requester: string, deviceAddress: number, pa: number, access: DeviceAccess): void {
+  /**
+   * Adds what only the OS knows to a finding the hardware reported, when the device address in
+   * it belongs to the driver: an `iommu-fault` on an address that is, read as a CPU physical
+   * address, driver memory never mapped for the device (S14, S27), and a
+   * `dma-address-truncated` naming the buffer or allocation the device was given and why it was
+   * out of reach. Anything else passes through unchanged.
+   */
+  explainDeviceFinding(input: FindingInput): FindingInput {
+    if (input.kind === 'iommu-fault') return this.explainIommuFault(input, input.details?.['address'])
+    if (input.kind === 'dma-address-truncated') return this.explainTruncation(input, input.details?.['intended'])
+    return input
+  }
+
+  private explainIommuFault(input: FindingInput, address: unknown): FindingInput {
+    if (typeof address !== 'number' || this.mappingAt(address) !== undefined) return input
+    const owner = this.frames.ownerOf(Math.floor(address / PAGE_SIZE))
+    const why = owner?.driver === true ? NOT_DMA_MEMORY[owner.kind] : undefined
+    if (owner === undefined || why === undefined) return input
+    const a = this.allocation(owner, address)
+    return explained(input, `${hex(address)} was never mapped for the device: it is the CPU physical address of ${a.what}${allocatedAt(a.site)}, and with DMA remapping on the device sees only addresses the HAL mapped for it. ${why}`, a.site, { memory: a.what, memoryKind: owner.kind })
+  }
+
+  /** Without an IOMMU a device address is a physical one: whose memory did the device miss? */
+  private explainTruncation(input: FindingInput, intended: unknown): FindingInput {
+    if (typeof intended !== 'number' || this.kernel.bus.memory.top <= intended) return input
+    const bits = input.details?.['addressBits']
+    const mapping = this.mappingAt(intended)
+    if (mapping !== undefined) {
+      const site = typeof mapping.site === 'string' ? mapping.site : siteText(mapping.site)
+      return explained(
+        input,
+        `${hex(intended)} is in the ${mapping.label}${allocatedAt(site)}, made for a DMA adapter with ${mapping.addressBits}-bit addresses: the adapter was described wider than the device's ${String(bits)} address lines, so the HAL neither kept the memory within reach nor bounced it (describe the device as it is: NdisMRegisterScatterGatherDma without NDIS_SG_DMA_64_BIT_ADDRESS, Dma32BitAddresses, or DmaAddressWidth ${String(bits)})`,
+        site,
+        { memory: mapping.label },
+      )
+    }
+    const owner = this.frames.ownerOf(Math.floor(intended / PAGE_SIZE))
+    if (owner === undefined || !owner.driver) return input
+    const a = this.allocation(owner, intended)
+    const why = NOT_DMA_MEMORY[owner.kind]
+    return explained(input, `${hex(intended)} is the CPU physical address of ${a.what}${allocatedAt(a.site)}, which no DMA mapping covers${why === undefined ? '' : `: ${why}`}`, a.site, { memory: a.what, memoryKind: owner.kind })
+  }
+
+  /** The live mapping covering physical address `pa`, if any. */
+  private mappingAt(pa: number): LiveMapping | undefined {
+    const entry = this.byFrame.get(Math.floor(pa / PAGE_SIZE))
+    if (entry === undefined) return undefined
+    for (const r of Array.isArray(entry) ? entry : [entry]) if (pa >= r.start && pa < r.end) return r.mapping
+    return undefined
+  }
+
+  /** The driver allocation a frame of driver memory belongs to, from the kernel's records. */
+  private allocation(owner: FrameOwner, pa: number): DriverAllocation {
+    const k = this.kernel
+    const pfn = Math.floor(pa / PAGE_SIZE)
+    const found = (what: string, site: CallSite | undefined): DriverAllocation => ({ what, site: owner.site ?? siteText(site) })
+    switch (owner.kind) {
+      case 'contiguous':
+      case 'noncached':
+        for (const a of k.contiguous.allocations) if (a.memory.owner === owner) return found(`${owner.label} at VA ${hex(a.va)}`, a.site)
+        break
+      case 'mdl-pages':
+        for (const p of k.mdlPages.allocations) if (p.owner === owner) return found(owner.label, p.site)
+        break
+      case 'pool':
+      case 'paged-pool':
+      case 'special-pool':
+        for (const b of k.pool.liveBlocks) {
+          if (!b.driver) continue
+          const start = k.space.translate(b.va)
+          const inBlock = b.memory === null ? start >= 0 && pa >= start && pa < start + b.bytes : b.memory.pfns.includes(pfn)
+          if (inBlock) return found(`${describeBlock(b)} at VA ${hex(b.va)}`, b.site)
+        }
+        break
+    }
+    return { what: owner.label, site: owner.site }
+  }
+
+  private once(kind: string, owner: FrameOwner | undefined, message: string, site: string | undefined, requester: string, deviceAddress: number, pa: number, access: DeviceAccess): void {
     const key = `${kind}:${owner?.id ?? Math.floor(pa / PAGE_SIZE)}:${access}`
     const seen = this.reported.get(key)
     if (seen !== undefined) {
@@ -193,7 +293,7 @@ export class DmaVerifier {
     this.log.report({
       kind,
       message,
-      ...(owner?.site === undefined ? {} : { site: owner.site }),
+      ...(site === undefined ? {} : { site }),
       details: {
         requester,
         deviceAddress,
@@ -206,7 +306,16 @@ export class DmaVerifier {
   }
 }
 
-function allocatedAt(owner: FrameOwner): string {
-  return owner.site === undefined ? '' : ` (allocated at ${owner.site})`
+function explained(input: FindingInput, why: string, site: string | undefined, details: Record<string, string>): FindingInput {
+  return {
+    ...input,
+    message: `${input.message}. ${why}`,
+    ...(site === undefined || input.site !== undefined ? {} : { site }),
+    details: { ...input.details, ...details },
+  }
+}
+
+function allocatedAt(site: string | undefined): string {
+  return site === undefined ? '' : ` (allocated at ${site})`
 }
 
