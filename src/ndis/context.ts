@@ -33,6 +33,8 @@ export const NDIS_BUGCHECK = {
   resourceLeak: 0x1041,
   /** dmalab range: an NBL or NBL pool used wrongly (double free, foreign pool). */
   nblMisuse: 0x1042,
+  /** dmalab range: the pause completed with sends not yet completed (p2: how many). */
+  sendsNotCompleted: 0x1043,
 } as const
 
 export class NdisContext {

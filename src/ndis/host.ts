@@ -54,6 +54,7 @@ export class NdisHost {
     this.miniport = new Miniport(ctx, this.interrupts, this.nbls, driverName)
     this.protocol = new Protocol(ctx, this.miniport, this.nbls, parts.seed)
     this.protocol.mac = parts.nic.mac.slice()
+    this.miniport.outstandingSends = () => this.protocol.inFlight
     this.api = this.buildApi()
   }
 

@@ -38,6 +38,8 @@ export class Miniport {
   private readonly oidCompletions = new Map<NDIS_OID_REQUEST, number>()
   /** Runs the clock for up to `ns` or until `done()` (set by the machine). */
   runUntil: (done: () => boolean, ns: number) => void = () => {}
+  /** Sends the protocol handed down that have not come back yet (set by the host). */
+  outstandingSends: () => number = () => 0
 
   constructor(ctx: NdisContext, interrupts: Interrupts, nbls: NblPools, driverName: string) {
     this.ctx = ctx
@@ -253,6 +255,7 @@ export class Miniport {
         }
         if (!this.pauseCompleted) this.hang('MiniportPause returned NDIS_STATUS_PENDING and never called NdisMPauseComplete (sends or receive indications never came back)')
       }
+      if (status !== NDIS_STATUS.NDIS_STATUS_PENDING || this.pauseCompleted) this.checkSendsCompleted()
       this.state = 'paused'
     }
     if (this.state !== 'paused') return true
@@ -301,6 +304,22 @@ export class Miniport {
     }
     if (!k.log.stopped) k.checkLeaks(ctx.driverName)
     if (this.state !== 'init-failed') this.state = 'unloaded'
+  }
+
+  /**
+   * A paused miniport has completed every send (NDIS 6 pause: the miniport completes all
+   * outstanding sends before it completes the pause); an NBL that never comes back is lost.
+   */
+  private checkSendsCompleted(): void {
+    const outstanding = this.outstandingSends()
+    if (outstanding === 0) return
+    this.ctx.kernel.log.report({
+      kind: 'send-not-completed',
+      code: BUGCHECK.BUGCODE_NDIS_DRIVER,
+      params: [NDIS_BUGCHECK.sendsNotCompleted, outstanding, 0, 0],
+      message: `MiniportPause completed with ${outstanding} sent NET_BUFFER_LIST${outstanding === 1 ? '' : 's'} never given back through NdisMSendNetBufferListsComplete: a miniport completes every send before its pause completes`,
+      details: { outstanding },
+    })
   }
 
   private crashed(): void {

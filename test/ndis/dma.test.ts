@@ -23,6 +23,7 @@ describe('NdisMAllocateNetBufferSGList', () => {
       m.halt()
       expect(m.findings).toEqual([])
       expect(m.report().traffic).toMatchObject({ txFrames: 100, rxFrames: 100 })
+      expect(m.report().traffic.dropped.rxCorrupt).toBe(0)
       expect([...mp.irqls.get('MiniportProcessSGList')!]).toEqual([DISPATCH_LEVEL])
     }
     expect(bounced.m.report().dma.bounceBytes).toBe(100 * 1000)
@@ -53,6 +54,8 @@ describe('NdisMAllocateNetBufferSGList', () => {
       expect(f.message).toBe('DMA adapter released with a scatter/gather list of 300 bytes never put back (NdisMAllocateNetBufferSGList without its Put/Free)')
     }
     expect(theFinding(m, 'map-register-leak').params).toEqual([0x09, 3, 5, 0])
+    // The pause did not wait for the three sends: they never came back to the protocol.
+    expect(theFinding(m, 'send-not-completed').params).toEqual([0x1043, 3, 0, 0])
   })
 })
 
