@@ -80,6 +80,8 @@ export interface TestMiniportHooks {
   send?(a: TestAdapter, nbls: NET_BUFFER_LIST): void
   /** Start of MiniportProcessSGList. */
   processSGList?(a: TestAdapter, sgl: SCATTER_GATHER_LIST): void
+  /** MiniportInterrupt in place of the driver's own (which reads ICR and masks). */
+  isr?(a: TestAdapter): { interruptRecognized: boolean; queueDefaultInterruptDpc: boolean }
   /** End of MiniportInterruptDPC. */
   dpc?(a: TestAdapter): void
   /** Start of MiniportOidRequest; a number is the request's status, undefined lets the driver answer. */
@@ -291,6 +293,7 @@ export function testMiniport(options: TestMiniportOptions = {}): TestMiniport {
       InterruptHandler: (context) => {
         rec('MiniportInterrupt')
         const ad = context as TestAdapter
+        if (h.isr !== undefined) return h.isr(ad)
         const icr = readReg(ad, REG.ICR)
         if (icr === 0) return { interruptRecognized: false, queueDefaultInterruptDpc: false }
         ad.pendingIcr |= icr
