@@ -45,6 +45,27 @@ describe('the test miniport through loopback', () => {
     })
   }
 
+  it('catches a frame whose bytes changed on the way: counted rxCorrupt and reported as frame-corrupted', () => {
+    let corrupted = 0
+    const { m } = loadTestMiniport({ iommu: false, memory: { policy: 'low-first' } }, {
+      hooks: {
+        // The device reads the protocol's buffer in place (low memory, no bounce): change a
+        // payload byte of the third frame before the device fetches it.
+        processSGList: (a, _sgl, nb) => {
+          if (++corrupted !== 3) return
+          const va = a.ndis.MmGetMdlVirtualAddress(nb.CurrentMdl) + nb.CurrentMdlOffset + 100
+          a.ndis.memory.write8(va, a.ndis.memory.read8(va) ^ 0xff)
+        },
+      },
+    })
+    m.traffic.send({ count: 3, size: 600 })
+    const r = m.report()
+    expect(r.traffic.txFrames).toBe(3)
+    expect(r.traffic.rxFrames).toBe(2)
+    expect(r.traffic.dropped.rxCorrupt).toBe(1)
+    expect(r.findings.map((f) => [f.kind, f.message])).toEqual([['frame-corrupted', 'a 600-byte frame (sequence 2) arrived with different payload bytes than were sent']])
+  })
+
   it('runs every handler at the IRQL Windows calls it at', () => {
     const { m, mp } = loadTestMiniport({ iommu: false, memory: { policy: 'high-first' } })
     m.traffic.send({ count: 50, size: 1000 })

@@ -78,8 +78,8 @@ export interface TestMiniportHooks {
   initialize?(a: TestAdapter): number | void
   /** Start of MiniportSendNetBufferLists. */
   send?(a: TestAdapter, nbls: NET_BUFFER_LIST): void
-  /** Start of MiniportProcessSGList. */
-  processSGList?(a: TestAdapter, sgl: SCATTER_GATHER_LIST): void
+  /** Start of MiniportProcessSGList, with the NET_BUFFER being mapped. */
+  processSGList?(a: TestAdapter, sgl: SCATTER_GATHER_LIST, nb: NET_BUFFER): void
   /** MiniportInterrupt in place of the driver's own (which reads ICR and masks). */
   isr?(a: TestAdapter): { interruptRecognized: boolean; queueDefaultInterruptDpc: boolean }
   /** End of MiniportInterruptDPC. */
@@ -542,7 +542,7 @@ function drain(a: TestAdapter): NET_BUFFER_LIST | null {
 /** MiniportProcessSGList (DISPATCH_LEVEL): one descriptor per element, EOP and RS on the last. */
 function processSGList(sgl: SCATTER_GATHER_LIST, context: SendContext, hooks: TestMiniportHooks): void {
   const { a, nbl, nb } = context
-  hooks.processSGList?.(a, sgl)
+  hooks.processSGList?.(a, sgl, nb)
   const m = a.ndis.memory
   nbl.MiniportReserved[0] = 'mapped'
   a.txFree += context.reserved
