@@ -46,6 +46,7 @@ export interface Adapter {
   regsLength: number
   regsPhysical: number
   mac: Uint8Array
+  /** From NdisMRegisterScatterGatherDma (memory.ts); a driver on the HAL's DMA interface keeps its DMA_ADAPTER instead. */
   dmaHandle: NdisHandle | null
   interruptHandle: NdisHandle | null
   nblPool: NdisHandle | null
