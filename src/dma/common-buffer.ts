@@ -53,7 +53,8 @@ export function allocateCommonBuffer(adapter: AdapterState, length: number, cach
     const first = base + guard * PAGE_SIZE
     for (let i = 0; i < pages; i++) {
       if (!p.domains.map(adapter.requester, first + i * PAGE_SIZE, memory.pfns[i]! * PAGE_SIZE, PAGE_SIZE, { read: true, write: true })) {
-        p.domains.unmap(adapter.requester, first, i * PAGE_SIZE)
+        // No frame left for a translation table: undo the pages mapped so far (maybe none).
+        if (i > 0) p.domains.unmap(adapter.requester, first, i * PAGE_SIZE)
         space.release(base, pages + 2 * guard)
         k.mm.freeMapped(memory, freedNote(label, site, undefined))
         return null

@@ -115,6 +115,28 @@ describe('AllocateCommonBuffer (S13)', () => {
     expect(l.m.findings).toEqual([])
   })
 
+  it('S13 with the IOMMU, no frame left for a translation table fails the allocation with NULL; it does not throw', () => {
+    const l = loadTestMiniport({ iommu: true, memory: { size: '64MiB' } })
+    const adapter = adapterOf(l)
+    const ops = adapter.DmaOperations
+    // Bring the IOVA allocator to a 2 MiB boundary, where the next buffer needs a new leaf table.
+    const probe = ops.AllocateCommonBuffer(adapter, PAGE, false)
+    const next = probe.logicalAddress + PAGE
+    const filler = ops.AllocateCommonBuffer(adapter, 2 * MIB - (next % (2 * MIB)), false)
+    expect(filler.virtualAddress).not.toBe(0)
+    // Take every free frame but the four the buffer itself needs.
+    const frames = l.m.kernel.frames
+    const owner = frames.newOwner('pool', 'another component', false)
+    const taken: number[] = []
+    for (let pfn = frames.allocate(owner); pfn >= 0; pfn = frames.allocate(owner)) taken.push(pfn)
+    for (let i = 0; i < 4; i++) frames.free(taken.pop()!)
+    expect(ops.AllocateCommonBuffer(adapter, 4 * PAGE, false)).toEqual({ virtualAddress: 0, logicalAddress: 0 })
+    // Nothing was kept: with frames back, the same request succeeds.
+    for (const pfn of taken) frames.free(pfn)
+    expect(ops.AllocateCommonBuffer(adapter, 4 * PAGE, false).virtualAddress).not.toBe(0)
+    expect(l.m.findings).toEqual([])
+  })
+
   it('AllocateCommonBuffer and FreeCommonBuffer above PASSIVE_LEVEL are 0xE6/0x13 at the calling line', () => {
     const l = loadTestMiniport()
     const adapter = adapterOf(l)
