@@ -135,7 +135,8 @@ export class NdisDma {
     k.clock.schedule(0, 'MiniportSharedMemoryAllocateComplete', () => {
       if (ctx.sgDma !== reg) return
       const cb = allocateCommonBuffer(reg.adapter, Length, Cached, 'NdisMAllocateSharedMemoryAsyncEx', site)
-      ctx.caller.call('MiniportSharedMemoryAllocateComplete', DISPATCH_LEVEL, () =>
+      // ndis.h MINIPORT_ALLOCATE_SHARED_MEM_COMPLETE: NDIS calls it at PASSIVE_LEVEL.
+      ctx.caller.call('MiniportSharedMemoryAllocateComplete', PASSIVE_LEVEL, () =>
         handler(ctx.adapterContext, cb?.va ?? 0, cb?.logical ?? 0, Length, Context),
       )
     })

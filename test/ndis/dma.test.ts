@@ -3,7 +3,7 @@
 // Put that frees map registers) when it cannot; NdisMAllocateSharedMemoryAsyncEx completes
 // through the miniport's handler; lists never freed are reported at the line that made them.
 import { describe, expect, it } from 'vitest'
-import { BUGCHECK, DISPATCH_LEVEL } from '../../src/index.js'
+import { BUGCHECK, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../src/index.js'
 import { kinds, loadTestMiniport, theFinding } from '../support/driver-fixture.js'
 
 const PAGE = 4096
@@ -60,7 +60,7 @@ describe('NdisMAllocateNetBufferSGList', () => {
 })
 
 describe('NdisMAllocateSharedMemoryAsyncEx', () => {
-  it('returns NDIS_STATUS_PENDING and completes through SharedMemAllocateCompleteHandler at DISPATCH_LEVEL with memory the device can reach', () => {
+  it('returns NDIS_STATUS_PENDING and completes through SharedMemAllocateCompleteHandler at PASSIVE_LEVEL with memory the device can reach', () => {
     const { m, mp, a, ndis } = loadTestMiniport({ iommu: false, memory: { policy: 'high-first' } })
     const status = ndis.NdisMAllocateSharedMemoryAsyncEx(a.dmaHandle!, 3 * PAGE, true, 'ctx')
     expect(status).toBe(ndis.NDIS_STATUS_PENDING)
@@ -71,7 +71,8 @@ describe('NdisMAllocateSharedMemoryAsyncEx', () => {
     expect(block.length).toBe(3 * PAGE)
     expect(block.logical).toBe(ndis.MmGetPhysicalAddress(block.va))
     expect(block.logical + 3 * PAGE).toBeLessThanOrEqual(4294967296)
-    expect([...mp.irqls.get('MiniportSharedMemoryAllocateComplete')!]).toEqual([DISPATCH_LEVEL])
+    // ndis.h MINIPORT_ALLOCATE_SHARED_MEM_COMPLETE: "NDIS calls MiniportSharedMemoryAllocateComplete at IRQL = PASSIVE_LEVEL".
+    expect([...mp.irqls.get('MiniportSharedMemoryAllocateComplete')!]).toEqual([PASSIVE_LEVEL])
     expect(m.report().dma.commonBuffers.at(-1)).toMatchObject({ routine: 'NdisMAllocateSharedMemoryAsyncEx', length: 3 * PAGE, reachable: true })
     // It is legal after initialization: no init-only-call. The miniport frees it at halt.
     m.halt()
