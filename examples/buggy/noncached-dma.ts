@@ -9,7 +9,7 @@
 // receive blocks, S07.)
 // What dmalab reports: with the IOMMU off and low-first memory, frames move and arrive intact,
 // and `dma-not-dma-memory` findings say the device touched noncached memory that no DMA mapping
-// covers. With high-first memory the pages lie above 4 GiB and the 32-bit NIC drops the high
+// covers, allocated at the MmAllocateNonCachedMemory line below. With high-first memory the pages lie above 4 GiB and the 32-bit NIC drops the high
 // address bits: `dma-address-truncated`, and it fetches its descriptors from some other page
 // (`dma-outside-buffer`, `device-error`), so no frame moves. With the IOMMU on: `iommu-fault`
 // at the first descriptor fetch, and no frame moves. When sends never complete, MiniportPause

@@ -9,7 +9,8 @@
 // addresses go through the IOMMU, and nothing mapped these pages for it.
 // What dmalab reports: with the IOMMU off (either memory policy) frames move and arrive intact
 // — the physical address happens to work — and `dma-not-dma-memory` findings say why it is
-// still wrong: the device touched contiguous memory that no DMA mapping covers. With the IOMMU
+// still wrong: the device touched contiguous memory that no DMA mapping covers, allocated at
+// the line below that calls MmAllocateContiguousMemorySpecifyCache. With the IOMMU
 // on, the NIC's first descriptor fetches fault: `iommu-fault` findings (and a `device-error`
 // per stopped queue), and no frame moves; the sends never complete, so MiniportPause never
 // finishes (`hang`) and their S/G lists are still held at halt (`sg-list-leak`).

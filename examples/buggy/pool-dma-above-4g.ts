@@ -9,7 +9,8 @@
 // memory for DMA buffers, drivers should call AllocateCommonBuffer or GetScatterGatherList";
 // S26). A CPU physical address is never a device address (S14).
 // What dmalab reports: with the IOMMU off and high-first memory, `dma-address-truncated` for
-// every send: the NIC drops the address's high bits and reads some other page below 4 GiB
+// every send, naming the pool block ('E1kC') and the ExAllocatePoolWithTag line below: the NIC
+// drops the address's high bits and reads some other page below 4 GiB
 // (`dma-outside-buffer` when nothing of the driver's is there), so what goes on the wire is not
 // the frame, and the loopback receiver filters it out (traffic.dropped.nicFiltered). With
 // low-first memory the buffers happen to be reachable: frames arrive intact, and

@@ -48,12 +48,14 @@ describe('buggy/physaddr-dma', () => {
     expect(report.traffic.rxFrames).toBe(SEND)
     expect([...kinds]).toEqual(['dma-not-dma-memory'])
     expect(report.findings[0]!.message).toMatch(/contiguous memory .* MmAllocateContiguousMemory\[SpecifyCache\] \+ MmGetPhysicalAddress gives a CPU physical address, not a DMA address/)
+    expect(report.findings.every((f) => /^examples\/buggy\/physaddr-dma\.ts:\d+$/.test(f.site ?? ''))).toBe(true)
   })
 
   it.each(['high-first', 'low-first'] as const)('IOMMU on, %s: the descriptor fetches fault and no frame moves', async (policy) => {
     const { report, kinds } = await runExample('buggy/physaddr-dma', { config: IOMMU_ON(policy), send: SEND })
     expect(kinds.has('iommu-fault')).toBe(true)
     expect(report.dma.iommuFaults.length).toBeGreaterThan(0)
+    expect(report.findings.find((f) => f.kind === 'iommu-fault')!.site).toMatch(/^examples\/buggy\/physaddr-dma\.ts:\d+$/)
     expect(report.traffic.txFrames).toBe(0)
     expect(report.traffic.rxFrames).toBe(0)
     // The consequences the header names: stopped queues, a pause that never completes, lists held.
@@ -65,7 +67,9 @@ describe('buggy/pool-dma-above-4g', () => {
   it('IOMMU off, high-first: every send is dma-address-truncated, and what reaches the wire is not the frame', async () => {
     const { report, kinds } = await runExample('buggy/pool-dma-above-4g', { config: IOMMU_OFF('high-first'), send: SEND })
     expect(report.findings.filter((f) => f.kind === 'dma-address-truncated')).toHaveLength(SEND)
-    expect(report.findings.find((f) => f.kind === 'dma-address-truncated')!.message).toMatch(/beyond its 32-bit DMA reach/)
+    const truncated = report.findings.find((f) => f.kind === 'dma-address-truncated')!
+    expect(truncated.message).toMatch(/beyond its 32-bit DMA reach.*the CPU physical address of nonpaged pool block 'E1kC'/)
+    expect(truncated.site).toMatch(/^examples\/buggy\/pool-dma-above-4g\.ts:\d+$/)
     expect([...kinds].every((k) => k === 'dma-address-truncated' || k === 'dma-outside-buffer')).toBe(true)
     expect(report.traffic.rxFrames).toBe(0)
     expect(report.traffic.dropped['nicFiltered']).toBe(SEND)
@@ -90,6 +94,7 @@ describe('buggy/noncached-dma', () => {
     const { report, kinds } = await runExample('buggy/noncached-dma', { config: IOMMU_OFF('low-first'), send: SEND })
     expect([...kinds]).toEqual(['dma-not-dma-memory'])
     expect(report.findings[0]!.message).toMatch(/noncached memory .* MmAllocateNonCachedMemory memory must not be used for DMA/)
+    expect(report.findings[0]!.site).toMatch(/^examples\/buggy\/noncached-dma\.ts:\d+$/)
     expect(report.traffic.rxFrames).toBe(SEND)
   })
 
