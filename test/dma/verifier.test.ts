@@ -5,7 +5,7 @@
 // device with bus mastering off, a descriptor that points at registers. Each finding says why
 // and names the driver line that allocated the memory involved.
 import { describe, expect, it } from 'vitest'
-import { BUGCHECK } from '../../src/index.js'
+import { BugCheck, BUGCHECK } from '../../src/index.js'
 import { hex } from '../../src/hw/address.js'
 import { DMA_STATUS } from '../../src/hw/dma-engine.js'
 import type { DMA_ADAPTER } from '../../src/ndis/api.js'
@@ -48,6 +48,19 @@ describe('S14 a ring programmed with MmGetPhysicalAddress of contiguous memory',
       expect(f.details!['deviceAddress']).toBe(f.details!['physicalAddress'])
     }
     expect(r.outcome).toBe('findings')
+  })
+
+  it('S14 in crash mode the first such device access stops the run and reaches the caller of m.traffic.send as 0xE6/0x0F', () => {
+    const { m } = loadTestMiniport({ verifier: { mode: 'crash' } }, { rings: 'contiguous-physical' })
+    let caught: unknown
+    try {
+      m.traffic.send({ count: 3, size: 100 })
+    } catch (e) {
+      caught = e
+    }
+    expect(caught).toBeInstanceOf(BugCheck)
+    expect(caught).toMatchObject({ code: 0xe6, params: [0x0f, 0, 0, 0], kind: 'dma-not-dma-memory' })
+    expect(m.report().outcome).toBe('bugcheck')
   })
 
   it('S14 with the IOMMU on faults: the fault says the address was never mapped and is the physical address of contiguous memory', () => {

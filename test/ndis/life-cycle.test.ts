@@ -2,7 +2,7 @@
 // sends are out, completed later; never completed; completed too early), OID requests
 // (answered, unsupported, pended and completed, pended forever), and the unload's leak checks.
 import { describe, expect, it } from 'vitest'
-import { BUGCHECK, createMachine } from '../../src/index.js'
+import { BugCheck, BUGCHECK, createMachine } from '../../src/index.js'
 import { tagValue } from '../../src/kernel/tags.js'
 import { POOL_TYPE } from '../../src/kernel/wdm.js'
 import type { Machine } from '../../src/machine.js'
@@ -182,6 +182,19 @@ describe('unload', () => {
     expect(f.message).toContain("test-miniport unloaded without freeing it: pool leak 1 of 1: nonpaged pool block 'Left' (48 bytes)")
     expect(m.report().outcome).toBe('findings')
     expect(m.report().pool.byTag['Left']).toMatchObject({ allocs: 1, frees: 0, bytesOutstanding: 48 })
+  })
+
+  it('in crash mode the leak check reaches the caller of m.halt as 0xC4/0x62', () => {
+    const { m } = loadTestMiniport({ verifier: { mode: 'crash' } }, { hooks: { initialize: (a) => void a.ndis.NdisAllocateMemoryWithTag(48, 'tfeL') } })
+    m.traffic.send({ count: 3, size: 100 })
+    let caught: unknown
+    try {
+      m.halt()
+    } catch (e) {
+      caught = e
+    }
+    expect(caught).toBeInstanceOf(BugCheck)
+    expect(caught).toMatchObject({ code: 0xc4, params: [0x62, 0, 0, 1], kind: 'pool-leak' })
   })
 
   it('a miniport that never deregisters its DMA has NDIS report it and the adapter report the shared memory still held', () => {
