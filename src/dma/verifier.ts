@@ -25,6 +25,7 @@ import type { FindingsLog } from '../kernel/findings.js'
 import type { FrameDatabase, FrameOwner } from '../kernel/frames.js'
 import type { Kernel } from '../kernel/kernel.js'
 import { describeBlock } from '../kernel/pool.js'
+import { KERNEL_VA_BASE, KERNEL_VA_END } from '../kernel/address-space.js'
 
 export type MappingKind = 'common-buffer' | 'sg-list' | 'map-register'
 
@@ -228,7 +229,9 @@ export class DmaVerifier {
 
   /** Without an IOMMU a device address is a physical one: whose memory did the device miss? */
   private explainTruncation(input: FindingInput, intended: unknown): FindingInput {
-    if (typeof intended !== 'number' || this.kernel.bus.memory.top <= intended) return input
+    if (typeof intended !== 'number') return input
+    if (intended >= KERNEL_VA_BASE && intended < KERNEL_VA_END) return this.explainVirtualAddress(input, intended)
+    if (this.kernel.bus.memory.top <= intended) return input
     const bits = input.details?.['addressBits']
     const mapping = this.mappingAt(intended)
     if (mapping !== undefined) {
@@ -245,6 +248,15 @@ export class DmaVerifier {
     const a = this.allocation(owner, intended)
     const why = NOT_DMA_MEMORY[owner.kind]
     return explained(input, `${hex(intended)} is the CPU physical address of ${a.what}${allocatedAt(a.site)}, which no DMA mapping covers${why === undefined ? '' : `: ${why}`}`, a.site, { memory: a.what, memoryKind: owner.kind })
+  }
+
+  /** A kernel VA given to the device: the classic mix-up of a buffer's VA with its logical address. */
+  private explainVirtualAddress(input: FindingInput, va: number): FindingInput {
+    const pa = this.kernel.space.translate(va)
+    const owner = pa < 0 ? undefined : this.frames.ownerOf(Math.floor(pa / PAGE_SIZE))
+    const a = owner?.driver === true ? this.allocation(owner, pa) : undefined
+    const of = a === undefined ? '' : ` of ${a.what}${allocatedAt(a.site)}`
+    return explained(input, `${hex(va)} is a kernel virtual address${of}, not a device address: give the device the logical address AllocateCommonBuffer (NdisMAllocateSharedMemory) returned, or an S/G list's`, a?.site, a === undefined ? {} : { memory: a.what })
   }
 
   /** The live mapping covering physical address `pa`, if any. */

@@ -180,6 +180,19 @@ describe('the device given an address it cannot reach, or memory that is gone', 
     expect(m.report().traffic.txFrames).toBe(0)
   })
 
+  it('dma-address-truncated: a buffer\'s kernel VA given to the device in place of its logical address is named as such', () => {
+    for (const iommu of [false, true]) {
+      const { m, a } = loadTestMiniport({ iommu })
+      transmitRaw(a, a.rxBlock + PAGE, 64)
+      m.runUntilIdle()
+      const f = firstFinding(m, 'dma-address-truncated')
+      expect(f.site).toMatch(/^test\/support\/test-miniport\.ts:\d+$/)
+      expect(f.message).toContain(`${hex(a.rxBlock + PAGE)} is a kernel virtual address of common buffer of 256 KiB (NdisMAllocateSharedMemory) (allocated at ${f.site!}), not a device address: give the device the logical address AllocateCommonBuffer (NdisMAllocateSharedMemory) returned, or an S/G list's`)
+      // What the 32 address lines made of it lands somewhere else entirely.
+      expect(kinds(m)[1]).toBe(iommu ? 'iommu-fault' : 'dma-outside-buffer')
+    }
+  })
+
   it('dma-to-freed-memory: receive buffers freed while the device still owns their descriptors', () => {
     const { m, a, ndis } = loadTestMiniport({ iommu: false })
     ndis.NdisMFreeSharedMemory(a.handle, a.rxCount * 2048, true, a.rxBlock, a.rxBlockLogical)
