@@ -125,7 +125,7 @@ export class DmaEngine {
       }
       const memory = this.memory
       if (memory.isRam(pa, length)) {
-        memory.readInto(pa, dst, dstOffset, length)
+        memory.readPage(pa, dst, dstOffset, length)
         this.counters.reads++
         this.counters.bytesRead += length
         if (this.observer !== null) this.observer.onAccess(this.requester, asLogical(address), asPhysical(pa), length, 'read')
@@ -145,7 +145,7 @@ export class DmaEngine {
       }
       const memory = this.memory
       if (memory.isRam(pa, length)) {
-        memory.writeFrom(pa, src, srcOffset, length)
+        memory.writePage(pa, src, srcOffset, length)
         this.counters.writes++
         this.counters.bytesWritten += length
         if (this.observer !== null) this.observer.onAccess(this.requester, asLogical(address), asPhysical(pa), length, 'write')

@@ -3,9 +3,11 @@
 // The memory map follows a PC with more than 3 GiB: RAM from 0 up to the PCI MMIO hole at
 // 0xC000_0000–0xFFFF_FFFF, and the rest from 4 GiB up. A frame costs host memory only once it
 // is written; never-written RAM reads as zero. Written frames live in 1 MiB slabs (256 frames
-// each) so a 1 TiB machine touching 10,000 scattered pages costs ~40 MiB, and a frame is a
-// slot number, not an object: the per-access path is a Map lookup (with a one-entry cache in
-// front) and a DataView read, and allocates nothing.
+// each, in the order they were first written) so a 1 TiB machine touching 10,000 scattered
+// pages costs ~40 MiB of slabs, and a frame is a slot number, not an object. Frame → slot is
+// a two-level table in typed arrays (a directory per 256 frames, then 256-entry leaves made
+// when first needed), so the per-access path is two array reads and a DataView access, with
+// no hashing and no allocation, however cold the working set.
 //
 // This class assumes the caller already knows the address is RAM; the system bus routes
 // addresses and refuses everything else.
@@ -32,10 +34,13 @@ export function pcMemoryMap(size: number): RamRange[] {
 const SLAB_SHIFT = 8 // 256 frames per slab
 const SLAB_FRAMES = 1 << SLAB_SHIFT
 const SLAB_BYTES = SLAB_FRAMES * PAGE_SIZE
-/** Entries of the frame → slot cache, indexed by a Fibonacci hash of the frame number (so
- * buffers at a power-of-two stride do not all land in the same few entries). */
-const SLOT_CACHE = 1024
-const SLOT_CACHE_SHIFT = 22
+/** Frames per leaf of the frame table: a leaf is 1 KiB and covers 1 MiB of the address space.
+ * (For a 1 TiB machine the directory is 4 MiB of lazily zeroed memory, and each leaf made
+ * costs 1 KiB: ~14 MiB for 10,000 scattered pages, beside their 40 MiB of slabs.) */
+const LEAF_SHIFT = 8
+const LEAF_FRAMES = 1 << LEAF_SHIFT
+/** Leaves the pool holds at first; it doubles when full. */
+const FIRST_LEAVES = 16
 
 export class PhysicalMemory {
   readonly size: number
@@ -48,14 +53,18 @@ export class PhysicalMemory {
   /** One past the highest RAM address. */
   readonly top: number
 
-  private readonly slots = new Map<number, number>()
   private readonly slabBytes: Uint8Array[] = []
   private readonly slabViews: DataView[] = []
   private nextSlot = 0
-  // A direct-mapped frame → slot cache in front of the Map: device DMA alternates between
-  // descriptor pages and buffer pages, which a one-entry cache thrashes on.
-  private readonly cachedFrame = new Float64Array(SLOT_CACHE).fill(-1)
-  private readonly cachedSlot = new Int32Array(SLOT_CACHE)
+  /** Frame table, level 1: per 256 frames below `frameLimit`, its leaf's index + 1 (0: none). */
+  private readonly directory: Int32Array
+  /** Frames the directory covers: every RAM frame (a multiple of 256). */
+  private readonly frameLimit: number
+  /** Frame table, level 2: leaves of 256 entries, each a frame's slot + 1 (0: never written). */
+  private leaves = new Int32Array(0)
+  private leafCount = 0
+  /** Frames beyond RAM that were written anyway (the class trusts its caller; never on a hot path). */
+  private readonly outside = new Map<number, number>()
 
   constructor(size: number) {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
@@ -68,6 +77,9 @@ export class PhysicalMemory {
     this.highBase = high ? high.base : FOUR_GIB
     this.highEnd = high ? high.base + high.size : FOUR_GIB
     this.top = high ? this.highEnd : this.lowEnd
+    const leavesNeeded = Math.ceil(this.top / PAGE_SIZE / LEAF_FRAMES)
+    this.directory = new Int32Array(leavesNeeded)
+    this.frameLimit = leavesNeeded * LEAF_FRAMES
   }
 
   /** True when every byte of [pa, pa + length) is RAM. */
@@ -80,41 +92,67 @@ export class PhysicalMemory {
 
   /** Frames that have been written and so cost host memory. */
   get materializedFrames(): number {
-    return this.slots.size
+    return this.nextSlot
   }
 
   /** True when the frame has ever been written (diagnostics and tests). */
   isMaterialized(pfn: number): boolean {
-    return this.slots.has(pfn)
+    return this.slotOf(pfn) >= 0
   }
 
   // ---- frame slots ---------------------------------------------------------------------------
 
+  /** The slot holding frame `pfn`, or -1 when it was never written. */
   private slotOf(pfn: number): number {
-    const c = Math.imul(pfn, 0x9e37_79b1) >>> SLOT_CACHE_SHIFT
-    if (this.cachedFrame[c] === pfn) return this.cachedSlot[c]!
-    const slot = this.slots.get(pfn)
-    if (slot === undefined) return -1
-    this.cachedFrame[c] = pfn
-    this.cachedSlot[c] = slot
+    if (pfn < this.frameLimit) {
+      const leaf = this.directory[pfn >>> LEAF_SHIFT]!
+      return leaf === 0 ? -1 : this.leaves[((leaf - 1) << LEAF_SHIFT) | (pfn & (LEAF_FRAMES - 1))]! - 1
+    }
+    return this.outside.get(pfn) ?? -1
+  }
+
+  /** The slot holding frame `pfn`, materializing the frame when it was never written. */
+  private slotForWrite(pfn: number): number {
+    if (pfn < this.frameLimit) {
+      const leaf = this.directory[pfn >>> LEAF_SHIFT]!
+      if (leaf !== 0) {
+        const entry = this.leaves[((leaf - 1) << LEAF_SHIFT) | (pfn & (LEAF_FRAMES - 1))]!
+        if (entry !== 0) return entry - 1
+      }
+      return this.materialize(pfn)
+    }
+    let slot = this.outside.get(pfn)
+    if (slot === undefined) {
+      slot = this.newSlot()
+      this.outside.set(pfn, slot)
+    }
     return slot
   }
 
-  private slotForWrite(pfn: number): number {
-    const c = Math.imul(pfn, 0x9e37_79b1) >>> SLOT_CACHE_SHIFT
-    if (this.cachedFrame[c] === pfn) return this.cachedSlot[c]!
-    let slot = this.slots.get(pfn)
-    if (slot === undefined) {
-      slot = this.nextSlot++
-      if ((slot & (SLAB_FRAMES - 1)) === 0) {
-        const buffer = new ArrayBuffer(SLAB_BYTES)
-        this.slabBytes.push(new Uint8Array(buffer))
-        this.slabViews.push(new DataView(buffer))
+  private materialize(pfn: number): number {
+    const d = pfn >>> LEAF_SHIFT
+    let leaf = this.directory[d]!
+    if (leaf === 0) {
+      if ((this.leafCount + 1) * LEAF_FRAMES > this.leaves.length) {
+        const grown = new Int32Array(Math.max(FIRST_LEAVES, this.leafCount * 2) * LEAF_FRAMES)
+        grown.set(this.leaves)
+        this.leaves = grown
       }
-      this.slots.set(pfn, slot)
+      leaf = ++this.leafCount
+      this.directory[d] = leaf
     }
-    this.cachedFrame[c] = pfn
-    this.cachedSlot[c] = slot
+    const slot = this.newSlot()
+    this.leaves[((leaf - 1) << LEAF_SHIFT) | (pfn & (LEAF_FRAMES - 1))] = slot + 1
+    return slot
+  }
+
+  private newSlot(): number {
+    const slot = this.nextSlot++
+    if ((slot & (SLAB_FRAMES - 1)) === 0) {
+      const buffer = new ArrayBuffer(SLAB_BYTES)
+      this.slabBytes.push(new Uint8Array(buffer))
+      this.slabViews.push(new DataView(buffer))
+    }
     return slot
   }
 
@@ -186,33 +224,42 @@ export class PhysicalMemory {
     let done = 0
     while (done < length) {
       const at = pa + done
-      const off = at & PAGE_MASK
-      const chunk = Math.min(PAGE_SIZE - off, length - done)
-      const slot = this.slotOf((at - off) / PAGE_SIZE)
-      if (slot < 0) {
-        dst.fill(0, dstOffset + done, dstOffset + done + chunk)
-      } else {
-        const base = ((slot & (SLAB_FRAMES - 1)) << 12) | off
-        const slab = this.slabBytes[slot >>> SLAB_SHIFT]!
-        if (chunk <= 32) {
-          // Small copies (descriptors, status words): a word load and four byte stores beat
-          // both a byte loop and a subarray view.
-          const view = this.slabViews[slot >>> SLAB_SHIFT]!
-          const d = dstOffset + done
-          let i = 0
-          for (; i + 4 <= chunk; i += 4) {
-            const w = view.getUint32(base + i, true)
-            dst[d + i] = w
-            dst[d + i + 1] = w >>> 8
-            dst[d + i + 2] = w >>> 16
-            dst[d + i + 3] = w >>> 24
-          }
-          for (; i < chunk; i++) dst[d + i] = slab[base + i]!
-        } else {
-          dst.set(slab.subarray(base, base + chunk), dstOffset + done)
-        }
-      }
+      const chunk = Math.min(PAGE_SIZE - (at & PAGE_MASK), length - done)
+      this.readPage(at, dst, dstOffset + done, chunk)
       done += chunk
+    }
+  }
+
+  /**
+   * `readInto` for a piece that stays within one page (`(pa & PAGE_MASK) + length <=
+   * PAGE_SIZE`), as a device's DMA engine splits its accesses: no loop, small enough to inline.
+   */
+  readPage(pa: number, dst: Uint8Array, dstOffset: number, length: number): void {
+    const off = pa & PAGE_MASK
+    const slot = this.slotOf((pa - off) / PAGE_SIZE)
+    if (slot < 0) {
+      dst.fill(0, dstOffset, dstOffset + length)
+      return
+    }
+    const base = ((slot & (SLAB_FRAMES - 1)) << 12) | off
+    if (length <= 32) {
+      // Small copies (descriptors, status words): a word load and four byte stores beat
+      // both a byte loop and a subarray view.
+      const view = this.slabViews[slot >>> SLAB_SHIFT]!
+      let i = 0
+      for (; i + 4 <= length; i += 4) {
+        const w = view.getUint32(base + i, true)
+        dst[dstOffset + i] = w
+        dst[dstOffset + i + 1] = w >>> 8
+        dst[dstOffset + i + 2] = w >>> 16
+        dst[dstOffset + i + 3] = w >>> 24
+      }
+      if (i < length) {
+        const slab = this.slabBytes[slot >>> SLAB_SHIFT]!
+        for (; i < length; i++) dst[dstOffset + i] = slab[base + i]!
+      }
+    } else {
+      dst.set(this.slabBytes[slot >>> SLAB_SHIFT]!.subarray(base, base + length), dstOffset)
     }
   }
 
@@ -227,23 +274,30 @@ export class PhysicalMemory {
     let done = 0
     while (done < length) {
       const at = pa + done
-      const off = at & PAGE_MASK
-      const chunk = Math.min(PAGE_SIZE - off, length - done)
-      const slot = this.slotForWrite((at - off) / PAGE_SIZE)
-      const base = ((slot & (SLAB_FRAMES - 1)) << 12) | off
-      const slab = this.slabBytes[slot >>> SLAB_SHIFT]!
-      if (chunk <= 32) {
-        const view = this.slabViews[slot >>> SLAB_SHIFT]!
-        const s = srcOffset + done
-        let i = 0
-        for (; i + 4 <= chunk; i += 4) {
-          view.setUint32(base + i, src[s + i]! | (src[s + i + 1]! << 8) | (src[s + i + 2]! << 16) | (src[s + i + 3]! << 24), true)
-        }
-        for (; i < chunk; i++) slab[base + i] = src[s + i]!
-      } else {
-        slab.set(src.subarray(srcOffset + done, srcOffset + done + chunk), base)
-      }
+      const chunk = Math.min(PAGE_SIZE - (at & PAGE_MASK), length - done)
+      this.writePage(at, src, srcOffset + done, chunk)
       done += chunk
+    }
+  }
+
+  /** `writeFrom` for a piece that stays within one page (see `readPage`). */
+  writePage(pa: number, src: Uint8Array, srcOffset: number, length: number): void {
+    const off = pa & PAGE_MASK
+    const slot = this.slotForWrite((pa - off) / PAGE_SIZE)
+    const base = ((slot & (SLAB_FRAMES - 1)) << 12) | off
+    if (length <= 32) {
+      const view = this.slabViews[slot >>> SLAB_SHIFT]!
+      let i = 0
+      for (; i + 4 <= length; i += 4) {
+        const s = srcOffset + i
+        view.setUint32(base + i, src[s]! | (src[s + 1]! << 8) | (src[s + 2]! << 16) | (src[s + 3]! << 24), true)
+      }
+      if (i < length) {
+        const slab = this.slabBytes[slot >>> SLAB_SHIFT]!
+        for (; i < length; i++) slab[base + i] = src[srcOffset + i]!
+      }
+    } else {
+      this.slabBytes[slot >>> SLAB_SHIFT]!.set(src.subarray(srcOffset, srcOffset + length), base)
     }
   }
 
