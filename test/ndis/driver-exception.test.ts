@@ -172,7 +172,6 @@ const LINK_SPEED = 0x0001_0107
 
 function throwStringOn(request: NDIS_OID_REQUEST): number | undefined {
   if (request.DATA.Oid !== LINK_SPEED) return undefined
-  // eslint-disable-next-line @typescript-eslint/only-throw-error
   throw 'a string'
 }
 
