@@ -8,6 +8,7 @@ import type { Report } from './report.js'
 import type { ScenarioSummary } from './faults/sweep.js'
 import { FaultInjector } from './faults/injector.js'
 import { BugCheck } from './kernel/bugcheck.js'
+import { FRAGMENTATION_STEPS, FRAGMENTATION_STEP_NS } from './kernel/fragmentation.js'
 import { parseFaultSpecs } from './faults/spec.js'
 
 export interface ScenarioOptions {
@@ -49,6 +50,9 @@ export function runScenario(miniport: LoadableMiniport, config: MachineConfig, o
   hooks.onMachine?.(m)
   try {
     const loaded = m.load(miniport.module, miniport.name)
+    // Traffic starts once the system has been up a while: with fragmentation configured, the
+    // other kernel components have fragmented memory by then (S06), as at real runtime.
+    if (loaded.state === 'running' && m.config.memory.fragmentation > 0) m.run({ ns: FRAGMENTATION_STEPS * FRAGMENTATION_STEP_NS })
     if (loaded.state === 'running') {
       if (options.packets > 0) m.traffic.send({ count: options.packets, size: options.size })
       if (options.rx > 0) m.traffic.receive({ count: options.rx, size: options.size })
