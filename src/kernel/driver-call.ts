@@ -66,7 +66,9 @@ export class DriverCaller {
 
   private driverException(handler: string, error: unknown): void {
     const err = error instanceof Error ? error : new Error(String(error))
-    const site = driverFrames(err.stack)[0]
+    // A thrown value that is not an Error carries no stack; the wrapper's stack would point at
+    // dmalab's caller, not the driver, so such a throw names no site.
+    const site = error instanceof Error ? driverFrames(err.stack)[0] : undefined
     try {
       this.kernel.log.fatal({
         kind: 'driver-exception',
