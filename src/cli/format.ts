@@ -56,11 +56,25 @@ function bugcheckText(f: Finding): string {
   return `${hex(f.code)} ${bugCheckName(f.code)}${p}`
 }
 
-export function formatFinding(f: Finding, index: number): string[] {
-  const head = `${String(index + 1).padStart(3)}. ${f.severity === 'fatal' ? red(f.kind) : yellow(f.kind)}${f.code === undefined ? '' : dim(`  ${bugcheckText(f)}`)}`
+export function formatFinding(f: Finding, index: number, repeats = 1): string[] {
+  const times = repeats > 1 ? bold(` ×${repeats}`) : ''
+  const head = `${String(index + 1).padStart(3)}. ${f.severity === 'fatal' ? red(f.kind) : yellow(f.kind)}${times}${f.code === undefined ? '' : dim(`  ${bugcheckText(f)}`)}`
   const lines = [head, `     ${f.message}`]
+  if (repeats > 1) lines.push(dim(`     (the first of ${repeats} of this kind from this line; --json lists each)`))
   if (f.site !== undefined) lines.push(`     at ${bold(f.site)}`)
   return lines
+}
+
+/** Findings of the same kind, bug check and driver line, in order of first appearance. */
+export function groupFindings(findings: readonly Finding[]): Array<{ first: Finding; count: number }> {
+  const groups = new Map<string, { first: Finding; count: number }>()
+  for (const f of findings) {
+    const key = `${f.kind}|${f.site ?? ''}|${f.code ?? ''}|${f.params?.[0] ?? ''}|${f.severity}`
+    const g = groups.get(key)
+    if (g === undefined) groups.set(key, { first: f, count: 1 })
+    else g.count++
+  }
+  return [...groups.values()]
 }
 
 export function formatReport(r: Report, command = 'run'): string {
@@ -78,7 +92,7 @@ export function formatReport(r: Report, command = 'run'): string {
 
   out.push(bold(`findings (${r.findings.length}${suppressedText(r)})`))
   if (r.findings.length === 0) out.push(`  ${green('none')}`)
-  r.findings.forEach((f, i) => out.push(...formatFinding(f, i)))
+  groupFindings(r.findings).forEach((g, i) => out.push(...formatFinding(g.first, i, g.count)))
   out.push('')
 
   const tags = Object.entries(r.pool.byTag)
