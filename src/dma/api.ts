@@ -98,7 +98,9 @@ export class HalDma {
    * NTSTATUS for the caller: success (delivered or queued), insufficient resources, invalid.
    */
   scatterGather(state: AdapterState, req: SgRequest, deliver: (sgl: SCATTER_GATHER_LIST) => void): number {
-    const out = buildScatterGather(state, req)
+    // Requests are served in order, as the HAL's adapter queue does: while earlier ones wait
+    // for map registers, a new one that needs registers waits behind them.
+    const out = buildScatterGather(state, req, state.waiting.length > 0)
     if (out === 'wait') {
       state.waiting.push(() => {
         const later = buildScatterGather(state, req)

@@ -75,7 +75,8 @@ export function physicalPieces(mdl: MDL, currentVa: number, length: number): Arr
   return pieces
 }
 
-export function buildScatterGather(adapter: AdapterState, req: SgRequest): SgOutcome {
+/** `behindOthers`: earlier requests are waiting for map registers, so this one may not take any. */
+export function buildScatterGather(adapter: AdapterState, req: SgRequest, behindOthers = false): SgOutcome {
   const pieces = physicalPieces(req.mdl, req.currentVa, req.length)
   if (typeof pieces === 'string') return { fail: pieces }
   if (pieces.length === 0) return { fail: 'Length is zero' }
@@ -129,6 +130,7 @@ export function buildScatterGather(adapter: AdapterState, req: SgRequest): SgOut
     let needed = 0
     for (const [pa, len] of pieces) if (pa + len > adapter.limit) needed += pagesTouched(pa, len)
     if (needed > adapter.mapRegisters) return { fail: `the transfer needs ${needed} map registers and the adapter has ${adapter.mapRegisters}` }
+    if (needed > 0 && behindOthers) return 'wait'
     if (needed > adapter.freeRegisters.length + (adapter.mapRegisters - adapter.registersAllocated)) return 'wait'
     const ram = p.kernel.ram
     for (const [pa, len] of pieces) {

@@ -161,6 +161,28 @@ describe('scatter/gather lists and bounce buffers', () => {
     expect(l.m.findings).toEqual([])
   })
 
+  it('waiting requests are served in the order they were made: a later one that fits does not take registers an earlier one waits for', () => {
+    const l = loadTestMiniport({ memory: { policy: 'high-first' } })
+    const adapter = adapterOf(l, 2 * PAGE) // 3 map registers
+    const held = [1, 2, 3].map((seed) => getList(l, adapter, buffer(l, PAGE, seed).mdl, PAGE, true).mapped.sgl!)
+    const order: string[] = []
+    const request = (name: string, pages: number): void => {
+      const { mdl } = buffer(l, pages * PAGE)
+      const { oldIrql } = l.ndis.KeRaiseIrql(l.ndis.DISPATCH_LEVEL)
+      const status = adapter.DmaOperations.GetScatterGatherList(adapter, null, mdl, l.ndis.MmGetMdlVirtualAddress(mdl), pages * PAGE, () => order.push(name), null, true)
+      l.ndis.KeLowerIrql(oldIrql)
+      expect(status).toBe(STATUS_SUCCESS)
+    }
+    request('two pages', 2)
+    putList(l, adapter, held[0]!, true) // one register free: not enough for the first waiter
+    request('one page', 1) // would fit, but waits its turn
+    expect(order).toEqual([])
+    putList(l, adapter, held[1]!, true)
+    expect(order).toEqual(['two pages'])
+    putList(l, adapter, held[2]!, true)
+    expect(order).toEqual(['two pages', 'one page'])
+  })
+
   it('a transfer that needs more map registers than the adapter has is refused, not queued forever', () => {
     const l = loadTestMiniport({ memory: { policy: 'high-first' } })
     const adapter = adapterOf(l, PAGE) // 2 map registers
