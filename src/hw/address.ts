@@ -50,12 +50,12 @@ export function hex(value: number, minDigits = 1): string {
 /** Plain `0x…` hex with no separators, for machine-readable output. */
 export const hexPlain = (value: number): string => `0x${value.toString(16)}`
 
-/** Human size: 4096 → "4 KiB", 1536 → "1.5 KiB", 8589934592 → "8 GiB". */
+/** Human size: 4096 → "4 KiB", 1536 → "1.5 KiB", 1500000 → "1.4 MiB", 8589934592 → "8 GiB". */
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const
   let value = bytes
   let unit = 0
-  while (value >= 1024 && unit < units.length - 1 && value % 1 === 0) {
+  while (value >= 1024 && unit < units.length - 1) {
     value /= 1024
     unit++
   }
