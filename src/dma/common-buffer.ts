@@ -62,6 +62,11 @@ export function allocateCommonBuffer(adapter: AdapterState, length: number, cach
     }
     iova = { base, pages: pages + 2 * guard }
     logical = first
+    if (guard > 0) {
+      const what = `the guard page around a ${label}`
+      p.verifier.addGuardIova(adapter.requester, base, what, site)
+      p.verifier.addGuardIova(adapter.requester, first + pages * PAGE_SIZE, what, site)
+    }
   } else {
     // One run below the limit that never crosses a 4 GiB multiple (AllocateCommonBuffer's rule).
     const got = k.mm.allocateFrames(pages + 2 * guard, { ...request, contiguous: true, highest: limit - 1, boundary: FOUR_GIB })
@@ -147,6 +152,10 @@ export function releaseCommonBuffer(adapter: AdapterState, cb: CommonBuffer, fre
   adapter.commonBuffers.delete(cb.va)
   p.verifier.remove(cb.mapping)
   if (cb.iova !== null) {
+    if (cb.memory.guardBefore > 0) {
+      p.verifier.removeGuardIova(adapter.requester, cb.iova.base)
+      p.verifier.removeGuardIova(adapter.requester, cb.logical + cb.memory.pages * PAGE_SIZE)
+    }
     p.domains.unmap(adapter.requester, cb.iova.base, cb.iova.pages * PAGE_SIZE)
     adapter.iovaSpace().release(cb.iova.base, cb.iova.pages)
   }

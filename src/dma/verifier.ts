@@ -19,6 +19,7 @@
 // the refused device address is, read as a CPU physical address, driver memory that was never
 // mapped for the device, the fault says so and why (S14, S27).
 import { PAGE_SIZE, hex } from '../hw/address.js'
+import { parseBdf } from '../hw/pci.js'
 import type { FindingInput } from '../hw/finding.js'
 import { siteText, type CallSite } from '../kernel/calls.js'
 import type { FindingsLog } from '../kernel/findings.js'
@@ -80,6 +81,8 @@ export class DmaVerifier {
   private readonly reported = new Map<string, { count: number }>()
   /** Physical guard frames around common buffers (dmaGuard), with what they guard. */
   private readonly guards = new Map<number, string>()
+  /** Guard IOVA pages around common buffers (dmaGuard, IOMMU on): `requester:page` → what. */
+  private readonly guardIovas = new Map<string, { readonly what: string; readonly site: string | undefined }>()
   private nextId = 1
   /** Device accesses checked, and how many were outside every live mapping. */
   checked = 0
@@ -128,6 +131,15 @@ export class DmaVerifier {
         }
       }
     }
+  }
+
+  /** An unmapped IOVA page guarding a common buffer (dmaGuard with the IOMMU on), by requester. */
+  addGuardIova(requester: number, iova: number, what: string, site: string | undefined): void {
+    this.guardIovas.set(`${requester}:${Math.floor(iova / PAGE_SIZE)}`, { what, site })
+  }
+
+  removeGuardIova(requester: number, iova: number): void {
+    this.guardIovas.delete(`${requester}:${Math.floor(iova / PAGE_SIZE)}`)
   }
 
   addGuard(pfn: number, what: string): void {
@@ -219,7 +231,11 @@ export class DmaVerifier {
   }
 
   private explainIommuFault(input: FindingInput, address: unknown): FindingInput {
-    if (typeof address !== 'number' || this.mappingAt(address) !== undefined) return input
+    if (typeof address !== 'number') return input
+    const requester = input.details?.['requester']
+    const guard = typeof requester === 'string' ? this.guardIovas.get(`${parseBdf(requester)}:${Math.floor(address / PAGE_SIZE)}`) : undefined
+    if (guard !== undefined) return explained(input, `${hex(address)} is ${guard.what}${allocatedAt(guard.site)}: the device ran past the end of the buffer`, guard.site, {})
+    if (this.mappingAt(address) !== undefined) return input
     const owner = this.frames.ownerOf(Math.floor(address / PAGE_SIZE))
     const why = owner?.driver === true ? NOT_DMA_MEMORY[owner.kind] : undefined
     if (owner === undefined || why === undefined) return input

@@ -234,15 +234,22 @@ describe('the device given an address it cannot reach, or memory that is gone', 
     void site
   })
 
-  it('with dmaGuard and the IOMMU on, the same overrun hits an unmapped guard IOVA page and faults', () => {
+  it('with dmaGuard and the IOMMU on, the same overrun hits an unmapped guard IOVA page: the fault says whose guard and where it was allocated', () => {
     const l = loadTestMiniport({ iommu: true, verifier: { dmaGuard: true } })
     const adapter = adapterOf(l)
+    const site = lineHere(1)
     const cb = adapter.DmaOperations.AllocateCommonBuffer(adapter, PAGE, false)
     receiveIntoRaw(l.a, cb.logicalAddress + PAGE - 1024)
     l.m.traffic.receive({ count: 1, size: 1500 })
     const f = firstFinding(l.m, 'iommu-fault')
     expect(f.details).toMatchObject({ address: cb.logicalAddress + PAGE, access: 'write' })
+    expect(f.site).toBe(site)
+    expect(f.message).toContain(`${hex(cb.logicalAddress + PAGE)} is the guard page around a common buffer of 4 KiB (AllocateCommonBuffer) (allocated at ${site}): the device ran past the end of the buffer`)
     expect(count(l.m, 'dma-outside-buffer')).toBe(0)
+    // Freed, the buffer's guard pages are no longer its: a later fault there is plain.
+    adapter.DmaOperations.FreeCommonBuffer(adapter, PAGE, cb.logicalAddress, cb.virtualAddress, false)
+    l.m.nic.dma.write(cb.logicalAddress + PAGE, new Uint8Array(4), 0, 4)
+    expect(l.m.findings.at(-1)!.message).not.toContain('guard page')
   })
 
   it('dma-outside-buffer (fatal): with dmaGuard the driver\'s own write past the end of a common buffer stops the machine at that line', () => {
