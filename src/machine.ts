@@ -2,6 +2,7 @@
 // IOMMU, the NIC and its wire), the kernel on top of it, and the host API a test or the
 // command line drives it with. The firmware step (BAR assignment, interrupt routing) happens
 // here, when the machine is created; so does the OS's IOMMU bring-up when it is configured on.
+import { hexPlain } from './hw/address.js'
 import { resolveConfig, type MachineConfig, type ResolvedConfig } from './config.js'
 import { IommuDomains } from './dma/iommu-domains.js'
 import { MachineIommu } from './dma/iommu-facade.js'
@@ -305,11 +306,13 @@ export class Machine {
       nicTxDropped: tx.dropped,
     }
     const initStatus = host?.miniport.initStatus ?? 0
+    // Initialization that bug-checked never returned a status: say so rather than "success".
+    const initCrashed = host !== null && (host.miniport.crashedIn === 'DriverEntry' || host.miniport.crashedIn === 'MiniportInitializeEx') && log.bugcheck !== null
     return {
       miniport: host?.ctx.driverName ?? '',
       config: this.config,
       outcome,
-      init: { status: statusName(initStatus), code: initStatus },
+      init: initCrashed ? { status: `${host.miniport.crashedIn} did not return: bug check ${hexPlain(log.bugcheck!.code)}`, code: log.bugcheck!.code } : { status: statusName(initStatus), code: initStatus },
       bugcheck: log.bugcheck === null ? null : { code: log.bugcheck.code, name: log.bugcheck.name, params: log.bugcheck.params },
       findings: [...log.findings],
       findingsSuppressed: Object.fromEntries(log.suppressed),

@@ -87,7 +87,7 @@ export function formatReport(r: Report, command = 'run'): string {
   const dropped = Object.entries(t.dropped).filter(([, v]) => v > 0)
   out.push(bold('traffic'))
   out.push(`  sent ${n(t.txFrames)} of ${n(t.txRequested)} frames, received ${n(t.rxFrames)} intact${dropped.length > 0 ? `; ${dropped.map(([k, v]) => `${k} ${n(v)}`).join(', ')}` : '; nothing dropped'}`)
-  out.push(`  MiniportInitializeEx: ${r.init.status}`)
+  out.push(`  initialization: ${r.init.status}`)
   out.push('')
 
   out.push(bold(`findings (${r.findings.length}${suppressedText(r)})`))

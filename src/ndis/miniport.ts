@@ -34,6 +34,8 @@ export class Miniport {
   driverObject: DRIVER_OBJECT
   /** The status DriverEntry or MiniportInitializeEx returned (init-failed runs keep the failing one). */
   initStatus: number = NDIS_STATUS.NDIS_STATUS_SUCCESS
+  /** The handler that was running when the machine stopped, if it stopped inside one of ours. */
+  crashedIn: string | null = null
   private pauseCompleted = false
   private readonly oidCompletions = new Map<NDIS_OID_REQUEST, number>()
   /** Runs the clock for up to `ns` or until `done()` (set by the machine). */
@@ -176,7 +178,7 @@ export class Miniport {
     ctx.nic.pci.configWrite32(0x04, command | 0x6)
     const registry = `\\Registry\\Machine\\System\\CurrentControlSet\\Services\\${ctx.driverName}`
     const entry = ctx.caller.call('DriverEntry', PASSIVE_LEVEL, () => driverEntry(ndis as never, registry))
-    if (entry === DRIVER_FAILED) return this.crashed()
+    if (entry === DRIVER_FAILED) return this.crashed('DriverEntry')
     if (typeof entry !== 'number' || !isSuccess(entry) || ctx.characteristics === null) {
       this.initStatus = typeof entry === 'number' && !isSuccess(entry) ? entry : NDIS_STATUS.NDIS_STATUS_FAILURE
       if (ctx.characteristics === null && typeof entry === 'number' && isSuccess(entry)) {
@@ -199,7 +201,7 @@ export class Miniport {
     ctx.inInitialize = true
     const status = ctx.caller.call('MiniportInitializeEx', PASSIVE_LEVEL, () => this.chars.InitializeHandlerEx(ctx.adapterHandle, null, params))
     ctx.inInitialize = false
-    if (status === DRIVER_FAILED) return this.crashed()
+    if (status === DRIVER_FAILED) return this.crashed('MiniportInitializeEx')
     if (typeof status !== 'number' || !isSuccess(status)) {
       this.initStatus = typeof status === 'number' ? status : NDIS_STATUS.NDIS_STATUS_FAILURE
       this.state = 'init-failed'
@@ -210,7 +212,7 @@ export class Miniport {
     this.state = 'paused'
     k.enterRuntime()
     const restart = ctx.caller.call('MiniportRestart', PASSIVE_LEVEL, () => this.chars.RestartHandler(ctx.adapterContext, { Header: { Type: 0x80, Revision: 1, Size: 0 } }))
-    if (restart === DRIVER_FAILED) return this.crashed()
+    if (restart === DRIVER_FAILED) return this.crashed('MiniportRestart')
     if (restart === NDIS_STATUS.NDIS_STATUS_PENDING || isSuccess(restart)) this.state = 'running'
     else ctx.violation('ndis-restart-failed', `MiniportRestart returned ${statusName(restart)}`)
   }
@@ -322,7 +324,8 @@ export class Miniport {
     })
   }
 
-  private crashed(): void {
+  private crashed(handler?: string): void {
+    this.crashedIn ??= handler ?? null
     this.state = 'crashed'
   }
 
