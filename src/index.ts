@@ -24,3 +24,13 @@ export { parseBdf, formatBdf, type PciBus, type PciFunction } from './hw/pci.js'
 export type { Wire, WireMode } from './hw/wire.js'
 export { PcapWriter } from './hw/pcap.js'
 export type { TrafficGenerator, TrafficOptions } from './hw/traffic.js'
+// The driver model: what a miniport receives and the structures it sees, the host API around
+// a loaded miniport, reports, and the scenario and sweep runners behind the command line.
+export type { NdisApi, NdisRoutines, DMA_ADAPTER, DMA_OPERATIONS } from './ndis/api.js'
+export type * from './ndis/types.js'
+export type { LoadedMiniport, TrafficOptions as MachineTrafficOptions } from './machine.js'
+export type { MiniportModule, MiniportState } from './ndis/miniport.js'
+export type { Report, Outcome } from './report.js'
+export { runScenario, loadMiniport, DEFAULT_SCENARIO, type ScenarioOptions, type LoadableMiniport } from './scenario.js'
+export { sweep, type SweepOptions, type SweepResult } from './sweep.js'
+export { FaultSpecError, parseFaultSpec } from './faults/spec.js'
