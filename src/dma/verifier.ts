@@ -235,12 +235,14 @@ export class DmaVerifier {
     const requester = input.details?.['requester']
     const guard = typeof requester === 'string' ? this.guardIovas.get(`${parseBdf(requester)}:${Math.floor(address / PAGE_SIZE)}`) : undefined
     if (guard !== undefined) return explained(input, `${hex(address)} is ${guard.what}${allocatedAt(guard.site)}: the device ran past the end of the buffer`, guard.site, {})
-    if (this.mappingAt(address) !== undefined) return input
+    if (address >= this.kernel.bus.memory.top) return input
     const owner = this.frames.ownerOf(Math.floor(address / PAGE_SIZE))
-    const why = owner?.driver === true ? NOT_DMA_MEMORY[owner.kind] : undefined
-    if (owner === undefined || why === undefined) return input
+    if (owner === undefined || !owner.driver) return input
+    const mapping = this.mappingAt(address)
+    const why = mapping === undefined ? NOT_DMA_MEMORY[owner.kind] : mappedElsewhere(mapping)
+    if (why === undefined) return input
     const a = this.allocation(owner, address)
-    return explained(input, `${hex(address)} was never mapped for the device: it is the CPU physical address of ${a.what}${allocatedAt(a.site)}, and with DMA remapping on the device sees only addresses the HAL mapped for it. ${why}`, a.site, { memory: a.what, memoryKind: owner.kind })
+    return explained(input, `${hex(address)} was never mapped for the device: it is the CPU physical address of ${a.what}${allocatedAt(a.site)}, and with DMA remapping on the device sees only addresses the HAL mapped for it. ${capitalized(why)}`, a.site, { memory: a.what, memoryKind: owner.kind })
   }
 
   /** Without an IOMMU a device address is a physical one: whose memory did the device miss? */
@@ -250,7 +252,7 @@ export class DmaVerifier {
     if (this.kernel.bus.memory.top <= intended) return input
     const bits = input.details?.['addressBits']
     const mapping = this.mappingAt(intended)
-    if (mapping !== undefined) {
+    if (mapping !== undefined && typeof bits === 'number' && mapping.addressBits > bits) {
       const site = typeof mapping.site === 'string' ? mapping.site : siteText(mapping.site)
       return explained(
         input,
@@ -262,8 +264,8 @@ export class DmaVerifier {
     const owner = this.frames.ownerOf(Math.floor(intended / PAGE_SIZE))
     if (owner === undefined || !owner.driver) return input
     const a = this.allocation(owner, intended)
-    const why = NOT_DMA_MEMORY[owner.kind]
-    return explained(input, `${hex(intended)} is the CPU physical address of ${a.what}${allocatedAt(a.site)}, which no DMA mapping covers${why === undefined ? '' : `: ${why}`}`, a.site, { memory: a.what, memoryKind: owner.kind })
+    const why = mapping === undefined ? NOT_DMA_MEMORY[owner.kind] : mappedElsewhere(mapping)
+    return explained(input, `${hex(intended)} is the CPU physical address of ${a.what}${allocatedAt(a.site)}${mapping === undefined ? ', which no DMA mapping covers' : ''}${why === undefined ? '' : `: ${why}`}`, a.site, { memory: a.what, memoryKind: owner.kind })
   }
 
   /** A kernel VA given to the device: the classic mix-up of a buffer's VA with its logical address. */
@@ -332,6 +334,15 @@ export class DmaVerifier {
       },
     })
   }
+}
+
+function capitalized(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}
+
+/** Why a buffer's physical address is the wrong one to give the device when a DMA mapping covers it. */
+function mappedElsewhere(mapping: LiveMapping): string {
+  return `it has a DMA mapping (the ${mapping.label}), and the device must be given that mapping's logical addresses, not MmGetPhysicalAddress (S26)`
 }
 
 function explained(input: FindingInput, why: string, site: string | undefined, details: Record<string, string>): FindingInput {

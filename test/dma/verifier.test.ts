@@ -115,6 +115,24 @@ describe('driver memory handed to the device by raw address', () => {
     expect(f.message).toContain(`was never mapped for the device: it is the CPU physical address of nonpaged pool block 'TrAw' (200 bytes) at VA ${hex(va)} (allocated at ${site})`)
   })
 
+  it('S26 with the IOMMU on, the physical address of shared memory in place of its logical address is named, and the finding says which address to use', () => {
+    // low-first: the physical address is below 4 GiB and faults in the IOMMU; high-first: it is
+    // above, and the 32 address lines truncate it before the IOMMU sees it.
+    for (const [policy, kind] of [['low-first', 'iommu-fault'], ['high-first', 'dma-address-truncated']] as const) {
+      const { m, a, ndis } = loadTestMiniport({ iommu: true, memory: { policy } })
+      const pa = ndis.MmGetPhysicalAddress(a.rxBlock)
+      expect(pa).not.toBe(a.rxBlockLogical)
+      transmitRaw(a, pa, 64)
+      m.runUntilIdle()
+      const f = firstFinding(m, kind)
+      expect(kinds(m)[0]).toBe(kind)
+      expect(f.site).toMatch(/^test\/support\/test-miniport\.ts:\d+$/)
+      expect(f.message).toContain(`the CPU physical address of common buffer of 256 KiB (NdisMAllocateSharedMemory) (allocated at ${f.site!})`)
+      expect(f.message).toContain(hex(pa))
+      expect(f.message).toMatch(/[Ii]t has a DMA mapping \(the common buffer of 256 KiB \(NdisMAllocateSharedMemory\)\), and the device must be given that mapping's logical addresses, not MmGetPhysicalAddress \(S26\)$/)
+    }
+  })
+
   it('S16 noncached memory from MmAllocateNonCachedMemory used for DMA is reported', () => {
     const { m, a, ndis } = loadTestMiniport({ iommu: false, memory: { policy: 'low-first' } })
     const site = lineHere(1)
