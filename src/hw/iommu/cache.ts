@@ -54,7 +54,11 @@ export class TranslationCache {
   }
 
   insert(domain: number, tag: number, value: number, bits: number): void {
-    const i = this.slot(domain, tag)
+    this.insertAt(this.slot(domain, tag), domain, tag, value, bits)
+  }
+
+  /** `insert` when the caller has the slot from its lookup already. */
+  insertAt(i: number, domain: number, tag: number, value: number, bits: number): void {
     this.domain[i] = domain
     this.tag[i] = tag
     this.value[i] = value
