@@ -34,6 +34,27 @@ export const pageOffset = (address: number): number => address & PAGE_MASK
 export const pagesSpanned = (address: number, bytes: number): number =>
   bytes === 0 ? 0 : pageNumber(address + bytes - 1) - pageNumber(address) + 1
 
+/**
+ * A 64-bit device address (a descriptor's buffer address, a ring base) from its two 32-bit
+ * halves, as an exact number that lands where a device driving `addressBits` lines puts it.
+ * Joined naively, a high half of 2^21 or more makes a number above 2^53 whose low bits are
+ * rounded away, so the access would land next to where the bus puts it. Beyond the device's
+ * reach only the bits it drives matter: such a high half keeps those and one bit above them,
+ * so the value is exact, still beyond the limit (the DMA engine truncates it and reports
+ * `dma-address-truncated`, naming this folded address), and equal to the real address modulo
+ * 2^addressBits. A device driving more than 52 lines finds no RAM and no IOMMU mapping above
+ * 2^53 (RAM ends below 4 TiB, the IOMMU's width is 48 bits): such an address is kept at
+ * 2^53 - 2^32 + low, where the access is refused (master abort, IOMMU fault) as it would be.
+ */
+export function deviceAddress(high: number, low: number, addressBits: number): number {
+  const h = high >>> 0
+  const l = low >>> 0
+  if (h < 0x20_0000) return h * TWO_POW_32 + l
+  if (addressBits > 52) return 0x1f_ffff * TWO_POW_32 + l
+  const reach = addressBits > 32 ? 2 ** (addressBits - 32) : 1
+  return ((h % reach) + reach) * TWO_POW_32 + l
+}
+
 export const low32 = (value: number): number => value >>> 0
 export const high32 = (value: number): number => Math.floor(value / TWO_POW_32) >>> 0
 export const join64 = (lo: number, hi: number): number => (hi >>> 0) * TWO_POW_32 + (lo >>> 0)

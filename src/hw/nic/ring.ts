@@ -4,7 +4,7 @@
 // masked to a multiple of 128 bytes (manual 13.4.27/13.4.40), head and tail are 16 bits.
 // The device re-validates the geometry before every walk; a bad one is a `device-error`
 // (reported once until a ring register is written again) and the walk does not start.
-import { TWO_POW_32, hex } from '../address.js'
+import { deviceAddress, hex } from '../address.js'
 import type { FindingSink } from '../finding.js'
 import { DESCRIPTOR_SIZE } from './layouts.js'
 
@@ -21,18 +21,23 @@ export class DescriptorRing {
   tail = 0
   private readonly sink: FindingSink
   private readonly requester: string
+  /** Address lines the device drives: the base is joined for them (`deviceAddress`). */
+  private readonly addressBits: number
+  /** The base as one exact number, joined when a base register is written. */
+  private joined = 0
   private reported = false
 
-  constructor(queue: 'transmit' | 'receive', sink: FindingSink, requester: string) {
+  constructor(queue: 'transmit' | 'receive', sink: FindingSink, requester: string, addressBits: number) {
     this.queue = queue
     this.prefix = queue === 'transmit' ? 'TD' : 'RD'
     this.sink = sink
     this.requester = requester
+    this.addressBits = addressBits
   }
 
   /** The ring's base as the device drives it (a logical address). */
   get base(): number {
-    return this.baseHigh * TWO_POW_32 + this.baseLow
+    return this.joined
   }
 
   /** Descriptors in the ring. */
@@ -47,17 +52,19 @@ export class DescriptorRing {
   }
 
   descriptorAddress(index: number): number {
-    return this.baseHigh * TWO_POW_32 + this.baseLow + index * DESCRIPTOR_SIZE
+    return this.joined + index * DESCRIPTOR_SIZE
   }
 
   writeBaseLow(value: number): void {
     if ((value & 0xf) !== 0) this.misprogrammed(`${this.prefix}BAL`, value, `the low 4 bits are ignored: the ring base must be 16-byte aligned, so the device uses ${hex((value & ~0xf) >>> 0)}`)
     this.baseLow = (value & ~0xf) >>> 0
+    this.joined = deviceAddress(this.baseHigh, this.baseLow, this.addressBits)
     this.reported = false
   }
 
   writeBaseHigh(value: number): void {
     this.baseHigh = value >>> 0
+    this.joined = deviceAddress(this.baseHigh, this.baseLow, this.addressBits)
     this.reported = false
   }
 
@@ -83,6 +90,7 @@ export class DescriptorRing {
   reset(): void {
     this.baseLow = 0
     this.baseHigh = 0
+    this.joined = 0
     this.length = 0
     this.head = 0
     this.tail = 0

@@ -19,6 +19,7 @@
 // descriptors than the ring holds, every descriptor is consumed, and a failed descriptor
 // fetch or write-back stops the queue until reset (`device-error`). A buffer write the IOMMU
 // or the bus refused leaves the frame incomplete, so its last descriptor carries RXE.
+import { deviceAddress } from '../address.js'
 import { DMA_STATUS, dmaStatusText, type DmaEngine, type DmaStatus } from '../dma-engine.js'
 import type { FindingSink } from '../finding.js'
 import type { Clock } from '../clock.js'
@@ -81,7 +82,7 @@ export class RxEngine {
     this.sink = sink
     this.link = link
     this.regs = regs
-    this.ring = new DescriptorRing('receive', sink, dma.requester)
+    this.ring = new DescriptorRing('receive', sink, dma.requester, dma.addressBits)
     this.delay = new DelayedCause(clock, causes, ICR.RXT0, 'e1000 RDTR')
   }
 
@@ -212,7 +213,7 @@ export class RxEngine {
         ring.reportBadDescriptor(index, 'null-buffer', 'buffer address 0: no data written; the descriptor was consumed')
       } else {
         chunk = total - written < size ? total - written : size
-        if (this.dma.write(high * 4294967296 + low, buf, off + written, chunk) !== DMA_STATUS.ok) failed = true
+        if (this.dma.write(deviceAddress(high, low, this.dma.addressBits), buf, off + written, chunk) !== DMA_STATUS.ok) failed = true
         written += chunk
         last = written >= total
       }

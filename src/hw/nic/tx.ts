@@ -14,6 +14,7 @@
 // or write-back stops the queue until reset (`device-error`); a failed buffer fetch drops the
 // frame (counted), so nothing partial ever reaches the wire. IFCS is accepted and ignored:
 // frames on this wire carry no FCS (as QEMU does).
+import { deviceAddress } from '../address.js'
 import type { Clock, Timer } from '../clock.js'
 import { DMA_STATUS, dmaStatusText, type DmaEngine, type DmaStatus } from '../dma-engine.js'
 import type { FindingSink } from '../finding.js'
@@ -80,7 +81,7 @@ export class TxEngine {
     this.causes = causes
     this.stats = stats
     this.link = link
-    this.ring = new DescriptorRing('transmit', sink, dma.requester)
+    this.ring = new DescriptorRing('transmit', sink, dma.requester, dma.addressBits)
     this.delay = new DelayedCause(clock, causes, ICR.TXDW, 'e1000 TIDV')
     this.timer = clock.timer('e1000 transmit', () => this.walk())
     this.fifoNs = (TX_FIFO_BYTES * 8 * 1000) / wire.linkMbps
@@ -191,7 +192,7 @@ export class TxEngine {
       return
     }
     if (this.slot < 0) this.openSlot()
-    const status = this.dma.read(high * 4294967296 + low, this.wire.buffer, this.slot + this.frameLength, length)
+    const status = this.dma.read(deviceAddress(high, low, this.dma.addressBits), this.wire.buffer, this.slot + this.frameLength, length)
     if (status !== DMA_STATUS.ok) {
       this.counters.dmaErrors++
       this.frameBad = true
