@@ -24,6 +24,9 @@ export class FindingsLog implements FindingSink {
   bugcheck: BugCheckInfo | null = null
   /** The finding that stopped the machine. */
   stoppedBy: Finding | null = null
+  /** Reports that came after the machine stopped (not listed). */
+  afterStop = 0
+  private batching = false
   private readonly clock: Clock
   private readonly perKind: number
   private readonly stopListeners: Array<() => void> = []
@@ -62,6 +65,20 @@ export class FindingsLog implements FindingSink {
     throw this.bugCheckError()
   }
 
+  /**
+   * Findings that are one event (the unload's list of leaks behind 0xC4/0x62): all are kept,
+   * and in crash mode the machine stops with the first, as the bug check lists them all.
+   */
+  batch<T>(fn: () => T): T {
+    const outer = this.batching
+    this.batching = true
+    try {
+      return fn()
+    } finally {
+      this.batching = outer
+    }
+  }
+
   /** Refuses any further driver activity once the machine has stopped. */
   throwIfStopped(): void {
     if (this.bugcheck !== null) throw this.bugCheckError()
@@ -78,6 +95,12 @@ export class FindingsLog implements FindingSink {
   }
 
   private record(input: FindingInput, severity: Severity): void {
+    // After the bug check nothing runs on a real machine: what a device step or an unwinding
+    // call reports afterwards is counted, not listed, so the stop is the last word.
+    if (this.bugcheck !== null && !this.batching) {
+      this.afterStop++
+      return
+    }
     const finding: Finding = {
       ...input,
       severity,

@@ -69,7 +69,7 @@ export function checkLeaks(kernel: Kernel, driverName: string): LeakSummary {
   if (pool.length > 0) {
     lines.push(`${driverName} unloaded with ${pool.length} pool allocation${pool.length === 1 ? '' : 's'} (${poolBytes} bytes) not freed (0xC4/0x62)`)
   }
-  pool.forEach((leak, i) => {
+  log.batch(() => pool.forEach((leak, i) => {
     const site = siteText(leak.site)
     const line = `pool leak ${i + 1} of ${pool.length}: ${leak.what}${site === undefined ? '' : `, allocated at ${site}`}`
     lines.push(line)
@@ -81,7 +81,7 @@ export function checkLeaks(kernel: Kernel, driverName: string): LeakSummary {
       ...(site === undefined ? {} : { site }),
       details: { driver: driverName, ...leak.details },
     })
-  })
+  }))
   other.forEach((leak, i) => {
     const site = siteText(leak.site)
     const line = `memory leak ${i + 1} of ${other.length}: ${leak.what}${site === undefined ? '' : `, allocated at ${site}`}`
