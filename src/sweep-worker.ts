@@ -1,7 +1,7 @@
 // A sweep worker: runs scenarios it is sent, one at a time, and posts back their summaries.
 // Miniport modules are imported once per worker and reused.
 import { parentPort } from 'node:worker_threads'
-import { loadMiniport, runScenario, summarize, type LoadableMiniport } from './scenario.js'
+import { loadMiniport, runForSweep, type LoadableMiniport } from './scenario.js'
 import { emulatorError, type WorkerTask } from './sweep.js'
 
 const modules = new Map<string, Promise<LoadableMiniport>>()
@@ -11,7 +11,7 @@ parentPort?.on('message', (msg: { id: number; task: WorkerTask }) => {
   let loading = modules.get(task.file)
   if (loading === undefined) modules.set(task.file, (loading = loadMiniport(task.file)))
   loading
-    .then((miniport) => summarize(runScenario({ ...miniport, name: task.name }, task.config, task.scenario).report))
+    .then((miniport) => runForSweep({ ...miniport, name: task.name }, task.config, task.scenario))
     .catch((error: unknown) => emulatorError(error))
     .then((summary) => parentPort?.postMessage({ id: msg.id, summary }))
 })

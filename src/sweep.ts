@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads'
 import type { MachineConfig } from './config.js'
 import { classify, planSweep, runOrdered, summarize as summarizeRuns, type PlannedRun, type ScenarioSummary, type SweepMode, type SweepRun, type SweepSummary } from './faults/sweep.js'
 import type { EnumeratedCall } from './faults/injector.js'
-import { enumerateCalls, runScenario, summarize, type LoadableMiniport, type ScenarioOptions } from './scenario.js'
+import { enumerateCalls, runForSweep, runScenario, type LoadableMiniport, type ScenarioOptions } from './scenario.js'
 
 export interface SweepOptions {
   readonly config: MachineConfig
@@ -74,7 +74,7 @@ export async function sweep(miniport: LoadableMiniport, options: SweepOptions): 
 
 function runOne(miniport: LoadableMiniport, options: SweepOptions, run: PlannedRun): ScenarioSummary {
   try {
-    return summarize(runScenario(miniport, sweepConfig(options.config, run.replay), options.scenario).report)
+    return runForSweep(miniport, sweepConfig(options.config, run.replay), options.scenario)
   } catch (error) {
     return emulatorError(error)
   }

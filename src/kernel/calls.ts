@@ -43,6 +43,12 @@ export class DriverCalls {
   injector: FaultInjector
   /** When true, every call captures its full driver stack (stack-mode sweeps). */
   captureStacks = false
+  /**
+   * When false, calls capture no site unless a fault filter needs one. Sweeps run so (a
+   * capture is a stack walk, the largest cost of a scenario) and re-run the few runs that are
+   * not handled with sites on: the machine is deterministic, so the re-run is the same run.
+   */
+  captureSites = true
   private readonly clock: Clock
   private readonly phase: () => Phase
   private readonly perRoutine = new Map<string, { calls: number; last: SiteToken | undefined }>()
@@ -60,7 +66,7 @@ export class DriverCalls {
    */
   allocation(routine: string, size: number, tag?: string): AllocationContext {
     const needsSites = this.injector.needsSites || this.captureStacks
-    const site = this.site(routine, needsSites)
+    const site = needsSites || this.captureSites ? this.site(routine, needsSites) : undefined
     if (this.injector.inert) return site === undefined ? this.none : { fail: false, partial: false, site }
     const phase = this.phase()
     const decision: FaultDecision = this.injector.decide({

@@ -89,8 +89,7 @@ export class Protocol {
     this.ctx = ctx
     this.miniport = miniport
     this.nbls = nbls
-    const rng = new Random(seed, 'protocol-pattern')
-    this.pattern = Uint8Array.from({ length: PATTERN_BYTES + SLOT_BYTES }, () => rng.int(0, 255))
+    this.pattern = patternFor(seed)
     const clock = ctx.kernel.clock
     this.sender = clock.timer('protocol send', () => this.sendBatch())
     this.returner = clock.timer('protocol return', () => this.returnIndicated())
@@ -339,6 +338,20 @@ export class Protocol {
     this.counters.rxCorrupt++
     if (this.corruptReported++ < 20) this.ctx.kernel.log.report({ kind: 'frame-corrupted', message })
   }
+}
+
+/** The payload pattern for a seed: the same bytes for every machine with that seed, made once. */
+const patterns = new Map<number, Uint8Array>()
+
+function patternFor(seed: number): Uint8Array {
+  let p = patterns.get(seed)
+  if (p === undefined) {
+    const rng = new Random(seed, 'protocol-pattern')
+    p = Uint8Array.from({ length: PATTERN_BYTES + SLOT_BYTES }, () => rng.int(0, 255))
+    if (patterns.size > 64) patterns.clear()
+    patterns.set(seed, p)
+  }
+  return p
 }
 
 function patternOffset(slot: number): number {
