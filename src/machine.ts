@@ -302,6 +302,8 @@ export class Machine {
       nicFiltered: rx.filtered,
       nicOversize: rx.oversize,
       nicRefused: rx.refused,
+      // Arrived with the link down or RCTL.EN clear (the frames a LAN sends after the halt).
+      nicReceiverOff: rx.ignored,
       nicDmaErrors: rx.dmaErrors + tx.dmaErrors,
       nicTxDropped: tx.dropped,
     }
