@@ -121,10 +121,36 @@ export class DriverMemory {
     }
   }
 
+  /**
+   * A copy of `length` bytes at `va`. Every page is checked before the copy is allocated, so a
+   * length beyond what is mapped faults at the first unmapped page (as memcpy would) instead
+   * of first asking the host for that many bytes.
+   */
   readBytes(va: number, length: number): Uint8Array {
+    byteCount('readBytes', length)
+    for (let done = 0; done < length; ) {
+      const at = va + done
+      const chunk = Math.min(PAGE_SIZE - (at & 0xfff), length - done)
+      this.check(at, 'read', chunk)
+      done += chunk
+    }
     const out = new Uint8Array(length)
-    this.readInto(va, out, 0, length)
+    this.readChecked(va, out, length)
     return out
+  }
+
+  /** `readInto` for a range `readBytes` has just checked: the same pages, no second check. */
+  private readChecked(va: number, dst: Uint8Array, length: number): void {
+    let done = 0
+    while (done < length) {
+      const at = va + done
+      const chunk = Math.min(PAGE_SIZE - (at & 0xfff), length - done)
+      const pte = this.space.pteAt(at)
+      const pa = pte - (pte & 0xfff) + (at & 0xfff)
+      if ((pte & PTE.IO) !== 0) this.bus.readInto(pa, dst, done, chunk)
+      else this.ram.readInto(pa, dst, done, chunk)
+      done += chunk
+    }
   }
 
   writeFrom(va: number, src: Uint8Array, srcOffset: number, length: number): void {
@@ -146,6 +172,7 @@ export class DriverMemory {
 
   /** RtlFillMemory: `length` bytes at `va` set to `value`. */
   fill(va: number, length: number, value: number): void {
+    byteCount('fill', length)
     let done = 0
     while (done < length) {
       const at = va + done
@@ -160,7 +187,8 @@ export class DriverMemory {
 
   /** RtlMoveMemory: copies `length` bytes from `srcVa` to `dstVa` (overlap-safe). */
   copy(dstVa: number, srcVa: number, length: number): void {
-    if (length <= 0) return
+    byteCount('copy', length)
+    if (length === 0) return
     // Validate both ranges before moving a byte, as a faulting copy would stop at the first bad page.
     const tmp = this.readBytes(srcVa, length)
     this.writeFrom(dstVa, tmp, 0, length)
@@ -272,6 +300,11 @@ export class DriverMemory {
       details,
     })
   }
+}
+
+/** A length the driver passed; anything but a whole number of bytes is its programming error. */
+function byteCount(what: string, length: number): void {
+  if (!Number.isSafeInteger(length) || length < 0) throw new TypeError(`memory.${what}: ${String(length)} is not a number of bytes`)
 }
 
 function site(): { site?: string } {

@@ -1,0 +1,37 @@
+// Bugs the shim fuzzer (test/fuzz, issue 9) found in the kernel shims, one named test each,
+// reduced to the smallest driver call that showed them.
+import { describe, expect, it } from 'vitest'
+import { PAGE_SIZE } from '../../src/hw/address.js'
+import { bugCheckOf, fixture } from './kernel-fixture.js'
+
+describe('kernel fuzz regressions', () => {
+  describe('ndis.memory with a length beyond what is mapped faults at the first unmapped page, before it allocates host memory', () => {
+    it('readBytes of 8 GiB from a one-page block is a page fault, not a RangeError from a typed array', () => {
+      const { m, k } = fixture({ memory: { size: '64MiB' } })
+      const va = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, PAGE_SIZE, 'tseT')
+      const b = bugCheckOf(() => m.kernel.memory.readBytes(va, 2 ** 33))
+      expect(b.kind).toBe('page-fault')
+      expect(m.findings.at(-1)?.details?.address).toBe(va + PAGE_SIZE)
+    })
+
+    it('copy (NdisMoveMemory) of 2 GiB from a one-page block faults without allocating 2 GiB first', () => {
+      const { m, k } = fixture({ memory: { size: '64MiB' } })
+      const src = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, PAGE_SIZE, 'tseT')
+      const dst = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, PAGE_SIZE, 'tseT')
+      const before = process.memoryUsage().arrayBuffers
+      const b = bugCheckOf(() => m.kernel.memory.copy(dst, src, 2 ** 31))
+      expect(b.kind).toBe('page-fault')
+      expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024)
+    })
+
+    it('a length that is not a number of bytes (negative, fractional, NaN) is the driver\'s TypeError naming the accessor', () => {
+      const { m, k } = fixture({ memory: { size: '64MiB' } })
+      const va = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 64, 'tseT')
+      for (const length of [-1, 1.5, Number.NaN]) {
+        expect(() => m.kernel.memory.readBytes(va, length)).toThrow(/^memory\.readBytes: .* is not a number of bytes/)
+        expect(() => m.kernel.memory.copy(va, va, length)).toThrow(/^memory\.copy: .* is not a number of bytes/)
+        expect(() => m.kernel.memory.fill(va, length, 0)).toThrow(/^memory\.fill: .* is not a number of bytes/)
+      }
+    })
+  })
+})
