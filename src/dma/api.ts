@@ -98,6 +98,11 @@ export class HalDma {
    * NTSTATUS for the caller: success (delivered or queued), insufficient resources, invalid.
    */
   scatterGather(state: AdapterState, req: SgRequest, deliver: (sgl: SCATTER_GATHER_LIST) => void): number {
+    // An Mdl the kernel never made (NULL, an object of the driver's) describes no pages.
+    if (this.platform.kernel.mdl.stateOf(req.mdl) === undefined) {
+      this.misuse(req.routine, 'Mdl is not an MDL this system allocated (IoAllocateMdl, NdisAllocateMdl, MmAllocatePagesForMdl)')
+      return NT_STATUS.STATUS_INVALID_PARAMETER
+    }
     // Requests are served in order, as the HAL's adapter queue does: while earlier ones wait
     // for map registers, a new one that needs registers waits behind them.
     const out = buildScatterGather(state, req, state.waiting.length > 0)

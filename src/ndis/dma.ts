@@ -153,9 +153,13 @@ export class NdisDma {
       return NDIS_STATUS.NDIS_STATUS_FAILURE
     }
     this.irql('NdisMAllocateNetBufferSGList', DISPATCH_LEVEL)
+    const mdl = NetBuffer?.CurrentMdl
+    if (mdl === null || mdl === undefined || k.mdl.stateOf(mdl) === undefined) {
+      ctx.violation('ndis-bad-argument', 'NdisMAllocateNetBufferSGList: the NET_BUFFER has no MDL this system allocated in CurrentMdl (NdisAllocateNetBufferAndNetBufferList with an MdlChain from NdisAllocateMdl)')
+      return NDIS_STATUS.NDIS_STATUS_FAILURE
+    }
     const call = k.calls.allocation('NdisMAllocateNetBufferSGList', NetBuffer.DataLength)
     if (call.fail) return NDIS_STATUS.NDIS_STATUS_RESOURCES
-    const mdl = NetBuffer.CurrentMdl
     const handler = reg.description.ProcessSGListHandler
     const status = ctx.hal.scatterGather(
       reg.adapter,

@@ -1,0 +1,24 @@
+// Bugs the shim fuzzer (test/fuzz, issue 9) found in the HAL DMA shims, one named test each,
+// reduced to the smallest driver call that showed them.
+import { describe, expect, it } from 'vitest'
+import type { MDL } from '../../src/kernel/mdl.js'
+import { loadTestMiniport } from '../support/driver-fixture.js'
+
+const STATUS_INVALID_PARAMETER = 0xc000_000d
+
+describe('DMA fuzz regressions', () => {
+  it('GetScatterGatherList with an Mdl that is not an MDL is dma-bad-argument and STATUS_INVALID_PARAMETER, not a TypeError inside the HAL', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    const pdo = ndis.NdisMGetDeviceProperty(a.handle).physicalDeviceObject
+    const adapter = ndis.IoGetDmaAdapter(pdo, { Version: 2, Master: true, ScatterGather: true, Dma32BitAddresses: true, Dma64BitAddresses: false, InterfaceType: 5, MaximumLength: 65536 }).dmaAdapter!
+    const ops = adapter.DmaOperations
+    let ran = false
+    for (const mdl of [null, {}] as unknown as MDL[]) {
+      let status = 0
+      expect(() => (status = ops.GetScatterGatherList(adapter, null, mdl, 0x1000, 100, () => (ran = true), null, true))).not.toThrow()
+      expect(status).toBe(STATUS_INVALID_PARAMETER)
+    }
+    expect(ran).toBe(false)
+    expect(m.findings.filter((f) => f.kind === 'dma-bad-argument')).toHaveLength(2)
+  })
+})
