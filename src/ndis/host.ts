@@ -99,6 +99,13 @@ export class NdisHost {
       if (k.irql <= maximum) return
       ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x1045, k.irql, maximum, 0], { routine })
     }
+    // Offset and Length are ULONGs: a value that is not one is the driver's mistake. Beyond the
+    // 256 bytes of configuration space there is nothing to read or write (0 bytes, as NDIS).
+    const busRange = (routine: string, offset: number, length: number): boolean => {
+      if (Number.isSafeInteger(offset) && offset >= 0 && Number.isSafeInteger(length) && length >= 0) return true
+      ctx.violation('ndis-bad-argument', `${routine}: Offset ${offset} and Length ${length} must be byte counts (ULONG)`)
+      return false
+    }
     const routines: NdisRoutines = {
       DriverObject: mp.driverObject,
       memory: k.memory,
@@ -124,12 +131,14 @@ export class NdisHost {
       NdisWriteRegisterUchar: (r, v) => k.memory.write8(r, v),
       NdisMGetBusData: (h, _space, offset, length) => {
         ctx.checkHandle('NdisMGetBusData', h)
+        if (!busRange('NdisMGetBusData', offset, length)) return { bytesRead: 0, buffer: new Uint8Array(0) }
         const buffer = new Uint8Array(Math.max(0, Math.min(length, 256 - offset)))
         for (let i = 0; i < buffer.length; i++) buffer[i] = (ctx.nic.pci.configRead32((offset + i) & ~3) >>> (((offset + i) & 3) * 8)) & 0xff
         return { bytesRead: buffer.length, buffer }
       },
       NdisMSetBusData: (h, _space, offset, buffer, length) => {
         ctx.checkHandle('NdisMSetBusData', h)
+        if (!busRange('NdisMSetBusData', offset, length)) return 0
         const n = Math.max(0, Math.min(length, buffer.length, 256 - offset))
         for (let i = 0; i < n; i++) {
           const at = (offset + i) & ~3

@@ -13,3 +13,21 @@ describe('NDIS fuzz regressions', () => {
     expect(theFinding(m, 'ndis-bad-argument').message).toMatch(/^NdisMAllocateNetBufferSGList: .*MDL/)
   })
 })
+
+describe('NDIS fuzz regressions: configuration space', () => {
+  it('NdisMGetBusData and NdisMSetBusData at a negative offset are ndis-bad-argument and move no bytes, not a RangeError from the PCI model', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    const before = m.pci.configRead32(m.nic.bdf, 0)
+    let read = { bytesRead: -1, buffer: new Uint8Array(1) }
+    expect(() => (read = ndis.NdisMGetBusData(a.handle, 0, -4, 64))).not.toThrow()
+    expect(read.bytesRead).toBe(0)
+    let written = -1
+    expect(() => (written = ndis.NdisMSetBusData(a.handle, 0, -4, new Uint8Array(8).fill(0xff), 8))).not.toThrow()
+    expect(written).toBe(0)
+    expect(m.pci.configRead32(m.nic.bdf, 0)).toBe(before)
+    expect(m.findings.filter((f) => f.kind === 'ndis-bad-argument').map((f) => f.message)).toEqual([
+      'NdisMGetBusData: Offset -4 and Length 64 must be byte counts (ULONG)',
+      'NdisMSetBusData: Offset -4 and Length 8 must be byte counts (ULONG)',
+    ])
+  })
+})
