@@ -18,7 +18,7 @@ describe('NDIS fuzz regressions: configuration space', () => {
   it('NdisMGetBusData and NdisMSetBusData at a negative offset are ndis-bad-argument and move no bytes, not a RangeError from the PCI model', () => {
     const { m, a, ndis } = loadTestMiniport()
     const before = m.pci.configRead32(m.nic.bdf, 0)
-    let read = { bytesRead: -1, buffer: new Uint8Array(1) }
+    let read: { bytesRead: number; buffer: Uint8Array } = { bytesRead: -1, buffer: new Uint8Array(1) }
     expect(() => (read = ndis.NdisMGetBusData(a.handle, 0, -4, 64))).not.toThrow()
     expect(read.bytesRead).toBe(0)
     let written = -1
