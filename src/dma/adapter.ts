@@ -97,10 +97,12 @@ export const DMA_VIOLATION = {
   badArgument: 0x1030,
 } as const
 
-let nextAdapterId = 1
+/** Adapters made on each machine (platform): numbers count per machine, so two machines in
+ * one process (a sweep, `dmalab check`) name the same adapter alike. */
+const adapterCounts = new WeakMap<DmaPlatform, number>()
 
 export class AdapterState {
-  readonly id = nextAdapterId++
+  readonly id: number
   readonly object: DMA_ADAPTER
   readonly platform: DmaPlatform
   readonly bdf: string
@@ -123,6 +125,8 @@ export class AdapterState {
 
   constructor(platform: DmaPlatform, object: DMA_ADAPTER, bdf: string, requester: number, addressBits: number, maximumLength: number) {
     this.platform = platform
+    this.id = (adapterCounts.get(platform) ?? 0) + 1
+    adapterCounts.set(platform, this.id)
     this.object = object
     this.bdf = bdf
     this.requester = requester

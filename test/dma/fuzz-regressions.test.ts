@@ -22,3 +22,17 @@ describe('DMA fuzz regressions', () => {
     expect(m.findings.filter((f) => f.kind === 'dma-bad-argument')).toHaveLength(2)
   })
 })
+
+describe('DMA fuzz regressions: the same run gives the same report', () => {
+  it('DMA adapters are numbered per machine, so the same driver on two machines in one process names the same adapter', () => {
+    const messages = [0, 1].map(() => {
+      const { m, a, ndis } = loadTestMiniport()
+      const pdo = ndis.NdisMGetDeviceProperty(a.handle).physicalDeviceObject
+      ndis.IoGetDmaAdapter(pdo, { Version: 2, Master: true, ScatterGather: true, Dma32BitAddresses: true, Dma64BitAddresses: false, InterfaceType: 5, MaximumLength: 65536 })
+      m.halt()
+      return m.findings.map((f) => f.message)
+    })
+    expect(messages[0]).toEqual(messages[1])
+    expect(messages[0]!.some((msg) => /DMA adapter #\d+ from IoGetDmaAdapter/.test(msg))).toBe(true)
+  })
+})
