@@ -66,10 +66,6 @@ export interface Adapter {
   txPackets: Array<TxPacket | null>
   /** NBLs waiting for descriptors, in order. */
   txQueue: NET_BUFFER_LIST[]
-  /** NB of each queued NBL still to be mapped (an NBL may carry several NBs). */
-  txPendingNb: Map<NET_BUFFER_LIST, NET_BUFFER | null>
-  /** NBs of an NBL not yet completed. */
-  txOutstanding: Map<NET_BUFFER_LIST, number>
 
   // Receive ring, its buffers and the NBL pre-built for each descriptor.
   rxRing: number
@@ -92,6 +88,14 @@ export interface Adapter {
   linkUp: boolean
   packetFilter: number
 }
+
+/**
+ * Per-NBL state the miniport keeps while it owns a send, in the NBL's MiniportReserved slots
+ * (as a C miniport does): the next NET_BUFFER still to be mapped, and how many NBs are not yet
+ * complete.
+ */
+export const NBL_NEXT_NB = 0
+export const NBL_NBS_LEFT = 1
 
 export function ring(count: number): number {
   return count * DESC_SIZE

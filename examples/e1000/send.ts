@@ -3,7 +3,7 @@
 // per S/G element. The device is told once per batch (one TDT write). Completions are reaped
 // in the DPC.
 import type { NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
-import { TX_TABLE_ENTRY, bumpStat, STAT, writeReg, type Adapter, type TxPacket } from './adapter.js'
+import { NBL_NBS_LEFT, NBL_NEXT_NB, TX_TABLE_ENTRY, bumpStat, STAT, writeReg, type Adapter, type TxPacket } from './adapter.js'
 import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LENGTH, DESC_SIZE, REG, TXD_CMD, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_STA, TXD_STA_DD } from './hw.js'
 
 /** What ProcessSGList needs to know about the packet being mapped. */
@@ -34,8 +34,8 @@ export function sendNetBufferLists(a: Adapter, nbls: NET_BUFFER_LIST, _port: num
     }
     let count = 0
     for (let nb = nbl.FirstNetBuffer; nb !== null; nb = nb.Next) count++
-    a.txOutstanding.set(nbl, count)
-    a.txPendingNb.set(nbl, nbl.FirstNetBuffer)
+    nbl.MiniportReserved[NBL_NBS_LEFT] = count
+    nbl.MiniportReserved[NBL_NEXT_NB] = nbl.FirstNetBuffer
     nbl.Status = ndis.NDIS_STATUS_SUCCESS
     a.txQueue.push(nbl)
   }
@@ -60,7 +60,7 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
   let done: NET_BUFFER_LIST | null = null
   while (a.txQueue.length > 0) {
     const nbl = a.txQueue[0]!
-    let nb = a.txPendingNb.get(nbl) ?? null
+    let nb = (nbl.MiniportReserved[NBL_NEXT_NB] ?? null) as NET_BUFFER | null
     while (nb !== null) {
       const reserve = Math.ceil(nb.DataLength / 4096) + 1
       // Keep one descriptor unused: head == tail means an empty ring, never a full one.
@@ -80,11 +80,11 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
         }
       }
       nb = nb.Next
-      a.txPendingNb.set(nbl, nb)
+      nbl.MiniportReserved[NBL_NEXT_NB] = nb
     }
     if (nb !== null) break // ring full: the rest waits for completions
     a.txQueue.shift()
-    a.txPendingNb.delete(nbl)
+    nbl.MiniportReserved[NBL_NEXT_NB] = null
   }
   if (a.txNext !== startTail) writeReg(a, REG.TDT, a.txNext)
   return done
@@ -166,12 +166,12 @@ export function reapTransmits(a: Adapter): NET_BUFFER_LIST | null {
 
 /** One NB of `nbl` is finished; true when it was the last. */
 function finishNb(a: Adapter, nbl: NET_BUFFER_LIST): boolean {
-  const left = (a.txOutstanding.get(nbl) ?? 1) - 1
+  const left = ((nbl.MiniportReserved[NBL_NBS_LEFT] as number | null) ?? 1) - 1
   if (left > 0) {
-    a.txOutstanding.set(nbl, left)
+    nbl.MiniportReserved[NBL_NBS_LEFT] = left
     return false
   }
-  a.txOutstanding.delete(nbl)
+  nbl.MiniportReserved[NBL_NBS_LEFT] = null
   return true
 }
 
@@ -185,8 +185,8 @@ export function flushQueue(a: Adapter, status: number): NET_BUFFER_LIST | null {
   let done: NET_BUFFER_LIST | null = null
   for (const nbl of a.txQueue) {
     nbl.Status = status
-    a.txOutstanding.delete(nbl)
-    a.txPendingNb.delete(nbl)
+    nbl.MiniportReserved[NBL_NBS_LEFT] = null
+    nbl.MiniportReserved[NBL_NEXT_NB] = null
     nbl.Next = done
     done = nbl
   }

@@ -71,6 +71,9 @@ export interface CommonBuffer {
 
 /** A live scatter/gather list and what undoing it takes. */
 export interface SgRecord {
+  /** Neighbours in the adapter's list of live S/G lists (LiveSgLists). */
+  prev?: SgRecord | null
+  next?: SgRecord | null
   readonly sgl: SCATTER_GATHER_LIST
   readonly writeToDevice: boolean
   readonly length: number
@@ -97,6 +100,50 @@ export const DMA_VIOLATION = {
   badArgument: 0x1030,
 } as const
 
+const RECORD: unique symbol = Symbol('dmalab S/G record')
+type Tagged = SCATTER_GATHER_LIST & { [RECORD]?: SgRecord | undefined }
+
+/**
+ * The live S/G lists of an adapter, with a Map's interface but no hashing: lists come and go
+ * once per packet, and a Map's deletes leave tombstones whose rehashing allocated about a
+ * kilobyte per packet. The record hangs off the list object under a private symbol, and live
+ * records are linked so a leak check can walk them.
+ */
+export class LiveSgLists {
+  private head: SgRecord | null = null
+  size = 0
+
+  set(sgl: SCATTER_GATHER_LIST, record: SgRecord): void {
+    ;(sgl as Tagged)[RECORD] = record
+    record.prev = null
+    record.next = this.head
+    if (this.head !== null) this.head.prev = record
+    this.head = record
+    this.size++
+  }
+
+  get(sgl: SCATTER_GATHER_LIST): SgRecord | undefined {
+    const r = typeof sgl === 'object' && sgl !== null ? (sgl as Tagged)[RECORD] : undefined
+    return r !== undefined && r.sgl === sgl ? r : undefined
+  }
+
+  delete(sgl: SCATTER_GATHER_LIST): boolean {
+    const r = this.get(sgl)
+    if (r === undefined) return false
+    ;(sgl as Tagged)[RECORD] = undefined
+    if (r.prev) r.prev.next = r.next ?? null
+    else this.head = r.next ?? null
+    if (r.next) r.next.prev = r.prev ?? null
+    r.prev = r.next = null
+    this.size--
+    return true
+  }
+
+  *values(): IterableIterator<SgRecord> {
+    for (let r = this.head; r !== null; r = r.next ?? null) yield r
+  }
+}
+
 /** Adapters made on each machine (platform): numbers count per machine, so two machines in
  * one process (a sweep, `dmalab check`) name the same adapter alike. */
 const adapterCounts = new WeakMap<DmaPlatform, number>()
@@ -115,7 +162,7 @@ export class AdapterState {
   readonly commonBuffers = new Map<number, CommonBuffer>()
   /** Recently freed common buffers by VA, to tell a double free from a bad one. */
   readonly freedCommonBuffers = new Map<number, CommonBuffer>()
-  readonly sgLists = new Map<SCATTER_GATHER_LIST, SgRecord>()
+  readonly sgLists = new LiveSgLists()
   /** Bounce frames not in use, and how many exist (at most `mapRegisters`). */
   readonly freeRegisters: number[] = []
   registersAllocated = 0

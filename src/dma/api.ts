@@ -11,7 +11,7 @@ import type { DMA_ADAPTER, DMA_OPERATIONS, DriverListControl } from '../ndis/api
 import type { DEVICE_DESCRIPTION, SCATTER_GATHER_LIST } from '../ndis/types.js'
 import { AdapterState, DMA_VIOLATION, type DmaPlatform } from './adapter.js'
 import { allocateCommonBuffer, freeCommonBuffer } from './common-buffer.js'
-import { buildScatterGather, pagesTouched, putScatterGather, sgListSize, type SgRequest } from './scatter-gather.js'
+import { buildScatterGather, pagesTouched, putScatterGather, sgListSize, type SgCallback, type SgRequest } from './scatter-gather.js'
 
 /** The PDO of a PCI function, as NdisMGetDeviceProperty hands it out. */
 export interface PhysicalDeviceObject {
@@ -88,16 +88,17 @@ export class HalDma {
     return { dmaAdapter: state.object, numberOfMapRegisters: state.mapRegisters }
   }
 
-  /** Runs a driver's execution routine for a finished list at DISPATCH_LEVEL. */
-  runExecutionRoutine(name: string, routine: DriverListControl, deviceObject: unknown, sgl: SCATTER_GATHER_LIST, context: unknown): void {
-    this.platform.caller.call(name, DISPATCH_LEVEL, () => routine(deviceObject, null, sgl, context))
+  /** Hands a finished list to the driver routine the request names, at DISPATCH_LEVEL. */
+  deliver(req: SgRequest, sgl: SCATTER_GATHER_LIST): void {
+    this.platform.caller.call4(req.callbackName, DISPATCH_LEVEL, req.callback, req.deviceObject, null, sgl, req.context)
   }
 
   /**
-   * Builds a list and hands it to `deliver` now, or when map registers free up. Returns the
-   * NTSTATUS for the caller: success (delivered or queued), insufficient resources, invalid.
+   * Builds a list and hands it to the request's callback now, or when map registers free up.
+   * Returns the NTSTATUS for the caller: success (delivered or queued), insufficient
+   * resources, invalid.
    */
-  scatterGather(state: AdapterState, req: SgRequest, deliver: (sgl: SCATTER_GATHER_LIST) => void): number {
+  scatterGather(state: AdapterState, req: SgRequest): number {
     // An Mdl the kernel never made (NULL, an object of the driver's) describes no pages.
     if (this.platform.kernel.mdl.stateOf(req.mdl) === undefined) {
       this.misuse(req.routine, 'Mdl is not an MDL this system allocated (IoAllocateMdl, NdisAllocateMdl, MmAllocatePagesForMdl)')
@@ -111,7 +112,7 @@ export class HalDma {
         const later = buildScatterGather(state, req)
         if (later === 'wait') return false
         if ('fail' in later) this.misuse(req.routine, `a transfer that waited for map registers could not be mapped: ${later.fail}`)
-        else deliver(later.sgl)
+        else this.deliver(req, later.sgl)
         return true
       })
       return NT_STATUS.STATUS_SUCCESS
@@ -123,7 +124,7 @@ export class HalDma {
       }
       return NT_STATUS.STATUS_INSUFFICIENT_RESOURCES
     }
-    deliver(out.sgl)
+    this.deliver(req, out.sgl)
     return NT_STATUS.STATUS_SUCCESS
   }
 
@@ -180,8 +181,8 @@ export class HalDma {
         this.checkIrql('GetScatterGatherList', DISPATCH_LEVEL)
         const ctx = k.calls.allocation('GetScatterGatherList', length)
         if (ctx.fail) return NT_STATUS.STATUS_INSUFFICIENT_RESOURCES
-        const req = this.request(mdl, currentVa, length, writeToDevice, 'GetScatterGatherList', ctx.site)
-        const status = this.scatterGather(s, req, (sgl) => this.runExecutionRoutine('ExecutionRoutine (GetScatterGatherList)', executionRoutine, deviceObject, sgl, context))
+        const req: SgRequest = { mdl, currentVa, length, writeToDevice, routine: 'GetScatterGatherList', site: ctx.site, callback: executionRoutine as SgCallback, callbackName: 'ExecutionRoutine (GetScatterGatherList)', deviceObject, context }
+        const status = this.scatterGather(s, req)
         k.log.throwIfStopped()
         return status
       },
@@ -192,8 +193,8 @@ export class HalDma {
         if (bufferLength < sgListSize(pagesTouched(currentVa, length))) return NT_STATUS.STATUS_BUFFER_TOO_SMALL
         const ctx = k.calls.allocation('BuildScatterGatherList', length)
         if (ctx.fail) return NT_STATUS.STATUS_INSUFFICIENT_RESOURCES
-        const req = { ...this.request(mdl, currentVa, length, writeToDevice, 'BuildScatterGatherList', ctx.site), into: buffer }
-        const status = this.scatterGather(s, req, (sgl) => this.runExecutionRoutine('ExecutionRoutine (BuildScatterGatherList)', executionRoutine, deviceObject, sgl, context))
+        const req: SgRequest = { mdl, currentVa, length, writeToDevice, routine: 'BuildScatterGatherList', site: ctx.site, into: buffer, callback: executionRoutine as SgCallback, callbackName: 'ExecutionRoutine (BuildScatterGatherList)', deviceObject, context }
+        const status = this.scatterGather(s, req)
         k.log.throwIfStopped()
         return status
       },
@@ -212,10 +213,6 @@ export class HalDma {
       },
       GetDmaAlignment: () => 1,
     }
-  }
-
-  private request(mdl: MDL, currentVa: number, length: number, writeToDevice: boolean, routine: string, site: CallSite | undefined): SgRequest {
-    return { mdl, currentVa, length, writeToDevice, routine, site }
   }
 
   /** Driver Verifier's DMA IRQL check (0xE6/0x13): a violation; the call goes on. */

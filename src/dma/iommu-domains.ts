@@ -31,6 +31,12 @@ interface Domain {
   /** Physical address of the top-level (level 4) table. */
   readonly top: number
   mappedPages: number
+  /**
+   * Leaf (level 1) table addresses by 2 MiB region of IOVA space: the software's own index of
+   * the tables it built, so a map or unmap does not walk three levels of RAM per page. Tables
+   * are never freed while the domain lives, so an entry never goes stale.
+   */
+  readonly leaves: Map<number, number>
 }
 
 const ADDRESS_LIMIT = 2 ** ADDRESS_WIDTH_BITS
@@ -202,7 +208,7 @@ export class IommuDomains {
     }
     const top = this.newTable()
     if (top < 0) return null
-    const domain: Domain = { id: this.nextDomainId++, requester, top, mappedPages: 0 }
+    const domain: Domain = { id: this.nextDomainId++, requester, top, mappedPages: 0, leaves: new Map() }
     const at = contextTable + (requester & 0xff) * CONTEXT_ENTRY.span
     this.ram.write32(at + CONTEXT_ENTRY.offset.widthAndDomain, (AW_48_BIT_4_LEVEL | (domain.id << CONTEXT_DID_SHIFT)) >>> 0)
     writeEntry(this.ram, at + CONTEXT_ENTRY.offset.low, top, CONTEXT_PRESENT | (TT_TRANSLATE << CONTEXT_TT_SHIFT))
@@ -214,6 +220,15 @@ export class IommuDomains {
 
   /** The leaf (level 1) table for `page`, creating missing levels when asked; -1 if absent or out of frames. */
   private leafTable(domain: Domain, page: number, create: boolean): number {
+    const region = Math.floor(page / 512)
+    const known = domain.leaves.get(region)
+    if (known !== undefined) return known
+    const leaf = this.walkToLeaf(domain, page, create)
+    if (leaf >= 0) domain.leaves.set(region, leaf)
+    return leaf
+  }
+
+  private walkToLeaf(domain: Domain, page: number, create: boolean): number {
     let table = domain.top
     for (let level = 4; level >= 2; level--) {
       const at = table + levelIndex(page, level) * SL_ENTRY.span

@@ -26,7 +26,15 @@ export interface SgRequest {
   readonly site: CallSite | undefined
   /** BuildScatterGatherList: the caller's list, filled in place. */
   readonly into?: SCATTER_GATHER_LIST | null
+  /** The driver routine that receives the list (execution routine, ProcessSGList), and its arguments. */
+  readonly callback: SgCallback
+  readonly callbackName: string
+  readonly deviceObject: unknown
+  readonly context: unknown
 }
+
+/** DRIVER_LIST_CONTROL and MINIPORT_PROCESS_SG_LIST share this shape. */
+export type SgCallback = (deviceObject: unknown, reserved: null, sgl: SCATTER_GATHER_LIST, context: unknown) => void
 
 /** `wait`: map registers are busy, retry after a Put; `fail`: it can never be mapped. */
 export type SgOutcome = SgRecord | 'wait' | { readonly fail: string }
@@ -45,9 +53,34 @@ export function pagesTouched(currentVa: number, length: number): number {
   return Math.floor((currentVa + length - 1) / PAGE_SIZE) - Math.floor(currentVa / PAGE_SIZE) + 1
 }
 
-/** The physical pieces [pa, length] of `length` bytes from `currentVa` through the MDL chain. */
-export function physicalPieces(mdl: MDL, currentVa: number, length: number): Array<[number, number]> | string {
-  const pieces: Array<[number, number]> = []
+/**
+ * Scratch for the pieces of the list being built: [pa0, len0, pa1, len1, …] and their count. A
+ * typed array, because truncating a plain array releases its backing store and every list
+ * would allocate it again.
+ */
+class Pieces {
+  data = new Float64Array(64)
+  length = 0
+
+  push(pa: number, len: number): void {
+    if (this.length + 2 > this.data.length) {
+      const grown = new Float64Array(this.data.length * 2)
+      grown.set(this.data)
+      this.data = grown
+    }
+    this.data[this.length++] = pa
+    this.data[this.length++] = len
+  }
+}
+const scratch = new Pieces()
+
+/**
+ * Fills `out` with the physical pieces of `length` bytes from `currentVa` through the MDL chain,
+ * as flat [pa, length] pairs, merging pieces that are physically adjacent. Returns an error
+ * message, or undefined.
+ */
+function collectPieces(mdl: MDL, currentVa: number, length: number, out: Pieces): string | undefined {
+  out.length = 0
   let m: MDL | null = mdl
   let offset = currentVa - (mdl.StartVa + mdl.ByteOffset)
   if (!(offset >= 0 && offset <= mdl.ByteCount)) return 'CurrentVa is not within the first MDL'
@@ -62,9 +95,10 @@ export function physicalPieces(mdl: MDL, currentVa: number, length: number): Arr
       const inPage = pos % PAGE_SIZE
       const chunk = Math.min(PAGE_SIZE - inPage, take)
       const pa = pfn * PAGE_SIZE + inPage
-      const last = pieces[pieces.length - 1]
-      if (last !== undefined && last[0] + last[1] === pa) last[1] += chunk
-      else pieces.push([pa, chunk])
+      const n = out.length
+      const d = out.data
+      if (n > 0 && d[n - 2]! + d[n - 1]! === pa) d[n - 1] = d[n - 1]! + chunk
+      else out.push(pa, chunk)
       pos += chunk
       take -= chunk
       remaining -= chunk
@@ -72,37 +106,56 @@ export function physicalPieces(mdl: MDL, currentVa: number, length: number): Arr
     m = m.Next
     offset = 0
   }
-  return pieces
+  return undefined
+}
+
+/** The physical pieces [pa, length] of `length` bytes from `currentVa` through the MDL chain. */
+export function physicalPieces(mdl: MDL, currentVa: number, length: number): Array<[number, number]> | string {
+  const flat = new Pieces()
+  const error = collectPieces(mdl, currentVa, length, flat)
+  if (error !== undefined) return error
+  const out: Array<[number, number]> = []
+  for (let i = 0; i < flat.length; i += 2) out.push([flat.data[i]!, flat.data[i + 1]!])
+  return out
+}
+
+const DEVICE_READS = { read: true, write: false } as const
+const DEVICE_WRITES = { read: false, write: true } as const
+/** Shared by every list that has nothing to undo of a kind (never pushed to). */
+const NONE: never[] = []
+
+function pushElement(elements: SCATTER_GATHER_ELEMENT[], address: number, length: number): void {
+  const last = elements[elements.length - 1]
+  if (last !== undefined && last.Address + last.Length === address) last.Length += length
+  else elements.push({ Address: address, Length: length, Reserved: 0 })
 }
 
 /** `behindOthers`: earlier requests are waiting for map registers, so this one may not take any. */
 export function buildScatterGather(adapter: AdapterState, req: SgRequest, behindOthers = false): SgOutcome {
-  const pieces = physicalPieces(req.mdl, req.currentVa, req.length)
-  if (typeof pieces === 'string') return { fail: pieces }
-  if (pieces.length === 0) return { fail: 'Length is zero' }
+  const error = collectPieces(req.mdl, req.currentVa, req.length, scratch)
+  if (error !== undefined) return { fail: error }
+  const pieces = scratch.data
+  const count = scratch.length
+  if (count === 0) return { fail: 'Length is zero' }
   const p = adapter.platform
   const elements: SCATTER_GATHER_ELEMENT[] = []
   const ranges: Array<readonly [number, number]> = []
-  const iovaRanges: Array<readonly [number, number]> = []
-  const bounced: Array<readonly [number, number, number]> = []
-  const registers: number[] = []
-  const push = (address: number, length: number): void => {
-    const last = elements[elements.length - 1]
-    if (last !== undefined && last.Address + last.Length === address) last.Length += length
-    else elements.push({ Address: address, Length: length, Reserved: 0 })
-  }
+  let iovaRanges: Array<readonly [number, number]> = NONE
+  let bounced: Array<readonly [number, number, number]> = NONE
+  let registers: number[] = NONE
 
   if (adapter.iommuOn) {
     const space = adapter.iovaSpace()
-    const access = req.writeToDevice ? { read: true, write: false } : { read: false, write: true }
+    const access = req.writeToDevice ? DEVICE_READS : DEVICE_WRITES
+    iovaRanges = []
     // Runs of pieces that can share one IOVA range: each continues at a page boundary.
     let i = 0
-    while (i < pieces.length) {
+    while (i < count) {
       let j = i
-      let pages = pagesTouched(pieces[i]![0], pieces[i]![1])
-      while (j + 1 < pieces.length && (pieces[j]![0] + pieces[j]![1]) % PAGE_SIZE === 0 && pieces[j + 1]![0] % PAGE_SIZE === 0) {
-        j++
-        pages += pagesTouched(pieces[j]![0], pieces[j]![1])
+      let pages = pagesTouched(pieces[i]!, pieces[i + 1]!)
+      while (j + 2 < count && (pieces[j]! + pieces[j + 1]!) % PAGE_SIZE === 0 && pieces[j + 2]! % PAGE_SIZE === 0) {
+        j += 2
+        pages += pagesTouched(pieces[j]!, pieces[j + 1]!)
       }
       const base = space.allocate(pages)
       if (base < 0 || base + pages * PAGE_SIZE > adapter.limit) {
@@ -112,30 +165,36 @@ export function buildScatterGather(adapter: AdapterState, req: SgRequest, behind
       }
       iovaRanges.push([base, pages])
       let at = base
-      for (let q = i; q <= j; q++) {
-        const [pa, len] = pieces[q]!
-        const span = pagesTouched(pa, len)
+      for (let q = i; q <= j; q += 2) {
+        const pa = pieces[q]!
+        const len = pieces[q + 1]!
         if (!p.domains.map(adapter.requester, at + (pa % PAGE_SIZE), pa, len, access)) {
           undoIommu(adapter, iovaRanges)
           return { fail: 'no memory for IOMMU page tables' }
         }
-        push(at + (pa % PAGE_SIZE), len)
+        pushElement(elements, at + (pa % PAGE_SIZE), len)
         ranges.push([pa, len])
-        at += span * PAGE_SIZE
+        at += pagesTouched(pa, len) * PAGE_SIZE
       }
-      i = j + 1
+      i = j + 2
     }
     p.stats.iommuMappedLists++
   } else {
     let needed = 0
-    for (const [pa, len] of pieces) if (pa + len > adapter.limit) needed += pagesTouched(pa, len)
+    for (let i = 0; i < count; i += 2) if (pieces[i]! + pieces[i + 1]! > adapter.limit) needed += pagesTouched(pieces[i]!, pieces[i + 1]!)
     if (needed > adapter.mapRegisters) return { fail: `the transfer needs ${needed} map registers and the adapter has ${adapter.mapRegisters}` }
     if (needed > 0 && behindOthers) return 'wait'
     if (needed > adapter.freeRegisters.length + (adapter.mapRegisters - adapter.registersAllocated)) return 'wait'
+    if (needed > 0) {
+      bounced = []
+      registers = []
+    }
     const ram = p.kernel.ram
-    for (const [pa, len] of pieces) {
+    for (let i = 0; i < count; i += 2) {
+      const pa = pieces[i]!
+      const len = pieces[i + 1]!
       if (pa + len <= adapter.limit) {
-        push(pa, len)
+        pushElement(elements, pa, len)
         ranges.push([pa, len])
         continue
       }
@@ -156,7 +215,7 @@ export function buildScatterGather(adapter: AdapterState, req: SgRequest, behind
           p.stats.bounceBytes += chunk
         }
         bounced.push([bounce, at, chunk])
-        push(bounce, chunk)
+        pushElement(elements, bounce, chunk)
         ranges.push([bounce, chunk])
         done += chunk
       }
@@ -167,12 +226,36 @@ export function buildScatterGather(adapter: AdapterState, req: SgRequest, behind
   const sgl = req.into ?? { NumberOfElements: 0, Reserved: 0, Elements: [] }
   sgl.NumberOfElements = elements.length
   sgl.Elements = elements
-  const mapping = { id: p.verifier.newId(), kind: 'sg-list' as const, label: `scatter/gather list for ${req.length} bytes (${req.routine})`, site: req.site, addressBits: adapter.addressBits, ranges }
+  const mapping = new SgMapping(p.verifier.newId(), req.length, req.routine, req.site, adapter.addressBits, ranges)
   p.verifier.add(mapping)
   const record: SgRecord = { sgl, writeToDevice: req.writeToDevice, length: req.length, mapping, iovaRanges, bounced, registers, routine: req.routine, site: req.site }
   adapter.sgLists.set(sgl, record)
   p.stats.sgLists++
   return record
+}
+
+/** A live S/G list as the verifier sees it; its label is only built when a finding needs it. */
+class SgMapping {
+  readonly kind = 'sg-list' as const
+  readonly id: number
+  readonly site: SgRequest['site']
+  readonly addressBits: number
+  readonly ranges: ReadonlyArray<readonly [number, number]>
+  private readonly length: number
+  private readonly routine: string
+
+  constructor(id: number, length: number, routine: string, site: SgRequest['site'], addressBits: number, ranges: ReadonlyArray<readonly [number, number]>) {
+    this.id = id
+    this.length = length
+    this.routine = routine
+    this.site = site
+    this.addressBits = addressBits
+    this.ranges = ranges
+  }
+
+  get label(): string {
+    return `scatter/gather list for ${this.length} bytes (${this.routine})`
+  }
 }
 
 /** PutScatterGatherList: copy bounced data back (transfers from the device), unmap, free. */

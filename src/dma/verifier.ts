@@ -77,7 +77,7 @@ export class DmaVerifier {
   private readonly kernel: Kernel
   private readonly frames: FrameDatabase
   private readonly log: FindingsLog
-  private readonly byFrame = new Map<number, Range | Range[]>()
+  private readonly byFrame = new Map<number, Range[]>()
   private readonly reported = new Map<string, { count: number }>()
   /** Physical guard frames around common buffers (dmaGuard), with what they guard. */
   private readonly guards = new Map<number, string>()
@@ -106,29 +106,29 @@ export class DmaVerifier {
         const pfn = Math.floor(pa / PAGE_SIZE)
         const pageEnd = Math.min(end, (pfn + 1) * PAGE_SIZE)
         const r: Range = { start: pa, end: pageEnd, mapping }
-        const existing = this.byFrame.get(pfn)
-        if (existing === undefined) this.byFrame.set(pfn, r)
-        else if (Array.isArray(existing)) existing.push(r)
-        else this.byFrame.set(pfn, [existing, r])
+        const ranges = this.byFrame.get(pfn)
+        if (ranges === undefined) this.byFrame.set(pfn, [r])
+        else ranges.push(r)
         pa = pageEnd
       }
     }
   }
 
+  /**
+   * Takes a mapping's ranges off their frames, in place. A frame's entry stays (empty) when its
+   * last range goes: per-packet lists come and go on the same pages, and deleting the entry
+   * each time would churn the Map.
+   */
   remove(mapping: LiveMapping): void {
     for (const [start, length] of mapping.ranges) {
       const first = Math.floor(start / PAGE_SIZE)
       const last = Math.floor((start + length - 1) / PAGE_SIZE)
       for (let pfn = first; pfn <= last; pfn++) {
-        const existing = this.byFrame.get(pfn)
-        if (existing === undefined) continue
-        if (Array.isArray(existing)) {
-          const kept = existing.filter((r) => r.mapping !== mapping)
-          if (kept.length === 0) this.byFrame.delete(pfn)
-          else this.byFrame.set(pfn, kept.length === 1 ? kept[0]! : kept)
-        } else if (existing.mapping === mapping) {
-          this.byFrame.delete(pfn)
-        }
+        const ranges = this.byFrame.get(pfn)
+        if (ranges === undefined) continue
+        let w = 0
+        for (let i = 0; i < ranges.length; i++) if (ranges[i]!.mapping !== mapping) ranges[w++] = ranges[i]!
+        ranges.length = w
       }
     }
   }
@@ -163,8 +163,13 @@ export class DmaVerifier {
     this.checked++
     // Fast path: one range on one frame covering the access.
     const pfn = Math.floor(pa / PAGE_SIZE)
-    const entry = this.byFrame.get(pfn)
-    if (entry !== undefined && !Array.isArray(entry) && pa >= entry.start && pa + length <= entry.end) return
+    const ranges = this.byFrame.get(pfn)
+    if (ranges !== undefined) {
+      for (let i = 0; i < ranges.length; i++) {
+        const r = ranges[i]!
+        if (pa >= r.start && pa + length <= r.end) return
+      }
+    }
     const bad = this.firstUncovered(pa, length)
     if (bad < 0) return
     this.flagged++
@@ -178,10 +183,18 @@ export class DmaVerifier {
       const pfn = Math.floor(at / PAGE_SIZE)
       const pageEnd = Math.min(end, (pfn + 1) * PAGE_SIZE)
       const entry = this.byFrame.get(pfn)
-      if (entry === undefined) return at
-      const ranges = Array.isArray(entry) ? [...entry].sort((a, b) => a.start - b.start) : [entry]
-      for (const r of ranges) {
-        if (r.start <= at && r.end > at) at = Math.min(r.end, pageEnd)
+      if (entry === undefined || entry.length === 0) return at
+      // Extend `at` through any range that covers it until none does. Ranges per page are few
+      // (two buffers sharing a page at most, in practice), so no sorting and no allocation.
+      for (let moved = true; moved && at < pageEnd; ) {
+        moved = false
+        for (let i = 0; i < entry.length; i++) {
+          const r = entry[i]!
+          if (r.start <= at && r.end > at) {
+            at = Math.min(r.end, pageEnd)
+            moved = true
+          }
+        }
       }
       if (at < pageEnd) return at
     }
@@ -281,7 +294,7 @@ export class DmaVerifier {
   private mappingAt(pa: number): LiveMapping | undefined {
     const entry = this.byFrame.get(Math.floor(pa / PAGE_SIZE))
     if (entry === undefined) return undefined
-    for (const r of Array.isArray(entry) ? entry : [entry]) if (pa >= r.start && pa < r.end) return r.mapping
+    for (const r of entry) if (pa >= r.start && pa < r.end) return r.mapping
     return undefined
   }
 

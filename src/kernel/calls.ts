@@ -3,11 +3,12 @@
 // Shims that call other shims internally call the internal functions, never this hook, so a
 // driver call is decided exactly once (DESIGN "Fault injection").
 //
-// Call sites. Capturing one is a V8 stack walk, ~1.5 µs even one frame deep (measured:
-// bench/probes/site-cost.ts). That is nothing at initialization and far too much per packet,
-// so routines drivers call per packet (faults/routines.ts PER_PACKET_ROUTINES) capture their
-// first 64 calls and then every 256th; an unsampled call carries its routine's most recent
-// sampled site, marked `sampled`, which in practice is exact (a driver allocates its per-packet
+// Call sites. Capturing one is a V8 stack walk: ~1.5 µs one frame deep, ~6 µs from inside the
+// API, tens of µs from deep in a DPC (measured: bench/probes/site-cost.ts). That is nothing at
+// initialization and far too much per packet, so routines drivers call per packet
+// (faults/routines.ts PER_PACKET_ROUTINES) capture their first 16 calls and then the calls
+// numbered by powers of two; an unsampled call carries its routine's most recent sampled
+// site, marked `sampled`, which in practice is exact (a driver allocates its per-packet
 // resources from one or two places). When the fault policy needs sites (a `site=` term, a
 // sweep enumerating calls), every call captures.
 import { FaultInjector, type FaultDecision } from '../faults/injector.js'
@@ -30,8 +31,7 @@ export interface AllocationContext {
   readonly site: CallSite | undefined
 }
 
-const SAMPLE_FIRST = 64
-const SAMPLE_EVERY = 256
+const SAMPLE_FIRST = 16
 
 /** Resolves a call site to `file:line` (with "(sampled)" when it was inherited). */
 export function siteText(site: CallSite | undefined): string | undefined {
@@ -51,7 +51,7 @@ export class DriverCalls {
   captureSites = true
   private readonly clock: Clock
   private readonly phase: () => Phase
-  private readonly perRoutine = new Map<string, { calls: number; last: SiteToken | undefined }>()
+  private readonly perRoutine = new Map<string, PerRoutine>()
   private readonly none: AllocationContext = { fail: false, partial: false, site: undefined }
 
   constructor(clock: Clock, phase: () => Phase, injector: FaultInjector) {
@@ -66,6 +66,11 @@ export class DriverCalls {
    */
   allocation(routine: string, size: number, tag?: string): AllocationContext {
     const needsSites = this.injector.needsSites || this.captureStacks
+    // The common per-packet case: nothing to decide, the routine's shared sampled context.
+    if (this.injector.inert && !needsSites && this.captureSites && PER_PACKET_ROUTINES.includes(routine)) {
+      const r = this.sampled(routine)
+      return r.site !== undefined && !r.site.sampled ? { fail: false, partial: false, site: r.site } : r.context
+    }
     const site = needsSites || this.captureSites ? this.site(routine, needsSites) : undefined
     if (this.injector.inert) return site === undefined ? this.none : { fail: false, partial: false, site }
     const phase = this.phase()
@@ -92,13 +97,32 @@ export class DriverCalls {
 
   private site(routine: string, always: boolean): CallSite | undefined {
     if (always || !PER_PACKET_ROUTINES.includes(routine)) return { token: captureSite(), sampled: false }
-    let r = this.perRoutine.get(routine)
-    if (r === undefined) this.perRoutine.set(routine, (r = { calls: 0, last: undefined }))
-    r.calls++
-    if (r.calls <= SAMPLE_FIRST || r.calls % SAMPLE_EVERY === 0) {
-      r.last = captureSite()
-      return { token: r.last, sampled: false }
-    }
-    return r.last === undefined ? undefined : { token: r.last, sampled: true }
+    return this.sampled(routine).site
   }
+
+  /**
+   * A per-packet routine's site: captured on its first calls and then at every power of two,
+   * so a million packets cost about twenty captures; between captures every call carries the
+   * last one, marked sampled, in one shared context object (contexts are read-only).
+   */
+  private sampled(routine: string): PerRoutine {
+    let r = this.perRoutine.get(routine)
+    if (r === undefined) this.perRoutine.set(routine, (r = { calls: 0, site: undefined, context: this.none }))
+    const n = ++r.calls
+    if (n <= SAMPLE_FIRST || (n & (n - 1)) === 0) {
+      const token = captureSite()
+      r.site = { token, sampled: true }
+      r.context = { fail: false, partial: false, site: r.site }
+      return { calls: n, site: { token, sampled: false }, context: this.none }
+    }
+    return r
+  }
+}
+
+interface PerRoutine {
+  calls: number
+  /** The last captured site, as unsampled calls carry it. */
+  site: CallSite | undefined
+  /** The passing context with that site, shared by every call until the next capture. */
+  context: AllocationContext
 }

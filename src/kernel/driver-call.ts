@@ -37,6 +37,14 @@ export class DriverCaller {
    * the machine stopped (a fatal finding, or an exception the driver threw).
    */
   call<T>(handler: string, irql: Irql, fn: () => T): DriverResult<T> {
+    return this.call4(handler, irql, fn, undefined, undefined, undefined, undefined)
+  }
+
+  /**
+   * `call` for a driver routine that takes its arguments directly, so the per-packet paths
+   * (ProcessSGList, execution routines) allocate no closure per call.
+   */
+  call4<A, B, C, D, T>(handler: string, irql: Irql, fn: (a: A, b: B, c: C, d: D) => T, a: A, b: B, c: C, d: D): DriverResult<T> {
     const k = this.kernel
     if (k.log.stopped) return DRIVER_FAILED
     const savedIrql = k.irql
@@ -44,7 +52,7 @@ export class DriverCaller {
     k.irql = irql
     this.current = handler
     try {
-      const value = fn()
+      const value = fn(a, b, c, d)
       if (k.irql !== irql && !k.log.stopped) {
         k.log.report({
           kind: 'irql-violation',

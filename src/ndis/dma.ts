@@ -160,22 +160,19 @@ export class NdisDma {
     }
     const call = k.calls.allocation('NdisMAllocateNetBufferSGList', NetBuffer.DataLength)
     if (call.fail) return NDIS_STATUS.NDIS_STATUS_RESOURCES
-    const handler = reg.description.ProcessSGListHandler
-    const status = ctx.hal.scatterGather(
-      reg.adapter,
-      {
-        mdl,
-        currentVa: mdl.StartVa + mdl.ByteOffset + NetBuffer.CurrentMdlOffset,
-        length: NetBuffer.DataLength,
-        writeToDevice: true,
-        routine: 'NdisMAllocateNetBufferSGList',
-        site: call.site,
-        into: ScatterGatherListBuffer,
-      },
-      (sgl) => {
-        ctx.caller.call('MiniportProcessSGList', DISPATCH_LEVEL, () => handler(ctx.pdo, null, sgl, Context))
-      },
-    )
+    const status = ctx.hal.scatterGather(reg.adapter, {
+      mdl,
+      currentVa: mdl.StartVa + mdl.ByteOffset + NetBuffer.CurrentMdlOffset,
+      length: NetBuffer.DataLength,
+      writeToDevice: true,
+      routine: 'NdisMAllocateNetBufferSGList',
+      site: call.site,
+      into: ScatterGatherListBuffer,
+      callback: reg.description.ProcessSGListHandler,
+      callbackName: 'MiniportProcessSGList',
+      deviceObject: ctx.pdo,
+      context: Context,
+    })
     k.log.throwIfStopped()
     if (status === NT_STATUS.STATUS_SUCCESS) return NDIS_STATUS.NDIS_STATUS_SUCCESS
     return status === NT_STATUS.STATUS_INSUFFICIENT_RESOURCES ? NDIS_STATUS.NDIS_STATUS_RESOURCES : NDIS_STATUS.NDIS_STATUS_FAILURE

@@ -75,6 +75,7 @@ export class Protocol {
   private readonly pattern: Uint8Array
   private readonly frame = new Uint8Array(16384 + HEADER)
   private readonly scratch = new Uint8Array(65536)
+  private readonly scratchBuffer = Buffer.from(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength)
   private readonly view = new DataView(this.scratch.buffer)
   private readonly sender: Timer
   private readonly returner: Timer
@@ -295,9 +296,8 @@ export class Protocol {
       return
     }
     const p = patternOffset(slot)
-    const expected = this.pattern.subarray(p, p + payload)
-    const got = s.subarray(HEADER + STAMP, HEADER + STAMP + payload)
-    if (Buffer.compare(expected, got) !== 0) {
+    // Compare ranges in place (no views made per frame).
+    if (this.scratchBuffer.compare(this.pattern, p, p + payload, HEADER + STAMP, HEADER + STAMP + payload) !== 0) {
       this.corrupt(`a ${size}-byte frame (sequence ${v.getUint32(HEADER + 4, true)}) arrived with different payload bytes than were sent`)
       return
     }
