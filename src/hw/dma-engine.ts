@@ -14,12 +14,18 @@
 //
 // Every access returns a status and never throws for guest input. The per-access path
 // allocates nothing: numeric state, the caller's buffer, and the observer hook only when set.
-import { PAGE_MASK, PAGE_SIZE, asLogical, asPhysical, hex, type LogicalAddress, type PhysicalAddress } from './address.js'
+import { PAGE_MASK as ADDRESS_PAGE_MASK, PAGE_SIZE as ADDRESS_PAGE_SIZE, asLogical, asPhysical, hex, type LogicalAddress, type PhysicalAddress } from './address.js'
 import type { SystemBus } from './bus.js'
 import type { PhysicalMemory } from './memory.js'
 import type { FindingSink } from './finding.js'
 import type { DmaAccessKind, Iommu } from './iommu/iommu.js'
 import { PCI_STATUS, type PciFunction } from './pci.js'
+
+// Module-local copies of constants used on every access: V8 folds a module's own `const` into
+// optimized code, while an imported binding costs a cell load and a hole check at each use.
+const PAGE_SIZE = ADDRESS_PAGE_SIZE
+const PAGE_MASK = ADDRESS_PAGE_MASK
+const INVERSE_PAGE_SIZE = 1 / PAGE_SIZE
 
 export const DMA_STATUS = {
   ok: 0,
@@ -88,8 +94,8 @@ export class DmaEngine {
   /** 2^addressBits: the first address the device cannot drive. */
   private readonly limit: number
   private readonly memory: PhysicalMemory
-  /** PCI COMMAND.BME, cached: the per-access test is a field read. */
-  private busMaster = false
+  /** PCI COMMAND.BME, cached as 0 or 1: the per-access test is a field read and a compare. */
+  private busMaster = 0
 
   constructor(bus: SystemBus, iommu: Iommu, pci: PciFunction, sink: FindingSink, options: DmaEngineOptions) {
     if (!Number.isInteger(options.addressBits) || options.addressBits < 12 || options.addressBits > 64) {
@@ -104,31 +110,37 @@ export class DmaEngine {
     this.addressBits = options.addressBits
     this.limit = 2 ** options.addressBits
     this.memory = bus.memory
-    this.busMaster = pci.busMasterEnabled
+    this.busMaster = pci.busMasterEnabled ? 1 : 0
     pci.onChange(() => {
-      this.busMaster = pci.busMasterEnabled
+      this.busMaster = pci.busMasterEnabled ? 1 : 0
     })
   }
 
   get busMasterEnabled(): boolean {
-    return this.busMaster
+    return this.busMaster !== 0
   }
 
   /** Device reads `length` bytes at device address `address` into `dst[dstOffset…]`. */
   read(address: number, dst: Uint8Array, dstOffset: number, length: number): DmaStatus {
-    // Fast path: one page, bus mastering on, within the address lines, RAM behind it.
-    if (this.busMaster && address < this.limit && (address & PAGE_MASK) + length <= PAGE_SIZE && length > 0) {
-      let pa = address
-      if (this.iommu.translationEnabled) {
-        if (this.iommu.resolve(this.requesterId, address, false) !== 0) return this.translationFault(address, dst, dstOffset, length, false)
-        pa = this.iommu.resolved
+    // Fast path: one page, bus mastering on, within the address lines, RAM behind it. The page
+    // is a frame number and an offset, small integers all the way to memory.
+    const offset = address & PAGE_MASK
+    if (this.busMaster !== 0 && address < this.limit && offset + length <= PAGE_SIZE && length > 0) {
+      const iommu = this.iommu
+      let frame: number
+      if (iommu.translationEnabled) {
+        if (iommu.resolve(this.requesterId, address, false) !== 0) return this.translationFault(address, dst, dstOffset, length, false)
+        frame = iommu.resolvedFrame
+      } else {
+        frame = Math.floor(address * INVERSE_PAGE_SIZE)
       }
       const memory = this.memory
-      if (memory.isRam(pa, length)) {
-        memory.readPage(pa, dst, dstOffset, length)
-        this.counters.reads++
-        this.counters.bytesRead += length
-        if (this.observer !== null) this.observer.onAccess(this.requester, asLogical(address), asPhysical(pa), length, 'read')
+      if (memory.isRamFrame(frame)) {
+        memory.readFrame(frame, offset, dst, dstOffset, length)
+        const counters = this.counters
+        counters.reads++
+        counters.bytesRead += length
+        if (this.observer !== null) this.observer.onAccess(this.requester, asLogical(address), asPhysical(frame * PAGE_SIZE + offset), length, 'read')
         return DMA_STATUS.ok
       }
     }
@@ -137,18 +149,23 @@ export class DmaEngine {
 
   /** Device writes `src[srcOffset…srcOffset+length)` to device address `address`. */
   write(address: number, src: Uint8Array, srcOffset: number, length: number): DmaStatus {
-    if (this.busMaster && address < this.limit && (address & PAGE_MASK) + length <= PAGE_SIZE && length > 0) {
-      let pa = address
-      if (this.iommu.translationEnabled) {
-        if (this.iommu.resolve(this.requesterId, address, true) !== 0) return this.translationFault(address, src, srcOffset, length, true)
-        pa = this.iommu.resolved
+    const offset = address & PAGE_MASK
+    if (this.busMaster !== 0 && address < this.limit && offset + length <= PAGE_SIZE && length > 0) {
+      const iommu = this.iommu
+      let frame: number
+      if (iommu.translationEnabled) {
+        if (iommu.resolve(this.requesterId, address, true) !== 0) return this.translationFault(address, src, srcOffset, length, true)
+        frame = iommu.resolvedFrame
+      } else {
+        frame = Math.floor(address * INVERSE_PAGE_SIZE)
       }
       const memory = this.memory
-      if (memory.isRam(pa, length)) {
-        memory.writePage(pa, src, srcOffset, length)
-        this.counters.writes++
-        this.counters.bytesWritten += length
-        if (this.observer !== null) this.observer.onAccess(this.requester, asLogical(address), asPhysical(pa), length, 'write')
+      if (memory.isRamFrame(frame)) {
+        memory.writeFrame(frame, offset, src, srcOffset, length)
+        const counters = this.counters
+        counters.writes++
+        counters.bytesWritten += length
+        if (this.observer !== null) this.observer.onAccess(this.requester, asLogical(address), asPhysical(frame * PAGE_SIZE + offset), length, 'write')
         return DMA_STATUS.ok
       }
     }
@@ -167,7 +184,7 @@ export class DmaEngine {
 
   private transfer(address: number, buf: Uint8Array, offset: number, length: number, write: boolean): DmaStatus {
     if (length <= 0) return DMA_STATUS.ok
-    if (!this.busMaster) {
+    if (this.busMaster === 0) {
       if (!write) buf.fill(0xff, offset, offset + length)
       this.refuseWithoutBusMaster(`${write ? 'write' : 'read'} of ${length} bytes at ${hex(address)}`)
       return this.fail(address, DMA_STATUS.busMasterDisabled)
@@ -191,7 +208,7 @@ export class DmaEngine {
       let refused = false
       if (translating) {
         refused = this.iommu.resolve(this.requesterId, at, write) !== 0
-        pa = this.iommu.resolved
+        pa = this.iommu.resolvedFrame * PAGE_SIZE + off
       }
       if (refused) {
         status = this.translationFault(at, buf, offset + done, chunk, write)

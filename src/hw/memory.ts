@@ -5,13 +5,21 @@
 // is written; never-written RAM reads as zero. Written frames live in 1 MiB slabs (256 frames
 // each, in the order they were first written) so a 1 TiB machine touching 10,000 scattered
 // pages costs ~40 MiB of slabs, and a frame is a slot number, not an object. Frame → slot is
-// a two-level table in typed arrays (a directory per 256 frames, then 256-entry leaves made
-// when first needed), so the per-access path is two array reads and a DataView access, with
-// no hashing and no allocation, however cold the working set.
+// a table in typed arrays with one directory entry per 256 frames (1 MiB), so the per-access
+// path is a few array reads and a DataView access, with no hashing and no allocation. Most
+// memory is first written in address order (buffers filled, pages zeroed), which gives a
+// run of frames consecutive slots: such a 1 MiB span is stored as a run (first slot, first
+// and last frame) and a lookup never leaves the directory, however cold the working set.
+// Frames written out of order get a 256-entry leaf.
 //
 // This class assumes the caller already knows the address is RAM; the system bus routes
 // addresses and refuses everything else.
-import { FOUR_GIB, GiB, PAGE_MASK, PAGE_SIZE, TWO_POW_32 } from './address.js'
+import { FOUR_GIB, GiB, PAGE_MASK as ADDRESS_PAGE_MASK, PAGE_SIZE as ADDRESS_PAGE_SIZE, TWO_POW_32 } from './address.js'
+
+// Module-local copies of constants used on every access: V8 folds a module's own `const` into
+// optimized code, while an imported binding costs a cell load and a hole check at each use.
+const PAGE_SIZE = ADDRESS_PAGE_SIZE
+const PAGE_MASK = ADDRESS_PAGE_MASK
 
 export const MMIO_HOLE_BASE = 0xc000_0000
 export const MMIO_HOLE_END = FOUR_GIB // exclusive
@@ -34,11 +42,13 @@ export function pcMemoryMap(size: number): RamRange[] {
 const SLAB_SHIFT = 8 // 256 frames per slab
 const SLAB_FRAMES = 1 << SLAB_SHIFT
 const SLAB_BYTES = SLAB_FRAMES * PAGE_SIZE
-/** Frames per leaf of the frame table: a leaf is 1 KiB and covers 1 MiB of the address space.
- * (For a 1 TiB machine the directory is 4 MiB of lazily zeroed memory, and each leaf made
- * costs 1 KiB: ~14 MiB for 10,000 scattered pages, beside their 40 MiB of slabs.) */
+/** Frames per directory entry (and per leaf): 1 MiB of the address space. For a 1 TiB
+ * machine the directory is 2 × 4 MiB of lazily zeroed memory; a leaf costs 1 KiB. */
 const LEAF_SHIFT = 8
 const LEAF_FRAMES = 1 << LEAF_SHIFT
+const FRAME_IN_LEAF = LEAF_FRAMES - 1
+/** A run's frames within its 1 MiB: first in bits 15:0, one past the last in bits 31:16. */
+const RUN_END_SHIFT = 16
 /** Leaves the pool holds at first; it doubles when full. */
 const FIRST_LEAVES = 16
 
@@ -52,12 +62,22 @@ export class PhysicalMemory {
   readonly highEnd: number
   /** One past the highest RAM address. */
   readonly top: number
+  // The RAM ranges in page frames, for the per-access check (RAM ranges are whole pages).
+  private readonly lowEndFrame: number
+  private readonly highBaseFrame: number
+  private readonly highEndFrame: number
 
   private readonly slabBytes: Uint8Array[] = []
   private readonly slabViews: DataView[] = []
   private nextSlot = 0
-  /** Frame table, level 1: per 256 frames below `frameLimit`, its leaf's index + 1 (0: none). */
+  /**
+   * Frame table, level 1, per 256 frames below `frameLimit`: 0, nothing written; > 0, the
+   * index + 1 of the leaf holding each frame's slot; < 0, a run: frames `first..end-1` (in
+   * `runs`) live in slots `-entry - 1 + (frame & 255)`.
+   */
   private readonly directory: Int32Array
+  /** For a run: its first frame and one past its last, within the 1 MiB (RUN_END_SHIFT). */
+  private readonly runs: Int32Array
   /** Frames the directory covers: every RAM frame (a multiple of 256). */
   private readonly frameLimit: number
   /** Frame table, level 2: leaves of 256 entries, each a frame's slot + 1 (0: never written). */
@@ -77,8 +97,12 @@ export class PhysicalMemory {
     this.highBase = high ? high.base : FOUR_GIB
     this.highEnd = high ? high.base + high.size : FOUR_GIB
     this.top = high ? this.highEnd : this.lowEnd
+    this.lowEndFrame = this.lowEnd / PAGE_SIZE
+    this.highBaseFrame = this.highBase / PAGE_SIZE
+    this.highEndFrame = this.highEnd / PAGE_SIZE
     const leavesNeeded = Math.ceil(this.top / PAGE_SIZE / LEAF_FRAMES)
     this.directory = new Int32Array(leavesNeeded)
+    this.runs = new Int32Array(leavesNeeded)
     this.frameLimit = leavesNeeded * LEAF_FRAMES
   }
 
@@ -88,6 +112,11 @@ export class PhysicalMemory {
     if (pa < 0 || length <= 0) return length === 0 && pa >= 0
     if (last < this.lowEnd) return true
     return pa >= this.highBase && last < this.highEnd
+  }
+
+  /** True when page frame `frame` is RAM (a whole frame is, or none of it). */
+  isRamFrame(frame: number): boolean {
+    return frame < this.lowEndFrame ? frame >= 0 : frame >= this.highBaseFrame && frame < this.highEndFrame
   }
 
   /** Frames that have been written and so cost host memory. */
@@ -105,8 +134,14 @@ export class PhysicalMemory {
   /** The slot holding frame `pfn`, or -1 when it was never written. */
   private slotOf(pfn: number): number {
     if (pfn < this.frameLimit) {
-      const leaf = this.directory[pfn >>> LEAF_SHIFT]!
-      return leaf === 0 ? -1 : this.leaves[((leaf - 1) << LEAF_SHIFT) | (pfn & (LEAF_FRAMES - 1))]! - 1
+      const d = pfn >>> LEAF_SHIFT
+      const entry = this.directory[d]!
+      const i = pfn & FRAME_IN_LEAF
+      if (entry < 0) {
+        const run = this.runs[d]!
+        return i >= (run & 0xffff) && i < run >>> RUN_END_SHIFT ? i - entry - 1 : -1
+      }
+      return entry === 0 ? -1 : this.leaves[((entry - 1) << LEAF_SHIFT) | i]! - 1
     }
     return this.outside.get(pfn) ?? -1
   }
@@ -114,12 +149,17 @@ export class PhysicalMemory {
   /** The slot holding frame `pfn`, materializing the frame when it was never written. */
   private slotForWrite(pfn: number): number {
     if (pfn < this.frameLimit) {
-      const leaf = this.directory[pfn >>> LEAF_SHIFT]!
-      if (leaf !== 0) {
-        const entry = this.leaves[((leaf - 1) << LEAF_SHIFT) | (pfn & (LEAF_FRAMES - 1))]!
-        if (entry !== 0) return entry - 1
+      const d = pfn >>> LEAF_SHIFT
+      const entry = this.directory[d]!
+      const i = pfn & FRAME_IN_LEAF
+      if (entry < 0) {
+        const run = this.runs[d]!
+        if (i >= (run & 0xffff) && i < run >>> RUN_END_SHIFT) return i - entry - 1
+      } else if (entry > 0) {
+        const slot = this.leaves[((entry - 1) << LEAF_SHIFT) | i]!
+        if (slot !== 0) return slot - 1
       }
-      return this.materialize(pfn)
+      return this.materialize(d, i)
     }
     let slot = this.outside.get(pfn)
     if (slot === undefined) {
@@ -129,21 +169,47 @@ export class PhysicalMemory {
     return slot
   }
 
-  private materialize(pfn: number): number {
-    const d = pfn >>> LEAF_SHIFT
-    let leaf = this.directory[d]!
-    if (leaf === 0) {
-      if ((this.leafCount + 1) * LEAF_FRAMES > this.leaves.length) {
-        const grown = new Int32Array(Math.max(FIRST_LEAVES, this.leafCount * 2) * LEAF_FRAMES)
-        grown.set(this.leaves)
-        this.leaves = grown
-      }
-      leaf = ++this.leafCount
-      this.directory[d] = leaf
+  /** Gives frame `i` of directory entry `d` the next slot: extending a run when it can. */
+  private materialize(d: number, i: number): number {
+    const entry = this.directory[d]!
+    const next = this.nextSlot
+    if (entry === 0 && next >= i) {
+      // The first frame written here starts a run.
+      this.directory[d] = -(next - i) - 1
+      this.runs[d] = i | ((i + 1) << RUN_END_SHIFT)
+      return this.newSlot()
     }
+    if (entry < 0) {
+      const run = this.runs[d]!
+      const end = run >>> RUN_END_SHIFT
+      if (i === end && -entry - 1 + i === next) {
+        this.runs[d] = (run & 0xffff) | ((end + 1) << RUN_END_SHIFT)
+        return this.newSlot()
+      }
+    }
+    const leaf = entry > 0 ? entry : this.newLeaf(d)
     const slot = this.newSlot()
-    this.leaves[((leaf - 1) << LEAF_SHIFT) | (pfn & (LEAF_FRAMES - 1))] = slot + 1
+    this.leaves[((leaf - 1) << LEAF_SHIFT) | i] = slot + 1
     return slot
+  }
+
+  /** A leaf for directory entry `d`, holding the run there was (if any); returns its index + 1. */
+  private newLeaf(d: number): number {
+    if ((this.leafCount + 1) * LEAF_FRAMES > this.leaves.length) {
+      const grown = new Int32Array(Math.max(FIRST_LEAVES, this.leafCount * 2) * LEAF_FRAMES)
+      grown.set(this.leaves)
+      this.leaves = grown
+    }
+    const leaf = ++this.leafCount
+    const entry = this.directory[d]!
+    if (entry < 0) {
+      const run = this.runs[d]!
+      const at = (leaf - 1) << LEAF_SHIFT
+      for (let i = run & 0xffff; i < run >>> RUN_END_SHIFT; i++) this.leaves[at | i] = i - entry
+      this.runs[d] = 0
+    }
+    this.directory[d] = leaf
+    return leaf
   }
 
   private newSlot(): number {
@@ -232,16 +298,25 @@ export class PhysicalMemory {
 
   /**
    * `readInto` for a piece that stays within one page (`(pa & PAGE_MASK) + length <=
-   * PAGE_SIZE`), as a device's DMA engine splits its accesses: no loop, small enough to inline.
+   * PAGE_SIZE`), as a device's DMA engine splits its accesses.
    */
   readPage(pa: number, dst: Uint8Array, dstOffset: number, length: number): void {
-    const off = pa & PAGE_MASK
-    const slot = this.slotOf((pa - off) / PAGE_SIZE)
+    const offset = pa & PAGE_MASK
+    this.readFrame((pa - offset) / PAGE_SIZE, offset, dst, dstOffset, length)
+  }
+
+  /**
+   * `readPage` by page frame and offset (`offset + length <= PAGE_SIZE`): the DMA engine's
+   * form, whose arguments stay small integers (an address above 2^31 would be a boxed double
+   * on every call that is not inlined). No loop, small enough to inline.
+   */
+  readFrame(frame: number, offset: number, dst: Uint8Array, dstOffset: number, length: number): void {
+    const slot = this.slotOf(frame)
     if (slot < 0) {
       dst.fill(0, dstOffset, dstOffset + length)
       return
     }
-    const base = ((slot & (SLAB_FRAMES - 1)) << 12) | off
+    const base = ((slot & (SLAB_FRAMES - 1)) << 12) | offset
     if (length <= 32) {
       // Small copies (descriptors, status words): a word load and four byte stores beat
       // both a byte loop and a subarray view.
@@ -282,9 +357,14 @@ export class PhysicalMemory {
 
   /** `writeFrom` for a piece that stays within one page (see `readPage`). */
   writePage(pa: number, src: Uint8Array, srcOffset: number, length: number): void {
-    const off = pa & PAGE_MASK
-    const slot = this.slotForWrite((pa - off) / PAGE_SIZE)
-    const base = ((slot & (SLAB_FRAMES - 1)) << 12) | off
+    const offset = pa & PAGE_MASK
+    this.writeFrame((pa - offset) / PAGE_SIZE, offset, src, srcOffset, length)
+  }
+
+  /** `writePage` by page frame and offset (see `readFrame`). */
+  writeFrame(frame: number, offset: number, src: Uint8Array, srcOffset: number, length: number): void {
+    const slot = this.slotForWrite(frame)
+    const base = ((slot & (SLAB_FRAMES - 1)) << 12) | offset
     if (length <= 32) {
       const view = this.slabViews[slot >>> SLAB_SHIFT]!
       let i = 0

@@ -60,4 +60,50 @@ describe('sparse physical memory', () => {
     m.copy(1500, 1000, 10_000)
     expect(m.readBytes(1500, 10_000)).toEqual(src)
   })
+
+  it('keeps every frame apart whatever order frames are first written in (runs, gaps, backwards, beyond RAM)', () => {
+    const MiB = 1024 * 1024
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 * 256 + 20 }), fc.integer({ min: 1, max: 40 }), fc.boolean()), { minLength: 1, maxLength: 40 }),
+        (writes) => {
+          const m = new PhysicalMemory(2 * MiB) // frames 512 and up lie beyond RAM
+          const expected = new Map<number, number>()
+          let value = 1
+          for (const [first, count, backwards] of writes) {
+            for (let k = 0; k < count; k++) {
+              // Runs across 1 MiB boundaries, rewrites, gaps, and frames beyond RAM.
+              const frame = backwards ? first + count - 1 - k : first + k
+              m.write32(frame * 4096 + 8, value)
+              expected.set(frame, value++)
+            }
+          }
+          expect(m.materializedFrames).toBe(expected.size)
+          for (let frame = 0; frame < 3 * 256 + 60; frame++) {
+            expect(m.read32(frame * 4096 + 8)).toBe(expected.get(frame) ?? 0)
+            expect(m.isMaterialized(frame)).toBe(expected.has(frame))
+          }
+        },
+      ),
+      { seed: 3, numRuns: 100 },
+    )
+  })
+
+  it('a frame first written in address order joins the run of its neighbours; one written out of order still reads back', () => {
+    const m = new PhysicalMemory(64 * 1024 * 1024)
+    const page = new Uint8Array(4096)
+    for (let f = 0; f < 300; f++) {
+      page.fill(f & 0xff)
+      m.writeBytes(f * 4096, page)
+    }
+    m.write8(1000 * 4096, 7) // a new run elsewhere
+    m.write8(299 * 4096 + 1, 9) // inside the run: no new frame
+    m.write8(100 * 4096 + 4096 * 400, 5) // out of order in the second 1 MiB: becomes a leaf
+    expect(m.materializedFrames).toBe(302)
+    for (let f = 0; f < 300; f++) expect(m.read8(f * 4096 + 5)).toBe(f & 0xff)
+    expect(m.read8(299 * 4096 + 1)).toBe(9)
+    expect(m.read8(1000 * 4096)).toBe(7)
+    expect(m.read8(500 * 4096)).toBe(5)
+    expect(m.read8(301 * 4096)).toBe(0)
+  })
 })

@@ -11,7 +11,7 @@
 // The OS programs it through the same operations VT-d exposes as registers: RTADDR_REG +
 // GCMD.SRTP (setRootTable), GCMD.TE (enableTranslation), CCMD_REG (invalidateContextCache),
 // IOTLB_REG global / domain-selective (invalidateIotlb) and page-selective (invalidatePages).
-import { PAGE_MASK, PAGE_SIZE, TWO_POW_32, hex } from '../address.js'
+import { PAGE_MASK as ADDRESS_PAGE_MASK, PAGE_SIZE as ADDRESS_PAGE_SIZE, TWO_POW_32, hex } from '../address.js'
 import type { FindingSink } from '../finding.js'
 import type { PhysicalMemory } from '../memory.js'
 import { formatBdf } from '../pci.js'
@@ -19,7 +19,7 @@ import { TranslationCache } from './cache.js'
 import {
   ADDRESS_WIDTH_BITS, AW_48_BIT_4_LEVEL, CONTEXT_AW_MASK, CONTEXT_DID_MASK, CONTEXT_DID_SHIFT, CONTEXT_ENTRY, CONTEXT_FPD,
   CONTEXT_PRESENT, CONTEXT_RESERVED_LOW, CONTEXT_RESERVED_WIDTH_WORD, CONTEXT_TT_MASK, CONTEXT_TT_SHIFT, FAULT_REASON,
-  ROOT_ENTRY, ROOT_PRESENT, ROOT_RESERVED_LOW, SL_ENTRY, SL_PAGE_SIZE, SL_READ, SL_WRITE, TT_PASS_THROUGH, TT_TRANSLATE,
+  ROOT_ENTRY, ROOT_PRESENT, ROOT_RESERVED_LOW, SL_ENTRY, SL_PAGE_SIZE, SL_READ as FORMAT_SL_READ, SL_WRITE as FORMAT_SL_WRITE, TT_PASS_THROUGH, TT_TRANSLATE,
   TT_DEVICE_TLB, faultReasonText, levelIndex,
 } from './formats.js'
 
@@ -58,6 +58,12 @@ interface CachedContext {
   readonly fpd: boolean
 }
 
+// Module-local copies of constants used on every access: V8 folds a module's own `const` into
+// optimized code, while an imported binding costs a cell load and a hole check at each use.
+const PAGE_SIZE = ADDRESS_PAGE_SIZE
+const PAGE_MASK = ADDRESS_PAGE_MASK
+const SL_READ = FORMAT_SL_READ
+const SL_WRITE = FORMAT_SL_WRITE
 const ADDRESS_LIMIT = 2 ** ADDRESS_WIDTH_BITS
 const INVERSE_PAGE_SIZE = 1 / PAGE_SIZE
 /** Pages per leaf table (a 2 MiB region of IOVA space); × its inverse is an exact shift. */
@@ -76,7 +82,8 @@ export class Iommu {
   readonly stats: IommuStats = { walks: 0, faults: 0 }
   private readonly memory: PhysicalMemory
   private readonly sink: FindingSink
-  private enabled = false
+  /** GCMD.TE, as 0 or 1: a boolean field costs a generic truthiness test in optimized code. */
+  private enabled = 0
   private root = 0
   private readonly contexts = new Map<number, CachedContext>()
   // The last requester's context, in fields: one device makes every lookup hit here.
@@ -87,8 +94,8 @@ export class Iommu {
   private lastFpd = false
   /** The reason of the last context-level fault. */
   private lastFault = 0
-  /** The physical address `resolve` found. */
-  resolved = 0
+  /** The page frame `resolve` found (a small integer where an address above 2^31 is a double). */
+  resolvedFrame = 0
   private recentPage0 = -1
   private recentFrame0 = 0
   private recentBits0 = 0
@@ -106,7 +113,7 @@ export class Iommu {
   }
 
   get translationEnabled(): boolean {
-    return this.enabled
+    return this.enabled !== 0
   }
 
   get rootTableAddress(): number {
@@ -120,7 +127,7 @@ export class Iommu {
 
   /** GCMD.TE. */
   enableTranslation(on: boolean): void {
-    this.enabled = on
+    this.enabled = on ? 1 : 0
     this.forgetRecent()
   }
 
@@ -164,13 +171,13 @@ export class Iommu {
    */
   translate(requester: number, address: number, write: boolean): number {
     const reason = this.resolve(requester, address, write)
-    return reason === 0 ? this.resolved : -reason
+    return reason === 0 ? this.resolvedFrame * PAGE_SIZE + (address & PAGE_MASK) : -reason
   }
 
   /**
-   * The per-access form of `translate` for the DMA engine: returns 0 and leaves the physical
-   * address in `resolved`, or returns the fault reason (already recorded). A double kept in a
-   * field is updated in place, where a returned one would be boxed on every call.
+   * The per-access form of `translate` for the DMA engine: returns 0 and leaves the page frame
+   * in `resolvedFrame` (the offset within the page is the address's), or returns the fault
+   * reason (already recorded). Nothing is boxed: a frame of RAM is a small integer.
    */
   resolve(requester: number, address: number, write: boolean): number {
     // The current requester's two most recent translations, in fields: a device alternates
@@ -182,12 +189,12 @@ export class Iommu {
       const need = write ? SL_WRITE : SL_READ
       if (page === this.recentPage0 && (this.recentBits0 & need) !== 0) {
         this.iotlb.hits++
-        this.resolved = this.recentFrame0 * PAGE_SIZE + (address & PAGE_MASK)
+        this.resolvedFrame = this.recentFrame0
         return 0
       }
       if (page === this.recentPage1 && (this.recentBits1 & need) !== 0) {
         this.iotlb.hits++
-        this.resolved = this.recentFrame1 * PAGE_SIZE + (address & PAGE_MASK)
+        this.resolvedFrame = this.recentFrame1
         this.swapRecent()
         return 0
       }
@@ -197,21 +204,20 @@ export class Iommu {
 
   /** Context, then the IOTLB, then the tables. */
   private lookup(requester: number, address: number, write: boolean): number {
-    if (!this.enabled || (requester === this.lastRequester && this.lastType === TT_PASS_THROUGH)) {
-      this.resolved = address
+    // × 2^-12 is exact and cheaper than a division.
+    const page = Math.floor(address * INVERSE_PAGE_SIZE)
+    if (this.enabled === 0 || (requester === this.lastRequester && this.lastType === TT_PASS_THROUGH)) {
+      this.resolvedFrame = page
       return 0
     }
     if (requester !== this.lastRequester) {
       if (!this.loadContext(requester, address, write)) return this.lastFault
       if (this.lastType === TT_PASS_THROUGH) {
-        this.resolved = address
+        this.resolvedFrame = page
         return 0
       }
     }
     if (address >= ADDRESS_LIMIT) return this.fault(requester, address, write, FAULT_REASON.beyondAddressWidth, this.lastFpd)
-    const offset = address & PAGE_MASK
-    // × 2^-12 is exact and cheaper than a division.
-    const page = Math.floor(address * INVERSE_PAGE_SIZE)
     const domain = this.lastDomain
     const tlb = this.iotlb
     const i = tlb.slot(domain, page)
@@ -221,7 +227,7 @@ export class Iommu {
         return this.fault(requester, address, write, write ? FAULT_REASON.writeNotPermitted : FAULT_REASON.readNotPermitted, this.lastFpd)
       }
       this.remember(page, tlb.value[i]!, tlb.bits[i]!)
-      this.resolved = tlb.value[i]! * PAGE_SIZE + offset
+      this.resolvedFrame = tlb.value[i]!
       return 0
     }
     tlb.misses++
@@ -339,7 +345,7 @@ export class Iommu {
     if ((rw & (write ? SL_WRITE : SL_READ)) === 0) {
       return this.fault(requester, address, write, write ? FAULT_REASON.writeNotPermitted : FAULT_REASON.readNotPermitted, this.lastFpd)
     }
-    this.resolved = frame * PAGE_SIZE + (address & PAGE_MASK)
+    this.resolvedFrame = frame
     return 0
   }
 
