@@ -1,7 +1,8 @@
 // The dmalab commands. Each returns its exit code: 0 clean, 1 findings / bug check / failed
 // init (sweep: not every run handled; check: not every configuration clean or the sweep not
 // all handled). Usage errors (exit 2) are thrown as UsageError before anything runs.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { MiniportNotFound, bundledMiniports } from '../ndis/loader.js'
 import type { PcapWriter } from '../hw/pcap.js'
 import type { MachineConfig } from '../config.js'
@@ -168,8 +169,14 @@ export function examples(o: CliOptions): number {
   return 0
 }
 
+/**
+ * The benchmarks measure the compiled JavaScript an installed dmalab runs: from a checkout that
+ * is dist/ (built by `npm ci`, `npm run build`), because the TypeScript loader adds its own cost
+ * to every function.
+ */
 export async function bench(o: CliOptions): Promise<number> {
-  const url = new URL(import.meta.url.endsWith('.ts') ? '../../bench/main.ts' : '../../bench/main.js', import.meta.url)
-  const mod = (await import(url.href)) as { runBench: (options: { json: boolean }) => Promise<number> }
+  const compiled = new URL(import.meta.url.endsWith('.ts') ? '../../dist/bench/main.js' : '../../bench/main.js', import.meta.url)
+  if (!existsSync(fileURLToPath(compiled))) throw new UsageError('bench needs the compiled code: run `npm run build` first (or `npm run bench`)')
+  const mod = (await import(compiled.href)) as { runBench: (options: { json: boolean }) => Promise<number> }
   return mod.runBench({ json: o.json })
 }
