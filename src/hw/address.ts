@@ -73,6 +73,8 @@ export const hexPlain = (value: number): string => `0x${value.toString(16)}`
 
 /** Human size: 4096 → "4 KiB", 1536 → "1.5 KiB", 1500000 → "1.4 MiB", 8589934592 → "8 GiB". */
 export function formatBytes(bytes: number): string {
+  // Messages quote what a driver passed, which need not be a number of bytes at all.
+  if (typeof bytes !== 'number' || !Number.isFinite(bytes) || bytes < 0) return `${String(bytes)} bytes`
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const
   let value = bytes
   let unit = 0

@@ -31,3 +31,13 @@ describe('NDIS fuzz regressions: configuration space', () => {
     ])
   })
 })
+
+describe('NDIS fuzz regressions: messages about bad arguments', () => {
+  it('NdisAllocateMemory with Length undefined and NDIS_MEMORY_CONTIGUOUS outside initialization is init-only-call and a failed allocation, not a TypeError while formatting the message', () => {
+    const { m, ndis } = loadTestMiniport()
+    let r = { status: 0, virtualAddress: -1 }
+    expect(() => (r = ndis.NdisAllocateMemory(undefined as unknown as number, ndis.NDIS_MEMORY_CONTIGUOUS, -1))).not.toThrow()
+    expect(r).toEqual({ status: ndis.NDIS_STATUS_FAILURE, virtualAddress: 0 })
+    expect(theFinding(m, 'init-only-call').message).toMatch(/^NdisAllocateMemory with NDIS_MEMORY_CONTIGUOUS \(undefined bytes\) outside MiniportInitializeEx/)
+  })
+})
