@@ -11,7 +11,7 @@
 // past the end is caught as it happens (dma-outside-buffer / iommu-fault).
 import { FOUR_GIB, PAGE_SIZE, formatBytes, hex } from '../hw/address.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
-import { siteHere } from '../kernel/sites.js'
+import { captureSite, resolveSite, siteHere, type SiteToken } from '../kernel/sites.js'
 import type { MappedMemory } from '../kernel/mm.js'
 import type { PageNote } from '../kernel/address-space.js'
 import { DMA_VIOLATION, MAX_BUFFER_RECORDS, type AdapterState, type CommonBuffer, type DmaBufferRecord } from './adapter.js'
@@ -19,8 +19,17 @@ import { DMA_VIOLATION, MAX_BUFFER_RECORDS, type AdapterState, type CommonBuffer
 const FREED_KEEP = 256
 
 /** The page note a freed common buffer leaves behind, for a late access's page fault. */
-function freedNote(what: string, site: string | undefined, freedAt: string | undefined): PageNote {
-  return { what, ...(site === undefined ? {} : { site }), ...(freedAt === undefined ? {} : { freedAt }) }
+function freedNote(what: string, site: string | undefined, freedAt: SiteToken | undefined): PageNote {
+  // The free site resolves only if a late access ever faults on these pages.
+  let resolved: string | undefined
+  return {
+    what,
+    ...(site === undefined ? {} : { site }),
+    get freedAt(): string {
+      resolved ??= resolveSite(freedAt) ?? ''
+      return resolved
+    },
+  }
 }
 
 export function allocateCommonBuffer(adapter: AdapterState, length: number, cacheEnabled: boolean, routine: string, site: string | undefined, maximumAddress?: number): CommonBuffer | null {
@@ -143,11 +152,11 @@ export function freeCommonBuffer(adapter: AdapterState, length: number, logical:
       details: { va, length, allocatedLength: cb.length, logical, allocatedLogical: cb.logical },
     })
   }
-  releaseCommonBuffer(adapter, cb, siteHere())
+  releaseCommonBuffer(adapter, cb, adapter.platform.kernel.calls.captureSites ? captureSite() : undefined)
 }
 
 /** Undoes a common buffer: IOMMU mapping, live mapping, VA and frames. */
-export function releaseCommonBuffer(adapter: AdapterState, cb: CommonBuffer, freedAt: string | undefined): void {
+export function releaseCommonBuffer(adapter: AdapterState, cb: CommonBuffer, freedAt: SiteToken | undefined): void {
   const p = adapter.platform
   adapter.commonBuffers.delete(cb.va)
   p.verifier.remove(cb.mapping)

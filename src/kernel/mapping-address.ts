@@ -61,7 +61,7 @@ export class MappingAddresses {
       this.unmapMdl(r)
     }
     this.live.delete(va)
-    this.kernel.mm.unmap(va, r.pages, pageNote(`freed mapping address reserved with tag '${tagName(r.tag)}' (${r.bytes} bytes)`, r.site, freeSite()))
+    this.kernel.mm.unmap(va, r.pages, pageNote(`freed mapping address reserved with tag '${tagName(r.tag)}' (${r.bytes} bytes)`, r.site, freeSite(this.kernel)))
   }
 
   /**

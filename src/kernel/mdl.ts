@@ -231,7 +231,7 @@ export class MdlService {
   dropMapping(mdl: MDL, state: MdlState): void {
     const m = state.mapping
     if (m === null) return
-    this.kernel.mm.unmap(m.va, m.pages, pageNote(`an MDL's system mapping, unmapped (${mdl.ByteCount} bytes)`, state.site, freeSite()))
+    this.kernel.mm.unmap(m.va, m.pages, pageNote(`an MDL's system mapping, unmapped (${mdl.ByteCount} bytes)`, state.site, freeSite(this.kernel)))
     state.mapping = null
     mdl.MdlFlags &= ~MDL_FLAGS.MDL_MAPPED_TO_SYSTEM_VA
   }

@@ -135,7 +135,7 @@ export class ContiguousMemory {
     this.live.delete(va)
     this.freed.set(va, kind)
     if (this.freed.size > FREED_MEMORY) this.freed.delete(this.freed.keys().next().value!)
-    this.kernel.mm.freeMapped(a.memory, pageNote(`freed ${kind} memory (${a.bytes} bytes)`, a.site, freeSite()))
+    this.kernel.mm.freeMapped(a.memory, pageNote(`freed ${kind} memory (${a.bytes} bytes)`, a.site, freeSite(this.kernel)))
   }
 
   private track(kind: MmAllocationKind, bytes: number, cache: CacheType, memory: MappedMemory, site: CallSite | undefined, driver: boolean): VirtualAddress {

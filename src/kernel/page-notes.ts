@@ -28,7 +28,10 @@ export function pageNote(what: string, allocated: CallSite | undefined, freed?: 
   return guard === undefined ? note : Object.assign(note, { guard })
 }
 
-/** Captures the current driver call site for a later `freedAt` (a stack walk, ~1.5 µs). */
-export function freeSite(): SiteToken {
-  return captureSite()
+/**
+ * Captures the current driver call site for a later `freedAt` (a stack walk, ~1.5 µs or more),
+ * unless the machine runs without call sites (a sweep's quick runs).
+ */
+export function freeSite(kernel: { readonly calls: { readonly captureSites: boolean } }): SiteToken | undefined {
+  return kernel.calls.captureSites ? captureSite() : undefined
 }

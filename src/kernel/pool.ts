@@ -200,13 +200,13 @@ export class Pool {
       const header = this.small.headerContents(page, block.unit)
       this.forget(block, header)
       this.small.release(page, block.unit, () =>
-        pageNote(`${page.paged ? 'paged' : 'nonpaged'} pool page, freed with its last block, ${describeBlock(block)}`, block.site, freeSite()),
+        pageNote(`${page.paged ? 'paged' : 'nonpaged'} pool page, freed with its last block, ${describeBlock(block)}`, block.site, freeSite(this.kernel)),
       )
     } else if (block.kind === 'large') {
       this.freeLarge(block, routine)
     } else {
       this.special.verify(block, routine)
-      this.special.release(block, pageNote(`freed ${describeBlock(block)} (special pool)`, block.site, freeSite()))
+      this.special.release(block, pageNote(`freed ${describeBlock(block)} (special pool)`, block.site, freeSite(this.kernel)))
       this.forget(block, 0)
     }
     if (block.driver) this.tracker.freed(block.tag, block.paged, block.bytes)
@@ -245,7 +245,7 @@ export class Pool {
       const broken = patternBreak(this.kernel.ram, lastPa + tail, PAGE_SIZE - tail, FILL_GUARD)
       if (broken >= 0) this.overrun(block, block.va + block.bytes + broken, routine, 'the unused tail of its last page')
     }
-    this.kernel.mm.freeMapped(memory, pageNote(`freed ${describeBlock(block)}`, block.site, freeSite()))
+    this.kernel.mm.freeMapped(memory, pageNote(`freed ${describeBlock(block)}`, block.site, freeSite(this.kernel)))
     this.forget(block, 0)
   }
 
