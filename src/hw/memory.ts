@@ -119,6 +119,19 @@ export class PhysicalMemory {
     return frame < this.lowEndFrame ? frame >= 0 : frame >= this.highBaseFrame && frame < this.highEndFrame
   }
 
+  /**
+   * Where frame `frame` lives in host memory (a slot for `slotWord`), or -1 while it has never
+   * been written. A slot never moves, so a cache of translation tables may keep it.
+   */
+  frameSlot(frame: number): number {
+    return this.slotOf(frame)
+  }
+
+  /** The little-endian 32-bit word at `offset` (at most PAGE_SIZE - 4) of the frame in `slot`. */
+  slotWord(slot: number, offset: number): number {
+    return this.slabViews[slot >>> SLAB_SHIFT]!.getUint32(((slot & (SLAB_FRAMES - 1)) << 12) | offset, true)
+  }
+
   /** Frames that have been written and so cost host memory. */
   get materializedFrames(): number {
     return this.nextSlot

@@ -11,6 +11,11 @@ export class TranslationCache {
   readonly tag: Float64Array
   readonly value: Float64Array
   readonly bits: Uint8Array
+  /**
+   * Where the entry's value lives in host memory, when the owner caches that (the leaf-table
+   * cache keeps the memory slot of the table's frame, -1 until known); reset by every insert.
+   */
+  readonly host: Int32Array
   hits = 0
   misses = 0
   /** size / 2^32: maps a 32-bit hash onto [0, size). */
@@ -30,6 +35,7 @@ export class TranslationCache {
     this.tag = new Float64Array(size)
     this.value = new Float64Array(size)
     this.bits = new Uint8Array(size)
+    this.host = new Int32Array(size).fill(-1)
   }
 
   /**
@@ -63,6 +69,7 @@ export class TranslationCache {
     this.tag[i] = tag
     this.value[i] = value
     this.bits[i] = bits
+    this.host[i] = -1
   }
 
   /** Global invalidation. */

@@ -319,24 +319,35 @@ export class Iommu {
     const c = pde.slot(domain, region)
     let table: number
     let allowed: number
+    let host: number
     if (pde.domain[c] === domain && pde.tag[c] === region) {
       pde.hits++
       table = pde.value[c]!
       allowed = pde.bits[c]!
+      host = pde.host[c]!
     } else {
       pde.misses++
       table = this.walkUpper(requester, address, page, write)
       if (table < 0) return -table
       allowed = this.walkedBits
       pde.insertAt(c, domain, region, table, allowed)
+      host = -1
+    }
+    if (host < 0) {
+      // The leaf table's place in host memory, kept beside the cached pointer so the next miss
+      // in this 2 MiB reads the entry without looking the frame up (a slot never moves).
+      const tableFrame = table / PAGE_SIZE
+      if (!mem.isRamFrame(tableFrame)) return this.fault(requester, address, write, FAULT_REASON.pagingEntryAccess, this.lastFpd)
+      host = mem.frameSlot(tableFrame)
+      pde.host[c] = host
     }
     // `page & 511` keeps the low 9 bits exactly (ToInt32 keeps the low 32 of any page number).
-    const at = table + (page & (LEAF_PAGES - 1)) * SL_ENTRY.span
-    if (!mem.isRam(at, SL_ENTRY.span)) return this.fault(requester, address, write, FAULT_REASON.pagingEntryAccess, this.lastFpd)
-    const lo = mem.read32(at)
+    // A table frame never written reads as zeros: not present.
+    const at = (page & (LEAF_PAGES - 1)) * SL_ENTRY.span
+    const lo = host < 0 ? 0 : mem.slotWord(host, at)
     const present = lo & (SL_READ | SL_WRITE)
     const rw = present & allowed
-    const frame = (mem.read32(at + SL_ENTRY.offset.high) & HIGH_ADDRESS_BITS) * (TWO_POW_32 / PAGE_SIZE) + (lo >>> 12)
+    const frame = host < 0 ? 0 : (mem.slotWord(host, at + SL_ENTRY.offset.high) & HIGH_ADDRESS_BITS) * (TWO_POW_32 / PAGE_SIZE) + (lo >>> 12)
     // Only present translations are cached (caching mode 0: not-present entries never are).
     if (present !== 0) {
       this.iotlb.insertAt(slot, domain, page, frame, rw)
