@@ -180,32 +180,28 @@ export class Iommu {
    * reason (already recorded). Nothing is boxed: a frame of RAM is a small integer.
    */
   resolve(requester: number, address: number, write: boolean): number {
-    // The current requester's two most recent translations, in fields: a device alternates
-    // between its ring page and a buffer page. They are copies of IOTLB entries, dropped with
-    // every invalidation, context change and GCMD.TE write, and only a translating context
-    // fills them, so a hit needs no other check. Small on purpose: the DMA engine inlines it.
-    if (requester === this.lastRequester) {
-      const page = Math.floor(address * INVERSE_PAGE_SIZE)
-      const need = write ? SL_WRITE : SL_READ
-      if (page === this.recentPage0 && (this.recentBits0 & need) !== 0) {
-        this.iotlb.hits++
-        this.resolvedFrame = this.recentFrame0
-        return 0
-      }
-      if (page === this.recentPage1 && (this.recentBits1 & need) !== 0) {
-        this.iotlb.hits++
-        this.resolvedFrame = this.recentFrame1
-        this.swapRecent()
-        return 0
-      }
+    // The current requester's most recent translation, in fields: a device keeps coming back to
+    // its ring page. It is a copy of an IOTLB entry, dropped with every invalidation, context
+    // change and GCMD.TE write, and only a translating context fills it, so a hit needs no
+    // other check. Small on purpose, so that the DMA engine inlines it.
+    if (requester === this.lastRequester && Math.floor(address * INVERSE_PAGE_SIZE) === this.recentPage0 && (this.recentBits0 & (write ? SL_WRITE : SL_READ)) !== 0) {
+      this.iotlb.hits++
+      this.resolvedFrame = this.recentFrame0
+      return 0
     }
     return this.lookup(requester, address, write)
   }
 
-  /** Context, then the IOTLB, then the tables. */
+  /** The second most recent translation, then the context, the IOTLB and the tables. */
   private lookup(requester: number, address: number, write: boolean): number {
     // × 2^-12 is exact and cheaper than a division.
     const page = Math.floor(address * INVERSE_PAGE_SIZE)
+    if (requester === this.lastRequester && page === this.recentPage1 && (this.recentBits1 & (write ? SL_WRITE : SL_READ)) !== 0) {
+      this.iotlb.hits++
+      this.resolvedFrame = this.recentFrame1
+      this.swapRecent()
+      return 0
+    }
     if (this.enabled === 0 || (requester === this.lastRequester && this.lastType === TT_PASS_THROUGH)) {
       this.resolvedFrame = page
       return 0
@@ -234,18 +230,34 @@ export class Iommu {
     return this.walk(requester, domain, address, page, write, i)
   }
 
-  /** Makes (page → frame) the most recent translation of the current requester. */
+  /**
+   * Keeps (page → frame) as a recent translation of the current requester: second, so a
+   * buffer page walked once does not push out the ring page the device comes back to (a
+   * second use promotes it); first when there is none.
+   */
   private remember(page: number, frame: number, bits: number): void {
-    this.recentPage1 = this.recentPage0
-    this.recentFrame1 = this.recentFrame0
-    this.recentBits1 = this.recentBits0
-    this.recentPage0 = page
-    this.recentFrame0 = frame
-    this.recentBits0 = bits
+    if (this.recentPage0 === -1) {
+      this.recentPage0 = page
+      this.recentFrame0 = frame
+      this.recentBits0 = bits
+    } else {
+      this.recentPage1 = page
+      this.recentFrame1 = frame
+      this.recentBits1 = bits
+    }
   }
 
+  /** The second recent translation was used: it becomes the first. */
   private swapRecent(): void {
-    this.remember(this.recentPage1, this.recentFrame1, this.recentBits1)
+    const page = this.recentPage0
+    const frame = this.recentFrame0
+    const bits = this.recentBits0
+    this.recentPage0 = this.recentPage1
+    this.recentFrame0 = this.recentFrame1
+    this.recentBits0 = this.recentBits1
+    this.recentPage1 = page
+    this.recentFrame1 = frame
+    this.recentBits1 = bits
   }
 
   private forgetRecent(): void {
