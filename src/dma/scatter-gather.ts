@@ -12,7 +12,7 @@
 //    request waits until a Put frees some (so the execution routine may run later).
 import { PAGE_SIZE } from '../hw/address.js'
 import type { CallSite } from '../kernel/calls.js'
-import type { MDL } from '../kernel/mdl.js'
+import { CHAIN_LIMIT, type MDL } from '../kernel/mdl.js'
 import type { SCATTER_GATHER_LIST, SCATTER_GATHER_ELEMENT } from '../ndis/types.js'
 import type { AdapterState, SgRecord } from './adapter.js'
 
@@ -85,6 +85,7 @@ function collectPieces(mdl: MDL, currentVa: number, length: number, out: Pieces)
   let offset = currentVa - (mdl.StartVa + mdl.ByteOffset)
   if (!(offset >= 0 && offset <= mdl.ByteCount)) return 'CurrentVa is not within the first MDL'
   let remaining = length
+  let links = 0
   while (remaining > 0) {
     if (m === null) return `the MDL chain describes ${length - remaining} bytes from CurrentVa, fewer than Length (${length})`
     let take = Math.min(m.ByteCount - offset, remaining)
@@ -105,6 +106,7 @@ function collectPieces(mdl: MDL, currentVa: number, length: number, out: Pieces)
     }
     m = m.Next
     offset = 0
+    if (++links >= CHAIN_LIMIT) return `the MDL chain loops back on itself (more than ${CHAIN_LIMIT} MDLs from CurrentVa)`
   }
   return undefined
 }

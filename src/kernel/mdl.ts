@@ -39,6 +39,13 @@ export interface MDL {
   readonly PfnArray: number[]
 }
 
+/**
+ * The most links a walk of one MDL, NET_BUFFER or NET_BUFFER_LIST chain follows. A driver can
+ * make any of them loop back on itself (the `Next` fields are its to write): Windows would walk
+ * such a chain forever; dmalab reports the driver's chain instead of hanging the host.
+ */
+export const CHAIN_LIMIT = 4096
+
 /** The pool tag of MDL storage: "Mdl " in a dump (pooltag.txt: "Mdl  - nt!io - Io, Mdls"). */
 export const MDL_TAG = tagValue(' ldM')
 

@@ -6,7 +6,7 @@
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import type { CallSite } from '../kernel/calls.js'
 import { DISPATCH_LEVEL, irqlName } from '../kernel/irql.js'
-import type { MDL } from '../kernel/mdl.js'
+import { CHAIN_LIMIT, type MDL } from '../kernel/mdl.js'
 import { tagName, tagValue } from '../kernel/tags.js'
 import { POOL_TYPE } from '../kernel/wdm.js'
 import { NDIS_BUGCHECK, type NblPoolHandle, type NdisContext } from './context.js'
@@ -31,7 +31,7 @@ export function newNetBuffer(mdl: MDL | null, dataOffset: number, dataLength: nu
   // CurrentMdl is the MDL holding byte DataOffset of the chain.
   let current: MDL | null = mdl
   let offset = dataOffset
-  while (current !== null && offset >= current.ByteCount && current.Next !== null) {
+  for (let links = 0; current !== null && offset >= current.ByteCount && current.Next !== null && links < CHAIN_LIMIT; links++) {
     offset -= current.ByteCount
     current = current.Next
   }

@@ -12,7 +12,7 @@
 // pseudo-random pattern at an offset that depends on the slot, so a receiver can verify it.
 import { PAGE_SIZE } from '../hw/address.js'
 import { Random } from '../hw/random.js'
-import type { MDL } from '../kernel/mdl.js'
+import { CHAIN_LIMIT, type MDL } from '../kernel/mdl.js'
 import { DISPATCH_LEVEL } from '../kernel/irql.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
 import type { Timer } from '../hw/clock.js'
@@ -249,7 +249,12 @@ export class Protocol {
     let seen = 0
     let last: NET_BUFFER_LIST | null = null
     for (let nbl = chain; nbl !== null; nbl = nbl.Next) {
-      for (let nb = nbl.FirstNetBuffer; nb !== null; nb = nb.Next) this.check(nb.CurrentMdl, nb.CurrentMdlOffset, nb.DataLength)
+      if (seen === CHAIN_LIMIT) return this.loops('NET_BUFFER_LIST chain')
+      let buffers = 0
+      for (let nb = nbl.FirstNetBuffer; nb !== null; nb = nb.Next) {
+        if (++buffers > CHAIN_LIMIT) return this.loops('NET_BUFFER chain of a NET_BUFFER_LIST')
+        this.check(nb.CurrentMdl, nb.CurrentMdlOffset, nb.DataLength)
+      }
       seen++
       last = nbl
     }
@@ -262,6 +267,11 @@ export class Protocol {
     else this.returnTail.Next = chain
     this.returnTail = last
     if (!this.returner.armed) this.ctx.kernel.clock.armAfter(this.returner, 0)
+  }
+
+  /** An indicated chain that loops back: reported, and nothing of it is taken (or given back). */
+  private loops(what: string): void {
+    this.ctx.violation('nbl-misuse', `NdisMIndicateReceiveNetBufferLists: the ${what} loops back on itself (more than ${CHAIN_LIMIT} links)`)
   }
 
   private returnIndicated(): void {
@@ -309,10 +319,12 @@ export class Protocol {
     let done = 0
     let m = mdl
     let within = offset
+    let links = 0
     while (done < length) {
-      if (m === null) return false
+      if (m === null || links > CHAIN_LIMIT) return false
       const avail = m.ByteCount - within
       if (avail <= 0) {
+        links++
         m = m.Next
         within = 0
         continue

@@ -36,3 +36,22 @@ describe('DMA fuzz regressions: the same run gives the same report', () => {
     expect(messages[0]!.some((msg) => /DMA adapter #\d+ from IoGetDmaAdapter/.test(msg))).toBe(true)
   })
 })
+
+describe('DMA fuzz regressions: chains that loop back', () => {
+  it('GetScatterGatherList over an MDL chain that loops back through empty MDLs is dma-bad-argument, not a hang', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    const pdo = ndis.NdisMGetDeviceProperty(a.handle).physicalDeviceObject
+    const adapter = ndis.IoGetDmaAdapter(pdo, { Version: 2, Master: true, ScatterGather: true, Dma32BitAddresses: true, Dma64BitAddresses: false, InterfaceType: 5, MaximumLength: 65536 }).dmaAdapter!
+    const va = ndis.ExAllocatePoolWithTag(ndis.NonPagedPoolNx, 256, 'tseT')
+    const first = ndis.IoAllocateMdl(va, 256)!
+    ndis.MmBuildMdlForNonPagedPool(first)
+    const empty = ndis.IoAllocateMdl(va, 256)!
+    ndis.MmBuildMdlForNonPagedPool(empty)
+    empty.ByteCount = 0
+    empty.Next = empty
+    first.Next = empty
+    const status = adapter.DmaOperations.GetScatterGatherList(adapter, null, first, va, 1000, () => {}, null, true)
+    expect(status).toBe(STATUS_INVALID_PARAMETER)
+    expect(m.findings.some((f) => f.kind === 'dma-bad-argument' && /loops back/.test(f.message))).toBe(true)
+  })
+})

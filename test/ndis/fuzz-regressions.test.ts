@@ -41,3 +41,42 @@ describe('NDIS fuzz regressions: messages about bad arguments', () => {
     expect(theFinding(m, 'init-only-call').message).toMatch(/^NdisAllocateMemory with NDIS_MEMORY_CONTIGUOUS \(undefined bytes\) outside MiniportInitializeEx/)
   })
 })
+
+describe('NDIS fuzz regressions: chains that loop back end in a finding, not a hang of the emulator', () => {
+  it('NdisMIndicateReceiveNetBufferLists of an NBL whose NET_BUFFER points back at itself is nbl-misuse', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    const mdl = ndis.NdisAllocateMdl(a.handle, a.rxBlock, 2048)!
+    const nbl = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl, 0, 60)!
+    nbl.FirstNetBuffer!.Next = nbl.FirstNetBuffer
+    ndis.NdisMIndicateReceiveNetBufferLists(a.handle, nbl, 0, 1, ndis.NDIS_RECEIVE_FLAGS_RESOURCES)
+    expect(m.findings.some((f) => f.kind === 'nbl-misuse' && /loops back/.test(f.message))).toBe(true)
+  })
+
+  it('NdisMIndicateReceiveNetBufferLists of an NBL chain that loops back is nbl-misuse', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    const mdl = ndis.NdisAllocateMdl(a.handle, a.rxBlock, 2048)!
+    const nbl = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl, 0, 60)!
+    nbl.Next = nbl
+    ndis.NdisMIndicateReceiveNetBufferLists(a.handle, nbl, 0, 1, ndis.NDIS_RECEIVE_FLAGS_RESOURCES)
+    expect(m.findings.some((f) => f.kind === 'nbl-misuse' && /loops back/.test(f.message))).toBe(true)
+  })
+
+  it('an indicated NET_BUFFER over a loop of empty MDLs is a corrupted frame, not an endless read', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    const mdl = ndis.NdisAllocateMdl(a.handle, a.rxBlock, 2048)!
+    const nbl = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl, 0, 60)!
+    mdl.ByteCount = 0
+    mdl.Next = mdl
+    ndis.NdisMIndicateReceiveNetBufferLists(a.handle, nbl, 0, 1, ndis.NDIS_RECEIVE_FLAGS_RESOURCES)
+    expect(m.report().traffic.dropped.rxCorrupt).toBe(1)
+  })
+
+  it('NdisAllocateNetBufferAndNetBufferList over a loop of empty MDLs does not walk it forever', () => {
+    const { a, ndis } = loadTestMiniport()
+    const mdl = ndis.NdisAllocateMdl(a.handle, a.rxBlock, 2048)!
+    mdl.ByteCount = 0
+    mdl.Next = mdl
+    const nbl = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl, 10, 60)
+    expect(nbl?.FirstNetBuffer?.CurrentMdl).toBe(mdl)
+  })
+})
