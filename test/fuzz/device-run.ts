@@ -1,0 +1,341 @@
+// Runs one device program on a fresh bare machine (no driver loaded: the fuzzer is the driver)
+// and checks the invariants after every step. Besides the shared ones (invariants.ts):
+//  - every doorbell does bounded work: the transmit descriptors the NIC processed never exceed
+//    one ring's worth per TDT write, and a received frame costs at most one ring's worth of
+//    descriptors;
+//  - the device's DMA per step is bounded by that work, and RAM materialized per step by what
+//    the CPU and the device wrote;
+//  - the only findings are the device-side kinds, and the machine always reaches idle;
+//  - host-API misuse the fuzzer makes on purpose (a zero-byte frame, an IOMMU mapping with no
+//    access or mismatched page offsets) is refused with a RangeError or TypeError.
+import { createMachine, type Machine } from '../../src/machine.js'
+import { PAGE_SIZE, TWO_POW_32, pagesSpanned } from '../../src/hw/address.js'
+import { BareMetalE1000, NIC_MAC, ethernetFrame } from '../support/e1000-driver.js'
+import { BUFFER_AREA, IOVA_WINDOW, RING_AREA, type DeviceOp, type DeviceProgram, type Place } from './device-ops.js'
+import {
+  TimeWatch, checkFrameAccounting, checkHostMemory, checkInterruptLine, checkReportAccounting, hostCall, misuseCall, violated,
+} from './invariants.js'
+
+/** Findings the hardware may report; anything else from a bare machine is a bug. */
+const DEVICE_KINDS = new Set(['device-error', 'dma-address-truncated', 'bus-master-disabled', 'iommu-fault'])
+/** Events a bare machine may need to go idle: generous for a program's worth of frames. */
+const EVENT_BOUND = 200_000
+/** DMA pieces one descriptor can cost: the fetch, up to five data pages, two write-backs. */
+const DMA_PER_DESCRIPTOR = 8
+
+const REG = { TDBAL: 0x3800, TDBAH: 0x3804, TDLEN: 0x3808, TDH: 0x3810, TDT: 0x3818, RDBAL: 0x2800, RDBAH: 0x2804, RDLEN: 0x2808, RDH: 0x2810, RDT: 0x2818 }
+
+interface World {
+  readonly m: Machine
+  driver: BareMetalE1000 | null
+  /** Σ over TDT writes of the ring size at that write: the most descriptors the NIC may have walked. */
+  txBudget: number
+  /** Σ over received frames of the receive ring's size: the most receive descriptors they may cost. */
+  rxBudget: number
+  /** Steps so far: each may kick a walk that is refused once (no bus mastering). */
+  steps: number
+}
+
+function dmaAttempts(m: Machine): number {
+  const c = m.nic.dma.counters
+  return c.reads + c.writes + c.iommuFaults + c.masterAborts + c.mmioRefused + c.busMasterRefused
+}
+
+/** Who is using the DMA engine now, for the write checks. */
+type Phase = 'idle' | 'transmit' | 'receive'
+
+/**
+ * Wraps the NIC's doorbell, transmit walk and receive paths to measure the work each one was
+ * allowed, and watches every device write (bare metal: the DMA observer is free):
+ *  - transmit writes back only the 4-byte status dword of a descriptor in its ring;
+ *  - receive writes descriptor length and status dwords in its ring, and frame data in pieces
+ *    no larger than one buffer, never more bytes than the frame (with its FCS) has.
+ */
+function instrument(w: World): void {
+  const m = w.m
+  const tx = m.nic.tx
+  const rx = m.nic.rx
+  const limit = m.nic.dma.addressBits >= 53 ? 2 ** 53 : 2 ** m.nic.dma.addressBits
+  let phase: Phase = 'idle'
+  let dataBytes = 0
+  const inRing = (ring: typeof tx.ring, logical: number): number => {
+    const off = (logical - (ring.base % limit) + limit) % limit
+    return off < ring.count * 16 ? off % 16 : -1
+  }
+  m.nic.dma.observer = {
+    onAccess: (_requester, logical, _pa, length, access) => {
+      if (access !== 'write') return
+      if (phase === 'transmit') {
+        if (length !== 4 || inRing(tx.ring, logical) !== 12) violated(`the transmit engine wrote ${length} bytes at device address ${logical.toString(16)}, not a status dword of its ring`)
+      } else if (phase === 'receive') {
+        const at = inRing(rx.ring, logical)
+        if (length === 4 && (at === 8 || at === 12)) return
+        if (length > rx.bufferSize) violated(`the receive engine wrote ${length} bytes at once, more than its ${rx.bufferSize}-byte buffers`)
+        dataBytes += length
+      } else {
+        violated(`the device wrote ${length} bytes at ${logical.toString(16)} outside a transmit walk or a frame's reception`)
+      }
+    },
+  }
+  const writeTail = tx.writeTail.bind(tx)
+  tx.writeTail = (value: number): void => {
+    writeTail(value)
+    w.txBudget += tx.ring.count
+  }
+  const walk = (tx as unknown as { walk: () => void }).walk.bind(tx)
+  ;(tx as unknown as { walk: () => void }).walk = (): void => {
+    phase = 'transmit'
+    walk()
+    phase = 'idle'
+  }
+  const receive = rx.receive.bind(rx)
+  rx.receive = (buf: Uint8Array, off: number, len: number): void => {
+    w.rxBudget += Math.max(1, rx.ring.count)
+    const before = dmaAttempts(m)
+    phase = 'receive'
+    dataBytes = 0
+    receive(buf, off, len)
+    phase = 'idle'
+    const spent = dmaAttempts(m) - before
+    const most = Math.max(1, rx.ring.count) * DMA_PER_DESCRIPTOR
+    if (spent > most) violated(`one received frame of ${len} bytes cost ${spent} DMA pieces, more than a ring of ${rx.ring.count} descriptors allows (${most})`)
+    const frame = Math.max(len, 60) + 4
+    if (dataBytes > frame) violated(`a ${len}-byte frame made the receive engine write ${dataBytes} bytes of data`)
+  }
+  // Every frame the NIC is handed is the frame that was put on the wire toward it, byte for byte.
+  const expected: Uint8Array[] = []
+  const wire = m.wire
+  const injectFrom = wire.injectFrom.bind(wire)
+  wire.injectFrom = (frame: Uint8Array, offset: number, length: number): void => {
+    injectFrom(frame, offset, length)
+    expected.push(frame.slice(offset, offset + length))
+  }
+  if (wire.mode === 'loopback') {
+    const send = wire.send.bind(wire)
+    wire.send = (offset: number, length: number): number => {
+      const copy = wire.buffer.slice(offset, offset + length)
+      const end = send(offset, length)
+      expected.push(copy)
+      return end
+    }
+  }
+  const receiveFrame = m.nic.receiveFrame.bind(m.nic)
+  m.nic.receiveFrame = (buffer: Uint8Array, offset: number, length: number): void => {
+    const want = expected.shift()
+    const got = buffer.subarray(offset, offset + length)
+    if (want === undefined || want.length !== length || want.some((b, i) => got[i] !== b)) {
+      violated(`the wire handed the NIC a ${length}-byte frame that is not the next one put on it (${want === undefined ? 'none expected' : `${want.length} bytes expected`})`)
+    }
+    receiveFrame(buffer, offset, length)
+  }
+}
+
+export function resolve(m: Machine, p: Place): number {
+  switch (p.at) {
+    case 'null': return p.off
+    case 'ring-area': return RING_AREA + p.off
+    case 'buffers': return BUFFER_AREA + p.off
+    case 'iova': return IOVA_WINDOW + p.off
+    case 'bar': return m.nic.bar0 + p.off
+    case 'below-4g': return TWO_POW_32 - p.off
+    case 'at-4g': return TWO_POW_32 + p.off
+    case 'low-end': return Math.max(0, m.ram.lowEnd + p.off)
+    case 'ram-top': return Math.max(0, m.ram.top + p.off)
+    case 'raw': return p.off
+  }
+}
+
+/** The physical address behind device address `device` as the NIC would reach it, or -1. */
+function deviceToPhysical(m: Machine, device: number): number {
+  const bits = m.nic.dma.addressBits
+  const onBus = bits >= 53 ? device : device % 2 ** bits
+  if (!m.iommu.enabled) return onBus
+  return m.iommu.lookup(m.nic.bdf, onBus, 'read')
+}
+
+function regWrite(m: Machine, offset: number, value: number): void {
+  m.cpu.write32(m.nic.bar0 + offset, value >>> 0)
+}
+
+function frame(op: Extract<DeviceOp, { op: 'inject' }>): Uint8Array {
+  const f = new Uint8Array(op.size)
+  f.fill(op.fill)
+  const dest = op.dest === 'ours' ? NIC_MAC : op.dest === 'broadcast' ? [0xff, 0xff, 0xff, 0xff, 0xff, 0xff] : op.dest === 'multicast' ? [0x01, 0x00, 0x5e, 0x00, 0x00, 0x01] : [0x02, 0x11, 0x22, 0x33, 0x44, 0x55]
+  f.set(dest.slice(0, Math.min(6, f.length)), 0)
+  if (op.vlan && f.length >= 14) f.set([0x81, 0x00], 12)
+  return f
+}
+
+/** Executes one op; returns the pages the CPU wrote (for the materialization bound). */
+function execute(w: World, op: DeviceOp, ringSize: number): number {
+  const m = w.m
+  switch (op.op) {
+    case 'init': {
+      const d = new BareMetalE1000(m, { txCount: ringSize, rxCount: ringSize, base: RING_AREA, ...(m.iommu.enabled ? { iova: IOVA_WINDOW } : {}) })
+      d.init()
+      w.driver = d
+      return Infinity
+    }
+    case 'reg-write':
+      m.cpu.write32(m.nic.bar0 + op.offset, op.value)
+      return 0
+    case 'reg-read':
+      m.cpu.read32(m.nic.bar0 + op.offset)
+      return 0
+    case 'narrow': {
+      const at = m.nic.bar0 + op.offset
+      if (op.write) {
+        if (op.size === 1) m.cpu.write8(at, op.value & 0xff)
+        else m.cpu.write16(at, op.value & 0xffff)
+      } else if (op.size === 1) m.cpu.read8(at)
+      else m.cpu.read16(at)
+      return 1
+    }
+    case 'config-write':
+      m.pci.configWrite32(m.nic.bdf, op.offset, op.value)
+      return 0
+    case 'config-read':
+      m.pci.configRead32(m.nic.bdf, op.offset)
+      return 0
+    case 'ring': {
+      const base = resolve(m, op.base)
+      const r = op.queue === 'tx' ? { bal: REG.TDBAL, bah: REG.TDBAH, len: REG.TDLEN, h: REG.TDH, t: REG.TDT } : { bal: REG.RDBAL, bah: REG.RDBAH, len: REG.RDLEN, h: REG.RDH, t: REG.RDT }
+      regWrite(m, r.bal, base % TWO_POW_32)
+      regWrite(m, r.bah, Math.floor(base / TWO_POW_32))
+      regWrite(m, r.len, op.length)
+      regWrite(m, r.h, op.head)
+      regWrite(m, r.t, op.tail)
+      return 0
+    }
+    case 'descriptor': {
+      const ring = op.queue === 'tx' ? m.nic.tx.ring : m.nic.rx.ring
+      const device = ring.base + (op.index % Math.max(1, ring.count)) * 16
+      const pa = deviceToPhysical(m, device)
+      if (pa < 0) return 0
+      const buffer = resolve(m, op.buffer)
+      const d = new Uint8Array(16)
+      const v = new DataView(d.buffer)
+      v.setUint32(0, buffer % TWO_POW_32, true)
+      v.setUint32(4, Math.floor(buffer / TWO_POW_32), true)
+      v.setUint16(8, op.length, true)
+      if (op.queue === 'tx') d[11] = op.cmd
+      d[12] = op.status
+      m.cpu.writeBytes(pa, d)
+      return 2
+    }
+    case 'poke': {
+      const at = resolve(m, op.place)
+      m.cpu.writeBytes(at, new Uint8Array(op.length).fill(op.fill))
+      return pagesSpanned(at, op.length)
+    }
+    case 'doorbell':
+      regWrite(m, op.queue === 'tx' ? REG.TDT : REG.RDT, op.tail)
+      return 0
+    case 'send': {
+      const d = w.driver
+      if (d === null) return 0
+      const parts = Math.min(op.parts, op.size)
+      if (parts >= d.txCount || (d.txTail + parts) % d.txCount === d.txClean) return 0
+      const f = ethernetFrame(op.size, NIC_MAC, op.size & 0xff)
+      const cuts = Array.from({ length: parts + 1 }, (_, k) => Math.floor((op.size * k) / parts))
+      d.queue(cuts.slice(1).map((end, k) => f.subarray(cuts[k]!, end)))
+      d.doorbell()
+      return 2 * parts + 2
+    }
+    case 'reap': {
+      const d = w.driver
+      if (d === null) return 0
+      d.reapTx()
+      return 2 * d.receive().length + 1
+    }
+    case 'inject': {
+      if (op.size < 1 || op.size > 16384) {
+        misuseCall(`m.wire.inject of a ${op.size}-byte frame`, () => m.wire.inject(new Uint8Array(op.size)))
+        return 0
+      }
+      m.wire.inject(frame(op))
+      return 0
+    }
+    case 'iommu-map': {
+      const iova = resolve(m, op.iova)
+      const pa = resolve(m, op.pa)
+      const at = iova - (iova % PAGE_SIZE)
+      const to = pa - (pa % PAGE_SIZE)
+      const length = op.pages * PAGE_SIZE
+      const map = (): boolean => m.iommu.map(m.nic.bdf, at, to, length, { read: op.read, write: op.write })
+      if (!op.read && !op.write) misuseCall('m.iommu.map with neither read nor write', map)
+      else if (at + length > 2 ** 48) misuseCall('m.iommu.map beyond the 48-bit address width', map)
+      else map()
+      return 0
+    }
+    case 'iommu-unmap': {
+      const iova = resolve(m, op.iova)
+      const at = iova - (iova % PAGE_SIZE)
+      const unmap = (): number => m.iommu.unmap(m.nic.bdf, at, op.pages * PAGE_SIZE, { invalidate: op.invalidate })
+      if (at + op.pages * PAGE_SIZE > 2 ** 48) misuseCall('m.iommu.unmap beyond the 48-bit address width', () => void unmap())
+      else unmap()
+      return 0
+    }
+    case 'iommu-invalidate':
+      m.iommu.invalidate(op.all ? undefined : m.nic.bdf)
+      return 0
+    case 'run':
+      m.run({ ns: op.ns })
+      return 0
+    case 'idle': {
+      const result = m.runUntilIdle()
+      if (result.boundHit || !result.completed) violated(`runUntilIdle did not reach idle: ${JSON.stringify(result)}`)
+      return 0
+    }
+  }
+}
+
+function checkStep(w: World, step: string, cpuPages: number, framesBefore: number, tablesBefore: number, writesBefore: number, time: TimeWatch): void {
+  const m = w.m
+  time.check(m, step)
+  for (const f of m.findings) if (!DEVICE_KINDS.has(f.kind)) violated(`a bare machine reported a ${f.kind} finding after ${step}: ${f.message}`)
+  checkHostMemory(m, step)
+  checkFrameAccounting(m, step)
+  checkInterruptLine(m, step)
+  const tx = m.nic.tx.counters.descriptors
+  if (tx > w.txBudget) violated(`the NIC walked ${tx} transmit descriptors after ${step}, more than one ring's worth per doorbell allows (${w.txBudget})`)
+  w.steps++
+  const dma = dmaAttempts(m)
+  const allowed = (w.txBudget + w.rxBudget) * DMA_PER_DESCRIPTOR + w.steps * 2
+  if (dma > allowed) violated(`${dma} DMA pieces by ${step}, more than the descriptors the doorbells and frames allowed (${allowed})`)
+  const grown = m.ram.materializedFrames - framesBefore
+  const limit = cpuPages + (m.nic.dma.counters.writes - writesBefore) + (m.iommu.domains.tableFrames - tablesBefore) + 2
+  if (grown > limit) violated(`${grown} RAM frames materialized during ${step}, more than the CPU and the device wrote (${limit})`)
+  // Capture mode keeps every transmitted frame by design; the fuzzer drops them as it goes.
+  m.wire.transmitted.length = 0
+}
+
+/** Runs the program; returns how many ops it executed. Throws InvariantViolation on a broken invariant. */
+export function runDeviceProgram(program: DeviceProgram): number {
+  const c = program.config
+  const m = createMachine({
+    memory: { size: c.memory },
+    iommu: c.iommu ? { enabled: true, iotlbEntries: c.iotlbEntries } : false,
+    nic: { dmaAddressBits: c.dmaAddressBits },
+    wire: c.wire,
+    maxEvents: EVENT_BOUND,
+  })
+  const w: World = { m, driver: null, txBudget: 0, rxBudget: 0, steps: 0 }
+  instrument(w)
+  const time = new TimeWatch()
+  let executed = 0
+  program.ops.forEach((op, i) => {
+    const step = `op ${i} ${JSON.stringify(op)}`
+    const framesBefore = m.ram.materializedFrames
+    const tablesBefore = m.iommu.domains.tableFrames
+    const writesBefore = m.nic.dma.counters.writes
+    const cpuPages = hostCall(m, step, () => execute(w, op, c.ringSize)) ?? 0
+    checkStep(w, step, cpuPages, framesBefore, tablesBefore, writesBefore, time)
+    executed++
+  })
+  const end = hostCall(m, 'the final runUntilIdle', () => m.runUntilIdle())
+  if (end === undefined || end.boundHit || !end.completed) violated(`the machine did not reach idle at the end: ${JSON.stringify(end)}`)
+  checkStep(w, 'the final runUntilIdle', 0, m.ram.materializedFrames, m.iommu.domains.tableFrames, m.nic.dma.counters.writes, time)
+  checkReportAccounting(m, 'the end')
+  return executed
+}
