@@ -109,6 +109,7 @@ export class DriverMemory {
 
   /** Copies `length` bytes at `va` into `dst` (no allocation; the accessor's bulk primitive). */
   readInto(va: number, dst: Uint8Array, dstOffset: number, length: number): void {
+    hostBuffer('readInto', dst, dstOffset, length)
     let done = 0
     while (done < length) {
       const at = va + done
@@ -154,6 +155,7 @@ export class DriverMemory {
   }
 
   writeFrom(va: number, src: Uint8Array, srcOffset: number, length: number): void {
+    hostBuffer('writeFrom', src, srcOffset, length)
     let done = 0
     while (done < length) {
       const at = va + done
@@ -167,6 +169,7 @@ export class DriverMemory {
   }
 
   writeBytes(va: number, bytes: Uint8Array): void {
+    if (!(bytes instanceof Uint8Array)) throw new TypeError(`memory.writeBytes: the bytes must be a Uint8Array, got ${describe(bytes)}`)
     this.writeFrom(va, bytes, 0, bytes.length)
   }
 
@@ -300,6 +303,19 @@ export class DriverMemory {
       details,
     })
   }
+}
+
+/** The driver's own buffer for a bulk copy: a Uint8Array holding [offset, offset + length). */
+function hostBuffer(what: string, buffer: Uint8Array, offset: number, length: number): void {
+  if (!(buffer instanceof Uint8Array)) throw new TypeError(`memory.${what}: the buffer must be a Uint8Array, got ${describe(buffer)}`)
+  byteCount(what, length)
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > buffer.length) {
+    throw new RangeError(`memory.${what}: ${length} bytes at offset ${String(offset)} do not fit the ${buffer.length}-byte buffer`)
+  }
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value
 }
 
 /** A length the driver passed; anything but a whole number of bytes is its programming error. */

@@ -35,3 +35,20 @@ describe('kernel fuzz regressions', () => {
     })
   })
 })
+
+describe('kernel fuzz regressions: ndis.memory given a buffer that is not one', () => {
+  it('writeBytes of a plain array, null or undefined is the driver\'s TypeError naming writeBytes, not a TypeError from inside RAM', () => {
+    const { m, k } = fixture({ memory: { size: '64MiB' } })
+    const va = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 64, 'tseT')
+    for (const bytes of [Array.from({ length: 40 }, () => 1), null, undefined]) {
+      expect(() => m.kernel.memory.writeBytes(va, bytes as unknown as Uint8Array)).toThrow(/^memory\.writeBytes: the bytes must be a Uint8Array/)
+    }
+  })
+
+  it('readInto and writeFrom beyond the end of the driver\'s buffer are a RangeError naming the accessor, before any byte moves', () => {
+    const { m, k } = fixture({ memory: { size: '64MiB' } })
+    const va = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 256, 'tseT')
+    expect(() => m.kernel.memory.readInto(va, new Uint8Array(4), 0, 100)).toThrow(/^memory\.readInto: 100 bytes at offset 0 do not fit the 4-byte buffer/)
+    expect(() => m.kernel.memory.writeFrom(va, new Uint8Array(4), 2, 4)).toThrow(/^memory\.writeFrom: 4 bytes at offset 2 do not fit the 4-byte buffer/)
+  })
+})
