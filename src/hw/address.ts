@@ -61,6 +61,8 @@ export const join64 = (lo: number, hi: number): number => (hi >>> 0) * TWO_POW_3
 
 /** `0x1_2345_6789`-style hex: groups of four digits so 4 GiB boundaries jump out. */
 export function hex(value: number, minDigits = 1): string {
+  // Messages quote what a driver passed, which need not be an address at all.
+  if (typeof value !== 'number' || !Number.isFinite(value)) return String(value)
   const digits = value.toString(16).padStart(minDigits, '0')
   if (digits.length <= 4) return `0x${digits}`
   const groups: string[] = []

@@ -80,3 +80,11 @@ describe('NDIS fuzz regressions: chains that loop back end in a finding, not a h
     expect(nbl?.FirstNetBuffer?.CurrentMdl).toBe(mdl)
   })
 })
+
+describe('NDIS fuzz regressions: messages quote what the driver passed', () => {
+  it('NdisMFreeSharedMemory of a NULL VirtualAddress is a finding that quotes it, not a TypeError while formatting the address', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    expect(() => ndis.NdisMFreeSharedMemory(a.handle, 4096, true, null as unknown as number, null as unknown as number)).not.toThrow()
+    expect(m.findings.map((f) => f.message).join('\n')).toMatch(/null/)
+  })
+})
