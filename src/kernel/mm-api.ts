@@ -12,6 +12,16 @@ import { tagName, type PoolTag } from './tags.js'
 import { toBytes, toTag } from './ex-api.js'
 import { KPROCESSOR_MODE, MDL_FLAGS } from './wdm.js'
 
+/**
+ * The MDL a field macro (MmGetMdlByteCount and friends) reads. In C these read the structure,
+ * and a NULL MDL faults; a value that is not an MDL object is the driver's TypeError naming
+ * the macro, not one from inside the shim.
+ */
+function fields(routine: string, mdl: MDL): MDL {
+  if (typeof mdl !== 'object' || mdl === null) throw new TypeError(`${routine}: the argument is not an MDL (got ${mdl === null ? 'NULL' : typeof mdl})`)
+  return mdl
+}
+
 export function mmRoutines(k: Kernel) {
   /** Entry of an allocating routine: refuse once stopped, then the one fault decision. */
   function enter(routine: string, bytes: number, tag?: number) {
@@ -161,19 +171,20 @@ export function mmRoutines(k: Kernel) {
     },
 
     MmGetMdlByteCount(Mdl: MDL): number {
-      return Mdl.ByteCount
+      return fields('MmGetMdlByteCount', Mdl).ByteCount
     },
 
     MmGetMdlByteOffset(Mdl: MDL): number {
-      return Mdl.ByteOffset
+      return fields('MmGetMdlByteOffset', Mdl).ByteOffset
     },
 
     MmGetMdlVirtualAddress(Mdl: MDL): number {
-      return Mdl.StartVa + Mdl.ByteOffset
+      const m = fields('MmGetMdlVirtualAddress', Mdl)
+      return m.StartVa + m.ByteOffset
     },
 
     MmGetMdlPfnArray(Mdl: MDL): number[] {
-      return Mdl.PfnArray
+      return fields('MmGetMdlPfnArray', Mdl).PfnArray
     },
 
     /** The MDL's system address, mapping its pages first when they are not mapped yet; 0 on failure. */

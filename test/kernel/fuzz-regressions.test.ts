@@ -52,3 +52,13 @@ describe('kernel fuzz regressions: ndis.memory given a buffer that is not one', 
     expect(() => m.kernel.memory.writeFrom(va, new Uint8Array(4), 2, 4)).toThrow(/^memory\.writeFrom: 4 bytes at offset 2 do not fit the 4-byte buffer/)
   })
 })
+
+describe('kernel fuzz regressions: MDL field macros given no MDL', () => {
+  it('MmGetMdlByteCount, MmGetMdlByteOffset, MmGetMdlVirtualAddress and MmGetMdlPfnArray of NULL are the driver\'s TypeError naming the macro', () => {
+    const { k } = fixture({ memory: { size: '64MiB' } })
+    const macros = ['MmGetMdlByteCount', 'MmGetMdlByteOffset', 'MmGetMdlVirtualAddress', 'MmGetMdlPfnArray'] as const
+    for (const name of macros) {
+      expect(() => (k[name] as (m: unknown) => unknown)(null)).toThrow(new RegExp(`^${name}: the argument is not an MDL \\(got NULL\\)`))
+    }
+  })
+})
