@@ -2,6 +2,7 @@
 // init (sweep: not every run handled; check: not every configuration clean or the sweep not
 // all handled). Usage errors (exit 2) are thrown as UsageError before anything runs.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MiniportNotFound, bundledMiniports } from '../ndis/loader.js'
 import type { PcapWriter } from '../hw/pcap.js'
@@ -140,7 +141,8 @@ export async function sweepCommand(o: CliOptions): Promise<number> {
 function describe(file: string): string {
   let text: string
   try {
-    text = readFileSync(file.replace(/\.js$/, '.ts'), 'utf8')
+    // Compiled examples lose their header comment; the package ships the TypeScript beside them.
+    text = readFileSync(file.replace(`${path.sep}dist${path.sep}examples${path.sep}`, `${path.sep}examples${path.sep}`).replace(/\.js$/, '.ts'), 'utf8')
   } catch {
     try {
       text = readFileSync(file, 'utf8')

@@ -18,6 +18,8 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const OWN_SRC = path.resolve(here, '..')
 const ROOT = path.resolve(OWN_SRC, OWN_SRC.endsWith(`${path.sep}dist${path.sep}src`) ? '../..' : '..')
 const OWN_DIRS = [path.join(ROOT, 'src') + path.sep, path.join(ROOT, 'dist', 'src') + path.sep]
+/** The bundled miniports are drivers, even when dmalab is installed under node_modules. */
+const EXAMPLE_DIRS = [path.join(ROOT, 'examples') + path.sep, path.join(ROOT, 'dist', 'examples') + path.sep]
 
 const FRAME = /\(?((?:file:\/\/|\/|[A-Za-z]:\\)[^()]*?):(\d+):(\d+)\)?$/
 
@@ -26,8 +28,10 @@ const CAPTURE_DEPTH = 24
 
 /** True for frames that are not the driver's: dmalab itself, Node internals, dependencies. */
 function isOwnFrame(file: string): boolean {
-  if (file.startsWith('node:') || file.includes(`${path.sep}node_modules${path.sep}`)) return true
-  return OWN_DIRS.some((d) => file.startsWith(d))
+  if (file.startsWith('node:')) return true
+  if (OWN_DIRS.some((d) => file.startsWith(d))) return true
+  if (EXAMPLE_DIRS.some((d) => file.startsWith(d))) return false
+  return file.includes(`${path.sep}node_modules${path.sep}`)
 }
 
 function displayPath(file: string): string {
