@@ -27,6 +27,10 @@ interface NblPool {
   readonly driver: boolean
 }
 
+function isByteCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0
+}
+
 export function newNetBuffer(mdl: MDL | null, dataOffset: number, dataLength: number): NET_BUFFER {
   // CurrentMdl is the MDL holding byte DataOffset of the chain.
   let current: MDL | null = mdl
@@ -77,6 +81,10 @@ export class NblPools {
   /** NdisAllocateNetBufferListPool; `driver` false for the protocol side's own pools. */
   allocatePool(params: NET_BUFFER_LIST_POOL_PARAMETERS, site: CallSite | undefined, driver = true): NblPoolHandle | null {
     const k = this.ctx.kernel
+    if (typeof params !== 'object' || params === null) {
+      this.misuse('NdisAllocateNetBufferListPool: Parameters must be an NET_BUFFER_LIST_POOL_PARAMETERS structure')
+      return null
+    }
     const tag = tagValue(params.PoolTag)
     if (Number.isNaN(tag) || tag === 0) {
       this.misuse('NdisAllocateNetBufferListPool: PoolTag must be a four-character tag')
@@ -110,6 +118,14 @@ export class NblPools {
       this.misuse('NdisAllocateNetBufferAndNetBufferList: PoolHandle is not a live NET_BUFFER_LIST pool')
       return null
     }
+    if (withBuffer && mdl !== null && k.mdl.stateOf(mdl) === undefined) {
+      this.misuse('NdisAllocateNetBufferAndNetBufferList: MdlChain is not an MDL this system allocated (NdisAllocateMdl), nor NULL')
+      return null
+    }
+    if (withBuffer && !(isByteCount(dataOffset) && isByteCount(dataLength))) {
+      this.misuse(`NdisAllocateNetBufferAndNetBufferList: DataOffset ${dataOffset} and DataLength ${dataLength} must be byte counts (ULONG)`)
+      return null
+    }
     if (k.irql > DISPATCH_LEVEL) {
       this.ctx.violation('irql-violation', `NdisAllocateNetBufferAndNetBufferList at ${irqlName(k.irql)}: it must be called at DISPATCH_LEVEL or below`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x02, k.irql, DISPATCH_LEVEL, 0])
     }
@@ -131,6 +147,11 @@ export class NblPools {
     pool.live.delete(nbl)
     this.owner.delete(nbl)
     this.ctx.kernel.pool.free(block, { routine })
+  }
+
+  /** True when the NBL was allocated from an NDIS pool (the driver's or the protocol's) and not freed. */
+  isLive(nbl: NET_BUFFER_LIST): boolean {
+    return this.owner.get(nbl)?.live.has(nbl) === true
   }
 
   /** True when the NBL came from one of the driver's pools (not the protocol's). */

@@ -250,6 +250,10 @@ export class Protocol {
     let last: NET_BUFFER_LIST | null = null
     for (let nbl = chain; nbl !== null; nbl = nbl.Next) {
       if (seen === CHAIN_LIMIT) return this.loops('NET_BUFFER_LIST chain')
+      if (!this.nbls.isLive(nbl)) {
+        this.ctx.violation('nbl-misuse', 'NdisMIndicateReceiveNetBufferLists: the chain holds something that is not a NET_BUFFER_LIST from NdisAllocateNetBufferAndNetBufferList (or one already freed): nothing was indicated')
+        return
+      }
       let buffers = 0
       for (let nb = nbl.FirstNetBuffer; nb !== null; nb = nb.Next) {
         if (++buffers > CHAIN_LIMIT) return this.loops('NET_BUFFER chain of a NET_BUFFER_LIST')
@@ -323,7 +327,8 @@ export class Protocol {
     while (done < length) {
       if (m === null || links > CHAIN_LIMIT) return false
       const avail = m.ByteCount - within
-      if (avail <= 0) {
+      // Also a ByteCount that is not a number (the driver wrote it): nothing to take here.
+      if (!(avail > 0)) {
         links++
         m = m.Next
         within = 0

@@ -88,3 +88,38 @@ describe('NDIS fuzz regressions: messages quote what the driver passed', () => {
     expect(m.findings.map((f) => f.message).join('\n')).toMatch(/null/)
   })
 })
+
+describe('NDIS fuzz regressions: NET_BUFFER_LISTs and pools the driver gets wrong', () => {
+  it('NdisAllocateNetBufferListPool with no parameters is nbl-misuse and NULL, not a TypeError inside NDIS', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    let pool: unknown = 'unset'
+    expect(() => (pool = ndis.NdisAllocateNetBufferListPool(a.handle, null as never))).not.toThrow()
+    expect(pool).toBeNull()
+    expect(theFinding(m, 'nbl-misuse').message).toMatch(/^NdisAllocateNetBufferListPool: /)
+  })
+
+  it('NdisAllocateNetBufferAndNetBufferList with an MdlChain that is not an MDL, or a DataLength that is not a byte count, is nbl-misuse and NULL', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    for (const [mdl, length] of [[{}, 60], [undefined, 60], [null, Number.NaN]] as const) {
+      let nbl: unknown = 'unset'
+      expect(() => (nbl = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl as never, 0, length))).not.toThrow()
+      expect(nbl).toBeNull()
+    }
+    expect(m.findings.filter((f) => f.kind === 'nbl-misuse')).toHaveLength(3)
+  })
+
+  it('NdisMIndicateReceiveNetBufferLists of an object that is not an NBL from an NDIS pool is nbl-misuse, not a TypeError inside NDIS', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    expect(() => ndis.NdisMIndicateReceiveNetBufferLists(a.handle, {} as never, 0, 1, 0)).not.toThrow()
+    expect(theFinding(m, 'nbl-misuse').message).toMatch(/^NdisMIndicateReceiveNetBufferLists: .*not a NET_BUFFER_LIST/)
+  })
+
+  it('an indicated NET_BUFFER over an MDL whose ByteCount the driver set to NaN is a corrupted frame, not an endless read', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    const mdl = ndis.NdisAllocateMdl(a.handle, a.rxBlock, 2048)!
+    const nbl = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl, 0, 60)!
+    mdl.ByteCount = Number.NaN
+    ndis.NdisMIndicateReceiveNetBufferLists(a.handle, nbl, 0, 1, ndis.NDIS_RECEIVE_FLAGS_RESOURCES)
+    expect(m.report().traffic.dropped.rxCorrupt).toBe(1)
+  })
+})
