@@ -21,7 +21,8 @@ const OWN_DIRS = [path.join(ROOT, 'src') + path.sep, path.join(ROOT, 'dist', 'sr
 /** The bundled miniports are drivers, even when dmalab is installed under node_modules. */
 const EXAMPLE_DIRS = [path.join(ROOT, 'examples') + path.sep, path.join(ROOT, 'dist', 'examples') + path.sep]
 
-const FRAME = /\(?((?:file:\/\/|\/|[A-Za-z]:\\)[^()]*?):(\d+):(\d+)\)?$/
+/** `file:line:column` at the end of a V8 stack line: a path, a file:// URL or a node: internal. */
+const FRAME = /\(?((?:file:\/\/|node:|\/|[A-Za-z]:\\)[^()]*?):(\d+):(\d+)\)?$/
 
 /** Frames to record for a capture: enough to get past dmalab's own layers to the driver. */
 const CAPTURE_DEPTH = 24
