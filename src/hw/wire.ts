@@ -158,7 +158,8 @@ export class Wire implements FrameInjector {
     const arrival = start + this.frameTimeNs(length)
     this.rxFreeAt = arrival
     if (this.qCount === this.qOffset.length) this.growQueue()
-    const i = (this.qFirst + this.qCount) % this.qOffset.length
+    // The queue's length is a power of two: a mask, not an integer division.
+    const i = (this.qFirst + this.qCount) & (this.qOffset.length - 1)
     this.qOffset[i] = offset
     this.qLength[i] = length
     this.qArrival[i] = arrival
@@ -178,7 +179,7 @@ export class Wire implements FrameInjector {
       this.counters.rxFrames++
       this.counters.rxBytes += length
       this.port?.receiveFrame(this.ring, offset, length)
-      this.qFirst = (i + 1) % this.qOffset.length
+      this.qFirst = (i + 1) & (this.qOffset.length - 1)
       this.qCount--
     }
     this.delivering = false

@@ -47,8 +47,9 @@ export class DescriptorRing {
 
   /** Descriptors the device owns, head up to (not including) tail. Geometry must be valid. */
   get owned(): number {
-    const count = this.length >>> 4
-    return (this.tail - this.head + count) % count
+    // head and tail are below count here: one compare instead of an integer division.
+    const owned = this.tail - this.head
+    return owned < 0 ? owned + (this.length >>> 4) : owned
   }
 
   descriptorAddress(index: number): number {

@@ -166,7 +166,7 @@ export class RxEngine {
     if (total !== length) appendFcs(buf, off, length)
     const ring = this.ring
     const size = this.bufferSize
-    const needed = Math.ceil(total / size)
+    const needed = total <= size ? 1 : Math.ceil(total / size)
     if (ring.owned < needed) {
       this.noBuffers()
       return
