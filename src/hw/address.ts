@@ -71,7 +71,7 @@ export function hex(value: number, minDigits = 1): string {
 }
 
 /** Plain `0x…` hex with no separators, for machine-readable output. */
-export const hexPlain = (value: number): string => `0x${value.toString(16)}`
+export const hexPlain = (value: number): string => (typeof value === 'number' && Number.isFinite(value) ? `0x${value.toString(16)}` : String(value))
 
 /** Human size: 4096 → "4 KiB", 1536 → "1.5 KiB", 1500000 → "1.4 MiB", 8589934592 → "8 GiB". */
 export function formatBytes(bytes: number): string {

@@ -62,3 +62,12 @@ describe('kernel fuzz regressions: MDL field macros given no MDL', () => {
     }
   })
 })
+
+describe('kernel fuzz regressions: bug checks quote what the driver passed', () => {
+  it('a page fault on a NULL (not 0) address bug-checks with the parameter quoted, not a TypeError while formatting it', () => {
+    const { m } = fixture({ memory: { size: '64MiB' } })
+    const b = bugCheckOf(() => m.kernel.memory.read32(null as unknown as number))
+    expect(b.kind).toBe('page-fault')
+    expect(b.message).toMatch(/null/)
+  })
+})
