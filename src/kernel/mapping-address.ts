@@ -13,7 +13,14 @@ import type { CacheType } from './mm.js'
 import { freeSite, pageNote } from './page-notes.js'
 import { siteHere } from './sites.js'
 import { tagName } from './tags.js'
-import { MDL_FLAGS } from './wdm.js'
+import { MDL_FLAGS, MDL_MAX_BYTES } from './wdm.js'
+
+/**
+ * System PTEs for reservations, machine-wide (16 GiB of VA). Windows fails MmAllocateMappingAddress
+ * (NULL) when it runs out of system PTEs; here the limit also keeps the kernel page tables that
+ * record reserved pages, which cost host memory, bounded.
+ */
+export const MAX_RESERVED_PAGES = 4 * 1024 * 1024
 
 export interface MappingAddress {
   readonly va: VirtualAddress
@@ -30,6 +37,8 @@ export class MappingAddresses {
   private readonly kernel: Kernel
   private readonly mdls: MdlService
   private readonly live = new Map<number, MappingAddress>()
+  /** Pages all live reservations span. */
+  private reservedPages = 0
 
   constructor(kernel: Kernel, mdls: MdlService) {
     this.kernel = kernel
@@ -44,6 +53,9 @@ export class MappingAddresses {
   allocate(bytes: number, tag: number, site?: CallSite, driver = true): VirtualAddress {
     const pages = Math.ceil(bytes / PAGE_SIZE)
     if (pages === 0) return asVirtual(0)
+    // Only an MDL (at most 4 GiB) is ever mapped into a reservation; beyond the system PTEs, NULL.
+    if (bytes > MDL_MAX_BYTES || this.reservedPages + pages > MAX_RESERVED_PAGES) return asVirtual(0)
+    this.reservedPages += pages
     const space = this.kernel.space
     const va = space.reserve(pages)
     const r: MappingAddress = { va: asVirtual(va), pages, bytes, tag: tag >>> 0, site, driver, mapped: null }
@@ -61,6 +73,7 @@ export class MappingAddresses {
       this.unmapMdl(r)
     }
     this.live.delete(va)
+    this.reservedPages -= r.pages
     this.kernel.mm.unmap(va, r.pages, pageNote(`freed mapping address reserved with tag '${tagName(r.tag)}' (${r.bytes} bytes)`, r.site, freeSite(this.kernel)))
   }
 

@@ -71,3 +71,21 @@ describe('kernel fuzz regressions: bug checks quote what the driver passed', () 
     expect(b.message).toMatch(/null/)
   })
 })
+
+describe('kernel fuzz regressions: MmAllocateMappingAddress beyond what can be reserved', () => {
+  it('a reservation larger than an MDL can describe (4 GiB) returns NULL, not a RangeError from the address space (or 1 TiB of page tables)', () => {
+    const { m, k } = fixture({ memory: { size: '64MiB' } })
+    for (const bytes of [2 ** 33, 2 ** 40, 2 ** 44]) expect(k.MmAllocateMappingAddress(bytes, 'tseT')).toBe(0)
+    expect(m.findings).toEqual([])
+  })
+
+  it('reservations stop at the machine\'s system PTEs (16 GiB of VA): the next one is NULL until one is freed', () => {
+    const { k } = fixture({ memory: { size: '64MiB' } })
+    const size = 2 ** 32 - 4096
+    const held = [0, 1, 2, 3].map(() => k.MmAllocateMappingAddress(size, 'tseT'))
+    expect(held.every((va) => va !== 0)).toBe(true)
+    expect(k.MmAllocateMappingAddress(size, 'tseT')).toBe(0)
+    k.MmFreeMappingAddress(held[0]!, 'tseT')
+    expect(k.MmAllocateMappingAddress(size, 'tseT')).not.toBe(0)
+  })
+})
