@@ -16,11 +16,11 @@ import { tagName } from './tags.js'
 import { MDL_FLAGS, MDL_MAX_BYTES } from './wdm.js'
 
 /**
- * System PTEs for reservations, machine-wide (16 GiB of VA). Windows fails MmAllocateMappingAddress
- * (NULL) when it runs out of system PTEs; here the limit also keeps the kernel page tables that
- * record reserved pages, which cost host memory, bounded.
+ * System PTEs for reservations, machine-wide (4 GiB of VA). Windows fails MmAllocateMappingAddress
+ * (NULL) when it runs out of system PTEs; here the limit also keeps the kernel page tables and
+ * page notes that record reserved pages bounded (about 36 MiB of host memory at the limit).
  */
-export const MAX_RESERVED_PAGES = 4 * 1024 * 1024
+export const MAX_RESERVED_PAGES = 1024 * 1024
 
 export interface MappingAddress {
   readonly va: VirtualAddress
