@@ -81,15 +81,7 @@ export async function check(o: CliOptions): Promise<number> {
     const config: MachineConfig = { ...o.machine, iommu: c.iommu, memory: { ...o.machine.memory, policy: c.policy } }
     matrix.push({ iommu: c.iommu, policy: c.policy, report: runScenario(mp, config, scenarioOf(o)).report })
   }
-  const sweepBar = progress(`check ${mp.name}: sweep`)
-  const swept = await sweep(mp, {
-    config: o.machine,
-    scenario: scenarioOf(o, o.packetsGiven ? o.packets : SWEEP_PACKETS),
-    mode: o.mode,
-    jobs: o.jobs ?? defaultJobs(),
-    onProgress: sweepBar.update,
-  })
-  sweepBar.end()
+  const swept = await sweepWithProgress(o, mp, `check ${mp.name}: sweep`)
   bar.end()
   const clean = matrix.every((m) => m.report.outcome === 'clean')
   const handled = swept.summary.handled === swept.runs.length
@@ -112,6 +104,22 @@ export async function check(o: CliOptions): Promise<number> {
   return clean && handled ? 0 : 1
 }
 
+/** The sweep `check` and `sweep` run: the command's options, a progress line on a terminal. */
+async function sweepWithProgress(o: CliOptions, mp: LoadableMiniport, label: string): Promise<SweepResult> {
+  const bar = progress(label)
+  try {
+    return await sweep(mp, {
+      config: o.machine,
+      scenario: scenarioOf(o, o.packetsGiven ? o.packets : SWEEP_PACKETS),
+      mode: o.mode,
+      jobs: o.jobs ?? defaultJobs(),
+      onProgress: bar.update,
+    })
+  } finally {
+    bar.end()
+  }
+}
+
 function sweepJson(r: SweepResult): object {
   return {
     miniport: r.miniport,
@@ -124,15 +132,7 @@ function sweepJson(r: SweepResult): object {
 
 export async function sweepCommand(o: CliOptions): Promise<number> {
   const mp = await miniportFor(o.miniport!)
-  const bar = progress(`sweep ${mp.name}`)
-  const r = await sweep(mp, {
-    config: o.machine,
-    scenario: scenarioOf(o, o.packetsGiven ? o.packets : SWEEP_PACKETS),
-    mode: o.mode,
-    jobs: o.jobs ?? defaultJobs(),
-    onProgress: bar.update,
-  })
-  bar.end()
+  const r = await sweepWithProgress(o, mp, `sweep ${mp.name}`)
   print(o.json, sweepJson(r), () => formatSweep(r))
   return r.summary.handled === r.runs.length ? 0 : 1
 }

@@ -264,13 +264,18 @@ export class AdapterState {
 
   /** A driver call that named something this adapter does not hold. */
   badArgument(routine: string, message: string): void {
-    const site = siteHere()
-    this.platform.kernel.log.violation({
-      kind: 'dma-bad-argument',
-      code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
-      params: [DMA_VIOLATION.badArgument, 0, 0, 0],
-      message: `${routine}: ${message}`,
-      ...(site === undefined ? {} : { site }),
-    })
+    dmaBadArgument(this.platform.kernel, routine, message)
   }
+}
+
+/** `dma-bad-argument`: a DMA routine was given something it cannot use (0xE6, dmalab range). */
+export function dmaBadArgument(kernel: Kernel, routine: string, message: string): void {
+  const site = siteHere()
+  kernel.log.violation({
+    kind: 'dma-bad-argument',
+    code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
+    params: [DMA_VIOLATION.badArgument, 0, 0, 0],
+    message: `${routine}: ${message}`,
+    ...(site === undefined ? {} : { site }),
+  })
 }

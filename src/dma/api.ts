@@ -9,7 +9,7 @@ import { siteHere } from '../kernel/sites.js'
 import { DEVICE_DESCRIPTION_VERSION, NT_STATUS } from '../ndis/constants.js'
 import type { DMA_ADAPTER, DMA_OPERATIONS, DriverListControl } from '../ndis/api-types.js'
 import type { DEVICE_DESCRIPTION, SCATTER_GATHER_LIST } from '../ndis/types.js'
-import { AdapterState, DMA_VIOLATION, type DmaPlatform } from './adapter.js'
+import { AdapterState, DMA_VIOLATION, dmaBadArgument, type DmaPlatform } from './adapter.js'
 import { allocateCommonBuffer, freeCommonBuffer } from './common-buffer.js'
 import { buildScatterGather, pagesTouched, putScatterGather, sgListSize, type SgCallback, type SgRequest } from './scatter-gather.js'
 
@@ -231,13 +231,6 @@ export class HalDma {
   }
 
   private misuse(routine: string, message: string): void {
-    const site = siteHere()
-    this.platform.kernel.log.violation({
-      kind: 'dma-bad-argument',
-      code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
-      params: [DMA_VIOLATION.badArgument, 0, 0, 0],
-      message: `${routine}: ${message}`,
-      ...(site === undefined ? {} : { site }),
-    })
+    dmaBadArgument(this.platform.kernel, routine, message)
   }
 }
