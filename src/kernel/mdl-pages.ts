@@ -56,6 +56,7 @@ export class MdlPages {
 
   /** An MDL describing the pages, or null when none could be had (see the file comment). */
   allocate(request: PagesForMdlRequest): MDL | null {
+    if (!this.validRange(request)) return null
     const frames = this.kernel.frames
     const asked = Math.ceil(Math.min(request.totalBytes, MDL_MAX_BYTES) / PAGE_SIZE)
     let want = request.partial === true ? Math.floor(asked / 2) : asked
@@ -91,6 +92,27 @@ export class MdlPages {
     this.mdls.stateOf(mdl)!.cache = request.cache
     this.live.set(mdl, { mdl, pfns, owner, site: request.site, driver })
     return mdl
+  }
+
+  /**
+   * LowAddress and SkipBytes are physical byte counts, SkipBytes a multiple of PAGE_SIZE
+   * (Microsoft's documentation); HighAddress any number but NaN. Anything else would make the
+   * retry loop slide by a fraction of a page, or never end (NaN compares false both ways): a
+   * finding, and NULL.
+   */
+  private validRange(r: PagesForMdlRequest): boolean {
+    const low = r.lowAddress
+    const skip = r.skipBytes
+    if (Number.isSafeInteger(low) && low >= 0 && Number.isSafeInteger(skip) && skip >= 0 && skip % PAGE_SIZE === 0 && typeof r.highAddress === 'number' && !Number.isNaN(r.highAddress)) return true
+    const site = siteHere()
+    this.kernel.log.violation({
+      kind: 'mdl-misuse',
+      code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+      params: [BAD_MEMORY_ROUTINE_PARAMETERS, 0, 0, 0],
+      message: `MmAllocatePagesForMdl with LowAddress ${hex(low)}, HighAddress ${hex(r.highAddress)}, SkipBytes ${hex(skip)}: the addresses must be physical addresses and SkipBytes a multiple of PAGE_SIZE`,
+      ...(site === undefined ? {} : { site }),
+    })
+    return false
   }
 
   /**

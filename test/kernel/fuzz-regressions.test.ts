@@ -89,3 +89,19 @@ describe('kernel fuzz regressions: MmAllocateMappingAddress beyond what can be r
     expect(k.MmAllocateMappingAddress(4096, 'tseT')).not.toBe(0)
   })
 })
+
+describe('kernel fuzz regressions: MmAllocatePagesForMdl with a range that is not one', () => {
+  it('NaN LowAddress, HighAddress or SkipBytes is mdl-misuse and NULL, not a retry loop that runs for minutes', () => {
+    const { m, k } = fixture({ memory: { size: '64MiB', policy: 'random' } })
+    const started = performance.now()
+    expect(k.MmAllocatePagesForMdl(Number.NaN, Number.NaN, Number.NaN, 4096)).toBeNull()
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(m.findings.map((f) => f.kind)).toEqual(['mdl-misuse'])
+  })
+
+  it('SkipBytes that is not a multiple of PAGE_SIZE is mdl-misuse and NULL, not a window sliding a byte at a time', () => {
+    const { m, k } = fixture({ memory: { size: '64MiB' } })
+    expect(k.MmAllocatePagesForMdl(0, 0xfff, 1, 0x10_0000)).toBeNull()
+    expect(m.findings.map((f) => f.kind)).toEqual(['mdl-misuse'])
+  })
+})
