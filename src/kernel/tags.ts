@@ -9,7 +9,7 @@ export type PoolTag = number | string
 /** The ULONG for a tag argument; NaN when it is not a tag (more than four characters, …). */
 export function tagValue(tag: PoolTag): number {
   if (typeof tag === 'number') return Number.isInteger(tag) && tag >= 0 && tag <= 0xffff_ffff ? tag : NaN
-  if (tag.length < 1 || tag.length > 4) return NaN
+  if (typeof tag !== 'string' || tag.length < 1 || tag.length > 4) return NaN
   let v = 0
   for (let i = 0; i < tag.length; i++) {
     const c = tag.charCodeAt(i)

@@ -105,3 +105,12 @@ describe('kernel fuzz regressions: MmAllocatePagesForMdl with a range that is no
     expect(m.findings.map((f) => f.kind)).toEqual(['mdl-misuse'])
   })
 })
+
+describe('kernel fuzz regressions: tags that are neither a ULONG nor a string', () => {
+  it('ExAllocatePoolWithTag with an undefined or object tag is the driver\'s TypeError naming the routine, not one from inside the tag parser', () => {
+    const { k } = fixture({ memory: { size: '64MiB' } })
+    for (const tag of [undefined, {}, null]) {
+      expect(() => k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 64, tag as never)).toThrow(/^ExAllocatePoolWithTag: .* is not a pool tag/)
+    }
+  })
+})

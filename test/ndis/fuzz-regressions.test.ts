@@ -123,3 +123,13 @@ describe('NDIS fuzz regressions: NET_BUFFER_LISTs and pools the driver gets wron
     expect(m.report().traffic.dropped.rxCorrupt).toBe(1)
   })
 })
+
+describe('NDIS fuzz regressions: tags and callbacks that are not one', () => {
+  it('NdisAllocateNetBufferListPool with an undefined PoolTag is nbl-misuse and NULL, not a TypeError inside the tag parser', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    let pool: unknown = 'unset'
+    expect(() => (pool = ndis.NdisAllocateNetBufferListPool(a.handle, { ProtocolId: 0, fAllocateNetBuffer: true, ContextSize: 0, PoolTag: undefined as never, DataSize: 0 }))).not.toThrow()
+    expect(pool).toBeNull()
+    expect(theFinding(m, 'nbl-misuse').message).toMatch(/PoolTag/)
+  })
+})
