@@ -90,6 +90,10 @@ export class Interrupts {
       this.ctx.violation('ndis-bad-handle', 'NdisMSynchronizeWithInterruptEx: not a registered interrupt handle')
       return false
     }
+    if (typeof fn !== 'function') {
+      this.ctx.violation('ndis-bad-argument', `NdisMSynchronizeWithInterruptEx: SynchronizeFunction is not a function (got ${fn === null ? 'NULL' : typeof fn})`)
+      return false
+    }
     const k = this.ctx.kernel
     const saved = k.irql
     k.irql = Math.max(saved, DEVICE_IRQL)

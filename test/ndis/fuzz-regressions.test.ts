@@ -133,3 +133,13 @@ describe('NDIS fuzz regressions: tags and callbacks that are not one', () => {
     expect(theFinding(m, 'nbl-misuse').message).toMatch(/PoolTag/)
   })
 })
+
+describe('NDIS fuzz regressions: NdisMSynchronizeWithInterruptEx', () => {
+  it('a SynchronizeFunction that is not a function is ndis-bad-argument and FALSE, not a TypeError inside NDIS', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    let r: unknown = 'unset'
+    expect(() => (r = ndis.NdisMSynchronizeWithInterruptEx(a.interruptHandle!, 0, null as never, null))).not.toThrow()
+    expect(r).toBe(false)
+    expect(theFinding(m, 'ndis-bad-argument').message).toBe('NdisMSynchronizeWithInterruptEx: SynchronizeFunction is not a function (got NULL)')
+  })
+})
