@@ -24,3 +24,25 @@ describe('fuzz regressions: the report accounts for every frame', () => {
     expect(dropped.nicReceiverOff).toBeGreaterThan(0)
   })
 })
+
+describe('fuzz regressions: a bug check in NDIS\'s own code reaches the host only in crash mode', () => {
+  it('a driver overrun that corrupts the pool header of NDIS\'s bind buffer stops the machine with BAD_POOL_HEADER, and m.load returns in log mode', () => {
+    let block = 0
+    const mp = testMiniport({
+      hooks: {
+        initialize: (a) => {
+          block = a.ndis.ExAllocatePoolWithTag(a.ndis.NonPagedPoolNx, 256, 'tseT')
+        },
+        // The bind's OID: NDIS's 64-byte buffer sits right after the driver's block.
+        oid: (a) => {
+          a.ndis.memory.fill(block + 256, 32, 0xcc)
+          return undefined
+        },
+      },
+    })
+    const m = createMachine({ memory: { size: '64MiB' } })
+    expect(() => m.load(mp, 'test-miniport')).not.toThrow()
+    expect(m.report().outcome).toBe('bugcheck')
+    expect(m.report().bugcheck?.name).toBe('BAD_POOL_HEADER')
+  })
+})
