@@ -222,12 +222,13 @@ export class Protocol {
   /** NdisMSendNetBufferListsComplete. */
   sendComplete(chain: NET_BUFFER_LIST | null): void {
     for (let nbl = chain; nbl !== null; ) {
-      const next: NET_BUFFER_LIST | null = nbl.Next
+      // Whatever the driver passed (undefined, not an NBL) is only looked up until it proves to be one of ours.
       const slot = this.bySlotNbl.get(nbl)
       if (slot === undefined || !slot.busy) {
         this.ctx.violation('nbl-misuse', 'NdisMSendNetBufferListsComplete of a NET_BUFFER_LIST the protocol did not send (or completed twice)')
         break
       }
+      const next: NET_BUFFER_LIST | null = nbl.Next
       slot.busy = false
       nbl.Next = null
       this.free.push(slot.index)

@@ -143,3 +143,11 @@ describe('NDIS fuzz regressions: NdisMSynchronizeWithInterruptEx', () => {
     expect(theFinding(m, 'ndis-bad-argument').message).toBe('NdisMSynchronizeWithInterruptEx: SynchronizeFunction is not a function (got NULL)')
   })
 })
+
+describe('NDIS fuzz regressions: send completions of something that is not an NBL', () => {
+  it('NdisMSendNetBufferListsComplete of undefined is nbl-misuse, not a TypeError inside NDIS', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    expect(() => ndis.NdisMSendNetBufferListsComplete(a.handle, undefined as never, 0)).not.toThrow()
+    expect(theFinding(m, 'nbl-misuse').message).toMatch(/^NdisMSendNetBufferListsComplete of a NET_BUFFER_LIST the protocol did not send/)
+  })
+})
