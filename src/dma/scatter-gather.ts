@@ -87,7 +87,8 @@ function collectPieces(mdl: MDL, currentVa: number, length: number, out: Pieces)
   let remaining = length
   let links = 0
   while (remaining > 0) {
-    if (m === null) return `the MDL chain describes ${length - remaining} bytes from CurrentVa, fewer than Length (${length})`
+    // The chain ends at NULL, or at undefined where a driver wrote that into Next.
+    if (m === null || m === undefined) return `the MDL chain describes ${length - remaining} bytes from CurrentVa, fewer than Length (${length})`
     let take = Math.min(m.ByteCount - offset, remaining)
     let pos = m.ByteOffset + offset
     while (take > 0) {

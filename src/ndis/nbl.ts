@@ -35,7 +35,8 @@ export function newNetBuffer(mdl: MDL | null, dataOffset: number, dataLength: nu
   // CurrentMdl is the MDL holding byte DataOffset of the chain.
   let current: MDL | null = mdl
   let offset = dataOffset
-  for (let links = 0; current !== null && offset >= current.ByteCount && current.Next !== null && links < CHAIN_LIMIT; links++) {
+  // A Next the driver set to undefined ends the chain as NULL does.
+  for (let links = 0; current !== null && offset >= current.ByteCount && current.Next !== null && current.Next !== undefined && links < CHAIN_LIMIT; links++) {
     offset -= current.ByteCount
     current = current.Next
   }

@@ -256,7 +256,8 @@ export class Protocol {
         return
       }
       let buffers = 0
-      for (let nb = nbl.FirstNetBuffer; nb !== null; nb = nb.Next) {
+      // A Next the driver set to undefined ends a chain as NULL does.
+      for (let nb = nbl.FirstNetBuffer; nb !== null && nb !== undefined; nb = nb.Next) {
         if (++buffers > CHAIN_LIMIT) return this.loops('NET_BUFFER chain of a NET_BUFFER_LIST')
         this.check(nb.CurrentMdl, nb.CurrentMdlOffset, nb.DataLength)
       }
@@ -326,7 +327,7 @@ export class Protocol {
     let within = offset
     let links = 0
     while (done < length) {
-      if (m === null || links > CHAIN_LIMIT) return false
+      if (m === null || m === undefined || links > CHAIN_LIMIT) return false
       const avail = m.ByteCount - within
       // Also a ByteCount that is not a number (the driver wrote it): nothing to take here.
       if (!(avail > 0)) {

@@ -55,3 +55,19 @@ describe('DMA fuzz regressions: chains that loop back', () => {
     expect(m.findings.some((f) => f.kind === 'dma-bad-argument' && /loops back/.test(f.message))).toBe(true)
   })
 })
+
+describe('DMA fuzz regressions: a Next the driver set to undefined ends the MDL chain', () => {
+  it('GetScatterGatherList for more than an MDL whose Next is undefined describes is dma-bad-argument, not a TypeError inside the HAL', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    const pdo = ndis.NdisMGetDeviceProperty(a.handle).physicalDeviceObject
+    const adapter = ndis.IoGetDmaAdapter(pdo, { Version: 2, Master: true, ScatterGather: true, Dma32BitAddresses: true, Dma64BitAddresses: false, InterfaceType: 5, MaximumLength: 65536 }).dmaAdapter!
+    const va = ndis.ExAllocatePoolWithTag(ndis.NonPagedPoolNx, 256, 'tseT')
+    const mdl = ndis.IoAllocateMdl(va, 256)!
+    ndis.MmBuildMdlForNonPagedPool(mdl)
+    mdl.Next = undefined as never
+    let status = 0
+    expect(() => (status = adapter.DmaOperations.GetScatterGatherList(adapter, null, mdl, va, 1000, () => {}, null, true))).not.toThrow()
+    expect(status).toBe(STATUS_INVALID_PARAMETER)
+    expect(m.findings.some((f) => f.kind === 'dma-bad-argument' && /fewer than Length/.test(f.message))).toBe(true)
+  })
+})

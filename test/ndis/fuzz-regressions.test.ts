@@ -151,3 +151,22 @@ describe('NDIS fuzz regressions: send completions of something that is not an NB
     expect(theFinding(m, 'nbl-misuse').message).toMatch(/^NdisMSendNetBufferListsComplete of a NET_BUFFER_LIST the protocol did not send/)
   })
 })
+
+describe('NDIS fuzz regressions: a Next the driver set to undefined ends the chain', () => {
+  it('NdisAllocateNetBufferAndNetBufferList past the end of an MDL whose Next is undefined keeps that MDL as CurrentMdl', () => {
+    const { a, ndis } = loadTestMiniport()
+    const mdl = ndis.NdisAllocateMdl(a.handle, a.rxBlock, 2048)!
+    mdl.Next = undefined as never
+    expect(ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl, 5000, 60)?.FirstNetBuffer?.CurrentMdl).toBe(mdl)
+  })
+
+  it('an indicated frame whose MDL chain ends in an undefined Next is a corrupted frame, and a NET_BUFFER Next of undefined ends the NBL', () => {
+    const { m, a, ndis } = loadTestMiniport()
+    const mdl = ndis.NdisAllocateMdl(a.handle, a.rxBlock, 30)!
+    const nbl = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl, 0, 60)!
+    mdl.Next = undefined as never
+    nbl.FirstNetBuffer!.Next = undefined as never
+    expect(() => ndis.NdisMIndicateReceiveNetBufferLists(a.handle, nbl, 0, 1, ndis.NDIS_RECEIVE_FLAGS_RESOURCES)).not.toThrow()
+    expect(m.report().traffic.dropped.rxCorrupt).toBe(1)
+  })
+})
