@@ -4,17 +4,14 @@
 // 0xC000_0000–0xFFFF_FFFF, and the rest from 4 GiB up. A frame costs host memory only once it
 // is written; never-written RAM reads as zero. Written frames live in 1 MiB slabs (256 frames
 // each, in the order they were first written) so a 1 TiB machine touching 10,000 scattered
-// pages costs ~40 MiB of slabs, and a frame is a slot number, not an object. Frame → slot is
-// a table in typed arrays with one directory entry per 256 frames (1 MiB), so the per-access
-// path is a few array reads and a DataView access, with no hashing and no allocation. Most
-// memory is first written in address order (buffers filled, pages zeroed), which gives a
-// run of frames consecutive slots: such a 1 MiB span is stored as a run (first slot, first
-// and last frame) and a lookup never leaves the directory, however cold the working set.
-// Frames written out of order get a 256-entry leaf.
+// pages costs ~40 MiB of slabs, and a frame is a slot number, not an object: the frame table
+// (frame-table.ts) finds it with a few typed-array reads, so the per-access path is that and
+// a DataView access, with no hashing and no allocation.
 //
 // This class assumes the caller already knows the address is RAM; the system bus routes
 // addresses and refuses everything else.
 import { FOUR_GIB, GiB, PAGE_MASK as ADDRESS_PAGE_MASK, PAGE_SIZE as ADDRESS_PAGE_SIZE, TWO_POW_32 } from './address.js'
+import { FrameTable } from './frame-table.js'
 
 // Module-local copies of constants used on every access: V8 folds a module's own `const` into
 // optimized code, while an imported binding costs a cell load and a hole check at each use.
@@ -42,16 +39,6 @@ export function pcMemoryMap(size: number): RamRange[] {
 const SLAB_SHIFT = 8 // 256 frames per slab
 const SLAB_FRAMES = 1 << SLAB_SHIFT
 const SLAB_BYTES = SLAB_FRAMES * PAGE_SIZE
-/** Frames per directory entry (and per leaf): 1 MiB of the address space. For a 1 TiB
- * machine the directory is 2 × 4 MiB of lazily zeroed memory; a leaf costs 1 KiB. */
-const LEAF_SHIFT = 8
-const LEAF_FRAMES = 1 << LEAF_SHIFT
-const FRAME_IN_LEAF = LEAF_FRAMES - 1
-/** A run's frames within its 1 MiB: first in bits 15:0, one past the last in bits 31:16. */
-const RUN_END_SHIFT = 16
-/** Leaves the pool holds at first; it doubles when full. */
-const FIRST_LEAVES = 16
-
 export class PhysicalMemory {
   readonly size: number
   readonly ranges: readonly RamRange[]
@@ -69,22 +56,8 @@ export class PhysicalMemory {
 
   private readonly slabBytes: Uint8Array[] = []
   private readonly slabViews: DataView[] = []
-  private nextSlot = 0
-  /**
-   * Frame table, level 1, per 256 frames below `frameLimit`: 0, nothing written; > 0, the
-   * index + 1 of the leaf holding each frame's slot; < 0, a run: frames `first..end-1` (in
-   * `runs`) live in slots `-entry - 1 + (frame & 255)`.
-   */
-  private readonly directory: Int32Array
-  /** For a run: its first frame and one past its last, within the 1 MiB (RUN_END_SHIFT). */
-  private readonly runs: Int32Array
-  /** Frames the directory covers: every RAM frame (a multiple of 256). */
-  private readonly frameLimit: number
-  /** Frame table, level 2: leaves of 256 entries, each a frame's slot + 1 (0: never written). */
-  private leaves = new Int32Array(0)
-  private leafCount = 0
-  /** Frames beyond RAM that were written anyway (the class trusts its caller; never on a hot path). */
-  private readonly outside = new Map<number, number>()
+  /** Frame → slot for every frame written. */
+  private readonly frames: FrameTable
 
   constructor(size: number) {
     if (!Number.isSafeInteger(size) || size <= 0 || size % PAGE_SIZE !== 0) {
@@ -100,10 +73,7 @@ export class PhysicalMemory {
     this.lowEndFrame = this.lowEnd / PAGE_SIZE
     this.highBaseFrame = this.highBase / PAGE_SIZE
     this.highEndFrame = this.highEnd / PAGE_SIZE
-    const leavesNeeded = Math.ceil(this.top / PAGE_SIZE / LEAF_FRAMES)
-    this.directory = new Int32Array(leavesNeeded)
-    this.runs = new Int32Array(leavesNeeded)
-    this.frameLimit = leavesNeeded * LEAF_FRAMES
+    this.frames = new FrameTable(this.top / PAGE_SIZE)
   }
 
   /** True when every byte of [pa, pa + length) is RAM. */
@@ -124,7 +94,7 @@ export class PhysicalMemory {
    * been written. A slot never moves, so a cache of translation tables may keep it.
    */
   frameSlot(frame: number): number {
-    return this.slotOf(frame)
+    return this.frames.slotOf(frame)
   }
 
   /** The little-endian 32-bit word at `offset` (at most PAGE_SIZE - 4) of the frame in `slot`. */
@@ -134,7 +104,7 @@ export class PhysicalMemory {
 
   /** Frames that have been written and so cost host memory. */
   get materializedFrames(): number {
-    return this.nextSlot
+    return this.frames.size
   }
 
   /** True when the frame has ever been written (diagnostics and tests). */
@@ -146,87 +116,17 @@ export class PhysicalMemory {
 
   /** The slot holding frame `pfn`, or -1 when it was never written. */
   private slotOf(pfn: number): number {
-    if (pfn < this.frameLimit) {
-      const d = pfn >>> LEAF_SHIFT
-      const entry = this.directory[d]!
-      const i = pfn & FRAME_IN_LEAF
-      if (entry < 0) {
-        const run = this.runs[d]!
-        return i >= (run & 0xffff) && i < run >>> RUN_END_SHIFT ? i - entry - 1 : -1
-      }
-      return entry === 0 ? -1 : this.leaves[((entry - 1) << LEAF_SHIFT) | i]! - 1
-    }
-    return this.outside.get(pfn) ?? -1
+    return this.frames.slotOf(pfn)
   }
 
   /** The slot holding frame `pfn`, materializing the frame when it was never written. */
   private slotForWrite(pfn: number): number {
-    if (pfn < this.frameLimit) {
-      const d = pfn >>> LEAF_SHIFT
-      const entry = this.directory[d]!
-      const i = pfn & FRAME_IN_LEAF
-      if (entry < 0) {
-        const run = this.runs[d]!
-        if (i >= (run & 0xffff) && i < run >>> RUN_END_SHIFT) return i - entry - 1
-      } else if (entry > 0) {
-        const slot = this.leaves[((entry - 1) << LEAF_SHIFT) | i]!
-        if (slot !== 0) return slot - 1
-      }
-      return this.materialize(d, i)
-    }
-    let slot = this.outside.get(pfn)
-    if (slot === undefined) {
-      slot = this.newSlot()
-      this.outside.set(pfn, slot)
-    }
-    return slot
+    const slot = this.frames.slotOf(pfn)
+    return slot >= 0 ? slot : this.materialize(pfn)
   }
 
-  /** Gives frame `i` of directory entry `d` the next slot: extending a run when it can. */
-  private materialize(d: number, i: number): number {
-    const entry = this.directory[d]!
-    const next = this.nextSlot
-    if (entry === 0 && next >= i) {
-      // The first frame written here starts a run.
-      this.directory[d] = -(next - i) - 1
-      this.runs[d] = i | ((i + 1) << RUN_END_SHIFT)
-      return this.newSlot()
-    }
-    if (entry < 0) {
-      const run = this.runs[d]!
-      const end = run >>> RUN_END_SHIFT
-      if (i === end && -entry - 1 + i === next) {
-        this.runs[d] = (run & 0xffff) | ((end + 1) << RUN_END_SHIFT)
-        return this.newSlot()
-      }
-    }
-    const leaf = entry > 0 ? entry : this.newLeaf(d)
-    const slot = this.newSlot()
-    this.leaves[((leaf - 1) << LEAF_SHIFT) | i] = slot + 1
-    return slot
-  }
-
-  /** A leaf for directory entry `d`, holding the run there was (if any); returns its index + 1. */
-  private newLeaf(d: number): number {
-    if ((this.leafCount + 1) * LEAF_FRAMES > this.leaves.length) {
-      const grown = new Int32Array(Math.max(FIRST_LEAVES, this.leafCount * 2) * LEAF_FRAMES)
-      grown.set(this.leaves)
-      this.leaves = grown
-    }
-    const leaf = ++this.leafCount
-    const entry = this.directory[d]!
-    if (entry < 0) {
-      const run = this.runs[d]!
-      const at = (leaf - 1) << LEAF_SHIFT
-      for (let i = run & 0xffff; i < run >>> RUN_END_SHIFT; i++) this.leaves[at | i] = i - entry
-      this.runs[d] = 0
-    }
-    this.directory[d] = leaf
-    return leaf
-  }
-
-  private newSlot(): number {
-    const slot = this.nextSlot++
+  private materialize(pfn: number): number {
+    const slot = this.frames.add(pfn)
     if ((slot & (SLAB_FRAMES - 1)) === 0) {
       const buffer = new ArrayBuffer(SLAB_BYTES)
       this.slabBytes.push(new Uint8Array(buffer))
@@ -311,7 +211,7 @@ export class PhysicalMemory {
 
   /**
    * `readInto` for a piece that stays within one page (`(pa & PAGE_MASK) + length <=
-   * PAGE_SIZE`), as a device's DMA engine splits its accesses.
+   * PAGE_SIZE`).
    */
   readPage(pa: number, dst: Uint8Array, dstOffset: number, length: number): void {
     const offset = pa & PAGE_MASK
