@@ -35,7 +35,7 @@ export type ShimCall =
   | { readonly call: 'mdl-alloc'; readonly routine: 'IoAllocateMdl' | 'NdisAllocateMdl'; readonly target: number; readonly offset: number; readonly bytes: Arg }
   | { readonly call: 'mdl-op'; readonly pick: number; readonly op: 'build' | 'probe' | 'unlock' | 'map' | 'unmap' | 'system-address' | 'free' | 'free-again' | 'byte-count' }
   /** The driver rewrites an MDL's fields or links MDLs into a chain (to another, to itself, to nothing). */
-  | { readonly call: 'mdl-scribble'; readonly pick: number; readonly field: 'Next' | 'ByteCount' | 'ByteOffset' | 'StartVa'; readonly to: number | 'self' | null; readonly value: number }
+  | { readonly call: 'mdl-scribble'; readonly pick: number; readonly field: 'Next' | 'ByteCount' | 'ByteOffset' | 'StartVa'; readonly to: number | 'self' | 'undefined' | null; readonly value: number }
   | { readonly call: 'lookaside-init'; readonly head: 'nonpaged' | 'paged' | 'misaligned' | 'wild' | 'live'; readonly paged: boolean; readonly flags: number; readonly depth: number; readonly size: Arg; readonly custom: boolean }
   | { readonly call: 'lookaside-alloc'; readonly pick: number }
   | { readonly call: 'lookaside-free'; readonly pick: number; readonly entry: number; readonly how: How }
@@ -65,7 +65,24 @@ export type ShimCall =
   | { readonly call: 'bus-data'; readonly set: boolean; readonly offset: number; readonly bytes: number }
   | { readonly call: 'io-space'; readonly map: boolean; readonly offset: number; readonly bytes: number; readonly pick: number }
   | { readonly call: 'ndis-misc'; readonly routine: 'NdisMSleep' | 'NdisStallExecution' | 'NdisMIndicateStatusEx' | 'NdisMSynchronizeWithInterruptEx' | 'NdisMGetDeviceProperty' | 'NdisMDeregisterScatterGatherDma' | 'NdisMDeregisterInterruptEx' | 'NdisMPauseComplete' }
+  /** A routine given something that is not what its parameter is (NULL, undefined, a plain object or array, a string). */
+  | { readonly call: 'garbage'; readonly routine: GarbageRoutine; readonly value: Garbage }
   | { readonly call: 'throw' }
+
+/** What a JavaScript driver can pass by mistake where an object, function or buffer belongs. */
+export type Garbage = 'null' | 'undefined' | 'object' | 'array' | 'string' | 'nan'
+
+export const GARBAGE_ROUTINES = [
+  'memory.writeBytes', 'memory.readInto', 'memory.read32', 'MmGetMdlByteCount', 'MmGetMdlByteOffset', 'MmGetMdlVirtualAddress', 'MmGetMdlPfnArray',
+  'NdisMIndicateReceiveNetBufferLists', 'NdisMSendNetBufferListsComplete', 'NdisAllocateNetBufferListPool', 'NdisMSynchronizeWithInterruptEx',
+  'ExAllocateFromNPagedLookasideList', 'ExFreeToNPagedLookasideList', 'ExDeleteNPagedLookasideList', 'ExInitializeNPagedLookasideList', 'IoFreeMdl', 'ExFreePool',
+  'MmBuildMdlForNonPagedPool', 'MmProbeAndLockPages', 'NdisFreeNetBufferList', 'NdisFreeNetBufferListPool', 'NdisFreeSpinLock', 'NdisAcquireSpinLock',
+  'NdisMFreeNetBufferSGList', 'PutScatterGatherList', 'FreeCommonBuffer', 'PutDmaAdapter', 'GetScatterGatherList', 'NdisMSetMiniportAttributes',
+  'NdisMOidRequestComplete', 'NdisMRegisterScatterGatherDma', 'IoGetDmaAdapter', 'NdisAllocateMdl', 'IoAllocateMdl', 'NdisMMapIoSpace',
+  'KeRaiseIrql', 'NdisAllocateNetBufferAndNetBufferList', 'NdisMAllocateNetBufferSGList', 'MmMapLockedPagesSpecifyCache', 'MmAllocatePagesForMdl',
+  'ExAllocatePoolWithTag', 'NdisMFreeSharedMemory', 'MmFreeContiguousMemory', 'NdisFreeMemory', 'MmAllocateMappingAddress',
+] as const
+export type GarbageRoutine = (typeof GARBAGE_ROUTINES)[number]
 
 export interface PlacedCall {
   readonly where: Where
@@ -121,13 +138,13 @@ export const shimCall: fc.Arbitrary<ShimCall> = fc.oneof(
   { weight: 9, arbitrary: fc.record({ call: fc.constant('mm-free' as const), pick, how, routine: fc.constantFrom('MmFreeContiguousMemory' as const, 'MmFreeContiguousMemorySpecifyCache' as const, 'MmFreeNonCachedMemory' as const, 'ExFreePool' as const) }) },
   { weight: 6, arbitrary: fc.record({ call: fc.constant('pages-alloc' as const), low: fc.constantFrom(0, 0x1_0000_0000), high: address, skip: fc.constantFrom(0, 0x1000, 0x10_0000), bytes, ex: fc.boolean() }) },
   { weight: 6, arbitrary: fc.record({ call: fc.constant('pages-free' as const), pick, steps: fc.constantFrom('pages-then-mdl' as const, 'pages-then-mdl' as const, 'mdl-only' as const, 'pages-only' as const, 'twice' as const) }) },
-  { weight: 3, arbitrary: fc.record({ call: fc.constant('mapping-alloc' as const), bytes, tag }) },
+  { weight: 3, arbitrary: fc.record({ call: fc.constant('mapping-alloc' as const), bytes: fc.oneof({ weight: 6, arbitrary: bytes }, { weight: 1, arbitrary: fc.constantFrom<Arg>(2 ** 32, 2 ** 33, 2 ** 40, 2 ** 44) }), tag }) },
   { weight: 3, arbitrary: fc.record({ call: fc.constant('mapping-map' as const), pick, mdl: pick, tag: fc.constantFrom('same' as const, 'other' as const) }) },
   { weight: 3, arbitrary: fc.record({ call: fc.constant('mapping-unmap' as const), pick, mdl: pick }) },
   { weight: 3, arbitrary: fc.record({ call: fc.constant('mapping-free' as const), pick, how }) },
   { weight: 9, arbitrary: fc.record({ call: fc.constant('mdl-alloc' as const), routine: fc.constantFrom('IoAllocateMdl' as const, 'NdisAllocateMdl' as const), target: pick, offset, bytes }) },
   { weight: 12, arbitrary: fc.record({ call: fc.constant('mdl-op' as const), pick, op: fc.constantFrom('build' as const, 'probe' as const, 'unlock' as const, 'map' as const, 'unmap' as const, 'system-address' as const, 'free' as const, 'free-again' as const, 'byte-count' as const) }) },
-  { weight: 2, arbitrary: fc.record({ call: fc.constant('mdl-scribble' as const), pick, field: fc.constantFrom('Next' as const, 'Next' as const, 'ByteCount' as const, 'ByteOffset' as const, 'StartVa' as const), to: fc.oneof(pick, fc.constantFrom('self' as const, null)), value: fc.constantFrom(0, 1, 4095, 4096, 0x1_0000, -1, 2 ** 32) }) },
+  { weight: 2, arbitrary: fc.record({ call: fc.constant('mdl-scribble' as const), pick, field: fc.constantFrom('Next' as const, 'Next' as const, 'ByteCount' as const, 'ByteOffset' as const, 'StartVa' as const), to: fc.oneof(pick, fc.constantFrom('self' as const, 'undefined' as const, null)), value: fc.constantFrom(0, 1, 4095, 4096, 0x1_0000, -1, 2 ** 32, Number.NaN) }) },
   { weight: 2, arbitrary: fc.record({ call: fc.constant('nbl-scribble' as const), pick, field: fc.constantFrom('Next' as const, 'Next' as const, 'CurrentMdl' as const, 'DataLength' as const, 'CurrentMdlOffset' as const, 'NbNext' as const), to: fc.oneof(pick, fc.constantFrom('self' as const, null)), value: fc.constantFrom(0, 1, 60, 4096, 70_000, -1) }) },
   { weight: 6, arbitrary: fc.record({ call: fc.constant('lookaside-init' as const), head: fc.constantFrom('nonpaged' as const, 'nonpaged' as const, 'paged' as const, 'misaligned' as const, 'wild' as const, 'live' as const), paged: fc.boolean(), flags: fc.constantFrom(0, 0, 512, 16, 1), depth: fc.constantFrom(0, 0, 0, 4), size: fc.oneof({ weight: 12, arbitrary: fc.constantFrom<Arg>(8, 64, 256, 4096) }, { weight: 1, arbitrary: fc.constantFrom<Arg>(0, 4) }, { weight: 1, arbitrary: odd }), custom: fc.boolean() }) },
   { weight: 9, arbitrary: fc.record({ call: fc.constant('lookaside-alloc' as const), pick }) },
@@ -166,6 +183,7 @@ export const shimCall: fc.Arbitrary<ShimCall> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ call: fc.constant('bus-data' as const), set: fc.boolean(), offset: fc.constantFrom(0, 4, 0x10, 0x3c, 255, 256, 300, -4), bytes: fc.constantFrom(0, 1, 4, 64, 256, 1000, -1) }) },
   { weight: 3, arbitrary: fc.record({ call: fc.constant('io-space' as const), map: fc.boolean(), offset: fc.constantFrom(0, 4, 0x1_fff0, 0x2_0000, -4096), bytes: fc.constantFrom(0, 4, 0x1000, 0x2_0000, 0x2_0001), pick }) },
   { weight: 3, arbitrary: fc.record({ call: fc.constant('ndis-misc' as const), routine: fc.constantFrom('NdisMSleep' as const, 'NdisStallExecution' as const, 'NdisMIndicateStatusEx' as const, 'NdisMSynchronizeWithInterruptEx' as const, 'NdisMGetDeviceProperty' as const, 'NdisMDeregisterScatterGatherDma' as const, 'NdisMDeregisterInterruptEx' as const, 'NdisMPauseComplete' as const) }) },
+  { weight: 6, arbitrary: fc.record({ call: fc.constant('garbage' as const), routine: fc.constantFrom(...GARBAGE_ROUTINES), value: fc.constantFrom<Garbage>('null', 'undefined', 'object', 'array', 'string', 'nan') }) },
   { weight: 1, arbitrary: fc.constant({ call: 'throw' as const }) },
 )
 

@@ -26,6 +26,8 @@ import {
 const SRC = new URL('../../src/', import.meta.url).pathname
 /** Calls a handler makes per invocation (initialization and halt make all of theirs). */
 const PER_HANDLER = 3
+/** Wall time one driver call may take: a call that takes longer did unbounded work (500x a slow one). */
+const SLOW_CALL_MS = 5_000
 
 /** The file of the innermost frame with one: where an exception was thrown. */
 function thrownIn(error: unknown): string {
@@ -108,7 +110,17 @@ function runOnce(p: ShimProgram): Outcome {
   }
   const make = (where: Where, a: TestAdapter, all = false): void => {
     const q = queues.get(where)
-    for (let n = 0; q !== undefined && q.length > 0 && (all || n < PER_HANDLER); n++) driver.run(a, q.shift()!.call)
+    for (let n = 0; q !== undefined && q.length > 0 && (all || n < PER_HANDLER); n++) {
+      const call = q.shift()!.call
+      const started = performance.now()
+      try {
+        driver.run(a, call)
+      } finally {
+        // Reported after the host step: thrown here, driver code would be unwound instead.
+        const ms = performance.now() - started
+        if (ms > SLOW_CALL_MS) escapes.push(`${JSON.stringify(call)} took ${(ms / 1000).toFixed(1)} s: unbounded work in a shim`)
+      }
+    }
   }
   const hooks: TestMiniportHooks = {
     initialize: (a) => make('init', a, true),
@@ -163,7 +175,7 @@ function runOnce(p: ShimProgram): Outcome {
 }
 
 function checkStep(m: Machine, what: string, escapes: string[], time: TimeWatch): void {
-  if (escapes.length > 0) violated(`a shim threw into driver code during ${what}: ${escapes[0]}`)
+  if (escapes.length > 0) violated(`a shim misbehaved in driver code during ${what}: ${escapes[0]}`)
   const k = m.kernel
   if (k.irql !== PASSIVE_LEVEL) violated(`the IRQL is ${k.irql} after ${what}, with control back at the host`)
   if (k.log.stopped && m.config.verifier.mode === 'log' && k.log.stoppedBy?.severity !== 'fatal') {
