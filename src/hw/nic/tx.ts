@@ -205,7 +205,11 @@ export class TxEngine {
     let length = this.frameLength
     if (this.frameBad || length === 0) {
       this.counters.dropped++
+      this.partialLength = 0
     } else {
+      // The frame's bytes were gathered in an earlier walk and parked, and its EOP descriptor
+      // carried none (length 0): bring them back into a slot before sending.
+      if (this.slot < 0) this.openSlot()
       if ((this.control & TCTL.PSP) !== 0 && length < MIN_FRAME) {
         // TCTL.PSP: pad short frames to 64 bytes with FCS (60 without).
         this.wire.buffer.fill(0, this.slot + length, this.slot + MIN_FRAME)

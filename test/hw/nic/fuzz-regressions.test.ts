@@ -69,3 +69,21 @@ describe('device fuzz regressions', () => {
     })
   })
 })
+
+describe('device fuzz regressions: a frame whose descriptors span doorbells', () => {
+  it('a frame whose EOP descriptor has length 0 and comes in a later doorbell than its data goes on the wire with that data', () => {
+    const m = createMachine({ memory: { size: '64MiB' }, wire: 'loopback' })
+    const d = new BareMetalE1000(m, { txCount: 8, rxCount: 8 }).init()
+    const f = ethernetFrame(30, NIC_MAC, 5)
+    m.cpu.writeBytes(d.txBuffers[0]!, f)
+    d.writeTxDescriptor(0, d.txBuffers[0]!, f.length, TXD_IFCS)
+    d.doorbell(1)
+    m.runUntilIdle()
+    d.writeTxDescriptor(1, d.txBuffers[1]!, 0, TXD_EOP | TXD_IFCS | TXD_RS)
+    d.doorbell(2)
+    m.runUntilIdle()
+    const padded = [...f, ...new Array(60 - f.length).fill(0)]
+    expect(m.nic.tx.counters.frames).toBe(1)
+    expect(d.receive().map((r) => [...r.data])).toEqual([padded])
+  })
+})
