@@ -110,14 +110,16 @@ function instrument(w: World): void {
     injectFrom(frame, offset, length)
     expected.push(frame.slice(offset, offset + length))
   }
-  if (wire.mode === 'loopback') {
-    const send = wire.send.bind(wire)
-    wire.send = (offset: number, length: number): number => {
-      const copy = wire.buffer.slice(offset, offset + length)
-      const end = send(offset, length)
-      expected.push(copy)
-      return end
+  // The NIC sends from the slot it reserved in the wire's buffer, whole frames only.
+  const send = wire.send.bind(wire)
+  wire.send = (offset: number, length: number): number => {
+    if (!(offset >= 0 && length >= 1 && length <= 16288 && offset + length <= wire.buffer.length)) {
+      violated(`the NIC put a ${length}-byte frame on the wire from offset ${offset} of its ${wire.buffer.length}-byte buffer`)
     }
+    const copy = wire.buffer.slice(offset, offset + length)
+    const end = send(offset, length)
+    if (wire.mode === 'loopback') expected.push(copy)
+    return end
   }
   const receiveFrame = m.nic.receiveFrame.bind(m.nic)
   m.nic.receiveFrame = (buffer: Uint8Array, offset: number, length: number): void => {
