@@ -104,6 +104,10 @@ export class HalDma {
       this.misuse(req.routine, 'Mdl is not an MDL this system allocated (IoAllocateMdl, NdisAllocateMdl, MmAllocatePagesForMdl)')
       return NT_STATUS.STATUS_INVALID_PARAMETER
     }
+    if (!Number.isSafeInteger(req.length) || req.length < 0 || !Number.isSafeInteger(req.currentVa)) {
+      this.misuse(req.routine, `Length ${req.length} and CurrentVa ${req.currentVa} must be a byte count and an address`)
+      return NT_STATUS.STATUS_INVALID_PARAMETER
+    }
     // Requests are served in order, as the HAL's adapter queue does: while earlier ones wait
     // for map registers, a new one that needs registers waits behind them.
     const out = buildScatterGather(state, req, state.waiting.length > 0)

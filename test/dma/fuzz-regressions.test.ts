@@ -71,3 +71,18 @@ describe('DMA fuzz regressions: a Next the driver set to undefined ends the MDL 
     expect(m.findings.some((f) => f.kind === 'dma-bad-argument' && /fewer than Length/.test(f.message))).toBe(true)
   })
 })
+
+describe('DMA fuzz regressions: a Length that is not a byte count', () => {
+  it('GetScatterGatherList with a fractional Length, IOMMU on, is dma-bad-argument and STATUS_INVALID_PARAMETER, not a RangeError from the IOMMU tables', () => {
+    const { m, a, ndis } = loadTestMiniport({ iommu: true })
+    const pdo = ndis.NdisMGetDeviceProperty(a.handle).physicalDeviceObject
+    const adapter = ndis.IoGetDmaAdapter(pdo, { Version: 2, Master: true, ScatterGather: true, Dma32BitAddresses: true, Dma64BitAddresses: false, InterfaceType: 5, MaximumLength: 65536 }).dmaAdapter!
+    const va = ndis.ExAllocatePoolWithTag(ndis.NonPagedPoolNx, 256, 'tseT')
+    const mdl = ndis.IoAllocateMdl(va, 256)!
+    ndis.MmBuildMdlForNonPagedPool(mdl)
+    let status = 0
+    expect(() => (status = adapter.DmaOperations.GetScatterGatherList(adapter, null, mdl, va, 100.5, () => {}, null, false))).not.toThrow()
+    expect(status).toBe(STATUS_INVALID_PARAMETER)
+    expect(m.findings.some((f) => f.kind === 'dma-bad-argument' && /Length 100\.5/.test(f.message))).toBe(true)
+  })
+})
