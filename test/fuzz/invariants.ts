@@ -8,6 +8,7 @@ import { BugCheck } from '../../src/index.js'
 import type { Machine } from '../../src/machine.js'
 import { DEFAULT_FINDINGS_PER_KIND } from '../../src/kernel/findings.js'
 import { FAULT_LOG_LIMIT } from '../../src/hw/iommu/iommu.js'
+import { MAX_BUFFER_RECORDS } from '../../src/dma/adapter.js'
 
 export class InvariantViolation extends Error {
   constructor(message: string) {
@@ -83,6 +84,7 @@ export function checkHostMemory(m: Machine, step: string): void {
     violated(`${log.findings.length} findings kept for ${kinds} kinds after ${step}: the log is unbounded`)
   }
   if (m.iommu.faults.length > FAULT_LOG_LIMIT) violated(`${m.iommu.faults.length} IOMMU fault records kept after ${step} (limit ${FAULT_LOG_LIMIT})`)
+  if (m.dmaStats.commonBuffers.length > MAX_BUFFER_RECORDS) violated(`${m.dmaStats.commonBuffers.length} DMA buffer records kept after ${step} (limit ${MAX_BUFFER_RECORDS})`)
   if (m.clock.pending > MAX_PENDING_TIMERS) violated(`${m.clock.pending} timers armed after ${step}`)
   if (m.wire.buffer.length > MAX_WIRE_BUFFER) violated(`the wire's buffer grew to ${m.wire.buffer.length} bytes after ${step}`)
 }
@@ -125,5 +127,23 @@ export function checkReportAccounting(m: Machine, step: string): void {
   for (const [key, value] of Object.entries(dropped)) if (key.startsWith('nic') && key !== 'nicDmaErrors' && key !== 'nicTxDropped') named += value
   if (rx.frames + named !== m.wire.counters.rxFrames) {
     violated(`after ${step} the report accounts for ${rx.frames} frames received and ${named} dropped by the NIC (${JSON.stringify(dropped)}), but the wire handed it ${m.wire.counters.rxFrames}`)
+  }
+}
+
+/**
+ * Watches the NIC's transmit doorbell: the descriptors it walks never exceed one ring's worth
+ * per TDT write (REFERENCE §6). Returns the check to run after each step.
+ */
+export function watchDoorbells(m: Machine): (step: string) => void {
+  const tx = m.nic.tx
+  let budget = 0
+  const writeTail = tx.writeTail.bind(tx)
+  tx.writeTail = (value: number): void => {
+    writeTail(value)
+    budget += tx.ring.count
+  }
+  return (step) => {
+    const walked = tx.counters.descriptors
+    if (walked > budget) violated(`the NIC walked ${walked} transmit descriptors by ${step}, more than one ring's worth per doorbell allows (${budget})`)
   }
 }

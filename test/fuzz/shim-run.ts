@@ -20,7 +20,7 @@ import { REG, readReg, testMiniport, writeReg, type TestAdapter, type TestMinipo
 import { FuzzDriver } from './shim-driver.js'
 import type { ShimProgram, Where, PlacedCall } from './shim-ops.js'
 import {
-  TimeWatch, checkFrameAccounting, checkHostMemory, checkInterruptLine, checkReportAccounting, describeError, hostCall, violated,
+  TimeWatch, checkFrameAccounting, checkHostMemory, checkInterruptLine, checkReportAccounting, describeError, hostCall, violated, watchDoorbells,
 } from './invariants.js'
 
 const SRC = new URL('../../src/', import.meta.url).pathname
@@ -152,9 +152,11 @@ function runOnce(p: ShimProgram): Outcome {
   const inner = testMiniport({ dma64: c.dma64, txDescriptors: 16, rxDescriptors: 32, hooks })
   const module: MiniportModule = { default: (ndis: never, registry?: string) => inner.default(watched(ndis as NdisApi, escapes) as never, registry) }
   const time = new TimeWatch()
+  const doorbells = watchDoorbells(m)
   const step = (what: string, fn: () => void): void => {
     hostCall(m, what, fn)
     checkStep(m, what, escapes, time)
+    doorbells(what)
   }
   step('m.load', () => void m.load(module, 'fuzz-miniport'))
   p.steps.forEach((s, i) => {
