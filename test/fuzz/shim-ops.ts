@@ -100,6 +100,9 @@ export interface ShimConfig {
   readonly iommu: boolean
   readonly dma64: boolean
   readonly policy: 'high-first' | 'low-first' | 'random'
+  readonly memory: '32MiB' | '8GiB'
+  /** Other components allocate and free frames as time passes (S06). */
+  readonly fragmentation: 0 | 0.5 | 1
   readonly specialPool: boolean
   readonly dmaGuard: boolean
   /** A fault spec, or none. */
@@ -204,6 +207,8 @@ export const shimConfig: fc.Arbitrary<ShimConfig> = fc.record({
   iommu: fc.boolean(),
   dma64: fc.boolean(),
   policy: fc.constantFrom('high-first' as const, 'low-first' as const, 'random' as const),
+  memory: fc.constantFrom('8GiB' as const, '8GiB' as const, '8GiB' as const, '32MiB' as const),
+  fragmentation: fc.constantFrom(0 as const, 0 as const, 0.5 as const, 1 as const),
   specialPool: fc.boolean(),
   dmaGuard: fc.boolean(),
   faults: fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom('p=1000,seed=3', 'routine=Ex*,nth=2', 'phase=runtime,p=3000,seed=9', 'routine=MmAllocatePagesForMdl*,nth=1') }),

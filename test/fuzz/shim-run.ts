@@ -92,7 +92,7 @@ interface Outcome {
 function runOnce(p: ShimProgram): Outcome {
   const c = p.config
   const m = createMachine({
-    memory: { size: '8GiB', policy: c.policy },
+    memory: { size: c.memory, policy: c.policy, fragmentation: c.fragmentation },
     iommu: c.iommu,
     verifier: { mode: c.mode, specialPool: c.specialPool, dmaGuard: c.dmaGuard },
     ...(c.faults === null ? {} : { faults: c.faults }),
