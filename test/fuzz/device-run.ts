@@ -58,6 +58,9 @@ function instrument(w: World): void {
   const limit = m.nic.dma.addressBits >= 53 ? 2 ** 53 : 2 ** m.nic.dma.addressBits
   let phase: Phase = 'idle'
   let dataBytes = 0
+  /** The transmit ring's head and tail when the walk started: the device owns head..tail-1. */
+  let walkHead = 0
+  let walkTail = 0
   const inRing = (ring: typeof tx.ring, logical: number): number => {
     const off = (logical - (ring.base % limit) + limit) % limit
     return off < ring.count * 16 ? off % 16 : -1
@@ -67,6 +70,12 @@ function instrument(w: World): void {
       if (access !== 'write') return
       if (phase === 'transmit') {
         if (length !== 4 || inRing(tx.ring, logical) !== 12) violated(`the transmit engine wrote ${length} bytes at device address ${logical.toString(16)}, not a status dword of its ring`)
+        // 8254x manual 3.3: hardware owns the descriptors from head up to, not including, tail.
+        const count = tx.ring.count
+        const index = Math.floor(((logical - (tx.ring.base % limit) + limit) % limit) / 16)
+        if ((index - walkHead + count) % count >= (walkTail - walkHead + count) % count) {
+          violated(`the transmit engine wrote back descriptor ${index}, which it did not own (head ${walkHead}, tail ${walkTail})`)
+        }
       } else if (phase === 'receive') {
         const at = inRing(rx.ring, logical)
         if (length === 4 && (at === 8 || at === 12)) return
@@ -85,6 +94,8 @@ function instrument(w: World): void {
   const walk = (tx as unknown as { walk: () => void }).walk.bind(tx)
   ;(tx as unknown as { walk: () => void }).walk = (): void => {
     phase = 'transmit'
+    walkHead = tx.ring.head
+    walkTail = tx.ring.tail
     walk()
     phase = 'idle'
   }
