@@ -29,6 +29,8 @@ interface Options {
 }
 
 class UsageError extends Error {}
+/** --help: the usage on stdout, exit 0. */
+class HelpRequest extends Error {}
 
 const USAGE = 'usage: npm run fuzz -- [--seconds N] [--json] [--seed N] [--target device|shim|all] [--workers N] [--replay SEED:PATH --target device|shim]'
 
@@ -81,7 +83,7 @@ function parse(argv: readonly string[]): Options {
       }
       case '--help':
       case '-h':
-        throw new UsageError(USAGE)
+        throw new HelpRequest(USAGE)
       default:
         throw new UsageError(`unknown argument ${JSON.stringify(arg)} (${USAGE.replace('usage: ', '')})`)
     }
@@ -229,6 +231,10 @@ async function main(): Promise<number> {
   try {
     options = parse(process.argv.slice(2))
   } catch (error) {
+    if (error instanceof HelpRequest) {
+      process.stdout.write(`${error.message}\n`)
+      return 0
+    }
     if (!(error instanceof UsageError)) throw error
     process.stderr.write(`fuzz: ${error.message}\n`)
     return 2
