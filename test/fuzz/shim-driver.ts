@@ -5,7 +5,8 @@
 import type { NdisApi, DMA_ADAPTER } from '../../src/ndis/api.js'
 import type { MDL, NDIS_SPIN_LOCK, NET_BUFFER_LIST, NdisHandle, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import type { TestAdapter } from '../support/test-miniport.js'
-import type { Arg, Garbage, GarbageRoutine, How, ShimCall } from './shim-ops.js'
+import type { Arg, How, ShimCall } from './shim-ops.js'
+import { callWithGarbage } from './shim-garbage.js'
 
 /** Something the driver holds: a VA and its size, and the arguments it was made with. */
 interface Held {
@@ -478,63 +479,10 @@ export class FuzzDriver {
         }
         return
       case 'garbage':
-        this.garbage(a, c.routine, garbageValue(c.value))
+        callWithGarbage(this, a, c.routine, c.value)
         return
       case 'throw':
         throw new Error(DELIBERATE)
-    }
-  }
-
-  /** One routine called with `g` where an object, function, buffer or address belongs. */
-  private garbage(a: TestAdapter, routine: GarbageRoutine, g: never): void {
-    const ndis = a.ndis
-    const adapter = pickFrom(this.adapters, 0)
-    switch (routine) {
-      case 'memory.writeBytes': ndis.memory.writeBytes(a.rxRing, g); return
-      case 'memory.readInto': ndis.memory.readInto(a.rxRing, new Uint8Array(4), 0, 100); return
-      case 'memory.read32': ndis.memory.read32(g); return
-      case 'MmGetMdlByteCount': ndis.MmGetMdlByteCount(g); return
-      case 'MmGetMdlByteOffset': ndis.MmGetMdlByteOffset(g); return
-      case 'MmGetMdlVirtualAddress': ndis.MmGetMdlVirtualAddress(g); return
-      case 'MmGetMdlPfnArray': ndis.MmGetMdlPfnArray(g); return
-      case 'NdisMIndicateReceiveNetBufferLists': ndis.NdisMIndicateReceiveNetBufferLists(a.handle, g, 0, 1, 0); return
-      case 'NdisMSendNetBufferListsComplete': ndis.NdisMSendNetBufferListsComplete(a.handle, g, 0); return
-      case 'NdisAllocateNetBufferListPool': ndis.NdisAllocateNetBufferListPool(a.handle, g); return
-      case 'NdisMSynchronizeWithInterruptEx': if (a.interruptHandle !== null) ndis.NdisMSynchronizeWithInterruptEx(a.interruptHandle, 0, g, null); return
-      case 'ExAllocateFromNPagedLookasideList': ndis.ExAllocateFromNPagedLookasideList(g); return
-      case 'ExFreeToNPagedLookasideList': ndis.ExFreeToNPagedLookasideList(g, g); return
-      case 'ExDeleteNPagedLookasideList': ndis.ExDeleteNPagedLookasideList(g); return
-      case 'ExInitializeNPagedLookasideList': ndis.ExInitializeNPagedLookasideList(g, g, g, 0, 64, 'saLz', 0); return
-      case 'IoFreeMdl': ndis.IoFreeMdl(g); return
-      case 'ExFreePool': ndis.ExFreePool(g); return
-      case 'MmBuildMdlForNonPagedPool': ndis.MmBuildMdlForNonPagedPool(g); return
-      case 'MmProbeAndLockPages': ndis.MmProbeAndLockPages(g, ndis.KernelMode, ndis.IoReadAccess); return
-      case 'NdisFreeNetBufferList': ndis.NdisFreeNetBufferList(g); return
-      case 'NdisFreeNetBufferListPool': ndis.NdisFreeNetBufferListPool(g); return
-      case 'NdisFreeSpinLock': ndis.NdisFreeSpinLock(g); return
-      case 'NdisAcquireSpinLock': ndis.NdisAcquireSpinLock(g); return
-      case 'NdisMFreeNetBufferSGList': if (a.dmaHandle !== null) ndis.NdisMFreeNetBufferSGList(a.dmaHandle, g, g); return
-      case 'PutScatterGatherList': if (adapter !== undefined) adapter.DmaOperations.PutScatterGatherList(adapter, g, true); return
-      case 'FreeCommonBuffer': if (adapter !== undefined) adapter.DmaOperations.FreeCommonBuffer(adapter, g, g, g, true); return
-      case 'PutDmaAdapter': (adapter ?? ({ DmaOperations: { PutDmaAdapter: () => {} } } as unknown as DMA_ADAPTER)).DmaOperations.PutDmaAdapter(g); return
-      case 'GetScatterGatherList': if (adapter !== undefined) adapter.DmaOperations.GetScatterGatherList(adapter, null, g, g, g, g, null, true); return
-      case 'NdisMSetMiniportAttributes': ndis.NdisMSetMiniportAttributes(a.handle, g); return
-      case 'NdisMOidRequestComplete': ndis.NdisMOidRequestComplete(a.handle, g, 0); return
-      case 'NdisMRegisterScatterGatherDma': ndis.NdisMRegisterScatterGatherDma(a.handle, g); return
-      case 'IoGetDmaAdapter': ndis.IoGetDmaAdapter(g, g); return
-      case 'NdisAllocateMdl': { const m = ndis.NdisAllocateMdl(a.handle, g, 100); if (m !== null) this.mdls.push({ mdl: m, from: 'ndis', live: true, mapped: 0, reservedAt: 0 }); return }
-      case 'IoAllocateMdl': { const m = ndis.IoAllocateMdl(g, 100); if (m !== null) this.mdls.push({ mdl: m, from: 'io', live: true, mapped: 0, reservedAt: 0 }); return }
-      case 'NdisMMapIoSpace': ndis.NdisMMapIoSpace(a.handle, g, g); return
-      case 'KeRaiseIrql': ndis.KeRaiseIrql(g); return
-      case 'NdisAllocateNetBufferAndNetBufferList': { const n = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool ?? g, 0, 0, g, g, g); if (n !== null) this.nbls.push({ nbl: n, live: true }); return }
-      case 'NdisMAllocateNetBufferSGList': if (a.dmaHandle !== null) ndis.NdisMAllocateNetBufferSGList(a.dmaHandle, g, null, 0, g, 0); return
-      case 'MmMapLockedPagesSpecifyCache': ndis.MmMapLockedPagesSpecifyCache(g, ndis.KernelMode, ndis.MmCached, 0, false, ndis.NormalPagePriority); return
-      case 'MmAllocatePagesForMdl': { const m = ndis.MmAllocatePagesForMdl(g, g, g, 4096); if (m !== null) this.mdls.push({ mdl: m, from: 'pages', live: true, mapped: 0, reservedAt: 0 }); return }
-      case 'ExAllocatePoolWithTag': { const va = ndis.ExAllocatePoolWithTag(g, 64, 'tseT'); if (va !== 0) this.pool.push({ va, bytes: 64, live: true, extra: 0, tag: 'tseT' }); return }
-      case 'NdisMFreeSharedMemory': ndis.NdisMFreeSharedMemory(a.handle, g, true, g, g); return
-      case 'MmFreeContiguousMemory': ndis.MmFreeContiguousMemory(g); return
-      case 'NdisFreeMemory': ndis.NdisFreeMemory(g, g, g); return
-      case 'MmAllocateMappingAddress': { const va = ndis.MmAllocateMappingAddress(g, 'tseT'); if (va !== 0) this.mappings.push({ va, bytes: 0, live: true, extra: 0, tag: 'tseT' }); return }
     }
   }
 
@@ -570,12 +518,7 @@ export class FuzzDriver {
   }
 }
 
-function garbageValue(g: Garbage): never {
-  const values: Record<Garbage, unknown> = { null: null, undefined, object: {}, array: [1, 2, 3], string: 'tseT', nan: Number.NaN }
-  return values[g] as never
-}
-
-function pickFrom<T>(list: readonly T[], pick: number): T | undefined {
+export function pickFrom<T>(list: readonly T[], pick: number): T | undefined {
   return list.length === 0 ? undefined : list[pick % list.length]
 }
 
