@@ -95,6 +95,8 @@ export class Machine {
   readonly pdo: PhysicalDeviceObject
   /** NDIS and the miniport, once one is loaded. */
   ndis: NdisHost | null = null
+  /** The LAN's frames after MiniportHaltEx, and how many found the receiver off (as they should). */
+  afterHalt = { frames: 0, receiverOff: 0 }
   /** Protocol-side traffic through the loaded miniport. */
   readonly traffic: {
     send(options: TrafficOptions): void
@@ -235,8 +237,10 @@ export class Machine {
         if (mp.pauseAndHalt()) {
           // The LAN does not stop talking because the driver halted: a NIC left receiving DMAs
           // these frames into whatever its rings point at.
+          const ignored = this.nic.rx.counters.ignored
           for (let i = 0; i < FRAMES_AFTER_HALT; i++) this.wire.inject(broadcastFrame(this.nic.mac, i))
           this.idle()
+          this.afterHalt = { frames: FRAMES_AFTER_HALT, receiverOff: this.nic.rx.counters.ignored - ignored }
           mp.unload()
         }
       }
@@ -339,7 +343,7 @@ export class Machine {
       bugcheck: log.bugcheck === null ? null : { code: log.bugcheck.code, name: log.bugcheck.name, params: log.bugcheck.params },
       findings: [...log.findings],
       findingsSuppressed: Object.fromEntries(log.suppressed),
-      traffic: { txFrames: counters?.txFrames ?? 0, rxFrames: counters?.rxFrames ?? 0, txRequested: counters?.txRequested ?? 0, dropped },
+      traffic: { txFrames: counters?.txFrames ?? 0, rxFrames: counters?.rxFrames ?? 0, txRequested: counters?.txRequested ?? 0, dropped, afterHalt: { ...this.afterHalt } },
       pool: { byTag: this.kernel.pool.tracker.byTag() },
       dma: {
         commonBuffers: this.dmaStats.commonBuffers.map((b) => ({ ...b })),

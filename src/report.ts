@@ -33,6 +33,11 @@ export interface Report {
     rxFrames: number
     txRequested: number
     dropped: Record<string, number>
+    /**
+     * Frames the LAN sent after MiniportHaltEx (a peer's broadcasts) and how many found the
+     * receiver off, as a halted NIC should; also counted in `dropped.nicReceiverOff`.
+     */
+    afterHalt: { frames: number; receiverOff: number }
   }
   pool: { byTag: Record<string, TagUsage> }
   dma: {

@@ -84,9 +84,16 @@ export function formatReport(r: Report, command = 'run'): string {
   out.push('')
 
   const t = r.traffic
-  const dropped = Object.entries(t.dropped).filter(([, v]) => v > 0)
+  // The LAN's frames after the halt that found the receiver off are as they should be, not drops.
+  const afterHaltOff = t.afterHalt?.receiverOff ?? 0
+  const dropped = Object.entries(t.dropped)
+    .map(([k, v]): [string, number] => [k, k === 'nicReceiverOff' ? v - afterHaltOff : v])
+    .filter(([, v]) => v > 0)
   out.push(bold('traffic'))
   out.push(`  sent ${n(t.txFrames)} of ${n(t.txRequested)} frames, received ${n(t.rxFrames)} intact${dropped.length > 0 ? `; ${dropped.map(([k, v]) => `${k} ${n(v)}`).join(', ')}` : '; nothing dropped'}`)
+  if ((t.afterHalt?.frames ?? 0) > 0) {
+    out.push(dim(`  after the halt the LAN sent ${t.afterHalt.frames} broadcast frames: ${afterHaltOff === t.afterHalt.frames ? 'the NIC ignored them, its receiver off' : `${n(t.afterHalt.frames - afterHaltOff)} still reached a receiver left running`}`))
+  }
   out.push(`  initialization: ${r.init.status}`)
   out.push('')
 
