@@ -18,6 +18,8 @@ export interface SweepOptions {
   readonly jobs?: number
   /** Run even a single job on a worker thread (benchmarks compare like with like). */
   readonly inWorkers?: boolean
+  /** Workers to use (and leave running), e.g. warmed up by an earlier sweep; else made and closed here. */
+  readonly pool?: SweepPool
   /** Wall-clock limit per run in a worker, for driver code that never returns (default 60 s). */
   readonly runTimeoutMs?: number
   readonly onProgress?: (done: number, total: number) => void
@@ -55,14 +57,14 @@ export async function sweep(miniport: LoadableMiniport, options: SweepOptions): 
   const jobs = Math.max(1, Math.min(options.jobs ?? defaultJobs(), plan.length || 1))
   const progress = options.onProgress === undefined ? undefined : (done: number): void => options.onProgress!(done, plan.length)
   let results: ScenarioSummary[]
-  if (jobs === 1 && options.inWorkers !== true) {
+  if (options.pool === undefined && jobs === 1 && options.inWorkers !== true) {
     results = await runOrdered(plan.length, 1, async (i) => runOne(miniport, options, plan[i]!), progress)
   } else {
-    const pool = new WorkerPool(jobs, options.runTimeoutMs ?? 60_000)
+    const pool = options.pool ?? new SweepPool(jobs, options.runTimeoutMs ?? 60_000)
     try {
-      results = await runOrdered(plan.length, jobs, (i) => pool.run({ file: miniport.file, name: miniport.name, config: sweepConfig(options.config, plan[i]!.replay), scenario: options.scenario }), progress)
+      results = await runOrdered(plan.length, options.pool?.size ?? jobs, (i) => pool.run({ file: miniport.file, name: miniport.name, config: sweepConfig(options.config, plan[i]!.replay), scenario: options.scenario }), progress)
     } finally {
-      await pool.close()
+      if (options.pool === undefined) await pool.close()
     }
   }
   const runs = plan.map((p, i) => {
@@ -116,7 +118,9 @@ function startWorker(): Worker {
   return new Worker(boot, { eval: true })
 }
 
-class WorkerPool {
+/** Worker threads that run sweep scenarios; each imports dmalab and the miniport once. */
+export class SweepPool {
+  readonly size: number
   private readonly idle: Worker[] = []
   private readonly waiting: Array<(w: Worker) => void> = []
   private readonly pending = new Map<Worker, Pending>()
@@ -124,7 +128,8 @@ class WorkerPool {
   private readonly timeoutMs: number
   private nextId = 0
 
-  constructor(size: number, timeoutMs: number) {
+  constructor(size: number, timeoutMs = 60_000) {
+    this.size = size
     this.timeoutMs = timeoutMs
     for (let i = 0; i < size; i++) this.idle.push(this.spawn())
   }
