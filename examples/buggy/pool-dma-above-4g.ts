@@ -16,15 +16,16 @@
 // low-first memory the buffers happen to be reachable: frames arrive intact, and
 // `dma-not-dma-memory` says the device read pool memory no DMA mapping covers. With the IOMMU
 // on and high-first memory, `dma-address-truncated` and `iommu-fault`: the truncated address is
-// mapped to nothing in the NIC's domain. (With the IOMMU on and low-first memory the physical
-// address can alias an I/O virtual address mapped for another buffer, and the NIC sends that
-// buffer's bytes: no device-side check can tell that apart from a correct transfer.)
+// mapped to nothing in the NIC's domain. With the IOMMU on and low-first memory, `iommu-fault`:
+// the raw physical address is not an I/O virtual address the HAL mapped (IOVAs are handed out
+// top-down from the device's limit, as Linux does, so a low physical address does not alias one).
 // Everything else is the e1000's; only memory.ts's transmit-mapping entries are replaced.
 import type { NdisApi } from '../../src/ndis/api.js'
-import type { MDL, NET_BUFFER, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
+import type { SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import { miniportCharacteristics, registerMiniport } from '../e1000/index.js'
 import { ndisAdapterMemory, type AdapterMemory } from '../e1000/memory.js'
 import { processSGList } from '../e1000/send.js'
+import { copyNetBuffer } from '../e1000/net-buffer.js'
 
 /** 'Ck1E': shows as "E1kC" in a pool dump — transmit copies. */
 const TAG_COPY = 'Ck1E'
@@ -52,18 +53,6 @@ function poolCopies(): AdapterMemory {
       copies.delete(sgl)
       if (va !== undefined) a.ndis.ExFreePoolWithTag(va, TAG_COPY)
     },
-  }
-}
-
-/** Copies a NET_BUFFER's data (from CurrentMdl + CurrentMdlOffset, through the MDL chain) to `va`. */
-function copyNetBuffer(ndis: NdisApi, nb: NET_BUFFER, va: number): void {
-  let left = nb.DataLength
-  let offset = nb.CurrentMdlOffset
-  for (let mdl: MDL | null = nb.CurrentMdl; mdl !== null && left > 0; mdl = mdl.Next, offset = 0) {
-    const take = Math.min(left, ndis.MmGetMdlByteCount(mdl) - offset)
-    if (take <= 0) continue
-    ndis.NdisMoveMemory(va + nb.DataLength - left, ndis.MmGetSystemAddressForMdlSafe(mdl, ndis.NormalPagePriority) + offset, take)
-    left -= take
   }
 }
 

@@ -22,6 +22,7 @@ import type { MDL, NET_BUFFER, NET_BUFFER_LIST } from '../../src/ndis/types.js'
 import type { Adapter } from '../e1000/adapter.js'
 import { miniportCharacteristics, registerMiniport } from '../e1000/index.js'
 import { ANY_ADDRESS, ndisAdapterMemory, type AdapterMemory } from '../e1000/memory.js'
+import { copyNetBuffer } from '../e1000/net-buffer.js'
 
 /** One copy slot: a frame of up to 16288 bytes (the TX descriptor's maximum length) fits. */
 const SLOT_BYTES = 16 * 1024
@@ -99,18 +100,6 @@ function contiguousCopies(): AdapterMemory {
       }
       ndisAdapterMemory.disableDma(a)
     },
-  }
-}
-
-/** Copies a NET_BUFFER's data (from CurrentMdl + CurrentMdlOffset, through the MDL chain) to `va`. */
-function copyNetBuffer(ndis: NdisApi, nb: NET_BUFFER, va: number): void {
-  let left = nb.DataLength
-  let offset = nb.CurrentMdlOffset
-  for (let mdl: MDL | null = nb.CurrentMdl; mdl !== null && left > 0; mdl = mdl.Next, offset = 0) {
-    const take = Math.min(left, ndis.MmGetMdlByteCount(mdl) - offset)
-    if (take <= 0) continue
-    ndis.NdisMoveMemory(va + nb.DataLength - left, ndis.MmGetSystemAddressForMdlSafe(mdl, ndis.NormalPagePriority) + offset, take)
-    left -= take
   }
 }
 

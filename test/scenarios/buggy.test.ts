@@ -87,6 +87,13 @@ describe('buggy/pool-dma-above-4g', () => {
     expect(kinds).toEqual(new Set(['dma-address-truncated', 'iommu-fault']))
     expect(report.traffic.rxFrames).toBe(0)
   })
+
+  it('IOMMU on, low-first: the raw physical address is no IOVA the HAL mapped (iommu-fault), not another buffer\'s by coincidence', async () => {
+    const { report, kinds } = await runExample('buggy/pool-dma-above-4g', { config: IOMMU_ON('low-first'), send: SEND })
+    expect([...kinds]).toEqual(['iommu-fault'])
+    expect(report.findings[0]!.message).toMatch(/never mapped for the device: it is the CPU physical address of nonpaged pool block 'E1kC'/)
+    expect(report.traffic.rxFrames).toBe(0)
+  })
 })
 
 describe('buggy/noncached-dma', () => {
