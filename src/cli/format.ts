@@ -2,7 +2,7 @@
 // findings with their bug check and driver line, traffic, pool usage by tag, where each DMA
 // buffer landed relative to 4 GiB and the device's limit, and injected faults with the spec
 // that replays each one.
-import { FOUR_GIB, formatBytes, hex } from '../hw/address.js'
+import { formatBytes, hex } from '../hw/address.js'
 import type { Finding } from '../hw/finding.js'
 import { bugCheckName } from '../kernel/bugcheck.js'
 import type { Report } from '../report.js'
@@ -165,4 +165,3 @@ export function formatSweep(r: SweepResult): string {
   return out.join('\n')
 }
 
-export { FOUR_GIB }
