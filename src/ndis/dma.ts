@@ -11,7 +11,7 @@ import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../kernel/irql.js'
 import { allocateCommonBuffer, freeCommonBuffer } from '../dma/common-buffer.js'
 import { putScatterGather, sgListSize } from '../dma/scatter-gather.js'
 import { NDIS_SG_DMA, NDIS_STATUS, NT_STATUS, DEVICE_DESCRIPTION_VERSION } from './constants.js'
-import { NDIS_BUGCHECK, type DmaHandle, type NdisContext } from './context.js'
+import { NDIS_BUGCHECK, type DmaHandle, type NdisContext, type SgDmaRegistration } from './context.js'
 import type { NDIS_SG_DMA_DESCRIPTION, NET_BUFFER, SCATTER_GATHER_LIST } from './types.js'
 
 export class NdisDma {
@@ -62,11 +62,8 @@ export class NdisDma {
   NdisMDeregisterScatterGatherDma(NdisMiniportDmaHandle: unknown): void {
     const ctx = this.ctx
     ctx.kernel.log.throwIfStopped()
-    const reg = ctx.sgDma
-    if (reg === null || NdisMiniportDmaHandle !== reg.handle) {
-      ctx.violation('ndis-bad-handle', 'NdisMDeregisterScatterGatherDma: not the handle NdisMRegisterScatterGatherDma returned, or already deregistered')
-      return
-    }
+    const reg = this.registration('NdisMDeregisterScatterGatherDma', NdisMiniportDmaHandle, ', or already deregistered')
+    if (reg === null) return
     this.irql('NdisMDeregisterScatterGatherDma', PASSIVE_LEVEL)
     ctx.sgDma = null
     // Releasing the adapter reports shared memory and S/G lists still outstanding.
@@ -118,11 +115,8 @@ export class NdisDma {
     const ctx = this.ctx
     const k = ctx.kernel
     k.log.throwIfStopped()
-    const reg = ctx.sgDma
-    if (reg === null || MiniportDmaHandle !== reg.handle) {
-      ctx.violation('ndis-bad-handle', 'NdisMAllocateSharedMemoryAsyncEx: not the handle NdisMRegisterScatterGatherDma returned')
-      return NDIS_STATUS.NDIS_STATUS_FAILURE
-    }
+    const reg = this.registration('NdisMAllocateSharedMemoryAsyncEx', MiniportDmaHandle)
+    if (reg === null) return NDIS_STATUS.NDIS_STATUS_FAILURE
     this.irql('NdisMAllocateSharedMemoryAsyncEx', DISPATCH_LEVEL)
     const handler = reg.description.SharedMemAllocateCompleteHandler
     if (typeof handler !== 'function') {
@@ -147,11 +141,8 @@ export class NdisDma {
     const ctx = this.ctx
     const k = ctx.kernel
     k.log.throwIfStopped()
-    const reg = ctx.sgDma
-    if (reg === null || NdisMiniportDmaHandle !== reg.handle) {
-      ctx.violation('ndis-bad-handle', 'NdisMAllocateNetBufferSGList: not the handle NdisMRegisterScatterGatherDma returned')
-      return NDIS_STATUS.NDIS_STATUS_FAILURE
-    }
+    const reg = this.registration('NdisMAllocateNetBufferSGList', NdisMiniportDmaHandle)
+    if (reg === null) return NDIS_STATUS.NDIS_STATUS_FAILURE
     this.irql('NdisMAllocateNetBufferSGList', DISPATCH_LEVEL)
     const mdl = NetBuffer?.CurrentMdl
     if (mdl === null || mdl === undefined || k.mdl.stateOf(mdl) === undefined) {
@@ -181,14 +172,19 @@ export class NdisDma {
   NdisMFreeNetBufferSGList(NdisMiniportDmaHandle: unknown, pSGL: SCATTER_GATHER_LIST, _NetBuffer: NET_BUFFER): void {
     const ctx = this.ctx
     ctx.kernel.log.throwIfStopped()
-    const reg = ctx.sgDma
-    if (reg === null || NdisMiniportDmaHandle !== reg.handle) {
-      ctx.violation('ndis-bad-handle', 'NdisMFreeNetBufferSGList: not the handle NdisMRegisterScatterGatherDma returned')
-      return
-    }
+    const reg = this.registration('NdisMFreeNetBufferSGList', NdisMiniportDmaHandle)
+    if (reg === null) return
     this.irql('NdisMFreeNetBufferSGList', DISPATCH_LEVEL)
     putScatterGather(reg.adapter, pSGL, true, 'NdisMFreeNetBufferSGList')
     ctx.kernel.log.throwIfStopped()
+  }
+
+  /** The SG DMA registration `handle` names, or null after reporting a handle that is not it. */
+  private registration(routine: string, handle: unknown, also = ''): SgDmaRegistration | null {
+    const reg = this.ctx.sgDma
+    if (reg !== null && handle === reg.handle) return reg
+    this.ctx.violation('ndis-bad-handle', `${routine}: not the handle NdisMRegisterScatterGatherDma returned${also}`)
+    return null
   }
 
   private irql(routine: string, maximum: number): void {
