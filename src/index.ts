@@ -14,7 +14,8 @@ export type { TagUsage } from './kernel/pool-tracker.js'
 export type { LeakSummary } from './kernel/leaks.js'
 // Emulated hardware (bare metal): the NIC, its DMA engine and interrupt line, the IOMMU and
 // the DMA layer's domain programming behind `m.iommu`, PCI, the wire and its pcap writer.
-export type { E1000 } from './hw/nic/e1000.js'
+export type { E1000 } from './hw/e1000/e1000.js'
+export type { Nic, NicCounters, NicTxCounters, NicRxCounters } from './hw/nic.js'
 export { DMA_STATUS, type DmaEngine, type DmaObserver, type DmaStatus } from './hw/dma-engine.js'
 export { InterruptLine } from './hw/interrupt.js'
 export type { Iommu, IommuFault, DmaAccessKind } from './hw/iommu/iommu.js'
@@ -30,7 +31,7 @@ export type { NdisApi, NdisRoutines, DMA_ADAPTER, DMA_OPERATIONS } from './ndis/
 export type * from './ndis/types.js'
 export type { LoadedMiniport, TrafficOptions as MachineTrafficOptions } from './machine.js'
 export type { MiniportModule, MiniportState } from './ndis/miniport.js'
-export type { Report, Outcome } from './report.js'
+export type { Report, Outcome, DroppedFrames } from './report.js'
 export { runScenario, loadMiniport, DEFAULT_SCENARIO, type ScenarioOptions, type LoadableMiniport } from './scenario.js'
 export { sweep, type SweepOptions, type SweepResult } from './sweep.js'
 export { FaultSpecError, parseFaultSpec } from './faults/spec.js'

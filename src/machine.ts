@@ -11,7 +11,8 @@ import { Clock, type RunResult } from './hw/clock.js'
 import type { Finding, FindingInput } from './hw/finding.js'
 import { Iommu } from './hw/iommu/iommu.js'
 import { MMIO_HOLE_BASE, PhysicalMemory } from './hw/memory.js'
-import { E1000 } from './hw/nic/e1000.js'
+import { E1000 } from './hw/e1000/e1000.js'
+import type { Nic } from './hw/nic.js'
 import { PciBus, assignResources } from './hw/pci.js'
 import { Wire } from './hw/wire.js'
 import { Kernel } from './kernel/kernel.js'
@@ -25,7 +26,7 @@ import type { MiniportModule, MiniportState } from './ndis/miniport.js'
 import { importMiniport, resolveMiniport } from './ndis/loader.js'
 import { statusName } from './ndis/constants.js'
 import type { NdisApi } from './ndis/api.js'
-import type { Outcome, Report } from './report.js'
+import type { DroppedFrames, Outcome, Report } from './report.js'
 import { BugCheck } from './kernel/bugcheck.js'
 
 /** Where the NIC sits (DESIGN "The machine"). */
@@ -80,8 +81,8 @@ export class Machine {
   readonly kernel: Kernel
   readonly cpu: Cpu
   readonly pci: PciBus
-  /** The Intel 82540EM-model NIC at 00:03.0. */
-  readonly nic: E1000
+  /** The NIC at 00:03.0 (an Intel 82540EM model), seen through the narrow NIC interface. */
+  readonly nic: Nic
   /** The machine's facade over IOMMU domain programming; `m.iommu.hardware` is the unit itself. */
   readonly iommu: MachineIommu
   readonly wire: Wire
@@ -237,10 +238,10 @@ export class Machine {
         if (mp.pauseAndHalt()) {
           // The LAN does not stop talking because the driver halted: a NIC left receiving DMAs
           // these frames into whatever its rings point at.
-          const ignored = this.nic.rx.counters.ignored
+          const ignored = this.nic.counters.rx.ignored
           for (let i = 0; i < FRAMES_AFTER_HALT; i++) this.wire.inject(broadcastFrame(this.nic.mac, i))
           this.idle()
-          this.afterHalt = { frames: FRAMES_AFTER_HALT, receiverOff: this.nic.rx.counters.ignored - ignored }
+          this.afterHalt = { frames: FRAMES_AFTER_HALT, receiverOff: this.nic.counters.rx.ignored - ignored }
           mp.unload()
         }
       }
@@ -317,9 +318,8 @@ export class Machine {
     const initFailed = host !== null && host.miniport.state === 'init-failed'
     const outcome: Outcome = log.stopped ? 'bugcheck' : initFailed ? 'init-failed' : log.findings.length > 0 ? 'findings' : 'clean'
     const counters = host?.protocol.counters
-    const rx = this.nic.rx.counters
-    const tx = this.nic.tx.counters
-    const dropped: Record<string, number> = {
+    const { rx, tx } = this.nic.counters
+    const dropped: DroppedFrames = {
       txFailed: counters?.txFailed ?? 0,
       rxCorrupt: counters?.rxCorrupt ?? 0,
       rxForeign: counters?.rxForeign ?? 0,

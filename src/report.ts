@@ -19,6 +19,30 @@ export interface InjectedFaultReport {
   replay: string
 }
 
+/** Frames that did not make it, by where they were lost: the protocol's and the NIC's own counts. */
+export interface DroppedFrames {
+  /** Sends the miniport completed with a failure status. */
+  txFailed: number
+  /** Frames indicated whose bytes were not what was sent. */
+  rxCorrupt: number
+  /** Frames indicated that the protocol never sent. */
+  rxForeign: number
+  /** The NIC had no buffer for them and its receive FIFO overflowed. */
+  nicNoBuffer: number
+  /** The NIC's address or VLAN filters rejected them. */
+  nicFiltered: number
+  /** Too long for the NIC's receive setting. */
+  nicOversize: number
+  /** The NIC's receive ring was misprogrammed, its queue stopped, or bus mastering was off. */
+  nicRefused: number
+  /** Arrived with the link down or the receiver disabled (the frames a LAN sends after the halt). */
+  nicReceiverOff: number
+  /** Frames whose buffer DMA failed, either direction. */
+  nicDmaErrors: number
+  /** Frames the NIC consumed from the transmit ring without sending (malformed descriptors, failed fetches). */
+  nicTxDropped: number
+}
+
 export interface Report {
   miniport: string
   config: ResolvedConfig
@@ -32,7 +56,7 @@ export interface Report {
     txFrames: number
     rxFrames: number
     txRequested: number
-    dropped: Record<string, number>
+    dropped: DroppedFrames
     /**
      * Frames the LAN sent after MiniportHaltEx (a peer's broadcasts) and how many found the
      * receiver off, as a halted NIC should; also counted in `dropped.nicReceiverOff`.

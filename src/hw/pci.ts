@@ -63,6 +63,8 @@ export const PCI_STATUS = {
 } as const
 
 const STATUS_W1C = 0xf900
+/** BAR bit 0: the BAR maps I/O space (PCI 3.0 6.2.5.1). */
+const BAR_IO = 0x1
 const COMMAND_WRITABLE =
   PCI_COMMAND.memorySpace | PCI_COMMAND.busMaster | PCI_COMMAND.parityErrorResponse | PCI_COMMAND.serrEnable | PCI_COMMAND.interruptDisable
 
@@ -93,10 +95,14 @@ export interface PciIdentity {
   readonly maxLatency: number
 }
 
-/** Only 32-bit non-prefetchable memory BARs are modelled (the 82540EM's BAR0). */
+/**
+ * A base address register: a 32-bit non-prefetchable memory BAR (bit 0 reads 0) or an I/O BAR
+ * (bit 0 reads 1, bit 1 reserved) — PCI 3.0 6.2.5.1. The 82540EM has one of each.
+ */
 export interface BarDeclaration {
   readonly index: number
-  /** A power of two, at least 16 bytes. */
+  readonly space: 'memory' | 'io'
+  /** A power of two, at least 16 bytes (memory) or 4 bytes (I/O). */
   readonly size: number
 }
 
@@ -112,17 +118,22 @@ export class PciFunction {
   private readonly listeners: ConfigListener[] = []
   /** Cached COMMAND bits the per-access paths test. */
   private commandBits = 0
+  /** COMMAND bits this function implements: I/O space enable only with an I/O BAR (PCI 3.0 6.2.2). */
+  private readonly commandWritable: number
 
   constructor(bdf: string, identity: PciIdentity, bars: readonly BarDeclaration[]) {
     this.bdf = bdf
     this.requesterId = parseBdf(bdf)
     for (const bar of bars) {
-      if (bar.index < 0 || bar.index > 5 || bar.size < 16 || (bar.size & (bar.size - 1)) !== 0) {
-        throw new RangeError(`BAR${bar.index} of ${bdf}: size ${bar.size} is not a power of two >= 16`)
+      const least = bar.space === 'io' ? 4 : 16
+      if (bar.index < 0 || bar.index > 5 || bar.size < least || (bar.size & (bar.size - 1)) !== 0) {
+        throw new RangeError(`BAR${bar.index} of ${bdf}: size ${bar.size} is not a power of two >= ${least}`)
       }
     }
     this.bars = bars
+    this.commandWritable = COMMAND_WRITABLE | (bars.some((b) => b.space === 'io') ? PCI_COMMAND.ioSpace : 0)
     const v = this.view
+    for (const bar of bars) if (bar.space === 'io') v.setUint32(H.bar0 + bar.index * 4, BAR_IO, true)
     v.setUint16(H.vendorId, identity.vendorId, true)
     v.setUint16(H.deviceId, identity.deviceId, true)
     v.setUint16(H.status, PCI_STATUS.devselMedium, true)
@@ -146,6 +157,10 @@ export class PciFunction {
     return this.commandBits
   }
 
+  get ioSpaceEnabled(): boolean {
+    return (this.commandBits & PCI_COMMAND.ioSpace) !== 0
+  }
+
   get memorySpaceEnabled(): boolean {
     return (this.commandBits & PCI_COMMAND.memorySpace) !== 0
   }
@@ -162,9 +177,10 @@ export class PciFunction {
     return this.bytes[H.interruptLine]!
   }
 
-  /** The base address a memory BAR decodes (type bits masked off). */
+  /** The base address a BAR decodes (type bits masked off: 3:0 for memory, 1:0 for I/O). */
   barAddress(index: number): number {
-    return (this.view.getUint32(H.bar0 + index * 4, true) & 0xffff_fff0) >>> 0
+    const raw = this.view.getUint32(H.bar0 + index * 4, true)
+    return ((raw & BAR_IO) !== 0 ? raw & 0xffff_fffc : raw & 0xffff_fff0) >>> 0
   }
 
   /** STATUS.IS (PCI 2.3+): the function's internal interrupt state, whatever INTx disable says. */
@@ -192,7 +208,7 @@ export class PciFunction {
     let changed = false
     switch (offset) {
       case H.command: {
-        const command = value & COMMAND_WRITABLE
+        const command = value & this.commandWritable
         changed = command !== this.commandBits
         this.commandBits = command
         v.setUint16(H.command, command, true)
@@ -212,9 +228,10 @@ export class PciFunction {
         const index = (offset - H.bar0) / 4
         const bar = this.bars.find((b) => b.index === index)
         if (bar !== undefined) {
-          // Size bits are hard-wired to zero, so writing all-ones reads back the size mask.
+          // Size bits are hard-wired to zero, so writing all-ones reads back the size mask; the
+          // type bits are read-only (an I/O BAR reads bit 0 set).
           const before = v.getUint32(offset, true)
-          const after = (value & ~(bar.size - 1) & 0xffff_fff0) >>> 0
+          const after = bar.space === 'io' ? ((value & ~(bar.size - 1) & 0xffff_fffc) | BAR_IO) >>> 0 : (value & ~(bar.size - 1) & 0xffff_fff0) >>> 0
           v.setUint32(offset, after, true)
           changed = after !== before
         }
@@ -268,7 +285,7 @@ export class PciBus {
  */
 export function assignResources(bus: PciBus, window: { readonly base: number; readonly top: number }, irqLine: (fn: PciFunction) => number): void {
   let next = window.top
-  const bars = bus.all().flatMap((fn) => fn.bars.map((bar) => ({ fn, bar })))
+  const bars = bus.all().flatMap((fn) => fn.bars.filter((bar) => bar.space === 'memory').map((bar) => ({ fn, bar })))
   bars.sort((a, b) => b.bar.size - a.bar.size || a.fn.requesterId - b.fn.requesterId)
   for (const { fn, bar } of bars) {
     const base = Math.floor((next - bar.size) / bar.size) * bar.size

@@ -124,6 +124,9 @@ export const CM_RESOURCE_TYPE = {
   CmResourceTypeMemory: 3,
 } as const
 
+/** CM_PARTIAL_RESOURCE_DESCRIPTOR Flags of a port resource: the range is in I/O space (wdm.h CM_RESOURCE_PORT_IO). */
+export const CM_RESOURCE_PORT_IO = 0x0001
+
 /** DEVICE_DESCRIPTION versions and INTERFACE_TYPE values the HAL accepts. */
 export const DEVICE_DESCRIPTION_VERSION = {
   DEVICE_DESCRIPTION_VERSION: 0,

@@ -6,7 +6,7 @@ import type { Kernel } from '../kernel/kernel.js'
 import type { DriverCaller } from '../kernel/driver-call.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { siteHere } from '../kernel/sites.js'
-import type { E1000 } from '../hw/nic/e1000.js'
+import type { Nic } from '../hw/nic.js'
 import type { NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_SG_DMA_DESCRIPTION, NdisHandle, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES } from './types.js'
 import type { SpinLocks } from './spinlock.js'
 
@@ -41,7 +41,7 @@ export class NdisContext {
   readonly kernel: Kernel
   readonly hal: HalDma
   readonly caller: DriverCaller
-  readonly nic: E1000
+  readonly nic: Nic
   readonly pdo: PhysicalDeviceObject
   readonly spinLocks: SpinLocks
   driverName = 'miniport'
@@ -59,7 +59,7 @@ export class NdisContext {
   readonly ioMappings = new Map<number, number>()
   private nextHandle = 2
 
-  constructor(kernel: Kernel, hal: HalDma, caller: DriverCaller, nic: E1000, pdo: PhysicalDeviceObject, spinLocks: SpinLocks) {
+  constructor(kernel: Kernel, hal: HalDma, caller: DriverCaller, nic: Nic, pdo: PhysicalDeviceObject, spinLocks: SpinLocks) {
     this.kernel = kernel
     this.hal = hal
     this.caller = caller

@@ -1,7 +1,7 @@
 // NDIS on one machine: builds the `ndis` object a miniport receives, and drives the miniport
 // for the host API (m.load, m.traffic, m.halt).
 import type { Clock } from '../hw/clock.js'
-import type { E1000 } from '../hw/nic/e1000.js'
+import type { Nic } from '../hw/nic.js'
 import type { Wire } from '../hw/wire.js'
 import { createKernelApi } from '../kernel/api.js'
 import { DriverCaller } from '../kernel/driver-call.js'
@@ -29,7 +29,7 @@ export interface NdisHostParts {
   readonly clock: Clock
   readonly hal: HalDma
   readonly caller: DriverCaller
-  readonly nic: E1000
+  readonly nic: Nic
   readonly wire: Wire
   readonly pdo: PhysicalDeviceObject
   readonly seed: number

@@ -7,12 +7,12 @@ import { BUGCHECK } from '../kernel/bugcheck.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
 import { PASSIVE_LEVEL } from '../kernel/irql.js'
 import { PTE } from '../kernel/address-space.js'
-import { CM_RESOURCE_TYPE, NDIS_HALT_ACTION, NDIS_OBJECT_TYPE, NDIS_STATUS, isSuccess, statusName } from './constants.js'
+import { CM_RESOURCE_PORT_IO, CM_RESOURCE_TYPE, NDIS_HALT_ACTION, NDIS_OBJECT_TYPE, NDIS_STATUS, isSuccess, statusName } from './constants.js'
 import { NDIS_BUGCHECK, type DriverHandle, type NdisContext } from './context.js'
 import type { Interrupts } from './interrupt.js'
 import type { NblPools } from './nbl.js'
 import type {
-  CM_PARTIAL_RESOURCE_LIST, DRIVER_OBJECT, NDIS_MINIPORT_ADAPTER_ATTRIBUTES, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
+  CM_PARTIAL_RESOURCE_DESCRIPTOR, CM_PARTIAL_RESOURCE_LIST, DRIVER_OBJECT, NDIS_MINIPORT_ADAPTER_ATTRIBUTES, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES,
   NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_MINIPORT_INIT_PARAMETERS, NDIS_OID_REQUEST,
 } from './types.js'
 
@@ -112,18 +112,28 @@ export class Miniport {
     this.oidCompletions.set(request, status)
   }
 
+  /**
+   * The adapter's translated resources as the PnP manager hands them to MiniportInitializeEx:
+   * one descriptor per assigned BAR (memory, then I/O ports; CM_PARTIAL_RESOURCE_DESCRIPTOR,
+   * CM_RESOURCE_PORT_IO for a port), then the interrupt.
+   */
   resources(): CM_PARTIAL_RESOURCE_LIST {
-    const nic = this.ctx.nic
-    const line = nic.pci.configRead32(0x3c) & 0xff
-    return {
-      Version: 1,
-      Revision: 1,
-      Count: 2,
-      PartialDescriptors: [
-        { Type: CM_RESOURCE_TYPE.CmResourceTypeMemory, ShareDisposition: 1, Flags: 0, u: { Memory: { Start: nic.bar0, Length: barSize(this.ctx) } } },
-        { Type: CM_RESOURCE_TYPE.CmResourceTypeInterrupt, ShareDisposition: 3, Flags: 0, u: { Interrupt: { Level: line, Vector: line, Affinity: 1 } } },
-      ],
+    const pci = this.ctx.nic.pci
+    const line = pci.configRead32(0x3c) & 0xff
+    const descriptors: CM_PARTIAL_RESOURCE_DESCRIPTOR[] = []
+    for (const space of ['memory', 'io'] as const) {
+      for (const bar of pci.bars) {
+        const start = pci.barAddress(bar.index)
+        if (bar.space !== space || start === 0) continue
+        descriptors.push(
+          space === 'memory'
+            ? { Type: CM_RESOURCE_TYPE.CmResourceTypeMemory, ShareDisposition: 1, Flags: 0, u: { Memory: { Start: start, Length: bar.size } } }
+            : { Type: CM_RESOURCE_TYPE.CmResourceTypePort, ShareDisposition: 1, Flags: CM_RESOURCE_PORT_IO, u: { Port: { Start: start, Length: bar.size } } },
+        )
+      }
     }
+    descriptors.push({ Type: CM_RESOURCE_TYPE.CmResourceTypeInterrupt, ShareDisposition: 3, Flags: 0, u: { Interrupt: { Level: line, Vector: line, Affinity: 1 } } })
+    return { Version: 1, Revision: 1, Count: descriptors.length, PartialDescriptors: descriptors }
   }
 
   /** NdisMMapIoSpace: the register window must be one of the adapter's memory resources. */
@@ -132,9 +142,11 @@ export class Miniport {
     ctx.kernel.log.throwIfStopped()
     const fail = { status: NDIS_STATUS.NDIS_STATUS_RESOURCES, virtualAddress: 0 }
     if (!ctx.checkHandle('NdisMMapIoSpace', handle)) return fail
-    const bar = ctx.nic.bar0
-    const size = barSize(ctx)
-    if (!(PhysicalAddress >= bar && Length > 0 && PhysicalAddress + Length <= bar + size)) {
+    const pci = ctx.nic.pci
+    const window = pci.bars.find((b) => b.space === 'memory' && PhysicalAddress >= pci.barAddress(b.index) && Length > 0 && PhysicalAddress + Length <= pci.barAddress(b.index) + b.size)
+    if (window === undefined) {
+      const bar = ctx.nic.bar0
+      const size = pci.bars.find((b) => b.index === 0)?.size ?? 0
       ctx.violation('ndis-bad-argument', `NdisMMapIoSpace of ${hex(PhysicalAddress)} (+${Length}): not within the adapter's memory resource ${hex(bar)} (+${size})`)
       return { status: NDIS_STATUS.NDIS_STATUS_FAILURE, virtualAddress: 0 }
     }
@@ -332,8 +344,4 @@ export class Miniport {
   private hang(message: string): void {
     this.ctx.kernel.log.report({ kind: 'hang', message })
   }
-}
-
-function barSize(ctx: NdisContext): number {
-  return ctx.nic.pci.bars.find((b) => b.index === 0)?.size ?? 0
 }

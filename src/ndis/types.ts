@@ -100,6 +100,7 @@ export interface CM_PARTIAL_RESOURCE_DESCRIPTOR {
   Flags: number
   u: {
     Memory?: { Start: number; Length: number }
+    Port?: { Start: number; Length: number }
     Interrupt?: { Level: number; Vector: number; Affinity: number }
   }
 }

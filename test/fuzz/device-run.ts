@@ -10,7 +10,7 @@
 //    access or mismatched page offsets) is refused with a RangeError or TypeError.
 import { createMachine, type Machine } from '../../src/machine.js'
 import { PAGE_SIZE, TWO_POW_32, pagesSpanned } from '../../src/hw/address.js'
-import { BareMetalE1000, NIC_MAC, ethernetFrame } from '../support/e1000-driver.js'
+import { BareMetalE1000, e1000, NIC_MAC, ethernetFrame } from '../support/e1000-driver.js'
 import { BUFFER_AREA, IOVA_WINDOW, RING_AREA, type DeviceOp, type DeviceProgram, type Place } from './device-ops.js'
 import {
   TimeWatch, checkFrameAccounting, checkHostMemory, checkInterruptLine, checkReportAccounting, hostCall, misuseCall, violated,
@@ -53,8 +53,8 @@ type Phase = 'idle' | 'transmit' | 'receive'
  */
 function instrument(w: World): void {
   const m = w.m
-  const tx = m.nic.tx
-  const rx = m.nic.rx
+  const tx = e1000(m).tx
+  const rx = e1000(m).rx
   const limit = m.nic.dma.addressBits >= 53 ? 2 ** 53 : 2 ** m.nic.dma.addressBits
   let phase: Phase = 'idle'
   let dataBytes = 0
@@ -221,7 +221,7 @@ function execute(w: World, op: DeviceOp, ringSize: number): number {
       return 0
     }
     case 'descriptor': {
-      const ring = op.queue === 'tx' ? m.nic.tx.ring : m.nic.rx.ring
+      const ring = op.queue === 'tx' ? e1000(m).tx.ring : e1000(m).rx.ring
       const device = ring.base + (op.index % Math.max(1, ring.count)) * 16
       const pa = deviceToPhysical(m, device)
       if (pa < 0) return 0
@@ -310,7 +310,7 @@ function checkStep(w: World, step: string, cpuPages: number, framesBefore: numbe
   checkHostMemory(m, step)
   checkFrameAccounting(m, step)
   checkInterruptLine(m, step)
-  const tx = m.nic.tx.counters.descriptors
+  const tx = m.nic.counters.tx.descriptors
   if (tx > w.txBudget) violated(`the NIC walked ${tx} transmit descriptors after ${step}, more than one ring's worth per doorbell allows (${w.txBudget})`)
   w.steps++
   const dma = dmaAttempts(m)

@@ -6,6 +6,7 @@
 // the fuzz properties let through to fast-check.
 import { BugCheck } from '../../src/index.js'
 import type { Machine } from '../../src/machine.js'
+import { e1000 } from '../support/e1000-driver.js'
 import { DEFAULT_FINDINGS_PER_KIND } from '../../src/kernel/findings.js'
 import { FAULT_LOG_LIMIT } from '../../src/hw/iommu/iommu.js'
 import { MAX_BUFFER_RECORDS } from '../../src/dma/adapter.js'
@@ -96,7 +97,7 @@ export function checkHostMemory(m: Machine, step: string): void {
  */
 export function checkFrameAccounting(m: Machine, step: string): void {
   const w = m.wire.counters
-  const rx = m.nic.rx.counters
+  const rx = m.nic.counters.rx
   const sent = w.injected + (m.wire.mode === 'loopback' ? w.txFrames : 0)
   if (sent !== w.rxFrames + m.wire.inFlight) {
     violated(`after ${step} the wire carried ${sent} frames toward the NIC but delivered ${w.rxFrames} and holds ${m.wire.inFlight}`)
@@ -105,12 +106,12 @@ export function checkFrameAccounting(m: Machine, step: string): void {
   if (accounted !== w.rxFrames) {
     violated(`after ${step} the NIC was handed ${w.rxFrames} frames but accounts for ${accounted} (${JSON.stringify(rx)})`)
   }
-  if (m.nic.tx.counters.frames !== w.txFrames) violated(`after ${step} the NIC counts ${m.nic.tx.counters.frames} frames sent, the wire ${w.txFrames}`)
+  if (m.nic.counters.tx.frames !== w.txFrames) violated(`after ${step} the NIC counts ${m.nic.counters.tx.frames} frames sent, the wire ${w.txFrames}`)
 }
 
 /** The interrupt line is level-triggered: asserted only while ICR & IMS is set and INTx is enabled. */
 export function checkInterruptLine(m: Machine, step: string): void {
-  const c = m.nic.causes
+  const c = e1000(m).causes
   if (m.nic.interruptAsserted && ((c.icr & c.ims) === 0 || m.nic.pci.interruptDisabled)) {
     violated(`after ${step} INTA# is asserted with ICR ${c.icr.toString(16)} IMS ${c.ims.toString(16)}, interrupt disable ${m.nic.pci.interruptDisabled}`)
   }
@@ -122,7 +123,7 @@ export function checkInterruptLine(m: Machine, step: string): void {
  */
 export function checkReportAccounting(m: Machine, step: string): void {
   const dropped = m.report().traffic.dropped
-  const rx = m.nic.rx.counters
+  const rx = m.nic.counters.rx
   let named = 0
   for (const [key, value] of Object.entries(dropped)) if (key.startsWith('nic') && key !== 'nicDmaErrors' && key !== 'nicTxDropped') named += value
   if (rx.frames + named !== m.wire.counters.rxFrames) {
@@ -135,7 +136,7 @@ export function checkReportAccounting(m: Machine, step: string): void {
  * per TDT write (REFERENCE §6). Returns the check to run after each step.
  */
 export function watchDoorbells(m: Machine): (step: string) => void {
-  const tx = m.nic.tx
+  const tx = e1000(m).tx
   let budget = 0
   const writeTail = tx.writeTail.bind(tx)
   tx.writeTail = (value: number): void => {

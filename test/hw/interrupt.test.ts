@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../src/index.js'
-import { BareMetalE1000, ICR_RXT0, NIC_MAC, R, ethernetFrame } from '../support/e1000-driver.js'
+import { BareMetalE1000, e1000, ICR_RXT0, NIC_MAC, R, ethernetFrame } from '../support/e1000-driver.js'
 
 describe('the interrupt line', () => {
   it('delivers to a service routine as its own event after the device step, never inside it', () => {
@@ -10,8 +10,8 @@ describe('the interrupt line', () => {
     d.read(R.ICR)
     const calls: Array<{ at: number; icr: number; insideDevice: boolean }> = []
     let insideDevice = false
-    const original = m.nic.rx.receive.bind(m.nic.rx)
-    m.nic.rx.receive = (buf, off, len) => {
+    const original = e1000(m).rx.receive.bind(e1000(m).rx)
+    e1000(m).rx.receive = (buf, off, len) => {
       insideDevice = true
       original(buf, off, len)
       insideDevice = false

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { PCI_CONFIG_HEADER } from '../../src/hw/pci.js'
 import { PCAP_GLOBAL_HEADER, PCAP_RECORD_HEADER } from '../../src/hw/pcap.js'
-import { RX_DESCRIPTOR, TX_DESCRIPTOR } from '../../src/hw/nic/layouts.js'
+import { RX_DESCRIPTOR, TX_DESCRIPTOR } from '../../src/hw/e1000/layouts.js'
 import { CONTEXT_ENTRY, ROOT_ENTRY, SL_ENTRY } from '../../src/hw/iommu/formats.js'
 
 describe('layouts declared once with buffer-layout', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { parse, type GlobalHeader, type Packet } from 'pcap-parser'
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../src/index.js'
-import { BareMetalE1000, NIC_MAC, ethernetFrame } from '../support/e1000-driver.js'
+import { BareMetalE1000, e1000, NIC_MAC, ethernetFrame } from '../support/e1000-driver.js'
 
 /** Reads a pcap file back with pcap-parser, an independent libpcap reader. */
 function readPcap(path: string): Promise<{ header: GlobalHeader; packets: Packet[] }> {
@@ -37,8 +37,8 @@ describe('the wire', () => {
     const m = createMachine()
     const d = new BareMetalE1000(m).init()
     const arrivals: number[] = []
-    const original = m.nic.rx.receive.bind(m.nic.rx)
-    m.nic.rx.receive = (buf, off, len) => {
+    const original = e1000(m).rx.receive.bind(e1000(m).rx)
+    e1000(m).rx.receive = (buf, off, len) => {
       arrivals.push(m.clock.now)
       original(buf, off, len)
     }

@@ -32,8 +32,8 @@ describe('the test miniport through loopback', () => {
       expect(r.traffic.dropped.rxForeign).toBe(0)
       expect(r.traffic.dropped.nicNoBuffer).toBe(0)
       // What reached the wire is what was sent: 1,000 frames of 1,500 bytes.
-      expect(m.nic.tx.counters.frames).toBe(1000)
-      expect(m.nic.tx.counters.bytes).toBe(1000 * 1500)
+      expect(m.nic.counters.tx.frames).toBe(1000)
+      expect(m.nic.counters.tx.bytes).toBe(1000 * 1500)
       // Two rings and the receive block, each freed at halt.
       expect(r.dma.commonBuffers).toHaveLength(3)
       expect(r.dma.commonBuffers.every((b) => b.freed && b.reachable)).toBe(true)

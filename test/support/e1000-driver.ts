@@ -5,7 +5,8 @@
 // its own header (it does not import the device model's tables); descriptors are decoded with
 // the shared buffer-layout declarations, an independent reading of what the device wrote.
 import type { Machine } from '../../src/machine.js'
-import { RX_DESCRIPTOR, TX_DESCRIPTOR } from '../../src/hw/nic/layouts.js'
+import { E1000 } from '../../src/hw/e1000/e1000.js'
+import { RX_DESCRIPTOR, TX_DESCRIPTOR } from '../../src/hw/e1000/layouts.js'
 
 export const R = {
   CTRL: 0x0000, STATUS: 0x0008, EERD: 0x0014, MDIC: 0x0020, ICR: 0x00c0, ITR: 0x00c4, ICS: 0x00c8, IMS: 0x00d0, IMC: 0x00d8,
@@ -287,3 +288,12 @@ export function ethernetFrame(size: number, destination: ArrayLike<number> = [0x
 }
 
 export const NIC_MAC = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56] as const
+
+/**
+ * The machine's NIC as the 82540EM model, for tests that look inside the device (its engines,
+ * rings, interrupt causes). The machine itself sees only the narrow NIC interface.
+ */
+export function e1000(m: Machine): E1000 {
+  if (!(m.nic instanceof E1000)) throw new Error(`the machine's NIC is ${m.nic.description}, not the 82540EM model`)
+  return m.nic
+}

@@ -12,9 +12,10 @@ import { DmaEngine } from '../dma-engine.js'
 import type { FindingSink } from '../finding.js'
 import { InterruptLine } from '../interrupt.js'
 import type { Iommu } from '../iommu/iommu.js'
+import type { Nic, NicCounters } from '../nic.js'
 import { PciFunction } from '../pci.js'
 import { parseMac } from '../traffic.js'
-import type { Wire, WirePort } from '../wire.js'
+import type { Wire } from '../wire.js'
 import { Eeprom } from './eeprom.js'
 import { InterruptCauses } from './interrupts.js'
 import { Phy } from './phy.js'
@@ -41,7 +42,9 @@ export interface E1000Options {
   readonly linkMbps: number
 }
 
-export class E1000 implements WirePort {
+export class E1000 implements Nic {
+  readonly model = 'e1000'
+  readonly description = 'Intel 82540EM Gigabit Ethernet Controller'
   readonly bdf: string
   readonly pci: PciFunction
   readonly dma: DmaEngine
@@ -54,6 +57,8 @@ export class E1000 implements WirePort {
   readonly tx: TxEngine
   readonly rx: RxEngine
   readonly link: LinkState = { linkUp: false }
+  /** The engines' own bookkeeping, typed, as the machine and the report read it. */
+  readonly counters: NicCounters
   /** Plain registers (and the receive addresses and multicast table the filters read). */
   readonly regs = new Uint32Array(REGISTER_FILE_WORDS)
   private readonly linkMbps: number
@@ -80,7 +85,7 @@ export class E1000 implements WirePort {
         minGrant: 0xff,
         maxLatency: 0x00,
       },
-      [{ index: 0, size: MMIO_SIZE }],
+      [{ index: 0, space: 'memory', size: MMIO_SIZE }],
     )
     this.eeprom = new Eeprom({
       mac: this.mac,
@@ -94,6 +99,7 @@ export class E1000 implements WirePort {
     this.causes = new InterruptCauses(clock, this.interrupt, this.pci)
     this.tx = new TxEngine(clock, this.dma, wire, this.causes, this.stats, sink, this.link)
     this.rx = new RxEngine(clock, this.dma, this.causes, this.stats, sink, this.link, this.regs)
+    this.counters = { tx: this.tx.counters, rx: this.rx.counters }
     // The window decodes nothing until firmware assigns BAR0 and enables memory space.
     this.region = bus.mapMmio(`${options.bdf} e1000 BAR0`, 0, MMIO_SIZE, this)
     this.region.enabled = false

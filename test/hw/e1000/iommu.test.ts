@@ -71,6 +71,6 @@ describe('the NIC behind the IOMMU', () => {
     post(2)
     expect(m.wire.transmitted).toHaveLength(2)
     expect(m.iommu.faults.map((f) => [f.address, f.access, f.reason])).toEqual([[buffer, 'read', 6]])
-    expect(m.nic.tx.counters.dropped).toBe(1)
+    expect(m.nic.counters.tx.dropped).toBe(1)
   })
 })

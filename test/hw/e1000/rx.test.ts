@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
-import { crc32 } from '../../../src/hw/nic/crc32.js'
-import { multicastHash } from '../../../src/hw/nic/filter.js'
+import { crc32 } from '../../../src/hw/e1000/crc32.js'
+import { multicastHash } from '../../../src/hw/e1000/filter.js'
 import {
-  BareMetalE1000, DD, EOP, ICR_RXDMT0, ICR_RXO, NIC_MAC, R, RCTL_BAM, RCTL_BSEX, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE,
+  BareMetalE1000, e1000, DD, EOP, ICR_RXDMT0, ICR_RXO, NIC_MAC, R, RCTL_BAM, RCTL_BSEX, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE,
   ethernetFrame,
 } from '../../support/e1000-driver.js'
 
@@ -89,14 +89,14 @@ describe('receive', () => {
     ]
     for (const [bits, size] of sizes) {
       const { m } = setup({ rxBufferSize: size, rctl: RCTL_BAM | RCTL_SECRC | RCTL_LPE | bits })
-      expect(m.nic.rx.bufferSize).toBe(size)
+      expect(e1000(m).rx.bufferSize).toBe(size)
       expect(m.findings).toEqual([])
     }
   })
 
   it('treats the reserved BSEX + BSIZE 00 as 2048-byte buffers and reports it', () => {
     const { m } = setup({ rctl: RCTL_BAM | RCTL_SECRC | RCTL_BSEX })
-    expect(m.nic.rx.bufferSize).toBe(2048)
+    expect(e1000(m).rx.bufferSize).toBe(2048)
     expect(m.findings.map((f) => [f.kind, f.details?.reason])).toEqual([['device-error', 'reserved-buffer-size']])
   })
 
@@ -187,7 +187,7 @@ describe('receive', () => {
     m.wire.inject(ethernetFrame(64, NIC_MAC))
     m.runUntilIdle()
     expect(d.receive()).toHaveLength(0)
-    expect(m.nic.rx.counters.ignored).toBe(2)
+    expect(m.nic.counters.rx.ignored).toBe(2)
     expect(d.read(R.MPC)).toBe(0)
   })
 

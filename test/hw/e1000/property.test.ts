@@ -38,9 +38,9 @@ describe('the NIC under random input', () => {
         const result = m.runUntilIdle()
         expect(result.boundHit).toBe(false)
         expect(m.findings.every((f) => ['device-error', 'dma-address-truncated', 'bus-master-disabled', 'iommu-fault'].includes(f.kind))).toBe(true)
-        expect(m.nic.tx.counters.descriptors).toBeLessThanOrEqual(budget)
+        expect(m.nic.counters.tx.descriptors).toBeLessThanOrEqual(budget)
         // A frame never uses more descriptors than the ring holds.
-        expect(m.nic.rx.counters.frames).toBeLessThanOrEqual(injected)
+        expect(m.nic.counters.rx.frames).toBeLessThanOrEqual(injected)
         expect(m.wire.counters.txBytes).toBeLessThanOrEqual(m.wire.counters.txFrames * 16288)
       }),
       { seed: SEED, numRuns: 150 },

@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { createMachine, type Machine } from '../../../src/index.js'
 import {
-  BareMetalE1000, DD, ICR_LSC, NIC_MAC, R, TXD_EOP, TXD_IFCS, TXD_RS, ethernetFrame,
+  BareMetalE1000, e1000, DD, ICR_LSC, NIC_MAC, R, TXD_EOP, TXD_IFCS, TXD_RS, ethernetFrame,
 } from '../../support/e1000-driver.js'
 
 const RING = 16
@@ -115,7 +115,7 @@ describe('bad guest input (REFERENCE §6)', () => {
       expect(d.txDescriptor(0).status & DD).toBe(DD)
       expect(m.wire.transmitted).toHaveLength(0)
       expect(deviceErrors(m)).toEqual(['zero-length'])
-      expect(m.nic.tx.counters.dropped).toBe(1)
+      expect(m.nic.counters.tx.dropped).toBe(1)
     })
 
     it('a null transmit buffer is consumed, drops its frame and is reported', () => {
@@ -212,7 +212,7 @@ describe('bad guest input (REFERENCE §6)', () => {
       d.write(R.TDT, 2)
       settle(m)
       expect(deviceErrors(m)).toEqual(['dma-to-mmio', 'descriptor-fetch'])
-      expect(m.nic.tx.stopped).toBe(true)
+      expect(e1000(m).tx.stopped).toBe(true)
       d.write(R.TDBAL, d.device(d.txRing))
       d.write(R.TDT, 1)
       settle(m)
@@ -250,7 +250,7 @@ describe('bad guest input (REFERENCE §6)', () => {
       // The rings were never mapped for the device: the first fetch faults.
       d.send(ethernetFrame(60))
       settle(m)
-      expect(m.nic.tx.stopped).toBe(true)
+      expect(e1000(m).tx.stopped).toBe(true)
       expect(m.findings.map((f) => f.kind)).toEqual(['iommu-fault', 'device-error'])
       expect(m.wire.transmitted).toHaveLength(0)
     })
@@ -265,8 +265,8 @@ describe('bad guest input (REFERENCE §6)', () => {
       settle(m)
       expect(m.wire.transmitted).toHaveLength(1)
       expect([...m.wire.transmitted[0]!]).toEqual([...ethernetFrame(100)])
-      expect(m.nic.tx.counters.dmaErrors).toBe(1)
-      expect(m.nic.tx.counters.dropped).toBe(1)
+      expect(m.nic.counters.tx.dmaErrors).toBe(1)
+      expect(m.nic.counters.tx.dropped).toBe(1)
       expect(m.findings.map((f) => f.kind)).toEqual(['iommu-fault'])
     })
   })

@@ -22,6 +22,7 @@
 import { deviceAddress } from '../address.js'
 import { DMA_STATUS, dmaStatusText, type DmaEngine, type DmaStatus } from '../dma-engine.js'
 import type { FindingSink } from '../finding.js'
+import type { NicRxCounters } from '../nic.js'
 import type { Clock } from '../clock.js'
 import { appendFcs } from './crc32.js'
 import { accepts, classify } from './filter.js'
@@ -40,22 +41,6 @@ const MAX_LONG_FRAME = 16384
 const BUFFER_SIZES = [2048, 1024, 512, 256] as const
 const EXTENDED_BUFFER_SIZES = [2048, 16384, 8192, 4096] as const
 
-export interface RxCounters {
-  frames: number
-  bytes: number
-  /** Dropped by the address filters (not counted by the hardware). */
-  filtered: number
-  /** Arrived while receive was off (link down or RCTL.EN clear). */
-  ignored: number
-  /** Dropped for want of descriptors (RNBC/MPC). */
-  noBuffers: number
-  /** Dropped for being too long without RCTL.LPE (ROC). */
-  oversize: number
-  /** Dropped because the ring was misprogrammed, the queue stopped or bus mastering was off. */
-  refused: number
-  /** Frames whose buffer write failed (their descriptor carries RXE). */
-  dmaErrors: number
-}
 
 export class RxEngine {
   readonly ring: DescriptorRing
@@ -64,7 +49,7 @@ export class RxEngine {
   control = 0
   bufferSize = 2048
   stopped = false
-  readonly counters: RxCounters = { frames: 0, bytes: 0, filtered: 0, ignored: 0, noBuffers: 0, oversize: 0, refused: 0, dmaErrors: 0 }
+  readonly counters: NicRxCounters = { frames: 0, bytes: 0, filtered: 0, ignored: 0, noBuffers: 0, oversize: 0, refused: 0, dmaErrors: 0 }
   private readonly dma: DmaEngine
   private readonly causes: InterruptCauses
   private readonly stats: Statistics

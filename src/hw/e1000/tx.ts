@@ -18,6 +18,7 @@ import { deviceAddress } from '../address.js'
 import type { Clock, Timer } from '../clock.js'
 import { DMA_STATUS, dmaStatusText, type DmaEngine, type DmaStatus } from '../dma-engine.js'
 import type { FindingSink } from '../finding.js'
+import type { NicTxCounters } from '../nic.js'
 import type { Wire } from '../wire.js'
 import { classify } from './filter.js'
 import { DelayedCause, type InterruptCauses } from './interrupts.js'
@@ -31,15 +32,6 @@ export const TX_FIFO_BYTES = 16 * 1024
 const MIN_FRAME = 60
 const D = TX_DESCRIPTOR.offset
 
-export interface TxCounters {
-  frames: number
-  bytes: number
-  descriptors: number
-  /** Frames not sent: malformed descriptors or failed buffer fetches. */
-  dropped: number
-  /** Buffer fetches that failed (the frame was dropped). */
-  dmaErrors: number
-}
 
 /** What the engines need to know about the device around them. */
 export interface LinkState {
@@ -53,7 +45,7 @@ export class TxEngine {
   control = 0
   /** A descriptor fetch or write-back failed: nothing more until reset. */
   stopped = false
-  readonly counters: TxCounters = { frames: 0, bytes: 0, descriptors: 0, dropped: 0, dmaErrors: 0 }
+  readonly counters: NicTxCounters = { frames: 0, bytes: 0, descriptors: 0, dropped: 0, dmaErrors: 0 }
   private readonly clock: Clock
   private readonly dma: DmaEngine
   private readonly wire: Wire
