@@ -9,6 +9,8 @@ import type { MachineConfig } from './config.js'
 import { classify, planSweep, runOrdered, summarize as summarizeRuns, type PlannedRun, type ScenarioSummary, type SweepMode, type SweepRun, type SweepSummary } from './faults/sweep.js'
 import type { EnumeratedCall } from './faults/injector.js'
 import { enumerateCalls, runForSweep, runScenario, type LoadableMiniport, type ScenarioOptions } from './scenario.js'
+import type { ResolvedConfig } from './config.js'
+import { planDigest, shardPositions, type Shard } from './faults/shard.js'
 
 export interface SweepOptions {
   readonly config: MachineConfig
@@ -23,6 +25,17 @@ export interface SweepOptions {
   /** Wall-clock limit per run in a worker, for driver code that never returns (default 60 s). */
   readonly runTimeoutMs?: number
   readonly onProgress?: (done: number, total: number) => void
+  /** Run only this slice of the planned runs (a CI matrix job); the plan is the same everywhere. */
+  readonly shard?: Shard
+}
+
+/** Which slice of which plan a sharded sweep ran: what a merge checks and reassembles. */
+export interface ShardInfo extends Shard {
+  /** Runs in the whole plan. */
+  readonly planned: number
+  /** Each run's position in the whole plan (parallel to `runs`). */
+  readonly positions: number[]
+  readonly digest: string
 }
 
 export interface SweepResult {
@@ -34,6 +47,11 @@ export interface SweepResult {
   readonly summary: SweepSummary
   /** The clean run's outcome: a sweep of a driver that is not clean to begin with says so. */
   readonly baseline: ScenarioSummary['outcome']
+  /** The machine every run started from (before its one injected failure), and the scenario. */
+  readonly config: ResolvedConfig
+  readonly scenario: ScenarioOptions
+  /** Present when only a shard of the plan ran. */
+  readonly shard?: ShardInfo
 }
 
 export const defaultJobs = (): number => Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length)
@@ -53,7 +71,9 @@ export async function sweep(miniport: LoadableMiniport, options: SweepOptions): 
       calls = m.kernel.calls.injector.enumerated!
     },
   })
-  const plan = planSweep(calls, mode)
+  const planned = planSweep(calls, mode)
+  const positions = options.shard === undefined ? undefined : shardPositions(planned.length, options.shard)
+  const plan = positions === undefined ? planned : positions.map((k) => planned[k]!)
   const jobs = Math.max(1, Math.min(options.jobs ?? defaultJobs(), plan.length || 1))
   const progress = options.onProgress === undefined ? undefined : (done: number): void => options.onProgress!(done, plan.length)
   let results: ScenarioSummary[]
@@ -71,7 +91,8 @@ export async function sweep(miniport: LoadableMiniport, options: SweepOptions): 
     const c = classify(results[i]!)
     return { ...p, outcome: c.outcome, findings: c.decisive }
   })
-  return { miniport: miniport.name, mode, calls: calls.length, runs, summary: summarizeRuns(runs), baseline: clean.report.outcome }
+  const shard = positions === undefined ? {} : { shard: { ...options.shard!, planned: planned.length, positions, digest: planDigest(planned) } }
+  return { miniport: miniport.name, mode, calls: calls.length, runs, summary: summarizeRuns(runs), baseline: clean.report.outcome, config: clean.machine.config, scenario: options.scenario, ...shard }
 }
 
 function runOne(miniport: LoadableMiniport, options: SweepOptions, run: PlannedRun): ScenarioSummary {

@@ -4,8 +4,9 @@ import { parseArgs } from 'node:util'
 import { formatBytes, parseSize } from '../hw/address.js'
 import { MAX_MEMORY, MIN_MEMORY, type MachineConfig } from '../config.js'
 import { FaultSpecError, parseFaultSpec } from '../faults/spec.js'
+import { parseShard, MAX_SHARDS, type Shard } from '../faults/shard.js'
 
-export const COMMANDS = ['run', 'check', 'sweep', 'bench', 'examples'] as const
+export const COMMANDS = ['run', 'check', 'sweep', 'merge', 'bench', 'examples'] as const
 export type Command = (typeof COMMANDS)[number]
 
 export class UsageError extends Error {
@@ -28,6 +29,12 @@ export interface CliOptions {
   mode: 'call' | 'stack'
   /** True when --packets was given (sweep and check default to fewer frames). */
   packetsGiven: boolean
+  /** sweep --shard I/N: run only that slice of the planned runs. */
+  shard: Shard | undefined
+  /** --html FILE: also write the self-contained HTML report there. */
+  html: string | undefined
+  /** merge: the shard reports to merge. */
+  files: string[]
 }
 
 const OPTIONS = {
@@ -48,6 +55,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
   jobs: { type: 'string' },
   mode: { type: 'string' },
+  shard: { type: 'string' },
+  html: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -78,12 +87,14 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
   }
   const { values, positionals } = parsed
   if (values.help === true) return 'help'
-  const [commandName, miniport, ...extra] = positionals
+  const [commandName, ...rest] = positionals
   if (commandName === undefined) throw new UsageError(`missing command (one of ${COMMANDS.join(', ')})`)
   if (!(COMMANDS as readonly string[]).includes(commandName)) {
     throw new UsageError(`unknown command "${commandName}" (one of ${COMMANDS.join(', ')})`)
   }
   const command = commandName as Command
+  if (command === 'merge') return parseMerge(values, rest)
+  const [miniport, ...extra] = rest
   const needsMiniport = command === 'run' || command === 'check' || command === 'sweep'
   if (needsMiniport && miniport === undefined) throw new UsageError(`${command} needs a miniport (a bundled name such as e1000, or a path to a .ts/.js module)`)
   if (!needsMiniport && miniport !== undefined) throw new UsageError(`${command} takes no miniport, but was given "${miniport}"`)
@@ -132,6 +143,8 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
   sweepOnly('jobs', values.jobs)
   sweepOnly('mode', values.mode)
   if (values.pcap !== undefined && command !== 'run') throw new UsageError('--pcap applies to run only')
+  if (values.shard !== undefined && command !== 'sweep') throw new UsageError('--shard applies to sweep only')
+  if (values.html !== undefined && !needsMiniport) throw new UsageError('--html applies to run, check, sweep and merge only')
 
   return {
     command,
@@ -145,6 +158,45 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
     pcap: values.pcap,
     jobs: values.jobs === undefined ? undefined : integer('jobs', values.jobs, 1, 1, 256),
     mode: choice('mode', values.mode, ['call', 'stack'] as const) ?? 'call',
+    shard: values.shard === undefined ? undefined : shardOption(values.shard),
+    html: htmlOption(values.html),
+    files: [],
+  }
+}
+
+function shardOption(text: string): Shard {
+  const s = parseShard(text)
+  if (!('reason' in s)) return s
+  if (s.reason === 'not-i-of-n') throw new UsageError(`--shard takes I/N (this job's shard I of N, e.g. 2/4), not "${text}"`)
+  throw new UsageError(`--shard ${text} is outside 1/1..N/N (N at most ${MAX_SHARDS})`)
+}
+
+function htmlOption(file: string | undefined): string | undefined {
+  if (file !== undefined && file.trim() === '') throw new UsageError('--html needs a file name')
+  return file
+}
+
+/** `dmalab merge PART.json... [--json] [--html FILE]`: nothing else applies to a merge. */
+function parseMerge(values: Record<string, unknown>, files: string[]): CliOptions {
+  for (const [flag, value] of Object.entries(values)) {
+    if (value !== undefined && flag !== 'json' && flag !== 'html') throw new UsageError(`--${flag} does not apply to merge (merge takes shard reports, --json and --html FILE)`)
+  }
+  if (files.length === 0) throw new UsageError('merge needs the shard reports to merge: dmalab merge part-1.json ... part-N.json')
+  return {
+    command: 'merge',
+    miniport: undefined,
+    machine: {},
+    packets: 0,
+    packetsGiven: false,
+    size: 0,
+    rx: 0,
+    json: values['json'] === true,
+    pcap: undefined,
+    jobs: undefined,
+    mode: 'call',
+    shard: undefined,
+    html: htmlOption(values['html'] as string | undefined),
+    files,
   }
 }
 

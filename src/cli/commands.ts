@@ -12,6 +12,8 @@ import { defaultJobs, sweep, type SweepResult } from '../sweep.js'
 import type { Report } from '../report.js'
 import { UsageError, type CliOptions } from './args.js'
 import { bold, formatReport, formatSweep, green, red, verdict } from './format.js'
+import { progress } from './progress.js'
+import { shardJson, sweepJson } from '../report/sweep-json.js'
 
 /** Frames each sweep run sends unless --packets says otherwise (a sweep is one run per call). */
 export const SWEEP_PACKETS = 100
@@ -32,23 +34,6 @@ function scenarioOf(o: CliOptions, packets = o.packets): ScenarioOptions {
 
 function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`)
-}
-
-/** A progress line on a terminal (stderr), cleared at the end. */
-function progress(label: string): { update: (done: number, total: number) => void; end: () => void } {
-  const tty = process.stderr.isTTY === true
-  let last = 0
-  return {
-    update: (done, total) => {
-      const now = Date.now()
-      if (!tty || (now - last < 100 && done < total)) return
-      last = now
-      process.stderr.write(`\r${label} ${done}/${total} (${Math.floor((100 * done) / Math.max(1, total))}%)`)
-    },
-    end: () => {
-      if (tty) process.stderr.write('\r\x1b[K')
-    },
-  }
 }
 
 export async function run(o: CliOptions): Promise<number> {
@@ -74,15 +59,14 @@ export const MATRIX = [
 export async function check(o: CliOptions): Promise<number> {
   const mp = await miniportFor(o.miniport!)
   const matrix: Array<{ iommu: boolean; policy: string; report: Report }> = []
-  const bar = progress(`check ${mp.name}`)
-  const total = MATRIX.length + 1
+  const bar = progress(`check ${mp.name}: configurations`, { quiet: o.json, unit: 'configurations' })
   for (const [i, c] of MATRIX.entries()) {
-    bar.update(i, total)
+    bar.update(i, MATRIX.length)
     const config: MachineConfig = { ...o.machine, iommu: c.iommu, memory: { ...o.machine.memory, policy: c.policy } }
     matrix.push({ iommu: c.iommu, policy: c.policy, report: runScenario(mp, config, scenarioOf(o)).report })
   }
-  const swept = await sweepWithProgress(o, mp, `check ${mp.name}: sweep`)
   bar.end()
+  const swept = await sweepWithProgress(o, mp, `check ${mp.name}: sweep`)
   const clean = matrix.every((m) => m.report.outcome === 'clean')
   const handled = swept.summary.handled === swept.runs.length
   const json = {
@@ -106,34 +90,26 @@ export async function check(o: CliOptions): Promise<number> {
 
 /** The sweep `check` and `sweep` run: the command's options, a progress line on a terminal. */
 async function sweepWithProgress(o: CliOptions, mp: LoadableMiniport, label: string): Promise<SweepResult> {
-  const bar = progress(label)
+  const bar = progress(label, { quiet: o.json })
   try {
     return await sweep(mp, {
       config: o.machine,
       scenario: scenarioOf(o, o.packetsGiven ? o.packets : SWEEP_PACKETS),
       mode: o.mode,
       jobs: o.jobs ?? defaultJobs(),
-      onProgress: bar.update,
+      onProgress: (done, total) => bar.update(done, total),
+      ...(o.shard === undefined ? {} : { shard: o.shard }),
     })
   } finally {
     bar.end()
   }
 }
 
-function sweepJson(r: SweepResult): object {
-  return {
-    miniport: r.miniport,
-    mode: r.mode,
-    calls: r.calls,
-    runs: r.runs.map((x) => ({ call: x.call, routine: x.routine, site: x.site, phase: x.phase, outcome: x.outcome, replay: x.replay, findings: x.findings, ...(x.stack === undefined ? {} : { stack: x.stack }) })),
-    summary: r.summary,
-  }
-}
-
 export async function sweepCommand(o: CliOptions): Promise<number> {
   const mp = await miniportFor(o.miniport!)
-  const r = await sweepWithProgress(o, mp, `sweep ${mp.name}`)
-  print(o.json, sweepJson(r), () => formatSweep(r))
+  const label = o.shard === undefined ? `sweep ${mp.name}` : `sweep ${mp.name} shard ${o.shard.index}/${o.shard.count}`
+  const r = await sweepWithProgress(o, mp, label)
+  print(o.json, r.shard === undefined ? sweepJson(r) : shardJson({ ...r, shard: r.shard }), () => formatSweep(r))
   return r.summary.handled === r.runs.length ? 0 : 1
 }
 

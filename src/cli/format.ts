@@ -6,7 +6,7 @@ import { formatBytes, hex } from '../hw/address.js'
 import type { Finding } from '../hw/finding.js'
 import { bugCheckName } from '../kernel/bugcheck.js'
 import type { Report } from '../report.js'
-import type { SweepResult } from '../sweep.js'
+import type { SweepJson } from '../report/sweep-json.js'
 
 const useColor = (): boolean => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
 
@@ -147,12 +147,16 @@ function suppressedText(r: Report): string {
   return total === 0 ? '' : `, ${n(total)} more of the same kinds not listed`
 }
 
-export function formatSweep(r: SweepResult): string {
+/** What the text of a sweep needs: a sweep's result or its JSON (merged or one shard's). */
+export type SweepView = Pick<SweepJson, 'miniport' | 'mode' | 'calls' | 'runs' | 'summary' | 'baseline'> & { readonly shard?: { readonly index: number; readonly count: number; readonly planned: number } }
+
+export function formatSweep(r: SweepView): string {
   const s = r.summary
   const ok = s.handled === r.runs.length
   const out: string[] = []
-  out.push(`${bold(`dmalab sweep ${r.miniport}`)} — ${ok ? green(`all ${n(r.runs.length)} runs handled`) : red(`${n(r.runs.length - s.handled)} of ${n(r.runs.length)} runs not handled`)}`)
-  out.push(dim(`${n(r.calls)} allocation calls in the clean run (${r.baseline}); ${r.mode === 'stack' ? 'one run per unique driver call stack' : 'one run per call, that call failed'}`))
+  const shard = r.shard === undefined ? '' : ` (shard ${r.shard.index}/${r.shard.count})`
+  out.push(`${bold(`dmalab sweep ${r.miniport}${shard}`)} — ${ok ? green(`all ${n(r.runs.length)} runs handled`) : red(`${n(r.runs.length - s.handled)} of ${n(r.runs.length)} runs not handled`)}`)
+  out.push(dim(`${n(r.calls)} allocation calls in the clean run (${r.baseline}); ${r.mode === 'stack' ? 'one run per unique driver call stack' : 'one run per call, that call failed'}${r.shard === undefined ? '' : `; this shard ran ${n(r.runs.length)} of the ${n(r.shard.planned)} planned runs`}`))
   out.push(`  handled ${n(s.handled)}, leak ${n(s.leak)}, finding ${n(s.finding)}, bugcheck ${n(s.bugcheck)}, hang ${n(s.hang)}`)
   const bad = r.runs.filter((x) => x.outcome !== 'handled')
   if (bad.length > 0) out.push('')

@@ -83,7 +83,7 @@ export function classify(result: ScenarioSummary): { outcome: SweepClass; decisi
   return { outcome: 'handled', decisive: [] }
 }
 
-export function summarize(runs: readonly SweepRun[]): SweepSummary {
+export function summarize(runs: ReadonlyArray<{ readonly outcome: SweepClass }>): SweepSummary {
   const s: SweepSummary = { handled: 0, leak: 0, finding: 0, bugcheck: 0, hang: 0 }
   for (const r of runs) s[r.outcome]++
   return s
