@@ -3,7 +3,7 @@
 import { createMachine, type Machine } from './machine.js'
 import type { MachineConfig } from './config.js'
 import type { MiniportModule } from './ndis/miniport.js'
-import { importMiniport, resolveMiniport } from './ndis/loader.js'
+import { importMiniport, resolveMiniport } from './driver/loader.js'
 import type { Report } from './report.js'
 import type { ScenarioSummary } from './faults/sweep.js'
 import { FaultInjector } from './faults/injector.js'

@@ -11,6 +11,7 @@ import type { EnumeratedCall } from './faults/injector.js'
 import { enumerateCalls, runForSweep, runScenario, type LoadableMiniport, type ScenarioOptions } from './scenario.js'
 import type { ResolvedConfig } from './config.js'
 import { planDigest, shardPositions, type Shard } from './faults/shard.js'
+import { MiniportLoadError } from './driver/loader.js'
 
 export interface SweepOptions {
   readonly config: MachineConfig
@@ -118,9 +119,14 @@ export interface WorkerTask {
   readonly scenario: ScenarioOptions
 }
 
+/** What a worker posts back: the run's summary, or why it could not import the miniport. */
+export type WorkerReply = { readonly id: number; readonly summary: ScenarioSummary } | { readonly id: number; readonly loadError: string }
+
 interface Pending {
   readonly resolve: (s: ScenarioSummary) => void
+  readonly reject: (e: Error) => void
   readonly timer: NodeJS.Timeout
+  readonly file: string
 }
 
 const ownFile = new URL(import.meta.url)
@@ -148,6 +154,7 @@ export class SweepPool {
   private readonly all = new Set<Worker>()
   private readonly timeoutMs: number
   private nextId = 0
+  private closed = false
 
   constructor(size: number, timeoutMs = 60_000) {
     this.size = size
@@ -158,7 +165,10 @@ export class SweepPool {
   private spawn(): Worker {
     const w = startWorker()
     this.all.add(w)
-    w.on('message', (msg: { summary: ScenarioSummary }) => this.finish(w, msg.summary))
+    w.on('message', (msg: WorkerReply) => {
+      if ('loadError' in msg) this.failLoad(w, msg.loadError)
+      else this.finish(w, msg.summary)
+    })
     w.on('error', (err) => this.finish(w, emulatorError(err), true))
     w.on('exit', (code) => {
       this.all.delete(w)
@@ -167,15 +177,17 @@ export class SweepPool {
     return w
   }
 
+  /** Runs one task; rejects with a MiniportLoadError when the worker cannot import the miniport. */
   run(task: WorkerTask): Promise<ScenarioSummary> {
-    return new Promise((resolve) => {
+    if (this.closed) return Promise.reject(new Error('the sweep pool is closed'))
+    return new Promise((resolve, reject) => {
       const start = (w: Worker): void => {
         const timer = setTimeout(() => {
           // Driver code that never returns cannot be preempted: end the worker, call it a hang.
           this.finish(w, { outcome: 'findings', findings: [{ kind: 'hang', message: `the run did not finish within ${this.timeoutMs / 1000} s of host time (driver code that never returns?)` }], bugcheck: null }, true)
           void w.terminate()
         }, this.timeoutMs)
-        this.pending.set(w, { resolve, timer })
+        this.pending.set(w, { resolve, reject, timer, file: task.file })
         w.postMessage({ id: this.nextId++, task })
       }
       const w = this.idle.pop()
@@ -184,12 +196,27 @@ export class SweepPool {
     })
   }
 
+  private failLoad(w: Worker, message: string): void {
+    const p = this.pending.get(w)
+    if (p === undefined) return
+    clearTimeout(p.timer)
+    this.pending.delete(w)
+    p.reject(new MiniportLoadError(p.file, message))
+    this.release(w, false)
+  }
+
   private finish(w: Worker, summary: ScenarioSummary, dead = false): void {
     const p = this.pending.get(w)
     if (p === undefined) return
     clearTimeout(p.timer)
     this.pending.delete(w)
     p.resolve(summary)
+    this.release(w, dead)
+  }
+
+  /** The worker is free again (or, dead, replaced) for the next waiting task. */
+  private release(w: Worker, dead: boolean): void {
+    if (this.closed) return
     const next = dead ? this.spawn() : w
     if (dead) void w.terminate()
     const waiter = this.waiting.shift()
@@ -198,6 +225,8 @@ export class SweepPool {
   }
 
   async close(): Promise<void> {
+    this.closed = true
+    for (const p of this.pending.values()) clearTimeout(p.timer)
     await Promise.all([...this.all].map((w) => w.terminate()))
   }
 }

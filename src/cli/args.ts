@@ -96,7 +96,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
   if (command === 'merge') return parseMerge(values, rest)
   const [miniport, ...extra] = rest
   const needsMiniport = command === 'run' || command === 'check' || command === 'sweep'
-  if (needsMiniport && miniport === undefined) throw new UsageError(`${command} needs a miniport (a bundled name such as e1000, or a path to a .ts/.js module)`)
+  if (needsMiniport && miniport === undefined) throw new UsageError(`${command} needs a miniport (a bundled name such as e1000, or a path to a .ts, .js, .mjs or .cjs module)`)
   if (!needsMiniport && miniport !== undefined) throw new UsageError(`${command} takes no miniport, but was given "${miniport}"`)
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
 

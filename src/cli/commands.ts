@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MiniportNotFound, bundledMiniports } from '../ndis/loader.js'
+import { MiniportLoadError, MiniportNotFound, bundledMiniports } from '../driver/loader.js'
 import type { PcapWriter } from '../hw/pcap.js'
 import type { MachineConfig } from '../config.js'
 import { loadMiniport, runScenario, type LoadableMiniport, type ScenarioOptions } from '../scenario.js'
@@ -18,14 +18,19 @@ import { shardJson, sweepJson } from '../report/sweep-json.js'
 /** Frames each sweep run sends unless --packets says otherwise (a sweep is one run per call). */
 export const SWEEP_PACKETS = 100
 
+/** Loads the miniport before anything runs: a missing or unloadable module is a usage error (exit 2). */
 async function miniportFor(name: string): Promise<LoadableMiniport> {
   try {
     return await loadMiniport(name)
   } catch (error) {
-    if (error instanceof MiniportNotFound) throw new UsageError(error.message)
-    const e = error instanceof Error ? error : new Error(String(error))
-    throw new UsageError(`cannot load miniport "${name}": ${e.message.split('\n')[0]}`)
+    throw loadUsageError(name, error)
   }
+}
+
+function loadUsageError(name: string, error: unknown): unknown {
+  if (error instanceof MiniportNotFound) return new UsageError(error.message)
+  if (error instanceof MiniportLoadError) return new UsageError(`cannot load miniport "${name}": ${error.message.split('\n')[0]}`)
+  return error
 }
 
 function scenarioOf(o: CliOptions, packets = o.packets): ScenarioOptions {
@@ -100,6 +105,9 @@ async function sweepWithProgress(o: CliOptions, mp: LoadableMiniport, label: str
       onProgress: (done, total) => bar.update(done, total),
       ...(o.shard === undefined ? {} : { shard: o.shard }),
     })
+  } catch (error) {
+    // A worker that cannot import the miniport stops the sweep: a usage error, not a driver bug.
+    throw loadUsageError(mp.name, error)
   } finally {
     bar.end()
   }

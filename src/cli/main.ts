@@ -15,7 +15,8 @@ commands:
   bench               performance figures, each with its limit from the same run
   examples            list the bundled miniports
 
-<miniport> is a bundled name (e1000, buggy/leak-on-halt) or a path to a .ts/.js module.
+<miniport> is a bundled name (e1000, buggy/leak-on-halt) or a path to a driver module
+(.ts .mts .js .mjs .cjs; ES module default export or CommonJS module.exports = DriverEntry).
 
 options:
   --memory 8GiB  --memory-policy high-first|low-first|random  --fragmentation 0..1

@@ -1,8 +1,11 @@
+/// <reference path="../../types/buffer-layout.d.ts" preserve="true" />
 // Fixed-size little-endian structures (descriptors, configuration headers, table entries,
 // file headers), declared once with `buffer-layout`. The declaration is the single source of
 // truth: per-packet code never decodes into objects, it reads and writes with a DataView at
 // the offsets derived here, while tests (and slow paths) may decode the same declaration with
 // the library to check the fast accessors independently.
+// (The reference above ships buffer-layout's declarations with dmalab's own: the library has
+// none, and a user's compiler with skipLibCheck off must resolve these types.)
 import { struct, type Layout, type Structure } from 'buffer-layout'
 
 /** A field factory from buffer-layout (`u8`, `u16`, `u32`, `nu64`, or `(p) => blob(n, p)`). */

@@ -19,7 +19,14 @@ export const NDIS_CONSTANTS = {
   ...C.DEVICE_DESCRIPTION_VERSION,
 } as const
 
-export type NdisConstants = typeof NDIS_CONSTANTS
+/**
+ * Constants as a driver holds them: a `number`, not the literal type of one value, so a status
+ * variable can take another status (`let s = ndis.NDIS_STATUS_SUCCESS; s = ndis.NDIS_STATUS_FAILURE`),
+ * as an NDIS_STATUS variable does in C. Routines keep their types.
+ */
+export type Widened<T> = { readonly [K in keyof T]: T[K] extends number ? number : T[K] }
+
+export type NdisConstants = Widened<typeof NDIS_CONSTANTS>
 /** Everything a miniport may call: the kernel's Ex/Mm/Io routines, the HAL's and NDIS's. */
-export type NdisApi = KernelApi & NdisConstants & NdisRoutines
+export type NdisApi = Widened<KernelApi> & NdisConstants & NdisRoutines
 export type { NdisRoutines, DMA_ADAPTER, DMA_OPERATIONS } from './api-types.js'

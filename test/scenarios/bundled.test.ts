@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bundledMiniports, resolveMiniport } from '../../src/ndis/loader.js'
+import { bundledMiniports, resolveMiniport } from '../../src/driver/loader.js'
 
 describe('bundled miniports', () => {
   it('lists the e1000, wdm-dma and every buggy variant, and nothing that is not a miniport', () => {

@@ -1,0 +1,156 @@
+// Finding and importing a miniport: a bundled name (`e1000`, `buggy/leak-on-halt`) or a path to
+// a module whose default export is DriverEntry, in any of the forms a driver developer writes
+// or compiles to:
+//   .ts .mts .cts  TypeScript, through tsx when dmalab itself runs as compiled JavaScript
+//   .js .mjs       ES modules (or CommonJS, by the nearest package.json, as Node decides)
+//   .cjs           CommonJS: `module.exports = DriverEntry` or `exports.default = DriverEntry`
+//                  (what `tsc --module commonjs` emits for `export default`)
+// A module that cannot be imported (a syntax error, a missing import, a throw at top level) is
+// a MiniportLoadError naming file:line:column and the message (load-error.ts).
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { MiniportModule } from '../ndis/miniport.js'
+import { locateLoadError, type LoadErrorLocation } from './load-error.js'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+/** examples/ beside src/ (checkout) or dist/examples beside dist/src (compiled). */
+export const EXAMPLES_DIR = path.resolve(here, '../../examples')
+
+/** The name or path given is neither a module file nor a bundled example. */
+export class MiniportNotFound extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'MiniportNotFound'
+  }
+}
+
+/** The module exists but could not be imported, or has no DriverEntry. */
+export class MiniportLoadError extends Error {
+  readonly file: string
+  /** Where the problem is, when the error says (syntax errors, missing imports, top-level throws). */
+  readonly location: LoadErrorLocation | undefined
+  constructor(file: string, message: string, location?: LoadErrorLocation) {
+    super(message)
+    this.name = 'MiniportLoadError'
+    this.file = file
+    this.location = location
+  }
+}
+
+/** Extensions a miniport module may have, in the order a bare path tries them. */
+export const MODULE_EXTENSIONS = ['.ts', '.js', '.mts', '.mjs', '.cts', '.cjs'] as const
+const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
+const EXTENSION = /\.(?:[cm]?ts|[cm]?js)$/
+
+function firstExisting(candidates: string[]): string | undefined {
+  return candidates.find((c) => existsSync(c) && statSync(c).isFile())
+}
+
+function moduleFile(base: string): string | undefined {
+  return firstExisting([base, ...MODULE_EXTENSIONS.map((e) => base + e), ...MODULE_EXTENSIONS.map((e) => path.join(base, `index${e}`))])
+}
+
+/**
+ * The file a miniport argument names, or a MiniportNotFound naming what was tried. A path is
+ * resolved against `cwd` (the caller's working directory); a name that is not a path is looked
+ * up among the bundled examples.
+ */
+export function resolveMiniport(name: string, cwd = process.cwd()): { file: string; name: string } {
+  const asPath = moduleFile(path.resolve(cwd, name))
+  if (asPath !== undefined) return { file: asPath, name: path.basename(name).replace(EXTENSION, '').replace(/^index$/, path.basename(path.dirname(asPath))) }
+  if (!name.startsWith('.') && !path.isAbsolute(name)) {
+    const bundled = moduleFile(path.join(EXAMPLES_DIR, name))
+    if (bundled !== undefined) return { file: bundled, name }
+  }
+  throw new MiniportNotFound(`no miniport "${name}": not a file, and not a bundled example (see \`dmalab examples\`)`)
+}
+
+/**
+ * True when this code itself runs as TypeScript (a checkout under tsx or vitest): a loader that
+ * compiles TypeScript is active, so plain `import()` takes any driver. Compiled, dmalab imports
+ * TypeScript drivers through tsx's scoped import, which leaves Node's own loader untouched.
+ */
+const RUNNING_TYPESCRIPT = import.meta.url.endsWith('.ts')
+
+const imported = new Map<string, Promise<MiniportModule>>()
+
+/**
+ * Imports a miniport module (once per file and process) and finds its DriverEntry. Rejects with
+ * a MiniportLoadError when the module cannot be imported or has none.
+ */
+export function importMiniport(file: string): Promise<MiniportModule> {
+  const key = path.resolve(file)
+  let p = imported.get(key)
+  if (p === undefined) {
+    p = importOnce(key)
+    imported.set(key, p)
+  }
+  return p
+}
+
+async function importOnce(file: string): Promise<MiniportModule> {
+  let mod: unknown
+  try {
+    if (!RUNNING_TYPESCRIPT && TYPESCRIPT.has(path.extname(file))) {
+      const { tsImport } = await import('tsx/esm/api')
+      mod = await tsImport(pathToFileURL(file).href, import.meta.url)
+    } else {
+      mod = await import(pathToFileURL(file).href)
+    }
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error))
+    const location = locateLoadError(e, file)
+    throw new MiniportLoadError(file, location === undefined ? firstLine(e.message) : `${location.display}:${location.line}:${location.column}: ${location.message}`, location)
+  }
+  const entry = driverEntryOf(mod)
+  if (entry === undefined) {
+    throw new MiniportLoadError(file, `${displayFile(file)} has no DriverEntry: export it as the default export (ES module \`export default function DriverEntry(ndis, registryPath)\`, CommonJS \`module.exports = DriverEntry\` or \`exports.default = DriverEntry\`)`)
+  }
+  return { default: entry }
+}
+
+/**
+ * DriverEntry in what `import()` gives back: an ES module's default export; for CommonJS the
+ * default is `module.exports`, itself DriverEntry or an object whose `default` is (compiled
+ * `export default`, whether or not it is marked `__esModule`).
+ */
+function driverEntryOf(mod: unknown): MiniportModule['default'] | undefined {
+  const d = (mod as { default?: unknown } | null)?.default
+  if (typeof d === 'function') return d as MiniportModule['default']
+  const inner = (d as { default?: unknown } | null | undefined)?.default
+  if (typeof inner === 'function') return inner as MiniportModule['default']
+  return undefined
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0] ?? message
+}
+
+/** A path as a user reads it: relative to the working directory when it is inside it. */
+export function displayFile(file: string, cwd = process.cwd()): string {
+  const rel = path.relative(cwd, file)
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file
+}
+
+/** The bundled miniports: every example folder with an index, and every buggy variant. */
+export function bundledMiniports(): Array<{ name: string; file: string }> {
+  const out: Array<{ name: string; file: string }> = []
+  const walk = (dir: string, prefix: string): void => {
+    if (!existsSync(dir)) return
+    for (const entry of readdirSync(dir).sort()) {
+      const full = path.join(dir, entry)
+      if (statSync(full).isDirectory()) {
+        // examples/bare-metal drives the NIC with no driver loaded: a demo, not a miniport.
+        if (prefix === '' && entry === 'bare-metal') continue
+        const index = moduleFile(full)
+        if (index !== undefined) out.push({ name: `${prefix}${entry}`, file: index })
+        else walk(full, `${prefix}${entry}/`)
+      } else if (prefix !== '' && /\.(ts|js)$/.test(entry) && !entry.endsWith('.d.ts') && !entry.endsWith('.map')) {
+        out.push({ name: `${prefix}${entry.replace(/\.(ts|js)$/, '')}`, file: full })
+      }
+    }
+  }
+  walk(EXAMPLES_DIR, '')
+  return out
+}
