@@ -2,7 +2,8 @@
 // these names; add, never rename.
 export { createMachine, Machine, type Cpu } from './machine.js'
 export { ConfigError, type MachineConfig, type ResolvedConfig } from './config.js'
-export type { Finding, FindingDetails, BugCheckParams, Severity } from './hw/finding.js'
+export type { FindingDetails, BugCheckParams, Severity, DeviceFindingKind } from './hw/finding.js'
+export { FINDING_KINDS, DMALAB_P1_RANGE, type Finding, type FindingKind, type KindInfo, type KindBugCheck } from './kernel/kinds.js'
 export { BugCheck, BUGCHECK, bugCheckName, type BugCheckInfo } from './kernel/bugcheck.js'
 export type { VirtualAddress, PhysicalAddress, LogicalAddress } from './hw/address.js'
 export { PASSIVE_LEVEL, APC_LEVEL, DISPATCH_LEVEL, DEVICE_IRQL, HIGH_LEVEL } from './kernel/irql.js'

@@ -8,7 +8,8 @@ import { IommuDomains } from './dma/iommu-domains.js'
 import { MachineIommu } from './dma/iommu-facade.js'
 import { SystemBus } from './hw/bus.js'
 import { Clock, type RunResult } from './hw/clock.js'
-import type { Finding, FindingInput } from './hw/finding.js'
+import type { DeviceFinding } from './hw/finding.js'
+import type { Finding } from './kernel/kinds.js'
 import { Iommu } from './hw/iommu/iommu.js'
 import { MMIO_HOLE_BASE, PhysicalMemory } from './hw/memory.js'
 import { E1000 } from './hw/e1000/e1000.js'
@@ -124,7 +125,7 @@ export class Machine {
     this.dmaVerifier = verifier
     // Devices and the IOMMU report what they see; the DMA layer adds whose memory a device
     // address was and which driver call handed it over (DESIGN: the report names the call).
-    const deviceFindings = { report: (f: FindingInput) => log.report(verifier.explainDeviceFinding(f)) }
+    const deviceFindings = { report: (f: DeviceFinding) => log.report(verifier.explainDeviceFinding(f)) }
     const iommu = new Iommu(this.ram, deviceFindings, { iotlbEntries: config.iommu.iotlbEntries })
     this.iommu = new MachineIommu(new IommuDomains(this.kernel.frames, this.ram, iommu), iommu)
     this.wire = new Wire(this.clock, { mode: config.wire, linkMbps: config.nic.linkMbps })
@@ -168,6 +169,11 @@ export class Machine {
   /** Everything the verifier and the devices reported, in order. */
   get findings(): readonly Finding[] {
     return this.kernel.log.findings
+  }
+
+  /** Findings of severity `info` (notes): reported, but never a fault. */
+  get notes(): readonly Finding[] {
+    return this.kernel.log.notes
   }
 
   /** Runs virtual time forward by `ns` nanoseconds. */
@@ -342,6 +348,7 @@ export class Machine {
       init: initCrashed ? { status: `${host.miniport.crashedIn} did not return: bug check ${hexPlain(log.bugcheck!.code)}`, code: log.bugcheck!.code } : { status: statusName(initStatus), code: initStatus },
       bugcheck: log.bugcheck === null ? null : { code: log.bugcheck.code, name: log.bugcheck.name, params: log.bugcheck.params },
       findings: [...log.findings],
+      notes: [...log.notes],
       findingsSuppressed: Object.fromEntries(log.suppressed),
       traffic: { txFrames: counters?.txFrames ?? 0, rxFrames: counters?.rxFrames ?? 0, txRequested: counters?.txRequested ?? 0, dropped, afterHalt: { ...this.afterHalt } },
       pool: { byTag: this.kernel.pool.tracker.byTag() },

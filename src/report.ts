@@ -1,7 +1,8 @@
 // The run report (DESIGN "Command line": the `--json` schema), built from the machine's state
 // alone so the same configuration, seed and miniport give the same report, byte for byte.
 import type { ResolvedConfig } from './config.js'
-import type { BugCheckParams, Finding } from './hw/finding.js'
+import type { BugCheckParams } from './hw/finding.js'
+import type { Finding } from './kernel/kinds.js'
 import type { DmaBufferRecord } from './dma/adapter.js'
 import type { TagUsage } from './kernel/pool-tracker.js'
 import type { IommuFault } from './hw/iommu/iommu.js'
@@ -50,6 +51,11 @@ export interface Report {
   init: { status: string; code: number }
   bugcheck: null | { code: number; name: string; params: BugCheckParams }
   findings: Finding[]
+  /**
+   * Findings of severity `info` (a routine the WDK documents as replaced, ...): worth knowing,
+   * never a fault, so they never make a run unclean.
+   */
+  notes: Finding[]
   /** Findings of a kind beyond the log's per-kind limit: counted, not kept. */
   findingsSuppressed: Record<string, number>
   traffic: {

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads'
 import type { MachineConfig } from './config.js'
 import { classify, planSweep, runOrdered, summarize as summarizeRuns, type PlannedRun, type ScenarioSummary, type SweepMode, type SweepRun, type SweepSummary } from './faults/sweep.js'
 import type { EnumeratedCall } from './faults/injector.js'
+import { isFindingKind, isLeakKind } from './kernel/kinds.js'
 import { enumerateCalls, runForSweep, runScenario, type LoadableMiniport, type ScenarioOptions } from './scenario.js'
 import type { ResolvedConfig } from './config.js'
 import { planDigest, shardPositions, type Shard } from './faults/shard.js'
@@ -55,6 +56,9 @@ export interface SweepResult {
   readonly shard?: ShardInfo
 }
 
+/** Whether a finding kind (as a sweep run reports it) names something the driver kept past unload. */
+export const isLeak = (kind: string): boolean => isFindingKind(kind) && isLeakKind(kind)
+
 export const defaultJobs = (): number => Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length)
 
 /** The config every sweep run uses: log mode (a run reports, never throws), the given faults kept. */
@@ -89,7 +93,7 @@ export async function sweep(miniport: LoadableMiniport, options: SweepOptions): 
     }
   }
   const runs = plan.map((p, i) => {
-    const c = classify(results[i]!)
+    const c = classify(results[i]!, isLeak)
     return { ...p, outcome: c.outcome, findings: c.decisive }
   })
   const shard = positions === undefined ? {} : { shard: { ...options.shard!, planned: planned.length, positions, digest: planDigest(planned) } }

@@ -45,7 +45,7 @@ try {
 } catch {
   const f = m.findings.at(-1)!
   say(`A driver reading ${hex(va + 8)} after freeing it:`)
-  say(`  ${f.kind}: bug check ${hex(f.code ?? 0)} ${k.log.bugcheck?.name} (${(f.params ?? []).map((p) => hex(p)).join(', ')})`)
+  say(`  ${f.kind}: bug check ${hex(f.code ?? 0)} ${k.log.bugcheck?.name} (${(f.params ?? []).map((p: number) => hex(p)).join(', ')})`)
   say(`  ${f.message}`)
   if (f.site) say(`  at ${f.site}`)
 }

@@ -3,7 +3,7 @@
 // buffer landed relative to 4 GiB and the device's limit, and injected faults with the spec
 // that replays each one.
 import { formatBytes, hex } from '../hw/address.js'
-import type { Finding } from '../hw/finding.js'
+import { isDmalabP1, type Finding } from '../kernel/kinds.js'
 import { bugCheckName } from '../kernel/bugcheck.js'
 import type { Report } from '../report.js'
 import type { SweepJson } from '../report/sweep-json.js'
@@ -31,7 +31,7 @@ export function verdict(r: Report): string {
   const fatal = r.findings.find((f) => f.severity === 'fatal')
   switch (r.outcome) {
     case 'clean':
-      return green(`clean: no findings`) + ` (${n(r.traffic.txFrames)} frames sent, ${n(r.traffic.rxFrames)} received intact)`
+      return green(`clean: no findings`) + ` (${n(r.traffic.txFrames)} frames sent, ${n(r.traffic.rxFrames)} received intact)` + ((r.notes ?? []).length > 0 ? `; ${r.notes.length} note${r.notes.length === 1 ? '' : 's'}` : '')
     case 'bugcheck': {
       const b = r.bugcheck!
       const by = fatal ?? r.findings.at(-1)
@@ -53,7 +53,9 @@ function countKinds(findings: readonly Finding[]): string {
 function bugcheckText(f: Finding): string {
   if (f.code === undefined) return ''
   const p = f.params === undefined ? '' : ` (${f.params.map((x) => hex(x)).join(', ')})`
-  return `${hex(f.code)} ${bugCheckName(f.code)}${p}`
+  // Parameter 1 in dmalab's own range: Windows has no bug check for this; say so (README "Findings").
+  const own = f.params !== undefined && isDmalabP1(f.params[0]) ? ' — dmalab\'s own code, no Windows equivalent' : ''
+  return `${hex(f.code)} ${bugCheckName(f.code)}${p}${own}`
 }
 
 export function formatFinding(f: Finding, index: number, repeats = 1): string[] {
@@ -101,6 +103,13 @@ export function formatReport(r: Report, command = 'run'): string {
   if (r.findings.length === 0) out.push(`  ${green('none')}`)
   groupFindings(r.findings).forEach((g, i) => out.push(...formatFinding(g.first, i, g.count)))
   out.push('')
+  // Notes (severity info) never make a run unclean: shown apart, after the findings.
+  const notes = r.notes ?? []
+  if (notes.length > 0) {
+    out.push(bold(`notes (${notes.length})`))
+    groupFindings(notes).forEach((g, i) => out.push(...formatFinding(g.first, i, g.count)))
+    out.push('')
+  }
 
   const tags = Object.entries(r.pool.byTag)
   out.push(bold('pool usage by tag'))

@@ -13,6 +13,7 @@ import type { DMA_ADAPTER } from '../ndis/api-types.js'
 import type { SCATTER_GATHER_LIST } from '../ndis/types.js'
 import { IovaAllocator } from './iova.js'
 import type { DmaVerifier, LiveMapping } from './verifier.js'
+import { DMALAB_P1 } from '../kernel/kinds.js'
 
 /** What the DMA layer stands on. */
 export interface DmaPlatform {
@@ -96,8 +97,8 @@ export const DMA_VIOLATION = {
   mapRegistersOutstanding: 0x09,
   sgListsOutstanding: 0x0a,
   wrongIrql: 0x13,
-  /** dmalab range: an argument that names no live resource of this adapter. */
-  badArgument: 0x1030,
+  /** dmalab's own: an argument that names no live resource of this adapter. */
+  badArgument: DMALAB_P1.dmaBadArgument,
 } as const
 
 const RECORD: unique symbol = Symbol('dmalab S/G record')

@@ -20,7 +20,8 @@
 // mapped for the device, the fault says so and why (S14, S27).
 import { PAGE_SIZE, hex } from '../hw/address.js'
 import { parseBdf } from '../hw/pci.js'
-import type { FindingInput } from '../hw/finding.js'
+import type { DeviceFinding } from '../hw/finding.js'
+import type { ReportedKind } from '../kernel/kinds.js'
 import { siteText, type CallSite } from '../kernel/calls.js'
 import type { FindingsLog } from '../kernel/findings.js'
 import type { FrameDatabase, FrameOwner } from '../kernel/frames.js'
@@ -237,13 +238,13 @@ export class DmaVerifier {
    * `dma-address-truncated` naming the buffer or allocation the device was given and why it was
    * out of reach. Anything else passes through unchanged.
    */
-  explainDeviceFinding(input: FindingInput): FindingInput {
+  explainDeviceFinding(input: DeviceFinding): DeviceFinding {
     if (input.kind === 'iommu-fault') return this.explainIommuFault(input, input.details?.['address'])
     if (input.kind === 'dma-address-truncated') return this.explainTruncation(input, input.details?.['intended'])
     return input
   }
 
-  private explainIommuFault(input: FindingInput, address: unknown): FindingInput {
+  private explainIommuFault(input: DeviceFinding, address: unknown): DeviceFinding {
     if (typeof address !== 'number') return input
     const requester = input.details?.['requester']
     const guard = typeof requester === 'string' ? this.guardIovas.get(`${parseBdf(requester)}:${Math.floor(address / PAGE_SIZE)}`) : undefined
@@ -259,7 +260,7 @@ export class DmaVerifier {
   }
 
   /** Without an IOMMU a device address is a physical one: whose memory did the device miss? */
-  private explainTruncation(input: FindingInput, intended: unknown): FindingInput {
+  private explainTruncation(input: DeviceFinding, intended: unknown): DeviceFinding {
     if (typeof intended !== 'number') return input
     if (intended >= KERNEL_VA_BASE && intended < KERNEL_VA_END) return this.explainVirtualAddress(input, intended)
     if (this.kernel.bus.memory.top <= intended) return input
@@ -282,7 +283,7 @@ export class DmaVerifier {
   }
 
   /** A kernel VA given to the device: the classic mix-up of a buffer's VA with its logical address. */
-  private explainVirtualAddress(input: FindingInput, va: number): FindingInput {
+  private explainVirtualAddress(input: DeviceFinding, va: number): DeviceFinding {
     const pa = this.kernel.space.translate(va)
     const owner = pa < 0 ? undefined : this.frames.ownerOf(Math.floor(pa / PAGE_SIZE))
     const a = owner?.driver === true ? this.allocation(owner, pa) : undefined
@@ -325,7 +326,7 @@ export class DmaVerifier {
     return { what: owner.label, site: owner.site }
   }
 
-  private once(kind: string, owner: FrameOwner | undefined, message: string, site: string | undefined, requester: string, deviceAddress: number, pa: number, access: DeviceAccess): void {
+  private once(kind: ReportedKind, owner: FrameOwner | undefined, message: string, site: string | undefined, requester: string, deviceAddress: number, pa: number, access: DeviceAccess): void {
     const key = `${kind}:${owner?.id ?? Math.floor(pa / PAGE_SIZE)}:${access}`
     const seen = this.reported.get(key)
     if (seen !== undefined) {
@@ -358,7 +359,7 @@ function mappedElsewhere(mapping: LiveMapping): string {
   return `it has a DMA mapping (the ${mapping.label}), and the device must be given that mapping's logical addresses, not MmGetPhysicalAddress (S26)`
 }
 
-function explained(input: FindingInput, why: string, site: string | undefined, details: Record<string, string>): FindingInput {
+function explained(input: DeviceFinding, why: string, site: string | undefined, details: Record<string, string>): DeviceFinding {
   return {
     ...input,
     message: `${input.message}. ${why}`,

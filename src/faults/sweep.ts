@@ -65,19 +65,17 @@ export function planSweep(calls: readonly EnumeratedCall[], mode: SweepMode): Pl
   return runs
 }
 
-/** A kind is a leak when it names something the driver kept past its unload. */
-export const isLeakKind = (kind: string): boolean => kind.endsWith('-leak')
-
 /**
  * handled: initialization failed cleanly or the driver coped — nothing leaked, no findings.
- * Worse outcomes win: bugcheck > hang > leak > finding.
+ * Worse outcomes win: bugcheck > hang > leak > finding. Which kinds are leaks is the kinds
+ * table's business (a column there); this layer knows kinds only as strings.
  */
-export function classify(result: ScenarioSummary): { outcome: SweepClass; decisive: ScenarioSummary['findings'] } {
+export function classify(result: ScenarioSummary, isLeak: (kind: string) => boolean): { outcome: SweepClass; decisive: ScenarioSummary['findings'] } {
   const f = result.findings
   if (result.outcome === 'bugcheck') return { outcome: 'bugcheck', decisive: f.filter((x) => x.kind !== 'pool-leak').slice(-1) }
   const hangs = f.filter((x) => x.kind === 'hang')
   if (hangs.length > 0) return { outcome: 'hang', decisive: hangs.slice(0, 3) }
-  const leaks = f.filter((x) => isLeakKind(x.kind))
+  const leaks = f.filter((x) => isLeak(x.kind))
   if (leaks.length > 0) return { outcome: 'leak', decisive: leaks.slice(0, 5) }
   if (f.length > 0) return { outcome: 'finding', decisive: f.slice(0, 5) }
   return { outcome: 'handled', decisive: [] }

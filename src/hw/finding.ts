@@ -1,19 +1,30 @@
 // What every layer reports when something is wrong. Hardware reports through `FindingSink`
 // and never throws for guest input; the kernel's findings log implements the sink, adds the
 // Windows bug check a kind corresponds to, and decides what stops the machine.
+//
+// Hardware knows nothing of Windows, so it has its own list of what it can report: the kinds
+// below. The kernel's table of finding kinds (kernel/kinds.ts) must cover every one of them
+// (checked when it compiles), and gives each its severity and bug check.
+
+/** What the hardware itself can report (a device's or the IOMMU's view, no Windows in it). */
+export type DeviceFindingKind = 'iommu-fault' | 'bus-master-disabled' | 'dma-address-truncated' | 'device-error'
 
 export type FindingValue = string | number | boolean | null
 export type FindingDetails = Record<string, FindingValue>
 export type BugCheckParams = readonly [number, number, number, number]
 
-export type Severity = 'violation' | 'fatal'
+/**
+ * `violation`: the call was wrong but the system can go on; `fatal`: the machine stops;
+ * `info`: worth knowing (a deprecated routine), but no fault: it never makes a run unclean.
+ */
+export type Severity = 'violation' | 'fatal' | 'info'
 
-export interface Finding {
+/** A recorded finding of one of the kinds `K`. */
+export interface FindingRecord<K extends string = string> {
   /** Stable kebab-case identifier (DESIGN "Findings and bug checks"). */
-  readonly kind: string
-  /** `violation`: the call was wrong but the system can go on; `fatal`: the machine stops. */
+  readonly kind: K
   readonly severity: Severity
-  /** The Windows bug check this corresponds to, when there is one. */
+  /** The bug check this corresponds to, when there is one. */
   readonly code?: number
   readonly params?: BugCheckParams
   readonly message: string
@@ -24,8 +35,9 @@ export interface Finding {
   readonly details?: FindingDetails
 }
 
-export interface FindingInput {
-  readonly kind: string
+/** What a layer hands the findings log: a finding of one of the kinds `K`, before it is recorded. */
+export interface FindingReport<K extends string = string> {
+  readonly kind: K
   readonly message: string
   readonly code?: number
   readonly params?: BugCheckParams
@@ -33,7 +45,9 @@ export interface FindingInput {
   readonly details?: FindingDetails
 }
 
+export type DeviceFinding = FindingReport<DeviceFindingKind>
+
 /** Hardware's narrow view of the findings log: report, never throw, never stop by itself. */
 export interface FindingSink {
-  report(finding: FindingInput): void
+  report(finding: DeviceFinding): void
 }

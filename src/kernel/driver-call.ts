@@ -8,6 +8,7 @@ import { BugCheck, BUGCHECK } from './bugcheck.js'
 import { irqlName, type Irql } from './irql.js'
 import type { Kernel } from './kernel.js'
 import { driverFrames } from './sites.js'
+import { DMALAB_P1 } from './kinds.js'
 
 /** Returned instead of the handler's value when the call ended the machine. */
 export const DRIVER_FAILED: unique symbol = Symbol('driver call failed')
@@ -20,8 +21,8 @@ export type DriverResult<T> = T | typeof DRIVER_FAILED
  */
 export const JS_EXCEPTION_CODE = 0xe000_0001
 
-/** Verifier parameter 1 (dmalab range) for a handler that returned at a different IRQL. */
-export const IRQL_NOT_RESTORED = 0x1010
+/** dmalab's own parameter 1 for a handler (other than an ISR) that returned at another IRQL. */
+export const IRQL_NOT_RESTORED = DMALAB_P1.irqlNotRestored
 
 export class DriverCaller {
   private readonly kernel: Kernel

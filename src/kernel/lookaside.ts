@@ -22,6 +22,7 @@ import type { Kernel } from './kernel.js'
 import type { PoolBlock } from './pool.js'
 import { siteHere } from './sites.js'
 import { tagName } from './tags.js'
+import { DMALAB_P1 } from './kinds.js'
 import { POOL_MODIFIERS, POOL_TYPE } from './wdm.js'
 
 /** PALLOCATE_FUNCTION: (PoolType, NumberOfBytes, Tag) → entry VA or 0. */
@@ -47,18 +48,18 @@ const TYPE = 0x24
 const TAG = 0x28
 const SIZE = 0x2c
 
-/** dmalab-range 0xC4 parameter 1 for misuse Windows does not bug check. */
+/** dmalab's own 0xC4 parameter 1 (kinds.ts) for misuse Windows does not bug check. */
 export const LOOKASIDE_MISUSE = {
   /** Flags other than POOL_NX_ALLOCATION / POOL_RAISE_IF_ALLOCATION_FAILURE, or Depth not 0. */
-  RESERVED_NOT_ZERO: 0x1011,
+  RESERVED_NOT_ZERO: DMALAB_P1.lookasideReservedNotZero,
   /** The head is in pageable memory (S28). */
-  HEAD_PAGEABLE: 0x1012,
+  HEAD_PAGEABLE: DMALAB_P1.lookasideHeadPageable,
   /** The head is not 16-byte aligned (cmpxchg16b on its SLIST_HEADER would fault). */
-  HEAD_MISALIGNED: 0x1013,
+  HEAD_MISALIGNED: DMALAB_P1.lookasideHeadMisaligned,
   /** Allocate from / free to a list that is not initialized (or of the other kind). */
-  NOT_INITIALIZED: 0x1014,
+  NOT_INITIALIZED: DMALAB_P1.lookasideNotInitialized,
   /** An entry on the list was written after it was freed to the list. */
-  ENTRY_MODIFIED: 0x1015,
+  ENTRY_MODIFIED: DMALAB_P1.lookasideEntryModified,
 } as const
 
 export interface LookasideList {

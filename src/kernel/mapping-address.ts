@@ -2,13 +2,16 @@
 // memory behind it. Touching it is a page fault until MmMapLockedPagesWithReservedMapping maps
 // an MDL's pages there; MmUnmapReservedMapping makes it reserved-and-unmapped again, and
 // MmFreeMappingAddress gives the VA back. The tag passed to each call must be the one the range
-// was reserved with.
+// was reserved with. Misuse is what Windows' memory manager bug checks at once: SYSTEM_PTE_MISUSE
+// (0xDA) with the parameter-1 code its reference page gives for the case
+// (`reserved-mapping-misuse`, fatal).
 import { PAGE_SIZE, hex, pagesSpanned, type VirtualAddress, asVirtual } from '../hw/address.js'
+import type { BugCheckParams } from '../hw/finding.js'
 import { PTE, type PageNote } from './address-space.js'
 import { BUGCHECK } from './bugcheck.js'
 import type { CallSite } from './calls.js'
 import type { Kernel } from './kernel.js'
-import { BAD_MEMORY_ROUTINE_PARAMETERS, type MDL, type MdlService } from './mdl.js'
+import type { MDL, MdlService } from './mdl.js'
 import type { CacheType } from './mm.js'
 import { freeSite, pageNote } from './page-notes.js'
 import { siteHere } from './sites.js'
@@ -21,6 +24,20 @@ import { MDL_FLAGS, MDL_MAX_BYTES } from './wdm.js'
  * page notes that record reserved pages bounded (about 36 MiB of host memory at the limit).
  */
 export const MAX_RESERVED_PAGES = 1024 * 1024
+
+/** SYSTEM_PTE_MISUSE (0xDA) parameter 1 for the reserved-mapping routines (bug check 0xDA reference). */
+export const PTE_MISUSE = {
+  freeNotOwner: 0x101,
+  freeNotReserved: 0x102,
+  freeStillMapped: 0x103,
+  mapNotOwner: 0x104,
+  mapNotReserved: 0x105,
+  mapNotEmpty: 0x107,
+  unmapNotOwner: 0x108,
+  unmapEmpty: 0x109,
+  unmapTooMany: 0x10a,
+  unmapPartial: 0x10c,
+} as const
 
 export interface MappingAddress {
   readonly va: VirtualAddress
@@ -66,11 +83,9 @@ export class MappingAddresses {
 
   /** MmFreeMappingAddress: the range must be reserved with this tag and no longer mapped. */
   free(va: number, tag: number, routine = 'MmFreeMappingAddress'): void {
-    const r = this.find(va, tag, routine)
-    if (r === undefined) return
+    const r = this.find(va, tag, routine, PTE_MISUSE.freeNotReserved, PTE_MISUSE.freeNotOwner)
     if (r.mapped !== null) {
-      this.mdls.misuse(r.mapped, [BAD_MEMORY_ROUTINE_PARAMETERS, 0, va, 0], `${routine} of ${hex(va)} while an MDL is still mapped there: call MmUnmapReservedMapping first`)
-      this.unmapMdl(r)
+      this.misuse([PTE_MISUSE.freeStillMapped, va, tag, pagesSpanned(r.mapped.ByteOffset, r.mapped.ByteCount)], `${routine} of ${hex(va)} while an MDL is still mapped there: call MmUnmapReservedMapping first`)
     }
     this.live.delete(va)
     this.reservedPages -= r.pages
@@ -84,8 +99,11 @@ export class MappingAddresses {
    */
   map(va: number, tag: number, mdl: MDL, cache: CacheType, routine = 'MmMapLockedPagesWithReservedMapping'): VirtualAddress {
     const state = this.mdls.require(mdl, routine)
-    const r = this.find(va, tag, routine)
-    if (r === undefined || r.mapped !== null || state.mapping !== null) return asVirtual(0)
+    const r = this.find(va, tag, routine, PTE_MISUSE.mapNotReserved, PTE_MISUSE.mapNotOwner)
+    if (r.mapped !== null) {
+      this.misuse([PTE_MISUSE.mapNotEmpty, va, r.mapped.MappedSystemVa, va + (r.pages - 1) * PAGE_SIZE], `${routine} of ${hex(va)}: an MDL is already mapped there (MmUnmapReservedMapping first)`)
+    }
+    if (state.mapping !== null) return asVirtual(0)
     const pages = pagesSpanned(mdl.ByteOffset, mdl.ByteCount)
     const locked = (mdl.MdlFlags & (MDL_FLAGS.MDL_PAGES_LOCKED | MDL_FLAGS.MDL_SOURCE_IS_NONPAGED_POOL)) !== 0
     if (!locked) {
@@ -104,12 +122,13 @@ export class MappingAddresses {
 
   /** MmUnmapReservedMapping: the range goes back to reserved-and-unmapped. */
   unmap(va: number, tag: number, mdl: MDL, routine = 'MmUnmapReservedMapping'): void {
-    const r = this.find(va, tag, routine)
-    if (r === undefined) return
-    if (r.mapped !== mdl) {
-      this.mdls.misuse(mdl, [BAD_MEMORY_ROUTINE_PARAMETERS, 0, va, 0], `${routine} of ${hex(va)} with an MDL that is not the one mapped there`)
-      return
-    }
+    const r = this.find(va, tag, routine, PTE_MISUSE.unmapEmpty, PTE_MISUSE.unmapNotOwner)
+    if (r.mapped === null) this.misuse([PTE_MISUSE.unmapEmpty, va, tag, 0], `${routine} of ${hex(va)}: nothing is mapped there`)
+    // Windows unmaps as many pages as the MDL spans: more than are mapped, or fewer, is misuse.
+    const mapped = pagesSpanned(r.mapped.ByteOffset, r.mapped.ByteCount)
+    const asked = pagesSpanned(mdl.ByteOffset, mdl.ByteCount)
+    if (asked > mapped) this.misuse([PTE_MISUSE.unmapTooMany, va, mapped, asked], `${routine} of ${hex(va)} with an MDL of ${asked} pages: only ${mapped} are mapped there`)
+    if (asked < mapped) this.misuse([PTE_MISUSE.unmapPartial, va, tag, asked], `${routine} of ${hex(va)} with an MDL of ${asked} pages: ${mapped} are mapped there, and the whole range must be unmapped`)
     this.unmapMdl(r)
   }
 
@@ -122,31 +141,24 @@ export class MappingAddresses {
     mdl.MdlFlags &= ~MDL_FLAGS.MDL_MAPPED_TO_SYSTEM_VA
   }
 
-  /** The reservation at `va` with `tag`; a wrong address is fatal, a wrong tag a violation. */
-  private find(va: number, tag: number, routine: string): MappingAddress | undefined {
+  /** The reservation at `va` with `tag`: anything else is SYSTEM_PTE_MISUSE with `unknown` or `notOwner`. */
+  private find(va: number, tag: number, routine: string, unknown: number, notOwner: number): MappingAddress {
     const r = this.live.get(va)
-    const site = siteHere()
-    if (r === undefined) {
-      this.kernel.log.fatal({
-        kind: 'pool-bad-free',
-        code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
-        params: [BAD_MEMORY_ROUTINE_PARAMETERS, 0, va, 0],
-        message: `${routine} of ${hex(va)}: not an address MmAllocateMappingAddress returned (or it was already freed)`,
-        ...(site === undefined ? {} : { site }),
-        details: { address: va },
-      })
-    }
-    if (tag >>> 0 !== r.tag) {
-      this.kernel.log.violation({
-        kind: 'pool-free-mismatch',
-        code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
-        params: [BAD_MEMORY_ROUTINE_PARAMETERS, 0, va, 0],
-        message: `${routine} of ${hex(va)} with tag '${tagName(tag)}': the range was reserved with tag '${tagName(r.tag)}'`,
-        ...(site === undefined ? {} : { site }),
-        details: { address: va, reservedTag: tagName(r.tag), tag: tagName(tag) },
-      })
-    }
+    if (r === undefined) this.misuse([unknown, va, tag, 0], `${routine} of ${hex(va)}: not an address MmAllocateMappingAddress returned (or it was already freed)`)
+    if (tag >>> 0 !== r.tag) this.misuse([notOwner, va, tag >>> 0, r.tag], `${routine} of ${hex(va)} with tag '${tagName(tag)}': the range was reserved with tag '${tagName(r.tag)}'`)
     return r
+  }
+
+  private misuse(params: BugCheckParams, message: string): never {
+    const site = siteHere()
+    this.kernel.log.fatal({
+      kind: 'reserved-mapping-misuse',
+      code: BUGCHECK.SYSTEM_PTE_MISUSE,
+      params,
+      message,
+      ...(site === undefined ? {} : { site }),
+      details: { address: params[1] },
+    })
   }
 
   private reservedNote(r: MappingAddress): PageNote {

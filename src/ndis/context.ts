@@ -7,6 +7,7 @@ import type { DriverCaller } from '../kernel/driver-call.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { siteHere } from '../kernel/sites.js'
 import type { Nic } from '../hw/nic.js'
+import { DMALAB_P1, type ReportedKind } from '../kernel/kinds.js'
 import type { NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_SG_DMA_DESCRIPTION, NdisHandle, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES } from './types.js'
 import type { SpinLocks } from './spinlock.js'
 
@@ -23,18 +24,34 @@ export interface SgDmaRegistration {
   readonly description: NDIS_SG_DMA_DESCRIPTION
 }
 
-/** Parameter 1 values of BUGCODE_NDIS_DRIVER (0x7C) used by the shims. */
+/**
+ * Parameter 1 values of BUGCODE_NDIS_DRIVER (0x7C) used by the shims: the documented ones
+ * (bug check 0x7C reference) and dmalab's own (kinds.ts DMALAB_P1) where NDIS has none.
+ */
 export const NDIS_BUGCHECK = {
   allocateSharedMemoryHighIrql: 0x01,
   freeInvalidSharedMemory: 0x03,
-  /** dmalab range: a call out of the documented order (e.g. shared memory before SG DMA registration). */
-  callOrder: 0x1040,
-  /** dmalab range: a resource still held at halt or unload. */
-  resourceLeak: 0x1041,
-  /** dmalab range: an NBL or NBL pool used wrongly (double free, foreign pool). */
-  nblMisuse: 0x1042,
-  /** dmalab range: the pause completed with sends not yet completed (p2: how many). */
-  sendsNotCompleted: 0x1043,
+  /** NDIS_BUGCHECK_HALT_WITHOUT_INTERRUPT_DEREGISTER */
+  haltWithoutInterruptDeregister: 0x08,
+  /** NDIS_BUGCHECK_INIT_FAILED_WITHOUT_INTERRUPT_DEREGISTER */
+  initFailedWithoutInterruptDeregister: 0x0b,
+  /** NDIS_BUGCHECK_WATCHDOG: parameter 2 says what took too long. */
+  watchdog: 0x25,
+  /** A call out of the documented order (e.g. shared memory before SG DMA registration). */
+  callOrder: DMALAB_P1.ndisCallOrder,
+  /** A resource still held at halt or unload. */
+  resourceLeak: DMALAB_P1.ndisResourceLeak,
+  /** An NBL or NBL pool used wrongly (double free, foreign pool). */
+  nblMisuse: DMALAB_P1.nblMisuse,
+  /** The pause completed with sends not yet completed (p2: how many). */
+  sendsNotCompleted: DMALAB_P1.sendsNotCompleted,
+} as const
+
+/** Parameter 2 of NDIS_BUGCHECK_WATCHDOG (0x7C/0x25): the operation that took too long. */
+export const NDIS_WATCHDOG = {
+  miniportPause: 0x21,
+  miniportHalt: 0x22,
+  miniportOid: 0x23,
 } as const
 
 export class NdisContext {
@@ -73,7 +90,7 @@ export class NdisContext {
   }
 
   /** A violation in an NDIS call, with the driver line that made it. */
-  violation(kind: string, message: string, code?: number, params?: readonly [number, number, number, number], details?: Record<string, string | number | boolean | null>): void {
+  violation(kind: ReportedKind, message: string, code?: number, params?: readonly [number, number, number, number], details?: Record<string, string | number | boolean | null>): void {
     const site = siteHere()
     this.kernel.log.violation({
       kind,

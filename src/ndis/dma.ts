@@ -190,6 +190,6 @@ export class NdisDma {
   private irql(routine: string, maximum: number): void {
     const k = this.ctx.kernel
     if (k.irql <= maximum) return
-    this.ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x1044, k.irql, maximum, 0], { routine, irql: k.irql })
+    this.ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0xe5, k.irql, 0, 0], { routine, irql: k.irql })
   }
 }

@@ -97,7 +97,7 @@ export class NdisHost {
     const protocol = this.protocol
     const irqlAtMost = (routine: string, maximum: number): void => {
       if (k.irql <= maximum) return
-      ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x1045, k.irql, maximum, 0], { routine })
+      ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0xe5, k.irql, 0, 0], { routine })
     }
     // Offset and Length are ULONGs: a value that is not one is the driver's mistake. Beyond the
     // 256 bytes of configuration space there is nothing to read or write (0 bytes, as NDIS).

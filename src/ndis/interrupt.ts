@@ -75,7 +75,7 @@ export class Interrupts {
       return
     }
     if (this.ctx.kernel.irql !== PASSIVE_LEVEL) {
-      this.ctx.violation('irql-violation', 'NdisMDeregisterInterruptEx must be called at PASSIVE_LEVEL', BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x1043, this.ctx.kernel.irql, PASSIVE_LEVEL, 0])
+      this.ctx.violation('irql-violation', 'NdisMDeregisterInterruptEx must be called at PASSIVE_LEVEL', BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0xe5, this.ctx.kernel.irql, 0, 0])
     }
     r.detach()
     this.clock.cancel(r.isrTimer)
@@ -118,8 +118,10 @@ export class Interrupts {
       r.masked = true
       this.ctx.kernel.log.report({
         kind: 'interrupt-storm',
-        code: BUGCHECK.BUGCODE_NDIS_DRIVER,
-        params: [NDIS_BUGCHECK.callOrder, STORM_LIMIT, 0, 0],
+        // Bug check 0xF2 reference: p1 the ISR, p2 its context, p3 the interrupt object, p4 0x1
+        // (not chained). A JavaScript ISR has no address to give.
+        code: BUGCHECK.HARDWARE_INTERRUPT_STORM,
+        params: [0, 0, 0, 1],
         message: `the NIC's interrupt line stayed asserted through ${STORM_LIMIT} calls of MiniportInterrupt at the same instant: the ISR does not clear or mask the cause (read ICR / write IMC); the line is masked`,
         details: { deliveries: STORM_LIMIT },
       })

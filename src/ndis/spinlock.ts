@@ -7,10 +7,11 @@ import { BUGCHECK } from '../kernel/bugcheck.js'
 import { DISPATCH_LEVEL, irqlName } from '../kernel/irql.js'
 import type { Kernel } from '../kernel/kernel.js'
 import { siteHere } from '../kernel/sites.js'
+import { DMALAB_P1 } from '../kernel/kinds.js'
 import type { NDIS_SPIN_LOCK } from './types.js'
 
-/** Driver Verifier parameter 1 (dmalab range) for spin-lock misuse found on one CPU. */
-export const SPIN_LOCK_MISUSE = 0x1020
+/** dmalab's own parameter 1 for spin-lock misuse found on one CPU (Windows hangs instead). */
+export const SPIN_LOCK_MISUSE = DMALAB_P1.spinLockMisuse
 
 export class SpinLocks {
   private readonly kernel: Kernel
@@ -40,12 +41,12 @@ export class SpinLocks {
     if (lock.held) this.misuse(lock, `${routine} of spin lock #${lock.id}, already held: on one processor this never returns (deadlock)`, true)
     if (dpr) {
       if (k.irql !== DISPATCH_LEVEL) {
-        k.irqlViolation(0x1021, DISPATCH_LEVEL, `${routine} at ${irqlName(k.irql)}: the Dpr variant is only for callers already at DISPATCH_LEVEL`)
+        k.irqlViolation(0x40, 0, `${routine} at ${irqlName(k.irql)}: the Dpr variant is only for callers already at DISPATCH_LEVEL`)
       }
       lock.OldIrql = k.irql
     } else {
       if (k.irql > DISPATCH_LEVEL) {
-        k.irqlViolation(0x1022, DISPATCH_LEVEL, `${routine} at ${irqlName(k.irql)}: spin locks are acquired at IRQL <= DISPATCH_LEVEL`)
+        k.irqlViolation(0x42, 0, `${routine} at ${irqlName(k.irql)}: spin locks are acquired at IRQL <= DISPATCH_LEVEL`)
       }
       lock.OldIrql = k.irql
       if (k.irql < DISPATCH_LEVEL) k.irql = DISPATCH_LEVEL
@@ -80,7 +81,7 @@ export class SpinLocks {
 
   private misuse(lock: NDIS_SPIN_LOCK, message: string, fatal: boolean): void {
     const finding = {
-      kind: 'spin-lock-misuse',
+      kind: 'spin-lock-misuse' as const,
       code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
       params: [SPIN_LOCK_MISUSE, lock.id, this.kernel.irql, 0] as const,
       message,

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { BugCheck, BUGCHECK } from '../../src/index.js'
 import { hex } from '../../src/hw/address.js'
+import { DMALAB_P1 } from '../../src/kernel/kinds.js'
 import { DMA_STATUS } from '../../src/hw/dma-engine.js'
 import type { DMA_ADAPTER } from '../../src/ndis/api.js'
 import { TWO_POW_32, firstFinding, kinds, lineHere, loadTestMiniport, theFinding, type Loaded } from '../support/driver-fixture.js'
@@ -171,7 +172,9 @@ describe('driver memory handed to the device by raw address', () => {
     transmitRaw(a, pa, 256)
     m.runUntilIdle()
     const f = firstFinding(m, 'dma-address-truncated')
-    expect(f.code).toBeUndefined() // dmalab sees more than Windows: no bug check of its own (DESIGN)
+    // dmalab sees more than Windows: no Windows code, so parameter 1 is in dmalab's own range.
+    expect(f.code).toBe(BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION)
+    expect(f.params?.[0]).toBe(DMALAB_P1.dmaAddressTruncated)
     expect(f.site).toBe(site)
     expect(f.details).toMatchObject({ intended: pa, actual: pa - TWO_POW_32, addressBits: 32, access: 'read' })
     expect(f.message).toBe(
@@ -309,7 +312,7 @@ describe('device-side errors', () => {
     ndis.NdisMSetBusData(a.handle, 0, 4, Uint8Array.of(buffer[0]! & ~0x4, buffer[1]!), 2)
     m.traffic.send({ count: 3, size: 300 })
     const f = theFinding(m, 'bus-master-disabled')
-    expect(f.code).toBeUndefined()
+    expect(f.params?.[0]).toBe(DMALAB_P1.busMasterDisabled)
     expect(f.message).toBe('00:03.0 needed DMA (transmit descriptor fetch) while PCI COMMAND.BME was clear: nothing was transferred')
     expect(m.report().traffic.txFrames).toBe(0)
   })
@@ -319,7 +322,7 @@ describe('device-side errors', () => {
     transmitRaw(a, m.nic.bar0, 64)
     m.runUntilIdle()
     const f = theFinding(m, 'device-error')
-    expect(f.code).toBeUndefined()
+    expect(f.params?.[0]).toBe(DMALAB_P1.deviceError)
     expect(f.message).toBe(`00:03.0 DMA read of 64 bytes at device address ${hex(m.nic.bar0)} (physical ${hex(m.nic.bar0)}) hit a device register window (MMIO): device DMA into registers is refused`)
     expect(f.details).toMatchObject({ reason: 'dma-to-mmio' })
   })

@@ -14,6 +14,7 @@ import { createMachine, type Machine } from '../../src/machine.js'
 import { BugCheck } from '../../src/index.js'
 import { NtStatusError } from '../../src/kernel/wdm.js'
 import { PASSIVE_LEVEL } from '../../src/kernel/irql.js'
+import type { FindingKind } from '../../src/kernel/kinds.js'
 import type { MiniportModule } from '../../src/ndis/miniport.js'
 import type { NdisApi, DMA_ADAPTER } from '../../src/ndis/api.js'
 import { REG, readReg, testMiniport, writeReg, type TestAdapter, type TestMiniportHooks } from '../support/test-miniport.js'
@@ -195,7 +196,7 @@ function checkUnload(m: Machine): void {
   if (k.log.stopped) return
   const state = m.ndis?.miniport.state
   if (state !== 'unloaded' && state !== 'init-failed') violated(`after m.halt the miniport is ${state}, not unloaded, and the machine did not stop`)
-  const count = (kind: string): number => k.log.counts.get(kind) ?? 0
+  const count = (kind: FindingKind): number => k.log.counts.get(kind) ?? 0
   const pool = [...k.pool.liveBlocks].filter((b) => b.driver).length
   if (count('pool-leak') < pool) violated(`the driver unloaded holding ${pool} pool blocks but ${count('pool-leak')} pool-leak findings were reported`)
   const other = [...k.contiguous.allocations, ...k.mdlPages.allocations, ...k.mappingAddresses.reservations].filter((x) => x.driver).length

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { Clock } from '../../src/hw/clock.js'
 import { BugCheck, BUGCHECK } from '../../src/kernel/bugcheck.js'
 import { FindingsLog } from '../../src/kernel/findings.js'
+import { DMALAB_P1, isDmalabP1 } from '../../src/kernel/kinds.js'
 
 describe('findings log', () => {
   it('log mode records violations and goes on; a fatal finding stops the machine and unwinds', () => {
@@ -57,10 +58,20 @@ describe('findings log', () => {
     expect(log.suppressed.get('dma-address-truncated')).toBe(990)
   })
 
-  it('kinds with no Windows bug check of their own carry no code, but still crash with a verifier code', () => {
+  it('kinds with no Windows bug check carry the layer\'s code with parameter 1 in dmalab\'s own range, and crash with it', () => {
     const log = new FindingsLog(new Clock(), 'crash')
     log.report({ kind: 'init-only-call', message: 'contiguous at runtime' })
-    expect(log.findings[0]!.code).toBeUndefined()
-    expect(log.bugcheck?.code).toBe(0xc4)
+    expect(log.findings[0]).toMatchObject({ code: 0xc4, params: [DMALAB_P1.initOnlyCall, 0, 0, 0] })
+    expect(isDmalabP1(log.findings[0]!.params![0])).toBe(true)
+    expect(log.bugcheck).toMatchObject({ code: 0xc4, params: [DMALAB_P1.initOnlyCall, 0, 0, 0] })
+  })
+
+  it('an info finding is a note: kept apart from the findings, never a bug check, even in crash mode', () => {
+    const log = new FindingsLog(new Clock(), 'crash')
+    log.report({ kind: 'deprecated-routine', message: 'NdisAllocateMemoryWithTag' })
+    expect(log.findings).toEqual([])
+    expect(log.notes).toMatchObject([{ kind: 'deprecated-routine', severity: 'info' }])
+    expect(log.notes[0]!.code).toBeUndefined()
+    expect(log.stopped).toBe(false)
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LOOKASIDE_LIST_BYTES, LOOKASIDE_MAXIMUM_DEPTH } from '../../src/kernel/lookaside.js'
+import { LOOKASIDE_LIST_BYTES, LOOKASIDE_MAXIMUM_DEPTH, LOOKASIDE_MISUSE } from '../../src/kernel/lookaside.js'
 import { tagValue } from '../../src/kernel/tags.js'
 import { NtStatusError } from '../../src/kernel/wdm.js'
 import { fixture, type Fixture } from './kernel-fixture.js'
@@ -92,8 +92,8 @@ describe('lookaside lists', () => {
     f.k.ExDeleteNPagedLookasideList(head)
     f.k.ExInitializeNPagedLookasideList(head, null, null, 0, 64, 'galF', 16)
     expect(f.m.findings.map((x) => [x.kind, x.params?.[0]])).toEqual([
-      ['lookaside-misuse', 0x1011],
-      ['lookaside-misuse', 0x1011],
+      ['lookaside-misuse', LOOKASIDE_MISUSE.RESERVED_NOT_ZERO],
+      ['lookaside-misuse', LOOKASIDE_MISUSE.RESERVED_NOT_ZERO],
     ])
   })
 
@@ -104,7 +104,7 @@ describe('lookaside lists', () => {
       if (paged) f.k.ExInitializePagedLookasideList(head, null, null, 0, 64, 'daeH', 0)
       else f.k.ExInitializeNPagedLookasideList(head, null, null, 0, 64, 'daeH', 0)
       expect(f.m.findings).toHaveLength(1)
-      expect(f.m.findings[0]).toMatchObject({ kind: 'lookaside-misuse', params: [0x1012, head, paged ? 1 : 0, 0] })
+      expect(f.m.findings[0]).toMatchObject({ kind: 'lookaside-misuse', params: [LOOKASIDE_MISUSE.HEAD_PAGEABLE, head, paged ? 1 : 0, 0] })
       expect(f.m.findings[0]!.message).toMatch(/must be nonpaged/)
     }
   })
@@ -124,7 +124,7 @@ describe('lookaside lists', () => {
     f.k.ExFreeToNPagedLookasideList(head, b)
     f.m.kernel.memory.write64(b, 0x1234) // use after free: the link to `a` is gone
     expect(f.k.ExAllocateFromNPagedLookasideList(head)).toBe(b)
-    expect(f.m.findings[0]).toMatchObject({ kind: 'lookaside-misuse', params: [0x1015, head, b, 0] })
+    expect(f.m.findings[0]).toMatchObject({ kind: 'lookaside-misuse', params: [LOOKASIDE_MISUSE.ENTRY_MODIFIED, head, b, 0] })
     expect(f.k.ExAllocateFromNPagedLookasideList(head)).toBe(a) // the list itself is intact
   })
 
@@ -132,7 +132,7 @@ describe('lookaside lists', () => {
     const f = fixture()
     const head = extension(f)
     f.k.ExInitializeNPagedLookasideList(head + 8, null, null, 0, 64, 'ngiA', 0)
-    expect(f.m.findings[0]).toMatchObject({ kind: 'lookaside-misuse', params: [0x1013, head + 8, 0, 0] })
+    expect(f.m.findings[0]).toMatchObject({ kind: 'lookaside-misuse', params: [LOOKASIDE_MISUSE.HEAD_MISALIGNED, head + 8, 0, 0] })
     expect(LOOKASIDE_LIST_BYTES).toBe(0x80)
   })
 })

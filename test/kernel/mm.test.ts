@@ -201,15 +201,59 @@ describe('mapping addresses', () => {
     expect(m.findings).toEqual([])
   })
 
-  it('an MDL larger than the reservation is not mapped; a wrong tag is a mismatch', () => {
+  it('an MDL larger than the reservation is not mapped, and nothing is reported', () => {
     const { m, k } = fixture()
     const reserved = k.MmAllocateMappingAddress(4096, 'paMR')
     const buffer = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 9000, 'fuB ')
     const mdl = k.IoAllocateMdl(buffer, 9000)!
     k.MmBuildMdlForNonPagedPool(mdl)
     expect(k.MmMapLockedPagesWithReservedMapping(reserved, 'paMR', mdl, k.MmCached)).toBe(0)
-    k.MmFreeMappingAddress(reserved, 'xxxx')
-    expect(m.findings[0]).toMatchObject({ kind: 'pool-free-mismatch' })
+    expect(m.findings).toEqual([])
+  })
+
+  // Bug check 0xDA SYSTEM_PTE_MISUSE reference: each misuse of a reserved mapping is a bug check
+  // with its own parameter 1 (0x101–0x10C), raised by the memory manager whether or not Driver
+  // Verifier runs: fatal here, whatever the verifier mode.
+  const TAG = 0x70614d52 // 'paMR' as the C constant: "RMap" in a pool dump
+  const misuse: Array<[string, number, (f: ReturnType<typeof reservation>) => void, (f: ReturnType<typeof reservation>) => readonly number[]]> = [
+    ['MmFreeMappingAddress with another tag', 0x101, (f) => f.k.MmFreeMappingAddress(f.reserved, 'xxxx'), (f) => [0x101, f.reserved, 0x78787878, TAG]],
+    ['MmFreeMappingAddress of an address never reserved', 0x102, (f) => f.k.MmFreeMappingAddress(f.reserved + 4096 * 64, 'paMR'), (f) => [0x102, f.reserved + 4096 * 64, TAG, 0]],
+    ['MmFreeMappingAddress while an MDL is mapped there', 0x103, (f) => { f.map(); f.k.MmFreeMappingAddress(f.reserved, 'paMR') }, (f) => [0x103, f.reserved, TAG, 1]],
+    ['MmMapLockedPagesWithReservedMapping with another tag', 0x104, (f) => void f.k.MmMapLockedPagesWithReservedMapping(f.reserved, 'xxxx', f.mdl, f.k.MmCached), (f) => [0x104, f.reserved, 0x78787878, TAG]],
+    ['MmMapLockedPagesWithReservedMapping of an address never reserved', 0x105, (f) => void f.k.MmMapLockedPagesWithReservedMapping(f.reserved + 4096, 'paMR', f.mdl, f.k.MmCached), (f) => [0x105, f.reserved + 4096, TAG, 0]],
+    ['mapping into a range already mapped', 0x107, (f) => { f.map(); f.map() }, (f) => [0x107, f.reserved, f.reserved, f.reserved + 4096]],
+    ['MmUnmapReservedMapping with another tag', 0x108, (f) => { f.map(); f.k.MmUnmapReservedMapping(f.reserved, 'xxxx', f.mdl) }, (f) => [0x108, f.reserved, 0x78787878, TAG]],
+    ['MmUnmapReservedMapping with nothing mapped', 0x109, (f) => f.k.MmUnmapReservedMapping(f.reserved, 'paMR', f.mdl), (f) => [0x109, f.reserved, TAG, 0]],
+  ]
+
+  function reservation() {
+    const { m, k } = fixture()
+    const reserved = k.MmAllocateMappingAddress(2 * 4096, 'paMR')
+    const buffer = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 4096, 'fuB ')
+    const mdl = k.IoAllocateMdl(buffer, 4096)!
+    k.MmBuildMdlForNonPagedPool(mdl)
+    return { m, k, reserved, mdl, map: () => void k.MmMapLockedPagesWithReservedMapping(reserved, 'paMR', mdl, k.MmCached) }
+  }
+
+  it.each(misuse)('%s is SYSTEM_PTE_MISUSE (0xDA) with parameter 1 %i, fatal', (_name, _p1, run, params) => {
+    const f = reservation()
+    const b = bugCheckOf(() => run(f))
+    expect(b.kind).toBe('reserved-mapping-misuse')
+    expect(b.code).toBe(0xda)
+    expect(b.params).toEqual(params(f))
+    expect(f.m.findings.at(-1)!.severity).toBe('fatal')
+  })
+
+  it('MmUnmapReservedMapping with an MDL spanning more (0x10A) or fewer (0x10C) pages than are mapped', () => {
+    for (const [bytes, p1] of [[3 * 4096, 0x10a], [100, 0x10c]] as const) {
+      const f = reservation()
+      const buffer = f.k.ExAllocatePoolWithTag(f.k.NonPagedPoolNx, 3 * 4096, 'fuB ')
+      const big = f.k.IoAllocateMdl(buffer, 2 * 4096)!
+      f.k.MmBuildMdlForNonPagedPool(big)
+      void f.k.MmMapLockedPagesWithReservedMapping(f.reserved, 'paMR', big, f.k.MmCached)
+      const other = f.k.IoAllocateMdl(buffer, bytes)!
+      expect(bugCheckOf(() => f.k.MmUnmapReservedMapping(f.reserved, 'paMR', other)).params[0]).toBe(p1)
+    }
   })
 })
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { BUGCHECK, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../src/index.js'
 import { kinds, loadTestMiniport, theFinding } from '../support/driver-fixture.js'
+import { NDIS_BUGCHECK } from '../../src/ndis/context.js'
 
 const PAGE = 4096
 
@@ -55,7 +56,7 @@ describe('NdisMAllocateNetBufferSGList', () => {
     }
     expect(theFinding(m, 'map-register-leak').params).toEqual([0x09, 3, 5, 0])
     // The pause did not wait for the three sends: they never came back to the protocol.
-    expect(theFinding(m, 'send-not-completed').params).toEqual([0x1043, 3, 0, 0])
+    expect(theFinding(m, 'send-not-completed').params).toEqual([NDIS_BUGCHECK.sendsNotCompleted, 3, 0, 0])
   })
 })
 

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest'
 import { BUGCHECK, DEVICE_IRQL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../src/index.js'
 import { STORM_LIMIT } from '../../src/ndis/interrupt.js'
+import { IRQL_NOT_RESTORED } from '../../src/kernel/driver-call.js'
 import type { NdisApi } from '../../src/ndis/api.js'
 import type { NDIS_OID_REQUEST } from '../../src/ndis/types.js'
 import { kinds, lineHere, loadTestMiniport, theFinding } from '../support/driver-fixture.js'
@@ -99,7 +100,10 @@ describe('interrupts', () => {
     m.runUntilIdle()
     expect(calls).toBe(STORM_LIMIT)
     const f = theFinding(m, 'interrupt-storm')
-    expect(f.code).toBe(BUGCHECK.BUGCODE_NDIS_DRIVER)
+    // Bug check 0xF2 HARDWARE_INTERRUPT_STORM reference: a level-triggered line left asserted;
+    // parameter 4 is 0x1 when the ISR is not chained.
+    expect(f.code).toBe(BUGCHECK.HARDWARE_INTERRUPT_STORM)
+    expect(f.params?.[3]).toBe(1)
     expect(f.message).toContain('the ISR does not clear or mask the cause (read ICR / write IMC); the line is masked')
   })
 })
@@ -139,7 +143,7 @@ describe('spin locks', () => {
       ndis.NdisFreeSpinLock(spinLock)
     })
     const f = theFinding(m, 'irql-violation')
-    expect(f).toMatchObject({ code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, params: [0x1021, PASSIVE_LEVEL, DISPATCH_LEVEL, 0], site })
+    expect(f).toMatchObject({ code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, params: [0x40, PASSIVE_LEVEL, 0, 0], site }) // 0xC4 reference: 0x40, KeAcquireSpinLockAtDpcLevel below DISPATCH_LEVEL
     expect(f.message).toBe('NdisDprAcquireSpinLock at PASSIVE_LEVEL: the Dpr variant is only for callers already at DISPATCH_LEVEL')
   })
 
@@ -163,7 +167,7 @@ describe('spin locks', () => {
       ndis.NdisAcquireSpinLock(ndis.NdisAllocateSpinLock().spinLock)
     })
     const f = theFinding(m, 'irql-violation')
-    expect(f.params).toEqual([0x1010, DISPATCH_LEVEL, PASSIVE_LEVEL, 0])
+    expect(f.params).toEqual([IRQL_NOT_RESTORED, DISPATCH_LEVEL, PASSIVE_LEVEL, 0])
     expect(f.message).toBe('MiniportOidRequest was called at PASSIVE_LEVEL and returned at DISPATCH_LEVEL: a spin lock or KeRaiseIrql not undone')
   })
 

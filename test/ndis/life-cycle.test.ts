@@ -9,6 +9,7 @@ import type { Machine } from '../../src/machine.js'
 import type { NDIS_OID_REQUEST } from '../../src/ndis/types.js'
 import { bareMiniport, kinds, lineHere, loadTestMiniport, theFinding } from '../support/driver-fixture.js'
 import { pendOid, testMiniport } from '../support/test-miniport.js'
+import { NDIS_BUGCHECK } from '../../src/ndis/context.js'
 
 const OID_GEN_LINK_SPEED = 0x0001_0107
 const OID_GEN_XMIT_OK = 0x0002_0101
@@ -123,7 +124,7 @@ describe('pause', () => {
     m.halt()
     const f = theFinding(m, 'send-not-completed')
     expect(f.code).toBe(BUGCHECK.BUGCODE_NDIS_DRIVER)
-    expect(f.params).toEqual([0x1043, 4, 0, 0])
+    expect(f.params).toEqual([NDIS_BUGCHECK.sendsNotCompleted, 4, 0, 0])
     expect(f.message).toBe('MiniportPause completed with 4 sent NET_BUFFER_LISTs never given back through NdisMSendNetBufferListsComplete: a miniport completes every send before its pause completes')
     // The halt then aborted them: the protocol got every NBL back, as failed sends.
     expect(m.report().traffic.dropped.txFailed).toBe(4)

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { BUGCHECK } from '../../src/index.js'
 import type { NET_BUFFER_LIST } from '../../src/ndis/types.js'
 import { kinds, lineHere, loadTestMiniport, theFinding } from '../support/driver-fixture.js'
+import { NDIS_BUGCHECK } from '../../src/ndis/context.js'
 
 describe('NET_BUFFER_LIST pools', () => {
   it('an NBL\'s memory is a pool block charged to its pool\'s tag, freed with it', () => {
@@ -32,7 +33,7 @@ describe('NET_BUFFER_LIST pools', () => {
     ndis.NdisFreeNetBufferListPool(pool)
     void kept
     expect(kinds(m)).toEqual(['nbl-misuse', 'nbl-misuse'])
-    expect(m.findings[0]).toMatchObject({ code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [0x1042, 0, 0, 0], site: twice })
+    expect(m.findings[0]).toMatchObject({ code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.nblMisuse, 0, 0, 0], site: twice })
     expect(m.findings[0]!.message).toBe('NdisFreeNetBufferList: the NET_BUFFER_LIST was not allocated from an NDIS pool, or was already freed')
     expect(m.findings[1]).toMatchObject({ site: early, message: "NdisFreeNetBufferListPool of pool 'TNbl' with 1 NET_BUFFER_LISTs still allocated from it" })
   })

@@ -6,6 +6,7 @@ import { AdapterState } from '../../src/dma/adapter.js'
 import { FaultInjector } from '../../src/faults/injector.js'
 import { classify, planSweep } from '../../src/faults/sweep.js'
 import { MATRIX, matrixConfig, poolOutstanding, runExample } from './run.js'
+import { isLeak } from '../../src/sweep.js'
 
 const SEND = 60
 const RECEIVE = 5
@@ -126,7 +127,7 @@ describe('every allocation site failed once (a stack-mode sweep) is handled', ()
     const notHandled: string[] = []
     for (const run of plan) {
       const { report } = await runExample(name, { ...scenario, config: { iommu, faults: run.replay } })
-      const c = classify({ outcome: report.outcome, findings: report.findings, bugcheck: report.bugcheck })
+      const c = classify({ outcome: report.outcome, findings: report.findings, bugcheck: report.bugcheck }, isLeak)
       if (c.outcome !== 'handled') notHandled.push(`${run.replay} (${run.site}): ${c.outcome} ${c.decisive.map((f) => f.kind).join(', ')}`)
     }
     return notHandled
