@@ -220,7 +220,7 @@ export class Machine {
     if (typeof miniport?.default !== 'function') throw new TypeError('a miniport module needs a default export DriverEntry(ndis, registryPath)')
     const host = new NdisHost({ kernel: this.kernel, clock: this.clock, hal: this.hal, caller: this.caller, nic: this.nic, wire: this.wire, pdo: this.pdo, seed: this.config.seed }, name ?? 'miniport')
     this.ndis = host
-    host.miniport.runUntil = (done, ns) => this.runUntil(done, ns)
+    host.runUntil = (done, ns) => this.runUntil(done, ns)
     // From now on every device access is checked against the live DMA mappings.
     this.nic.dma.observer = { onAccess: (requester, logical, pa, length, access) => this.dmaVerifier.deviceAccess(requester, logical, pa, length, access) }
     this.step(() => host.start(miniport))
@@ -229,16 +229,16 @@ export class Machine {
 
   loaded(): LoadedMiniport {
     const host = this.requireDriver('loaded')
-    const mp = host.miniport
+    const mp = host.driver
     return { name: host.ctx.driverName, state: mp.state, initStatus: mp.initStatus, initStatusName: statusName(mp.initStatus), ndis: host.api, context: host.ctx.adapterContext }
   }
 
   /** MiniportPause, MiniportHaltEx, the driver's unload and the leak checks. */
   halt(): void {
     const host = this.requireDriver('halt')
-    const mp = host.miniport
+    const mp = host.driver
     this.step(() => {
-      host.protocol.stop()
+      host.upper.stop()
       if (mp.state === 'running' || mp.state === 'paused') {
         this.idle()
         if (mp.pauseAndHalt()) {
@@ -260,7 +260,7 @@ export class Machine {
     const count = checkCount(options.count)
     const size = frameSize(options.size)
     this.step(() => {
-      host.protocol.queueSend(count, size)
+      host.upper.queueSend(count, size)
       this.idle(count)
     })
   }
@@ -270,7 +270,7 @@ export class Machine {
     const count = checkCount(options.count)
     const size = frameSize(options.size)
     this.step(() => {
-      host.protocol.injectFromWire(count, size, (frame) => this.wire.inject(frame))
+      host.upper.injectFromWire(count, size, (frame) => this.wire.inject(frame))
       this.idle(count)
     })
   }
@@ -321,9 +321,9 @@ export class Machine {
   report(): Report {
     const log = this.kernel.log
     const host = this.ndis
-    const initFailed = host !== null && host.miniport.state === 'init-failed'
+    const initFailed = host !== null && host.driver.state === 'init-failed'
     const outcome: Outcome = log.stopped ? 'bugcheck' : initFailed ? 'init-failed' : log.findings.length > 0 ? 'findings' : 'clean'
-    const counters = host?.protocol.counters
+    const counters = host?.upper.counters
     const { rx, tx } = this.nic.counters
     const dropped: DroppedFrames = {
       txFailed: counters?.txFailed ?? 0,
@@ -338,14 +338,15 @@ export class Machine {
       nicDmaErrors: rx.dmaErrors + tx.dmaErrors,
       nicTxDropped: tx.dropped,
     }
-    const initStatus = host?.miniport.initStatus ?? 0
+    const initStatus = host?.driver.initStatus ?? 0
     // Initialization that bug-checked never returned a status: say so rather than "success".
-    const initCrashed = host !== null && (host.miniport.crashedIn === 'DriverEntry' || host.miniport.crashedIn === 'MiniportInitializeEx') && log.bugcheck !== null
+    const crashedIn = host?.driver.crashedIn
+    const initCrashed = host !== null && (crashedIn === 'DriverEntry' || crashedIn === 'MiniportInitializeEx' || crashedIn === 'MiniportInitialize') && log.bugcheck !== null
     return {
       miniport: host?.ctx.driverName ?? '',
       config: this.config,
       outcome,
-      init: initCrashed ? { status: `${host.miniport.crashedIn} did not return: bug check ${hexPlain(log.bugcheck!.code)}`, code: log.bugcheck!.code } : { status: statusName(initStatus), code: initStatus },
+      init: initCrashed ? { status: `${crashedIn} did not return: bug check ${hexPlain(log.bugcheck!.code)}`, code: log.bugcheck!.code } : { status: statusName(initStatus), code: initStatus },
       bugcheck: log.bugcheck === null ? null : { code: log.bugcheck.code, name: log.bugcheck.name, params: log.bugcheck.params },
       findings: [...log.findings],
       notes: [...log.notes],

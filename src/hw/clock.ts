@@ -16,10 +16,17 @@ export class Timer {
   index = -1
   readonly name: string
   readonly callback: TimerCallback
+  /**
+   * A background timer fires as time passes but does not keep the machine busy: a periodic
+   * watchdog (a driver's periodic timer, NDIS's check-for-hang) would otherwise make
+   * `runUntilIdle` spin until its event bound.
+   */
+  readonly background: boolean
 
-  constructor(name: string, callback: TimerCallback) {
+  constructor(name: string, callback: TimerCallback, background = false) {
     this.name = name
     this.callback = callback
+    this.background = background
   }
 
   get armed(): boolean {
@@ -49,9 +56,11 @@ export class Clock {
   private readonly heap: Timer[] = []
   private nextSeq = 0
   private stopRequested = false
+  /** Armed timers that are not background timers: the machine is idle when this is 0. */
+  private foreground = 0
 
-  timer(name: string, callback: TimerCallback): Timer {
-    return new Timer(name, callback)
+  timer(name: string, callback: TimerCallback, options: { background?: boolean } = {}): Timer {
+    return new Timer(name, callback, options.background === true)
   }
 
   /** One-shot convenience for rare events; per-frame paths re-arm their own timers instead. */
@@ -65,6 +74,7 @@ export class Clock {
   arm(timer: Timer, at: number): void {
     const when = at < this.now ? this.now : at
     if (timer.index >= 0) this.removeAt(timer.index)
+    if (!timer.background) this.foreground++
     timer.at = when
     timer.seq = this.nextSeq++
     timer.index = this.heap.length
@@ -82,6 +92,11 @@ export class Clock {
 
   get pending(): number {
     return this.heap.length
+  }
+
+  /** Armed timers other than background ones. */
+  get busy(): number {
+    return this.foreground
   }
 
   /** Time of the next event, or Infinity when idle. */
@@ -113,10 +128,13 @@ export class Clock {
     return { events, completed: true, boundHit: false, stopped: false }
   }
 
-  /** Runs events until none are left, or the bound is hit. */
+  /**
+   * Runs events until none are left but background timers (which fire on the way when they
+   * fall due before the last foreground event), or the bound is hit.
+   */
   runUntilIdle(maxEvents = DEFAULT_EVENT_BOUND): RunResult {
     let events = 0
-    while (this.heap.length > 0) {
+    while (this.foreground > 0) {
       if (this.stopRequested) return { events, completed: false, boundHit: false, stopped: true }
       if (events >= maxEvents) return { events, completed: false, boundHit: true, stopped: false }
       this.dispatchNext()
@@ -142,6 +160,7 @@ export class Clock {
     const removed = heap[i]!
     const last = heap.pop()!
     removed.index = -1
+    if (!removed.background) this.foreground--
     if (i < heap.length) {
       heap[i] = last
       last.index = i

@@ -3,6 +3,7 @@
 import * as C from './constants.js'
 import type { NdisRoutines } from './api-types.js'
 import type { KernelApi } from '../kernel/api.js'
+import type { Ndis5Constants, Ndis5Routines } from './v5/api.js'
 
 export const NDIS_CONSTANTS = {
   ...C.NDIS_STATUS,
@@ -27,6 +28,10 @@ export const NDIS_CONSTANTS = {
 export type Widened<T> = { readonly [K in keyof T]: T[K] extends number ? number : T[K] }
 
 export type NdisConstants = Widened<typeof NDIS_CONSTANTS>
-/** Everything a miniport may call: the kernel's Ex/Mm/Io routines, the HAL's and NDIS's. */
-export type NdisApi = Widened<KernelApi> & NdisConstants & NdisRoutines
+/**
+ * Everything a miniport may call: the kernel's Ex/Mm/Io routines, the HAL's and NDIS's, for
+ * both driver models (NDIS 6 and NDIS 5.1; the registration routine a driver calls picks one).
+ */
+export type NdisApi = Widened<KernelApi> & NdisConstants & NdisRoutines & Widened<Ndis5Constants> & Ndis5Routines
 export type { NdisRoutines, DMA_ADAPTER, DMA_OPERATIONS } from './api-types.js'
+export type { Ndis5Routines } from './v5/api.js'

@@ -62,6 +62,8 @@ export class NdisContext {
   readonly pdo: PhysicalDeviceObject
   readonly spinLocks: SpinLocks
   driverName = 'miniport'
+  /** The driver model the miniport registered with: NdisMRegisterMiniportDriver (6) or NdisMRegisterMiniport (5). */
+  model: 'ndis6' | 'ndis5' | null = null
   characteristics: NDIS_MINIPORT_DRIVER_CHARACTERISTICS | null = null
   driverHandle: DriverHandle | null = null
   readonly adapterHandle: MiniportHandle = { kind: 'miniport-adapter', id: 1 }
@@ -69,7 +71,12 @@ export class NdisContext {
   adapterContext: unknown = undefined
   registrationAttributesSet = false
   generalAttributes: NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES | null = null
-  /** True while MiniportInitializeEx runs: the only time init-only calls are legal (S04). */
+  /** The handler that initializes the adapter in the registered model, for messages. */
+  get initializeHandler(): string {
+    return this.model === 'ndis5' ? 'MiniportInitialize' : 'MiniportInitializeEx'
+  }
+
+  /** True while MiniportInitialize[Ex] runs: the only time init-only calls are legal (S04). */
   inInitialize = false
   sgDma: SgDmaRegistration | null = null
   /** Register windows mapped with NdisMMapIoSpace: VA → length. */
@@ -113,7 +120,7 @@ export class NdisContext {
 
   checkHandle(routine: string, h: unknown): boolean {
     if (this.isMiniportHandle(h)) return true
-    this.violation('ndis-bad-handle', `${routine}: the handle is not the MiniportAdapterHandle NDIS passed to MiniportInitializeEx`)
+    this.violation('ndis-bad-handle', `${routine}: the handle is not the MiniportAdapterHandle NDIS passed to ${this.initializeHandler}`)
     return false
   }
 }

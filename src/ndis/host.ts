@@ -12,6 +12,9 @@ import { POOL_TYPE } from '../kernel/wdm.js'
 import { tagValue } from '../kernel/tags.js'
 import type { HalDma, PhysicalDeviceObject } from '../dma/api.js'
 import { NDIS_CONSTANTS, type NdisApi } from './api.js'
+import type { DriverModel, UpperEdge } from './driver-model.js'
+import { NDIS5_CONSTANTS } from './v5/api.js'
+import { Ndis5 } from './v5/ndis5.js'
 import type { NdisRoutines } from './api-types.js'
 import { NDIS_OBJECT_TYPE, NDIS_REQUEST_TYPE, NDIS_STATUS, OID } from './constants.js'
 import { NdisContext, type NblPoolHandle } from './context.js'
@@ -41,6 +44,8 @@ export class NdisHost {
   readonly protocol: Protocol
   readonly interrupts: Interrupts
   readonly nbls: NblPools
+  /** The NDIS 5.1 driver model: it runs the driver when DriverEntry registers with NdisMRegisterMiniport. */
+  readonly v5: Ndis5
   readonly api: NdisApi
   private readonly parts: NdisHostParts
 
@@ -55,7 +60,29 @@ export class NdisHost {
     this.protocol = new Protocol(ctx, this.miniport, this.nbls, parts.seed)
     this.protocol.mac = parts.nic.mac.slice()
     this.miniport.outstandingSends = () => this.protocol.inFlight
+    this.v5 = new Ndis5(ctx, this.miniport.driverObject, () => this.miniport.resources(), parts.seed)
+    this.miniport.afterDriverEntry = (entry) => {
+      if (!this.v5.claimed) return false
+      this.v5.takeOver(entry)
+      return true
+    }
     this.api = this.buildApi()
+  }
+
+  /** The miniport as the machine drives it, whichever NDIS version it registered with. */
+  get driver(): DriverModel {
+    return this.v5.active ? this.v5.miniport : this.miniport
+  }
+
+  /** The protocol bound above it. */
+  get upper(): UpperEdge {
+    return this.v5.active ? this.v5.protocol : this.protocol
+  }
+
+  /** How a driver model waits for a completion: runs the clock until `done()` or `ns` pass (set by the machine). */
+  set runUntil(fn: (done: () => boolean, ns: number) => void) {
+    this.miniport.runUntil = fn
+    this.v5.requests.runUntil = fn
   }
 
   /** DriverEntry + MiniportInitializeEx + MiniportRestart, then the protocol binds. */
@@ -226,6 +253,14 @@ export class NdisHost {
 
       IoGetDmaAdapter: (pdo, desc) => hal.IoGetDmaAdapter(pdo, desc),
     }
-    return { ...createKernelApi(k), ...NDIS_CONSTANTS, ...routines } as NdisApi
+    // NDIS 5.1 routines beside them; the two that both models name alike dispatch on the model
+    // the driver registered with.
+    const v5 = this.v5.routines()
+    const v5dma = this.v5.dma
+    const shared = {
+      NdisMAllocateSharedMemory: (h: unknown, len: number, cached: boolean) => (ctx.model === 'ndis5' ? v5dma.NdisMAllocateSharedMemory(h, len, cached) : dma.NdisMAllocateSharedMemory(h, len, cached)),
+      NdisMFreeSharedMemory: (h: unknown, len: number, cached: boolean, va: number, pa: number) => (ctx.model === 'ndis5' ? v5dma.NdisMFreeSharedMemory(h, len, cached, va, pa) : dma.NdisMFreeSharedMemory(h, len, cached, va, pa)),
+    }
+    return { ...createKernelApi(k), ...NDIS_CONSTANTS, ...NDIS5_CONSTANTS, ...routines, ...v5, ...shared } as NdisApi
   }
 }

@@ -5,7 +5,7 @@
 //  - HighestAcceptableAddress bounds every physical page of the allocation (S02).
 //  - NDIS_MEMORY_CONTIGUOUS: one physically contiguous run; NDIS_MEMORY_NONCACHED: mapped
 //    noncached; the two may be ORed (S03).
-//  - Those flags only from a miniport's MiniportInitializeEx, at PASSIVE_LEVEL. Anywhere else it
+//  - Those flags only from a miniport's MiniportInitialize[Ex], at PASSIVE_LEVEL. Anywhere else it
 //    is a programming error (init-only-call) and, memory being fragmented by then, the call is
 //    likely to fail (S04, S06) — dmalab makes the attempt after reporting it.
 //  - NdisFreeMemory: Length and MemoryFlags must be those of the allocation when flags were set.
@@ -156,11 +156,11 @@ export class NdisMemory {
     }
   }
 
-  /** S04: contiguous / noncached memory only from MiniportInitializeEx, at PASSIVE_LEVEL. */
+  /** S04: contiguous / noncached memory only from MiniportInitialize[Ex], at PASSIVE_LEVEL. */
   private checkInitOnly(length: number, flags: number): void {
     const k = this.ctx.kernel
     if (!this.ctx.inInitialize) {
-      this.ctx.violation('init-only-call', `NdisAllocateMemory with ${flagText(flags)} (${formatBytes(length)}) outside MiniportInitializeEx: only a miniport's initialization may ask for contiguous or noncached memory (S04); by now physical memory is fragmented and the call is likely to fail (S06)`, undefined, undefined, {
+      this.ctx.violation('init-only-call', `NdisAllocateMemory with ${flagText(flags)} (${formatBytes(length)}) outside ${this.ctx.initializeHandler}: only a miniport's initialization may ask for contiguous or noncached memory (S04); by now physical memory is fragmented and the call is likely to fail (S06)`, undefined, undefined, {
         routine: 'NdisAllocateMemory',
         flags,
         length,

@@ -42,6 +42,11 @@ export class Miniport {
   runUntil: (done: () => boolean, ns: number) => void = () => {}
   /** Sends the protocol handed down that have not come back yet (set by the host). */
   outstandingSends: () => number = () => 0
+  /**
+   * Called with what DriverEntry returned; true when another driver model took the driver over
+   * (an NDIS 5.1 miniport registered with NdisMRegisterMiniport: v5/). Set by the host.
+   */
+  afterDriverEntry: (entry: unknown) => boolean = () => false
 
   constructor(ctx: NdisContext, interrupts: Interrupts, nbls: NblPools, driverName: string) {
     this.ctx = ctx
@@ -63,6 +68,10 @@ export class Miniport {
     const ctx = this.ctx
     ctx.kernel.log.throwIfStopped()
     if (DriverObject !== this.driverObject) ctx.violation('ndis-bad-argument', 'NdisMRegisterMiniportDriver: DriverObject is not the one DriverEntry received (ndis.DriverObject)')
+    if (ctx.model === 'ndis5') {
+      ctx.violation('ndis-version-mismatch', 'NdisMRegisterMiniportDriver: this driver already registered as an NDIS 5 miniport (NdisMRegisterMiniport); a driver registers with one NDIS version')
+      return { status: NDIS_STATUS.NDIS_STATUS_FAILURE, ndisMiniportDriverHandle: null }
+    }
     const required = ['InitializeHandlerEx', 'HaltHandlerEx', 'PauseHandler', 'RestartHandler', 'OidRequestHandler', 'SendNetBufferListsHandler', 'ReturnNetBufferListsHandler'] as const
     const missing = required.filter((h) => typeof Characteristics?.[h] !== 'function')
     if (missing.length > 0) {
@@ -74,6 +83,7 @@ export class Miniport {
       return { status: NDIS_STATUS.NDIS_STATUS_NOT_SUPPORTED, ndisMiniportDriverHandle: null }
     }
     ctx.characteristics = Characteristics
+    ctx.model = 'ndis6'
     ctx.driverHandle = { kind: 'miniport-driver', id: ctx.handleId() }
     return { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, ndisMiniportDriverHandle: ctx.driverHandle }
   }
@@ -191,6 +201,7 @@ export class Miniport {
     const registry = `\\Registry\\Machine\\System\\CurrentControlSet\\Services\\${ctx.driverName}`
     const entry = ctx.caller.call('DriverEntry', PASSIVE_LEVEL, () => driverEntry(ndis as never, registry))
     if (entry === DRIVER_FAILED) return this.crashed('DriverEntry')
+    if (this.afterDriverEntry(entry)) return
     if (typeof entry !== 'number' || !isSuccess(entry) || ctx.characteristics === null) {
       this.initStatus = typeof entry === 'number' && !isSuccess(entry) ? entry : NDIS_STATUS.NDIS_STATUS_FAILURE
       if (ctx.characteristics === null && typeof entry === 'number' && isSuccess(entry)) {

@@ -7,11 +7,8 @@
 // NdisMSendNetBufferListsComplete. Receives: every indicated frame is read from the NB's MDL
 // chain and checked byte for byte, then the NBLs are returned (MiniportReturnNetBufferLists).
 //
-// A test frame: destination, source, EtherType 0x88B5 (IEEE local experimental), then
-// 'DMAL', the sequence number, the slot and the length, then a payload drawn from a fixed
-// pseudo-random pattern at an offset that depends on the slot, so a receiver can verify it.
+// The frames are frames.ts's test frames.
 import { PAGE_SIZE } from '../hw/address.js'
-import { Random } from '../hw/random.js'
 import { CHAIN_LIMIT, type MDL } from '../kernel/mdl.js'
 import { DISPATCH_LEVEL } from '../kernel/irql.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
@@ -22,17 +19,13 @@ import type { Miniport } from './miniport.js'
 import type { NblPools } from './nbl.js'
 import type { NET_BUFFER_LIST } from './types.js'
 
-export const ETHERTYPE = 0x88b5
-export const MAGIC = 0x4c414d44 // 'DMAL' read little-endian
-const HEADER = 14
-const STAMP = 12 // magic, sequence, slot (u16), length (u16)
-export const SLOT_BYTES = 2048
+import { HEADER, PEER_SLOT, SEQUENCE_OFFSET, SLOT_BYTES, STAMP, checkTestFrame, patternFor, writeTestFrame } from './frames.js'
+
+export { ETHERTYPE, MAGIC, SLOT_BYTES } from './frames.js'
 /** Send slots, so at most this many frames are in flight. */
 export const SEND_WINDOW = 256
 /** NBLs per MiniportSendNetBufferLists call. */
 export const SEND_BATCH = 32
-const PEER_SLOT = 0xffff
-const PATTERN_BYTES = 8192
 
 export interface TrafficCounters {
   /** Frames the protocol asked to send / that completed with success / that completed with an error. */
@@ -118,7 +111,7 @@ export class Protocol {
   injectFromWire(count: number, size: number, inject: (frame: Uint8Array) => void): void {
     for (let i = 0; i < count; i++) {
       const frame = new Uint8Array(size)
-      this.fill(frame, this.mac, this.peerMac, this.seq++, PEER_SLOT, size)
+      writeTestFrame(frame, this.pattern, this.mac, this.peerMac, this.seq++, PEER_SLOT, size)
       inject(frame)
       this.counters.rxInjected++
     }
@@ -192,31 +185,17 @@ export class Protocol {
     const size = this.sendSize
     const seq = this.seq++
     if (slot.size !== size) {
-      this.fill(this.frame, this.mac, this.mac, seq, slot.index, size)
+      writeTestFrame(this.frame, this.pattern, this.mac, this.mac, seq, slot.index, size)
       ram.writeFrom(slot.pa, this.frame, 0, size)
       slot.size = size
     } else {
-      ram.write32(slot.pa + HEADER + 4, seq)
+      ram.write32(slot.pa + SEQUENCE_OFFSET, seq)
     }
     const nb = slot.nbl.FirstNetBuffer!
     nb.DataLength = size
     nb.DataOffset = 0
     nb.CurrentMdlOffset = 0
     nb.CurrentMdl = slot.mdl
-  }
-
-  private fill(out: Uint8Array, dst: Uint8Array, src: Uint8Array, seq: number, slot: number, size: number): void {
-    out.set(dst, 0)
-    out.set(src, 6)
-    out[12] = ETHERTYPE >>> 8
-    out[13] = ETHERTYPE & 0xff
-    const v = new DataView(out.buffer, out.byteOffset)
-    v.setUint32(HEADER, MAGIC, true)
-    v.setUint32(HEADER + 4, seq, true)
-    v.setUint16(HEADER + 8, slot, true)
-    v.setUint16(HEADER + 10, size, true)
-    const payload = size - HEADER - STAMP
-    if (payload > 0) out.set(this.pattern.subarray(patternOffset(slot), patternOffset(slot) + payload), HEADER + STAMP)
   }
 
   /** NdisMSendNetBufferListsComplete. */
@@ -298,23 +277,13 @@ export class Protocol {
       this.corrupt(`a received frame's MDL chain does not describe its ${length} bytes`)
       return
     }
-    const s = this.scratch
-    const v = this.view
-    if (((s[12]! << 8) | s[13]!) !== ETHERTYPE || v.getUint32(HEADER, true) !== MAGIC) {
+    const verdict = checkTestFrame(this.scratch, this.scratchBuffer, this.view, length, this.pattern)
+    if (verdict.kind === 'foreign') {
       this.counters.rxForeign++
       return
     }
-    const slot = v.getUint16(HEADER + 8, true)
-    const size = v.getUint16(HEADER + 10, true)
-    const payload = size - HEADER - STAMP
-    if (size !== length) {
-      this.corrupt(`a frame sent as ${size} bytes arrived as ${length}`)
-      return
-    }
-    const p = patternOffset(slot)
-    // Compare ranges in place (no views made per frame).
-    if (this.scratchBuffer.compare(this.pattern, p, p + payload, HEADER + STAMP, HEADER + STAMP + payload) !== 0) {
-      this.corrupt(`a ${size}-byte frame (sequence ${v.getUint32(HEADER + 4, true)}) arrived with different payload bytes than were sent`)
+    if (verdict.kind === 'corrupt') {
+      this.corrupt(verdict.message)
       return
     }
     this.counters.rxFrames++
@@ -357,22 +326,4 @@ export class Protocol {
     this.counters.rxCorrupt++
     if (this.corruptReported++ < 20) this.ctx.kernel.log.report({ kind: 'frame-corrupted', message })
   }
-}
-
-/** The payload pattern for a seed: the same bytes for every machine with that seed, made once. */
-const patterns = new Map<number, Uint8Array>()
-
-function patternFor(seed: number): Uint8Array {
-  let p = patterns.get(seed)
-  if (p === undefined) {
-    const rng = new Random(seed, 'protocol-pattern')
-    p = Uint8Array.from({ length: PATTERN_BYTES + SLOT_BYTES }, () => rng.int(0, 255))
-    if (patterns.size > 64) patterns.clear()
-    patterns.set(seed, p)
-  }
-  return p
-}
-
-function patternOffset(slot: number): number {
-  return (slot * 31) % PATTERN_BYTES
 }

@@ -1,0 +1,302 @@
+// An NDIS 5.1 miniport's life as NDIS drives it: after DriverEntry registered it
+// (NdisMRegisterMiniport), MiniportInitialize with the medium array and the adapter's
+// configuration context; NDIS's own queries; a protocol binds (queries, lookahead, multicast
+// list, packet filter); MiniportCheckForHang every few seconds (and MiniportReset when it says
+// so); at the end the protocol unbinds (its sends complete, its packets are returned, the
+// filter is cleared), MiniportHalt, the driver's unload, and the checks NDIS makes on the way.
+// Handlers run at the IRQL NDIS 5.1 runs them at: MiniportInitialize and MiniportHalt at
+// PASSIVE_LEVEL, MiniportCheckForHang, MiniportReset and requests at DISPATCH_LEVEL.
+import { hex } from '../../hw/address.js'
+import type { Timer } from '../../hw/clock.js'
+import { BUGCHECK } from '../../kernel/bugcheck.js'
+import { DRIVER_FAILED } from '../../kernel/driver-call.js'
+import { DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../kernel/irql.js'
+import { NDIS_STATUS, isSuccess, statusName } from '../constants.js'
+import { NDIS_BUGCHECK } from '../context.js'
+import type { DriverModel } from '../driver-model.js'
+import { PENDING_TIMEOUT_NS, type MiniportState } from '../miniport.js'
+import type { DRIVER_OBJECT } from '../types.js'
+import type { Configuration } from './config.js'
+import { NDIS5_MEDIUM, NDIS5_STATUS, OID5 } from './constants.js'
+import type { Dma5 } from './dma.js'
+import type { Interrupts5 } from './interrupt.js'
+import type { Packets } from './packets.js'
+import { PROTOCOL_FILTER, PROTOCOL_LOOKAHEAD, type Protocol5 } from './protocol.js'
+import type { ReceivePath } from './receive.js'
+import type { Requests5 } from './requests.js'
+import type { SendPath } from './send.js'
+import type { Ndis5State } from './state.js'
+import type { Timers5 } from './timers.js'
+
+/** The media NDIS offers MiniportInitialize: every NDIS_MEDIUM NDIS 5.1 knows, in enum order. */
+export const MEDIUM_ARRAY: readonly number[] = Array.from({ length: 14 }, (_, i) => i)
+
+export interface Ndis5Parts {
+  readonly state: Ndis5State
+  readonly config: Configuration
+  readonly packets: Packets
+  readonly dma: Dma5
+  readonly interrupts: Interrupts5
+  readonly timers: Timers5
+  readonly requests: Requests5
+  readonly send: SendPath
+  readonly receive: ReceivePath
+  readonly protocol: Protocol5
+  readonly driverObject: DRIVER_OBJECT
+}
+
+interface OidAnswer { readonly name: string; readonly status: number }
+
+export class Miniport5 implements DriverModel {
+  private readonly p: Ndis5Parts
+  state: MiniportState = 'unloaded'
+  initStatus: number = NDIS_STATUS.NDIS_STATUS_SUCCESS
+  crashedIn: string | null = null
+  private readonly hangTimer: Timer
+  private resetting = false
+  /** OIDs NDIS and the protocol sent at bind, with the status each got (for tests and reports). */
+  readonly bindRequests: OidAnswer[] = []
+
+  constructor(parts: Ndis5Parts) {
+    this.p = parts
+    this.hangTimer = parts.state.ctx.kernel.clock.timer('MiniportCheckForHang', () => this.checkForHang(), { background: true })
+  }
+
+  /** DriverEntry has returned: initialize the adapter if it registered, or clean up after it. */
+  afterDriverEntry(entry: unknown): void {
+    const { state: s } = this.p
+    const ctx = s.ctx
+    this.state = 'initializing'
+    if (typeof entry !== 'number' || !isSuccess(entry) || !s.registered) {
+      this.initStatus = typeof entry === 'number' && !isSuccess(entry) ? entry >>> 0 : NDIS_STATUS.NDIS_STATUS_FAILURE
+      if (s.registered || (typeof entry === 'number' && isSuccess(entry))) {
+        if (!s.registered) s.callOrder('DriverEntry returned success without registering the miniport (NdisMRegisterMiniport)')
+      }
+      // NdisTerminateWrapper: "if DriverEntry fails after NdisMInitializeWrapper, it must call NdisTerminateWrapper".
+      if (s.wrapper !== null && !s.wrapperTerminated && !(typeof entry === 'number' && isSuccess(entry))) {
+        ctx.kernel.log.report({ kind: 'ndis-resource-leak', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.resourceLeak, 0, 0, 0], message: 'DriverEntry failed after NdisMInitializeWrapper without calling NdisTerminateWrapper: the wrapper NDIS allocated for the driver is never released' })
+      }
+      this.state = 'init-failed'
+      this.unload()
+      return
+    }
+    this.initialize()
+  }
+
+  /** MiniportInitialize, then NDIS's queries and the protocol's bind. */
+  private initialize(): void {
+    const { state: s, config } = this.p
+    const ctx = s.ctx
+    const k = ctx.kernel
+    const chars = s.characteristics!
+    ctx.inInitialize = true
+    const r = ctx.caller.call('MiniportInitialize', PASSIVE_LEVEL, () => chars.InitializeHandler(MEDIUM_ARRAY, MEDIUM_ARRAY.length, ctx.adapterHandle, s.configurationContext))
+    ctx.inInitialize = false
+    if (r === DRIVER_FAILED) return this.crashed('MiniportInitialize')
+    let status: number
+    if (typeof r !== 'object' || r === null || typeof r.status !== 'number') {
+      k.log.report({ kind: 'bad-return-value', message: 'MiniportInitialize returned something other than { status, selectedMediumIndex }: NDIS takes it as NDIS_STATUS_FAILURE' })
+      status = NDIS_STATUS.NDIS_STATUS_FAILURE
+    } else status = r.status >>> 0
+    if (config.openHandles > 0) {
+      k.log.report({ kind: 'ndis-resource-leak', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.resourceLeak, 0, 0, 0], message: `MiniportInitialize returned with ${config.openHandles} configuration handle${config.openHandles === 1 ? '' : 's'} open: NdisCloseConfiguration frees what NdisOpenConfiguration and NdisReadConfiguration allocated` })
+      config.closeAll()
+    }
+    if (!isSuccess(status)) {
+      this.initStatus = status
+      this.state = 'init-failed'
+      this.afterHaltChecks('init-failed')
+      this.unload()
+      return
+    }
+    const index = (r as { selectedMediumIndex?: unknown }).selectedMediumIndex
+    if (typeof index !== 'number' || MEDIUM_ARRAY[index] !== NDIS5_MEDIUM.NdisMedium802_3) {
+      ctx.violation('ndis-bad-argument', `MiniportInitialize selected medium index ${String(index)}${typeof index === 'number' && MEDIUM_ARRAY[index] !== undefined ? ` (NDIS_MEDIUM ${MEDIUM_ARRAY[index]})` : ''}: the NIC is Ethernet, NdisMedium802_3 (index ${MEDIUM_ARRAY.indexOf(NDIS5_MEDIUM.NdisMedium802_3)} of MediumArray); no protocol binds to it otherwise`)
+    } else s.medium = NDIS5_MEDIUM.NdisMedium802_3
+    if (s.attributes === null) s.callOrder('MiniportInitialize succeeded without NdisMSetAttributes[Ex]: NDIS has no adapter context to pass the miniport\'s handlers')
+    if (s.shutdown === null) {
+      ctx.violation('ndis-verifier-warning', 'the miniport registered no MiniportShutdown (AdapterShutdownHandler in its NDIS 5.1 characteristics, or NdisMRegisterAdapterShutdownHandler): at system shutdown its NIC keeps DMA running (the NDIS Verifier warns about it)')
+    }
+    this.state = 'running'
+    k.enterRuntime()
+    this.bind()
+    if (typeof chars.CheckForHangHandler === 'function' && !k.log.stopped) {
+      k.clock.armAfter(this.hangTimer, (s.attributes?.checkForHangSeconds ?? 2) * 1e9)
+    }
+  }
+
+  /** NDIS's initialization queries, then the protocol's bind (NDIS 5.1: "Binding to an Underlying Miniport"). */
+  private bind(): void {
+    const { state: s, requests, protocol, send } = this.p
+    if (s.ctx.kernel.log.stopped || s.medium !== NDIS5_MEDIUM.NdisMedium802_3) return
+    const failed: string[] = []
+    const ask = (name: keyof typeof OID5, length: number, mandatory: boolean): Uint8Array | null => {
+      const r = requests.query(OID5[name], length)
+      this.bindRequests.push({ name, status: r.status })
+      if (s.ctx.kernel.log.stopped) return null
+      if (r.status === NDIS_STATUS.NDIS_STATUS_SUCCESS) return r.data
+      if (mandatory) failed.push(`${name} (query: ${statusName(r.status)})`)
+      return null
+    }
+    const set = (name: keyof typeof OID5, data: Uint8Array): boolean => {
+      const r = requests.set(OID5[name], data)
+      this.bindRequests.push({ name, status: r.status })
+      if (r.status === NDIS_STATUS.NDIS_STATUS_SUCCESS) return true
+      if (!s.ctx.kernel.log.stopped) failed.push(`${name} (set: ${statusName(r.status)})`)
+      return false
+    }
+    const u32 = (bytes: Uint8Array | null): number | null => (bytes !== null && bytes.length >= 4 ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) : null)
+    // NDIS's own queries when the adapter comes up.
+    if (typeof s.characteristics?.SendPacketsHandler === 'function') {
+      const n = u32(ask('OID_GEN_MAXIMUM_SEND_PACKETS', 4, true))
+      if (n !== null && n > 0) send.maxSendPackets = Math.min(n, 256)
+    }
+    ask('OID_GEN_MAC_OPTIONS', 4, true)
+    ask('OID_GEN_MAXIMUM_LOOKAHEAD', 4, true)
+    const mac = ask('OID_802_3_CURRENT_ADDRESS', 6, true)
+    if (mac !== null && mac.length >= 6) protocol.mac = mac.slice(0, 6)
+    const media = u32(ask('OID_GEN_MEDIA_CONNECT_STATUS', 4, true))
+    if (media !== null) protocol.mediaConnected = media === 0
+    // The protocol binds (as TCP/IP does).
+    ask('OID_GEN_MAXIMUM_FRAME_SIZE', 4, true)
+    ask('OID_GEN_LINK_SPEED', 4, true)
+    ask('OID_GEN_MAXIMUM_TOTAL_SIZE', 4, true)
+    if (!s.ctx.kernel.log.stopped) set('OID_GEN_CURRENT_LOOKAHEAD', le32(PROTOCOL_LOOKAHEAD))
+    if (!s.ctx.kernel.log.stopped) set('OID_802_3_MULTICAST_LIST', new Uint8Array(0))
+    if (!s.ctx.kernel.log.stopped && set('OID_GEN_CURRENT_PACKET_FILTER', le32(PROTOCOL_FILTER))) protocol.packetFilter = PROTOCOL_FILTER
+    if (failed.length > 0 && !s.ctx.kernel.log.stopped) {
+      s.ctx.kernel.log.report({ kind: 'oid-failed', message: `OIDs every NDIS 5 Ethernet miniport supports failed when NDIS and the protocol bound: ${failed.join(', ')}`, details: { oids: failed.join(', ') } })
+    }
+    protocol.bound = !s.ctx.kernel.log.stopped
+  }
+
+  /** MiniportCheckForHang every CheckForHangTimeInSeconds; TRUE asks NDIS to reset the adapter. */
+  private checkForHang(): void {
+    const { state: s } = this.p
+    const k = s.ctx.kernel
+    const chars = s.characteristics
+    if (this.state !== 'running' || chars?.CheckForHangHandler === undefined || k.log.stopped || this.resetting) return
+    k.clock.armAfter(this.hangTimer, (s.attributes?.checkForHangSeconds ?? 2) * 1e9)
+    const hung = s.ctx.caller.call4('MiniportCheckForHang', DISPATCH_LEVEL, chars.CheckForHangHandler, s.adapterContext, undefined, undefined, undefined)
+    if (hung === DRIVER_FAILED) return
+    if (hung === true) this.reset()
+  }
+
+  /** NDIS resets the adapter: RESET_START to the protocol, MiniportReset, RESET_END, and the filter again after an addressing reset. */
+  reset(): void {
+    const { state: s, requests, protocol } = this.p
+    if (this.state !== 'running' || this.resetting) return
+    this.resetting = true
+    try {
+      protocol.status(NDIS5_STATUS.NDIS_STATUS_RESET_START, new Uint8Array(0))
+      const r = requests.reset()
+      protocol.status(NDIS5_STATUS.NDIS_STATUS_RESET_END, new Uint8Array(0))
+      if (r.addressingReset && isSuccess(r.status) && !s.ctx.kernel.log.stopped) {
+        // An addressing reset loses the addresses and filter: NDIS sets them again.
+        requests.set(OID5.OID_GEN_CURRENT_LOOKAHEAD, le32(PROTOCOL_LOOKAHEAD))
+        requests.set(OID5.OID_802_3_MULTICAST_LIST, new Uint8Array(0))
+        requests.set(OID5.OID_GEN_CURRENT_PACKET_FILTER, le32(protocol.packetFilter))
+      }
+    } finally {
+      this.resetting = false
+    }
+  }
+
+  /** The protocol unbinds, then MiniportHalt. */
+  pauseAndHalt(): boolean {
+    const { state: s, send, receive, protocol, requests } = this.p
+    const ctx = s.ctx
+    const k = ctx.kernel
+    if (this.state !== 'running') return true
+    protocol.stop()
+    // Unbinding waits for every send to come back and returns every packet the protocol kept.
+    requests.runUntil(() => send.outstanding === 0 || k.log.stopped, PENDING_TIMEOUT_NS)
+    if (k.log.stopped) return this.stopped()
+    const outstanding = send.outstanding
+    if (outstanding > 0) {
+      k.log.report({
+        kind: 'send-not-completed',
+        code: BUGCHECK.BUGCODE_NDIS_DRIVER,
+        params: [NDIS_BUGCHECK.sendsNotCompleted, outstanding, 0, 0],
+        message: `the protocol unbound with ${outstanding} sent packet${outstanding === 1 ? '' : 's'} never completed (NdisMSendComplete, or a status from a serialized MiniportSend[Packets]): NDIS cannot halt the miniport while it owns sends`,
+        details: { outstanding },
+      })
+      send.abortQueued(NDIS_STATUS.NDIS_STATUS_FAILURE)
+    }
+    receive.returnAll()
+    if (k.log.stopped) return this.stopped()
+    if (protocol.packetFilter !== 0) {
+      requests.set(OID5.OID_GEN_CURRENT_PACKET_FILTER, le32(0))
+      protocol.packetFilter = 0
+    }
+    protocol.bound = false
+    k.clock.cancel(this.hangTimer)
+    if (k.log.stopped) return this.stopped()
+    k.phase = 'halt'
+    const chars = s.characteristics!
+    const halted = ctx.caller.call('MiniportHalt', PASSIVE_LEVEL, () => chars.HaltHandler(s.adapterContext))
+    if (halted === DRIVER_FAILED) return this.stopped()
+    this.state = 'halted'
+    this.afterHaltChecks('halt')
+    return true
+  }
+
+  /** What NDIS finds still held when MiniportHalt returns (or a failed MiniportInitialize does). */
+  private afterHaltChecks(after: 'halt' | 'init-failed'): void {
+    const { state: s, interrupts, timers, dma, packets } = this.p
+    const ctx = s.ctx
+    const k = ctx.kernel
+    if (k.log.stopped) return
+    interrupts.checkDeregistered(after)
+    timers.checkCancelled(after)
+    dma.releaseAfterHalt()
+    const who = after === 'halt' ? 'MiniportHalt returned' : 'MiniportInitialize failed'
+    const leak = (what: string): void => k.log.report({ kind: 'ndis-resource-leak', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.resourceLeak, 0, 0, 0], message: `${who} with ${what}` })
+    for (const [va, length] of ctx.ioMappings) leak(`the register window at ${hex(va)} (${length} bytes) mapped (NdisMUnmapIoSpace not called)`)
+    for (const p of packets.leftovers()) leak(`a ${p.what} still allocated${p.live > 0 ? `, ${p.live} descriptors in use` : ''}`)
+  }
+
+  /** The driver's unload (NdisMRegisterUnloadHandler), then the kernel's leak check (S23). */
+  unload(): void {
+    const { state: s, driverObject } = this.p
+    const k = s.ctx.kernel
+    if (k.log.stopped) return
+    const handler = s.unloadHandler ?? driverObject.DriverUnload
+    if (typeof handler === 'function') {
+      const r = s.ctx.caller.call('MiniportUnload', PASSIVE_LEVEL, () => handler(driverObject))
+      if (r === DRIVER_FAILED) return this.crashed()
+    }
+    if (!k.log.stopped) k.checkLeaks(s.ctx.driverName)
+    if (this.state !== 'init-failed') this.state = 'unloaded'
+  }
+
+  /** MiniportShutdown (5.1 AdapterShutdownHandler, or NdisMRegisterAdapterShutdownHandler): the system is going down. */
+  shutdown(): void {
+    const { state: s } = this.p
+    const sd = s.shutdown
+    if (sd === null || this.state !== 'running') return
+    s.inShutdown = true
+    try {
+      const context = sd.context === undefined ? s.adapterContext : sd.context
+      s.ctx.caller.call('MiniportShutdown', PASSIVE_LEVEL, () => sd.handler(context))
+    } finally {
+      s.inShutdown = false
+    }
+  }
+
+  private crashed(handler?: string): void {
+    this.crashedIn ??= handler ?? null
+    this.state = 'crashed'
+  }
+
+  private stopped(): boolean {
+    this.crashed()
+    return false
+  }
+}
+
+function le32(n: number): Uint8Array {
+  const b = new Uint8Array(4)
+  new DataView(b.buffer).setUint32(0, n >>> 0, true)
+  return b
+}
