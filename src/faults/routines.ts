@@ -39,6 +39,18 @@ export const ALLOCATION_ROUTINES = [
   'NdisAllocateNetBuffer',
   'NdisAllocateNetBufferAndNetBufferList',
   'NdisAllocateMdl',
+  // NDIS 5.1
+  'NdisMAllocateMapRegisters',
+  'NdisMInitializeScatterGatherDma',
+  'NdisMAllocateSharedMemoryAsync',
+  'NdisAllocatePacketPool',
+  'NdisAllocatePacketPoolEx',
+  'NdisAllocatePacket',
+  'NdisDprAllocatePacket',
+  'NdisAllocateBufferPool',
+  'NdisAllocateBuffer',
+  'NdisOpenConfiguration',
+  'NdisReadConfiguration',
 ] as const
 
 export type AllocationRoutine = (typeof ALLOCATION_ROUTINES)[number]
@@ -60,4 +72,7 @@ export const PER_PACKET_ROUTINES: readonly string[] = [
   'NdisAllocateNetBufferAndNetBufferList',
   'ExAllocateFromNPagedLookasideList',
   'ExAllocateFromPagedLookasideList',
+  'NdisAllocatePacket',
+  'NdisDprAllocatePacket',
+  'NdisAllocateBuffer',
 ]

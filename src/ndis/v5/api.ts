@@ -3,7 +3,7 @@
 // arrays and structures are filled in place). They sit beside the NDIS 6 routines: the routine
 // a driver registers with (NdisMRegisterMiniport or NdisMRegisterMiniportDriver) decides which
 // driver model NDIS runs it under.
-import type { CM_PARTIAL_RESOURCE_LIST, DRIVER_OBJECT } from '../types.js'
+import type { CM_PARTIAL_RESOURCE_LIST, DRIVER_OBJECT, NdisHandle } from '../types.js'
 import * as C from './constants.js'
 import type { BufferPoolHandle, PacketPoolHandle } from './packets.js'
 import type { ConfigurationHandle } from './config.js'
@@ -59,10 +59,10 @@ export interface Ndis5Routines {
   // Packets and buffers
   NdisAllocatePacketPool(NumberOfDescriptors: number, ProtocolReservedLength: number): { status: number; poolHandle: PacketPoolHandle | null }
   NdisAllocatePacketPoolEx(NumberOfDescriptors: number, NumberOfOverflowDescriptors: number, ProtocolReservedLength: number): { status: number; poolHandle: PacketPoolHandle | null }
-  NdisFreePacketPool(PoolHandle: PacketPoolHandle | null): void
-  NdisPacketPoolUsage(PoolHandle: PacketPoolHandle | null): number
-  NdisAllocatePacket(PoolHandle: PacketPoolHandle | null): { status: number; packet: NDIS_PACKET | null }
-  NdisDprAllocatePacket(PoolHandle: PacketPoolHandle | null): { status: number; packet: NDIS_PACKET | null }
+  NdisFreePacketPool(PoolHandle: NdisHandle | null): void
+  NdisPacketPoolUsage(PoolHandle: NdisHandle | null): number
+  NdisAllocatePacket(PoolHandle: NdisHandle | null): { status: number; packet: NDIS_PACKET | null }
+  NdisDprAllocatePacket(PoolHandle: NdisHandle | null): { status: number; packet: NDIS_PACKET | null }
   NdisFreePacket(Packet: NDIS_PACKET): void
   NdisDprFreePacket(Packet: NDIS_PACKET): void
   NdisReinitializePacket(Packet: NDIS_PACKET): void
@@ -75,8 +75,8 @@ export interface Ndis5Routines {
   NdisRecalculatePacketCounts(Packet: NDIS_PACKET): void
   NdisGetFirstBufferFromPacketSafe(Packet: NDIS_PACKET, Priority: number): { firstBuffer: NDIS_BUFFER | null; firstBufferVA: number; firstBufferLength: number; totalBufferLength: number }
   NdisAllocateBufferPool(NumberOfDescriptors: number): { status: number; poolHandle: BufferPoolHandle | null }
-  NdisFreeBufferPool(PoolHandle: BufferPoolHandle | null): void
-  NdisAllocateBuffer(PoolHandle: BufferPoolHandle | null, VirtualAddress: number, Length: number): { status: number; buffer: NDIS_BUFFER | null }
+  NdisFreeBufferPool(PoolHandle: NdisHandle | null): void
+  NdisAllocateBuffer(PoolHandle: NdisHandle | null, VirtualAddress: number, Length: number): { status: number; buffer: NDIS_BUFFER | null }
   NdisFreeBuffer(Buffer: NDIS_BUFFER): void
   NdisQueryBuffer(Buffer: NDIS_BUFFER): { virtualAddress: number; length: number }
   NdisQueryBufferSafe(Buffer: NDIS_BUFFER, Priority: number): { virtualAddress: number; length: number }
