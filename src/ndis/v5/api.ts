@@ -42,6 +42,7 @@ export interface Ndis5Routines {
   NdisMSetAttributesEx(MiniportAdapterHandle: object, MiniportAdapterContext: unknown, CheckForHangTimeInSeconds: number, AttributeFlags: number, AdapterType: number): void
   NdisOpenConfiguration(WrapperConfigurationContext: object): { status: number; configurationHandle: ConfigurationHandle | null }
   NdisReadConfiguration(ConfigurationHandle: ConfigurationHandle | null, Keyword: string, ParameterType: number): { status: number; parameterValue: NDIS_CONFIGURATION_PARAMETER | null }
+  NdisWriteConfiguration(ConfigurationHandle: ConfigurationHandle | null, Keyword: string, ParameterValue: NDIS_CONFIGURATION_PARAMETER): number
   NdisCloseConfiguration(ConfigurationHandle: ConfigurationHandle | null): void
   NdisReadNetworkAddress(ConfigurationHandle: ConfigurationHandle | null): { status: number; networkAddress: Uint8Array | null; networkAddressLength: number }
   NdisMQueryAdapterResources(WrapperConfigurationContext: object, BufferSize: number): { status: number; resourceList: CM_PARTIAL_RESOURCE_LIST | null; bufferSize: number }

@@ -81,6 +81,23 @@ export class Configuration {
     return { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, parameterValue: convert(value, ParameterType) }
   }
 
+  /** NdisWriteConfiguration(&Status, ConfigurationHandle, Keyword, ParameterValue): writes a keyword of the adapter's key. */
+  NdisWriteConfiguration(ConfigurationHandle: unknown, Keyword: string, ParameterValue: NDIS_CONFIGURATION_PARAMETER): number {
+    const s = this.s
+    if (!s.enter('NdisWriteConfiguration')) return NDIS_STATUS.NDIS_STATUS_FAILURE
+    s.irqlAtMost('NdisWriteConfiguration', PASSIVE_LEVEL)
+    if (!this.open.has(ConfigurationHandle as ConfigurationHandle)) {
+      s.ctx.violation('ndis-bad-handle', 'NdisWriteConfiguration: ConfigurationHandle is not open (NdisOpenConfiguration)')
+      return NDIS_STATUS.NDIS_STATUS_FAILURE
+    }
+    if (typeof Keyword !== 'string' || typeof ParameterValue !== 'object' || ParameterValue === null || typeof ParameterValue.ParameterData !== 'object') {
+      s.ctx.violation('ndis-bad-argument', 'NdisWriteConfiguration: Keyword must be a string and ParameterValue an NDIS_CONFIGURATION_PARAMETER')
+      return NDIS_STATUS.NDIS_STATUS_FAILURE
+    }
+    this.set(Keyword, { ParameterType: ParameterValue.ParameterType, ParameterData: { ...ParameterValue.ParameterData } })
+    return NDIS_STATUS.NDIS_STATUS_SUCCESS
+  }
+
   /** NdisCloseConfiguration(ConfigurationHandle): frees the handle and every parameter read through it. */
   NdisCloseConfiguration(ConfigurationHandle: unknown): void {
     const s = this.s

@@ -87,6 +87,7 @@ export class Ndis5 {
       NdisMSetAttributesEx: (h, ctx, secs, flags, type) => w.NdisMSetAttributesEx(h, ctx, secs, flags, type),
       NdisOpenConfiguration: (ctx) => c.NdisOpenConfiguration(ctx),
       NdisReadConfiguration: (h, k, type) => c.NdisReadConfiguration(h, k, type),
+      NdisWriteConfiguration: (h, k, v) => c.NdisWriteConfiguration(h, k, v),
       NdisCloseConfiguration: (h) => c.NdisCloseConfiguration(h),
       NdisReadNetworkAddress: (h) => c.NdisReadNetworkAddress(h),
       NdisMQueryAdapterResources: (ctx, size) => c.NdisMQueryAdapterResources(ctx, size),
