@@ -105,6 +105,8 @@ export interface Adapter {
   freeSlots: number[]
   /** Packets waiting for descriptors or map registers, in the order they came. */
   txQueue: NDIS_PACKET[]
+  /** Packets that could not be sent at all, to complete with NDIS_STATUS_RESOURCES once the lock is dropped. */
+  txFailed: NDIS_PACKET[]
   /** Packets on the ring, by their last descriptor. */
   txPackets: Array<TxPacket | null>
 }
@@ -137,6 +139,8 @@ export interface Hooks {
   mapStaged(a: Adapter, slot: number, length: number): { units: Array<{ PhysicalAddress: number; Length: number }>; mapping: TxMapping | null } | null
   /** Gives back one transmit mapping once the NIC is done with it. */
   completeMapping(a: Adapter, m: TxMapping): void
+  /** Whether a packet is copied into a staging slot rather than mapped buffer by buffer. */
+  stage(a: Adapter, bufferCount: number, totalLength: number): boolean
   /** Runs at the start of every send (MiniportSendPackets), before anything is queued. */
   beforeSend(a: Adapter): void
 }

@@ -1,10 +1,11 @@
-// An NDIS 5.1 miniport for the Intel 82540EM, written the way seed document 000 describes an
-// NDIS 5 NIC driver: its context area comes from NdisAllocateMemory and is handed to
-// NdisMSetAttributesEx; contiguous noncached memory (the transmit staging area) is allocated
-// only inside MiniportInitialize, below the NIC's 4 GiB reach, with a smaller-blocks fallback;
-// every send is mapped through map registers, which bounce data above 4 GiB. Deserialized,
-// bus master, receive by packet indication. Clean in every configuration of `dmalab check`, and
-// `handled` for every call of its sweep.
+// An NDIS 5.1 miniport for the Intel 82540EM, the reference for a correct NDIS 5 driver.
+//
+// Written the way seed document 000 describes an NDIS 5 NIC driver: its context area comes
+// from NdisAllocateMemory and is handed to NdisMSetAttributesEx; contiguous noncached memory
+// (the transmit staging area) is allocated only inside MiniportInitialize, below the NIC's
+// 4 GiB reach, with a smaller-blocks fallback; every send is mapped through map registers,
+// which bounce data above 4 GiB. Deserialized, bus master, receive by packet indication. Clean
+// in every configuration of `dmalab check`, and `handled` for every call of its sweep.
 import type { NdisApi } from '../../src/ndis/api.js'
 import type { NDIS_MINIPORT_CHARACTERISTICS } from '../../src/ndis/v5/types.js'
 import type { Driver, Hooks } from './adapter.js'

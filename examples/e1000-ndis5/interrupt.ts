@@ -47,8 +47,10 @@ function serviceTransmits(a: Adapter): void {
   ndis.NdisDprAcquireSpinLock(a.lock!)
   const done = reapTransmits(a)
   drainQueue(a)
+  const failed = a.txFailed.splice(0)
   ndis.NdisDprReleaseSpinLock(a.lock!)
   completeSends(a, done, ndis.NDIS_STATUS_SUCCESS)
+  completeSends(a, failed, ndis.NDIS_STATUS_RESOURCES)
 }
 
 /** The link went up or down: tell the protocol (NdisMIndicateStatus + Complete). */

@@ -13,7 +13,7 @@
 //    like any other buffer, and needs no bounce buffer because it is below 4 GiB.
 // Every allocation falls back or fails cleanly; halt.ts gives everything back.
 import type { NdisApi } from '../../src/ndis/api.js'
-import { CONTEXT_BYTES, STAGING_SLOTS, STAGING_SLOT_BYTES, type Adapter, type Hooks, type TxMapping } from './adapter.js'
+import { CONTEXT_BYTES, COPY_BELOW, MAX_DIRECT_BUFFERS, STAGING_SLOTS, STAGING_SLOT_BYTES, type Adapter, type Hooks, type TxMapping } from './adapter.js'
 
 /** NDIS_PHYSICAL_ADDRESS_CONST(-1, 0): the highest address a device with 32 address lines reaches. */
 export const HIGHEST_32BIT = 0xffff_ffff
@@ -41,6 +41,8 @@ export const defaultHooks: Hooks = {
     a.ndis.NdisMCompleteBufferPhysicalMapping(a.handle, m.buffer, m.register)
     a.freeRegisters.push(m.register)
   },
+  // Many small buffers, or a short frame: one copy is cheaper than a mapping per buffer.
+  stage: (_a, bufferCount, totalLength) => bufferCount > MAX_DIRECT_BUFFERS || totalLength < COPY_BELOW,
   beforeSend() {},
 }
 

@@ -8,7 +8,7 @@
 // in order ("Multipacket Sends from Deserialized Miniport Drivers").
 import type { NDIS_PACKET } from '../../src/ndis/v5/types.js'
 import {
-  COPY_BELOW, CTX, MAX_DIRECT_BUFFERS, adapterOf, bump, get, set, writeReg, type Adapter, type Driver, type TxMapping, type TxPacket,
+  CTX, adapterOf, bump, get, set, writeReg, type Adapter, type Driver, type TxMapping, type TxPacket,
 } from './adapter.js'
 import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LENGTH, DESC_SIZE, REG, TXD_CMD, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_STA, TXD_STA_DD } from '../e1000/hw.js'
 import { mapBuffer } from './memory.js'
@@ -28,9 +28,11 @@ export function sendPackets(driver: Driver, context: unknown, packets: NDIS_PACK
     else refused.push(p)
   }
   drainQueue(a)
+  const failed = a.txFailed.splice(0)
   ndis.NdisReleaseSpinLock(a.lock!)
   const status = get(a, CTX.linkUp) === 0 ? ndis.NDIS_STATUS_MEDIA_DISCONNECT : ndis.NDIS_STATUS_FAILURE
   for (const p of refused) ndis.NdisMSendComplete(a.handle, p, status)
+  completeSends(a, failed, ndis.NDIS_STATUS_RESOURCES)
 }
 
 /** Puts queued packets on the ring while descriptors and map registers last; one doorbell. Lock held. */
@@ -49,7 +51,7 @@ function placePacket(a: Adapter, packet: NDIS_PACKET): boolean {
   const ndis = a.ndis
   const { bufferCount, firstBuffer, totalPacketLength } = ndis.NdisQueryPacket(packet)
   const free = get(a, CTX.txFree)
-  const stage = bufferCount > MAX_DIRECT_BUFFERS || totalPacketLength < COPY_BELOW
+  const stage = a.driver.hooks.stage(a, bufferCount, totalPacketLength)
   // Keep one descriptor unused: head == tail means an empty ring. A buffer of one frame spans at most two pages.
   const worst = stage ? 2 : bufferCount * 2
   if (free - worst < 1) return false
@@ -58,7 +60,11 @@ function placePacket(a: Adapter, packet: NDIS_PACKET): boolean {
   let slot = -1
   if (stage) {
     slot = a.freeSlots.pop() ?? -1
-    if (slot < 0) return false
+    if (slot < 0) {
+      // No staging area at all (it could not be allocated): the packet cannot be sent.
+      if (a.staging.length === 0) return failPacket(a, packet)
+      return false
+    }
     copyIntoSlot(a, packet, slot)
     const mapped = a.driver.hooks.mapStaged(a, slot, totalPacketLength)
     if (mapped === null) {
@@ -81,6 +87,13 @@ function placePacket(a: Adapter, packet: NDIS_PACKET): boolean {
     }
   }
   writeDescriptors(a, packet, units, mappings, slot)
+  return true
+}
+
+/** A packet that can never be placed: completed with NDIS_STATUS_RESOURCES (S11) once the lock is dropped. */
+function failPacket(a: Adapter, packet: NDIS_PACKET): boolean {
+  bump(a, CTX.txDropped)
+  a.txFailed.push(packet)
   return true
 }
 

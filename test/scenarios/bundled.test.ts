@@ -8,6 +8,10 @@ describe('bundled miniports', () => {
       'buggy/leak-on-halt',
       'buggy/mismatched-free',
       'buggy/must-succeed',
+      'buggy/ndis5/context-leak',
+      'buggy/ndis5/ignores-highest-address',
+      'buggy/ndis5/map-register-leak',
+      'buggy/ndis5/runtime-contiguous',
       'buggy/noncached-dma',
       'buggy/overrun',
       'buggy/paged-at-dispatch',
@@ -16,6 +20,7 @@ describe('bundled miniports', () => {
       'buggy/runtime-contiguous',
       'buggy/unchecked-allocation',
       'e1000',
+      'e1000-ndis5',
       'wdm-dma',
     ])
   })

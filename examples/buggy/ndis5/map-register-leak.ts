@@ -1,0 +1,22 @@
+// An NDIS 5.1 e1000 that never completes its map-register mappings (map-register-leak when it frees the registers).
+//
+// What is wrong: when the NIC has sent a frame, this e1000-ndis5 variant completes the packet
+// but never completes the buffer's mapping, and never puts the map register back on its free
+// list. The NDIS 5.1 reference: the ranges NdisMStartBufferPhysicalMapping returns are valid
+// until NdisMCompleteBufferPhysicalMapping, which also copies bounced data back and releases the
+// register; NdisMFreeMapRegisters must not be called while registers are still mapped.
+// What dmalab reports, in every configuration: at halt, a `map-register-leak` (Driver Verifier
+// 0xE6/0x10: map registers freed while some are still mapped) counting every frame sent, up to
+// the 64 registers it reserved. Once all 64 are held, sends stop: a run of more frames than that
+// also reports the packets the miniport never completed when the protocol unbinds.
+import type { NdisApi } from '../../../src/ndis/api.js'
+import { driverEntry } from '../../e1000-ndis5/index.js'
+import { defaultHooks } from '../../e1000-ndis5/memory.js'
+
+export default function DriverEntry(ndis: NdisApi, registryPath?: string): number {
+  return driverEntry(ndis, registryPath, {
+    ...defaultHooks,
+    // BUG: neither NdisMCompleteBufferPhysicalMapping nor the register back on the free list.
+    completeMapping: () => {},
+  })
+}
