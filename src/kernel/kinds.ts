@@ -65,7 +65,11 @@ export const DMALAB_P1 = {
   packetFilterIgnored: 0xd000_0019,
   badReturnValue: 0xd000_001a,
   asyncDriverCode: 0xd000_001b,
+  ndisVerifierWarning: 0xd000_001c,
+  packetMisuse: 0xd000_001d,
+  oidFailed: 0xd000_001e,
   dmaBadArgument: 0xd000_0020,
+  mapRegisterMisuse: 0xd000_0021,
   /** A stop with no bug check of its own (dmalab's internal error). */
   internal: 0xd000_00ff,
 } as const
@@ -297,7 +301,10 @@ export const FINDING_KINDS = {
   },
   'ndis-call-order': {
     severity: 'violation', leak: false,
-    bugchecks: [own(NDIS, DMALAB_P1.ndisCallOrder)],
+    bugchecks: [
+      own(NDIS, DMALAB_P1.ndisCallOrder),
+      bc(NDIS, 0x0f, ['0x0F', ADAPTER_BLOCK, 'the reset status', 'AddressingReset'], 'NdisMResetComplete with no reset pending (NDIS 5)'),
+    ],
     summary: 'an NDIS call out of the order NDIS documents',
   },
   'ndis-restart-failed': {
@@ -313,15 +320,46 @@ export const FINDING_KINDS = {
   'interrupt-not-deregistered': {
     severity: 'fatal', leak: true,
     bugchecks: [
-      bc(NDIS, 0x08, ['0x08', ADAPTER_BLOCK, 'the NDIS_MINIPORT_INTERRUPT', '0'], 'MiniportHaltEx returned with the interrupt registered'),
-      bc(NDIS, 0x0b, ['0x0B', ADAPTER_BLOCK, 'the NDIS_MINIPORT_INTERRUPT', '0'], 'MiniportInitializeEx failed with the interrupt registered'),
+      bc(NDIS, 0x08, ['0x08', ADAPTER_BLOCK, 'the NDIS_MINIPORT_INTERRUPT', '0'], 'MiniportHalt[Ex] returned with the interrupt registered'),
+      bc(NDIS, 0x0b, ['0x0B', ADAPTER_BLOCK, 'the NDIS_MINIPORT_INTERRUPT', '0'], 'MiniportInitialize[Ex] failed with the interrupt registered'),
     ],
-    summary: 'the interrupt still registered when MiniportHaltEx returned or MiniportInitializeEx failed: NDIS bug checks',
+    summary: 'the interrupt still registered when MiniportHalt[Ex] returned or MiniportInitialize[Ex] failed: NDIS bug checks',
   },
   'nbl-misuse': {
     severity: 'violation', leak: false,
     bugchecks: [own(NDIS, DMALAB_P1.nblMisuse)],
     summary: 'a NET_BUFFER_LIST, NET_BUFFER or their pool used wrongly (double free, foreign pool, a chain that loops)',
+  },
+  'timer-not-cancelled': {
+    severity: 'fatal', leak: true,
+    bugchecks: [
+      bc(NDIS, 0x09, ['0x09', ADAPTER_BLOCK, 'the miniport\'s timer queue (NDIS_MINIPORT_TIMER)', '0'], 'MiniportHalt returned with a timer still set'),
+      bc(NDIS, 0x0c, ['0x0C', ADAPTER_BLOCK, 'the miniport\'s timer queue (NDIS_MINIPORT_TIMER)', '0'], 'MiniportInitialize failed with a timer still set'),
+    ],
+    summary: 'an NDIS 5 timer (NdisMInitializeTimer) still set when MiniportHalt returned or MiniportInitialize failed: NDIS bug checks',
+  },
+  'packet-misuse': {
+    severity: 'violation', leak: false,
+    bugchecks: [
+      own(NDIS, DMALAB_P1.packetMisuse),
+      bc(NDIS, 0x06, ['0x06', ADAPTER_BLOCK, 'the packet descriptor', 'the packet array'], 'a packet indicated while the protocol still holds it'),
+    ],
+    summary: 'an NDIS 5 packet descriptor used wrongly: completed when the miniport does not own it, indicated while the protocol holds it',
+  },
+  'ndis-version-mismatch': {
+    severity: 'violation', leak: false,
+    bugchecks: [bc(NDIS, 0x15, ['0x15', ADAPTER_BLOCK, '0', '0'])],
+    summary: 'an NDIS 6 driver called a routine reserved for NDIS 5 drivers, or a driver registered with both',
+  },
+  'ndis-verifier-warning': {
+    severity: 'violation', leak: false,
+    bugchecks: [own(NDIS, DMALAB_P1.ndisVerifierWarning)],
+    summary: 'what the NDIS Verifier warns about: no MiniportShutdown, send and request timeouts ignored by a hardware miniport, a PCI slot number other than 0',
+  },
+  'oid-failed': {
+    severity: 'violation', leak: false,
+    bugchecks: [own(NDIS, DMALAB_P1.oidFailed)],
+    summary: 'an OID every Ethernet miniport supports failed when NDIS and the protocol bound',
   },
   'send-not-completed': {
     severity: 'violation', leak: false,
@@ -394,8 +432,22 @@ export const FINDING_KINDS = {
   },
   'map-register-leak': {
     severity: 'violation', leak: true,
-    bugchecks: [bc(E6, 0x09, ['0x09', 'the DMA adapter', 'outstanding map registers', 'verifier data'])],
-    summary: 'the adapter released with map registers outstanding',
+    bugchecks: [
+      bc(E6, 0x09, ['0x09', 'the DMA adapter', 'outstanding map registers', 'verifier data']),
+      bc(E6, 0x10, ['0x10', 'number of registers still mapped', '0', '0'], 'map registers freed while some still map a buffer (NdisMFreeMapRegisters)'),
+    ],
+    summary: 'the adapter released with map registers outstanding, or map registers freed while still mapped',
+  },
+  'map-register-misuse': {
+    severity: 'violation', leak: false,
+    bugchecks: [
+      bc(E6, 0x1d, ['0x1D', 'buffer to map start', 'buffer to map end', 'system address in buffer that is already mapped'], 'a map register mapped again before its mapping was completed'),
+      bc(E6, 0x20, ['0x20', 'map register base', 'VA of the start of the DMA buffer', 'the MDL'], 'a mapping completed that was never started'),
+      bc(E6, 0x0c, ['0x0C', 'required map registers', 'maximum map registers', '0'], 'a buffer longer than one map register maps'),
+      bc(E6, 0x21, ['0x21', 'verifier data', '0', '0'], 'a zero-length buffer mapped'),
+      own(E6, DMALAB_P1.mapRegisterMisuse, 'the register index'),
+    ],
+    summary: 'an NDIS 5 map register used wrongly (NdisMStartBufferPhysicalMapping / NdisMCompleteBufferPhysicalMapping)',
   },
   'sg-list-leak': {
     severity: 'violation', leak: true,

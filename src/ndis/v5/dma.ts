@@ -21,6 +21,7 @@ import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { siteText } from '../../kernel/calls.js'
 import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../../kernel/irql.js'
 import { DMA_VIOLATION, type AdapterState } from '../../dma/adapter.js'
+import { DMALAB_P1 } from '../../kernel/kinds.js'
 import { allocateCommonBuffer, freeCommonBuffer } from '../../dma/common-buffer.js'
 import { buildScatterGather, putScatterGather, type SgRequest } from '../../dma/scatter-gather.js'
 import { DEVICE_DESCRIPTION_VERSION, NDIS_STATUS } from '../constants.js'
@@ -198,7 +199,7 @@ export class Dma5 {
     const m = set.slots[PhysicalMapRegister]
     if (m === null || m === undefined || m.buffer !== Buffer) {
       // Driver Verifier: "attempting to flush a map register that hasn't been mapped" (0xE6/0x20).
-      ctx.violation('map-register-misuse', `NdisMCompleteBufferPhysicalMapping on map register ${PhysicalMapRegister}: ${m === null || m === undefined ? 'nothing is mapped on it' : 'it maps a different buffer'}`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [0x20, PhysicalMapRegister, 0, 0])
+      ctx.violation('map-register-misuse', `NdisMCompleteBufferPhysicalMapping on map register ${PhysicalMapRegister}: ${m === null || m === undefined ? 'nothing is mapped on it' : 'it maps a different buffer'}`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [0x20, PhysicalMapRegister, ctx.kernel.mdl.stateOf(Buffer) === undefined ? 0 : bufferVa(Buffer), 0])
       return
     }
     set.slots[PhysicalMapRegister] = null
@@ -250,7 +251,7 @@ export class Dma5 {
       return null
     }
     if (!Number.isSafeInteger(index) || index < 0 || index >= set.base) {
-      this.s.ctx.violation('map-register-misuse', `${routine}: PhysicalMapRegister ${String(index)} is not one of the ${set.base} map registers NdisMAllocateMapRegisters reserved (0..${set.base - 1})`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_VIOLATION.badArgument, 0, 0, 0])
+      this.s.ctx.violation('map-register-misuse', `${routine}: PhysicalMapRegister ${String(index)} is not one of the ${set.base} map registers NdisMAllocateMapRegisters reserved (0..${set.base - 1})`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMALAB_P1.mapRegisterMisuse, Number.isSafeInteger(index) ? index : 0, 0, 0])
       return null
     }
     return set

@@ -18,7 +18,7 @@ import { NDIS_STATUS } from '../constants.js'
 import { NDIS_BUGCHECK } from '../context.js'
 import { STORM_LIMIT } from '../interrupt.js'
 import { NDIS5_STATUS, NDIS_INTERRUPT_MODE } from './constants.js'
-import { NDIS5_BUGCHECK, type Ndis5State } from './state.js'
+import type { Ndis5State } from './state.js'
 import type { MiniportSynchronizeFunction, NDIS_MINIPORT_INTERRUPT, NDIS_MINIPORT_CHARACTERISTICS } from './types.js'
 
 interface Registration {
@@ -139,14 +139,15 @@ export class Interrupts5 {
   checkDeregistered(after: 'halt' | 'init-failed'): void {
     const r = this.registration
     if (r === null) return
-    const code = after === 'halt' ? NDIS5_BUGCHECK.haltWithoutInterruptDeregister : NDIS5_BUGCHECK.initFailedWithoutInterruptDeregister
-    this.s.ctx.kernel.log.report({
-      kind: 'ndis-resource-leak',
+    const code = after === 'halt' ? NDIS_BUGCHECK.haltWithoutInterruptDeregister : NDIS_BUGCHECK.initFailedWithoutInterruptDeregister
+    this.release(r)
+    // A real NDIS bug check: the machine stops here.
+    this.s.ctx.kernel.log.fatal({
+      kind: 'interrupt-not-deregistered',
       code: BUGCHECK.BUGCODE_NDIS_DRIVER,
       params: [code, 0, r.interrupt.id, 0],
       message: `${after === 'halt' ? 'MiniportHalt returned' : 'MiniportInitialize failed'} with its interrupt still registered: call NdisMDeregisterInterrupt first, or NDIS bug checks (0x7C/${after === 'halt' ? '0x08 NDIS_BUGCHECK_HALT_WITHOUT_INTERRUPT_DEREGISTER' : '0x0B NDIS_BUGCHECK_INIT_FAILED_WITHOUT_INTERRUPT_DEREGISTER'})`,
     })
-    this.release(r)
   }
 
   private release(r: Registration): void {
@@ -172,8 +173,9 @@ export class Interrupts5 {
       r.masked = true
       s.ctx.kernel.log.report({
         kind: 'interrupt-storm',
-        code: BUGCHECK.BUGCODE_NDIS_DRIVER,
-        params: [NDIS_BUGCHECK.callOrder, STORM_LIMIT, 0, 0],
+        // Bug check 0xF2 reference: p1 the ISR, p2 its context, p3 the interrupt object, p4 0x1 (not chained).
+        code: BUGCHECK.HARDWARE_INTERRUPT_STORM,
+        params: [0, 0, 0, 1],
         message: `the NIC's interrupt line stayed asserted through ${STORM_LIMIT} interrupts at the same instant: ${r.requestIsr ? 'MiniportISR' : 'MiniportDisableInterrupt'} does not clear or mask the cause (read ICR / write IMC); the line is masked`,
         details: { deliveries: STORM_LIMIT },
       })

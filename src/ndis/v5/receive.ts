@@ -130,7 +130,7 @@ export class ReceivePath {
         continue
       }
       if (this.held.has(p) || this.toReturn.includes(p)) {
-        s.ctx.violation('ndis-bad-argument', `NdisMIndicateReceivePacket: ReceivePackets[${i}] is still held by the protocol (not yet returned through MiniportReturnPacket)`, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS5_BUGCHECK.receivedPacketInUse, 0, 0, 0])
+        s.ctx.violation('packet-misuse', `NdisMIndicateReceivePacket: ReceivePackets[${i}] is still held by the protocol (not yet returned through MiniportReturnPacket): NDIS bug checks (0x7C/0x06)`, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS5_BUGCHECK.receivedPacketInUse, 0, 0, 0])
         continue
       }
       if (p.OobData.HeaderSize !== ETHERNET_HEADER_BYTES) {

@@ -12,6 +12,7 @@ import { POOL_TYPE } from '../../kernel/wdm.js'
 import { hex } from '../../hw/address.js'
 import { NDIS_STATUS, statusName } from '../constants.js'
 import { PENDING_TIMEOUT_NS } from '../miniport.js'
+import { NDIS_BUGCHECK, NDIS_WATCHDOG } from '../context.js'
 import { NDIS5_BUGCHECK, type Ndis5State } from './state.js'
 
 /** Pool tag of the information buffers NDIS passes with a request (dmalab's choice; reads "NDrq"). */
@@ -87,7 +88,8 @@ export class Requests5 {
         this.runUntil(() => this.pending?.status !== null || k.log.stopped, PENDING_TIMEOUT_NS)
         if (k.log.stopped) return failed
         if (this.pending?.status === null || this.pending === null) {
-          k.log.report({ kind: 'hang', message: `${name} pended OID ${hex(oid)} and never called ${kind === 'query' ? 'NdisMQueryInformationComplete' : 'NdisMSetInformationComplete'}` })
+          // NDIS's watchdog: 0x7C/0x25 with parameter 2 0x23, an OID request that never completed.
+          k.log.report({ kind: 'hang', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.watchdog, NDIS_WATCHDOG.miniportOid, 0, oid], message: `${name} pended OID ${hex(oid)} and never called ${kind === 'query' ? 'NdisMQueryInformationComplete' : 'NdisMSetInformationComplete'}` })
           return failed
         }
         status = this.pending.status

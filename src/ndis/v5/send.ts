@@ -11,13 +11,11 @@
 // With NdisMInitializeScatterGatherDma, NDIS maps each packet before the miniport sees it and
 // puts the list in the packet's ScatterGatherListPacketInfo; it frees the list when the send
 // completes.
-import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { DRIVER_FAILED } from '../../kernel/driver-call.js'
 import { DISPATCH_LEVEL } from '../../kernel/irql.js'
 import type { Timer } from '../../hw/clock.js'
 import { buildScatterGather, putScatterGather } from '../../dma/scatter-gather.js'
 import { NDIS_STATUS } from '../constants.js'
-import { NDIS_BUGCHECK } from '../context.js'
 import { NDIS_PER_PACKET_INFO } from './constants.js'
 import type { Dma5 } from './dma.js'
 import { bufferVa, type Packets } from './packets.js'
@@ -190,7 +188,7 @@ export class SendPath {
     if (!s.enterAdapter('NdisMSendComplete', MiniportAdapterHandle)) return
     s.dispatchOrBelow('NdisMSendComplete')
     if (this.owner.get(Packet) !== 'miniport') {
-      s.ctx.violation('ndis-bad-argument', `NdisMSendComplete of a packet the miniport does not own: ${this.owner.has(Packet) ? 'NDIS still holds it (it was never sent, or the miniport gave it back with a status)' : 'it is not a packet NDIS sent, or it was completed already'}`, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS_BUGCHECK.nblMisuse, 0, 0, 0])
+      s.ctx.violation('packet-misuse', `NdisMSendComplete of a packet the miniport does not own: ${this.owner.has(Packet) ? 'NDIS still holds it (it was never sent, or the miniport gave it back with a status)' : 'it is not a packet NDIS sent, or it was completed already'}`)
       return
     }
     this.finish(Packet, this.validStatus('NdisMSendComplete', Status))

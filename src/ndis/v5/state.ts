@@ -2,7 +2,8 @@
 // wrapper handle, the registered characteristics, the attributes MiniportInitialize set, and
 // the checks every NDIS 5 routine shares (handle, IRQL, version, initialization-only).
 import { BUGCHECK } from '../../kernel/bugcheck.js'
-import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../../kernel/irql.js'
+import { DISPATCH_LEVEL } from '../../kernel/irql.js'
+import { irqlAbove } from '../../kernel/irql-checks.js'
 import type { NdisContext } from '../context.js'
 import { NDIS_BUGCHECK } from '../context.js'
 import { NDIS_ATTRIBUTE } from './constants.js'
@@ -26,9 +27,7 @@ export interface AdapterAttributes {
  * documents them (debugger/bug-check-0x7c--bugcode-ndis-driver).
  */
 export const NDIS5_BUGCHECK = {
-  haltWithoutInterruptDeregister: 0x08,
   haltWithoutCancelTimer: 0x09,
-  initFailedWithoutInterruptDeregister: 0x0b,
   initFailedWithoutCancelTimer: 0x0c,
   resetCompleteUnexpected: 0x0f,
   /** NDIS_BUGCHECK_RECVD_PACKET_IN_USE_BAD_REF_COUNT: a packet indicated while the protocol still holds it. */
@@ -98,11 +97,9 @@ export class Ndis5State {
     return false
   }
 
-  /** The routine's documented IRQL ceiling (a Driver Verifier IRQL violation, 0xC4/0x1045 dmalab range, as the NDIS 6 shims). */
+  /** The routine's documented IRQL ceiling (Driver Verifier: 0xC4/0xE5, a call at the wrong IRQL). */
   irqlAtMost(routine: string, maximum: number): void {
-    const k = this.ctx.kernel
-    if (k.irql <= maximum) return
-    this.ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x1045, k.irql, maximum, 0], { routine, irql: k.irql })
+    irqlAbove(this.ctx.kernel, routine, maximum)
   }
 
   /** A routine the NDIS 5.1 reference says MiniportInitialize calls (and nothing else). */

@@ -142,18 +142,20 @@ export class Timers5 {
    * reported as NDIS reports it, and cancelled so it cannot run in an unloaded driver.
    */
   checkCancelled(after: 'halt' | 'init-failed'): void {
+    if (this.s.ctx.kernel.log.stopped) return
     const ctx = this.s.ctx
     const code = after === 'halt' ? NDIS5_BUGCHECK.haltWithoutCancelTimer : NDIS5_BUGCHECK.initFailedWithoutCancelTimer
     for (const t of this.timers.values()) {
       if (!t.clockTimer.armed) continue
-      ctx.kernel.log.report({
-        kind: 'ndis-resource-leak',
+      ctx.kernel.clock.cancel(t.clockTimer)
+      t.periodNs = 0
+      // A real NDIS bug check: the machine stops here.
+      ctx.kernel.log.fatal({
+        kind: 'timer-not-cancelled',
         code: BUGCHECK.BUGCODE_NDIS_DRIVER,
         params: [code, 0, t.timer.id, 0],
         message: `${after === 'halt' ? 'MiniportHalt returned' : 'MiniportInitialize failed'} with a timer still set (${t.routine}; ${t.periodNs > 0 ? 'periodic' : 'one-shot'}): cancel every timer with NdisMCancelTimer first, or NDIS bug checks (0x7C/${code === 0x09 ? '0x09 NDIS_BUGCHECK_HALT_WITHOUT_CANCEL_TIMER' : '0x0C NDIS_BUGCHECK_INIT_FAILED_WITHOUT_CANCEL_TIMER'})`,
       })
-      ctx.kernel.clock.cancel(t.clockTimer)
-      t.periodNs = 0
     }
   }
 

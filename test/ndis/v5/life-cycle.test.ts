@@ -158,18 +158,37 @@ describe('NDIS 5.1 check-for-hang, reset and halt', () => {
     expect(m.findings).toEqual([])
   })
 
-  it('halting with the interrupt still registered is 0x7C/0x08; with a timer still set, 0x7C/0x09', async () => {
-    const { driverEntry } = await import('../../../examples/e1000-ndis5/index.js')
-    const { defaultHooks } = await import('../../../examples/e1000-ndis5/memory.js')
+  it('halting with the interrupt still registered is NDIS\'s bug check 0x7C/0x08: the machine stops', async () => {
     const m = createMachine({})
-    m.load({ default: ((ndis: NdisApi) => driverEntry(ndis, undefined, defaultHooks)) as never }, 'e1000-ndis5')
-    expect(m.findings).toEqual([])
-    // A MiniportHalt that returns at once: the interrupt and the periodic watchdog are still there.
+    await m.load('e1000-ndis5')
+    // A MiniportHalt that returns at once: the interrupt (and the periodic watchdog) are still there.
     m.ndis!.v5.state.characteristics!.HaltHandler = () => {}
     m.halt()
-    const codes = m.findings.filter((f) => f.code === 0x7c).map((f) => f.params?.[0])
-    expect(codes).toContain(0x08)
-    expect(codes).toContain(0x09)
+    const r = m.report()
+    expect(r.outcome).toBe('bugcheck')
+    expect([r.bugcheck?.code, r.bugcheck?.params[0]]).toEqual([0x7c, 0x08])
+    expect(m.findings.map((f) => f.kind)).toEqual(['interrupt-not-deregistered'])
+  })
+
+  it('halting with a timer still set is NDIS\'s bug check 0x7C/0x09', () => {
+    const { m } = load(ndis5Loop({ hooks: { halt: (ndis, handle) => {
+      const { timer } = ndis.NdisMInitializeTimer(handle, () => {}, null)
+      ndis.NdisMSetTimer(timer!, 1000)
+    } } }).DriverEntry)
+    m.halt()
+    const r = m.report()
+    expect([r.bugcheck?.code, r.bugcheck?.params[0]]).toEqual([0x7c, 0x09])
+    expect(m.findings.map((f) => f.kind)).toEqual(['timer-not-cancelled'])
+  })
+
+  it('a MiniportInitialize that fails with a timer still set is 0x7C/0x0C', () => {
+    const { m, loaded } = load(ndis5Loop({ hooks: { initialize: (ndis, handle) => {
+      const { timer } = ndis.NdisMInitializeTimer(handle, () => {}, null)
+      ndis.NdisMSetTimer(timer!, 1000)
+      return ndis.NDIS_STATUS_RESOURCES
+    } } }).DriverEntry)
+    expect(loaded.state).toBe('init-failed')
+    expect([m.report().bugcheck?.code, m.report().bugcheck?.params[0]]).toEqual([0x7c, 0x0c])
   })
 
   it('MiniportShutdown runs at PASSIVE_LEVEL', () => {

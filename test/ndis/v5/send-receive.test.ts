@@ -45,7 +45,7 @@ describe('NDIS 5 sends', () => {
     expect(r.m.findings).toEqual([])
   })
 
-  it('NdisMSendComplete of a packet the miniport does not own is a finding', () => {
+  it('NdisMSendComplete of a packet the miniport does not own is packet-misuse', () => {
     const driver = ndis5Loop({ loopback: 'none', hooks: { query: (ndis, handle, oid) => {
       if (oid === ndis.OID_GEN_LINK_SPEED) {
         const pool = ndis.NdisAllocatePacketPool(1, 0)
@@ -57,7 +57,7 @@ describe('NDIS 5 sends', () => {
     } } })
     const m = createMachine({})
     m.load({ default: driver.DriverEntry as never }, 'loop')
-    expect(m.findings.map((f) => f.kind)).toEqual(['ndis-bad-argument'])
+    expect(m.findings.map((f) => f.kind)).toEqual(['packet-misuse'])
     expect(m.findings[0]!.message).toMatch(/NdisMSendComplete of a packet the miniport does not own/)
   })
 
