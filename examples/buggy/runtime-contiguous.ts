@@ -10,7 +10,7 @@
 // programming error. Such an attempt is unlikely to be successful because system-space memory
 // becomes fragmented" (S04, S06). The send path also runs at DISPATCH_LEVEL, and contiguous
 // NdisAllocateMemory needs PASSIVE_LEVEL. (The copies themselves are mapped correctly, through
-// NdisMAllocateNetBufferSGList of an NBL the driver builds over its slot.)
+// NdisMAllocateNetBufferSGList, for the device to read, of an NBL the driver builds over its slot.)
 // What dmalab reports, in every configuration: `init-only-call` (and an `irql-violation`, for
 // DISPATCH_LEVEL) for the runtime NdisAllocateMemory. When physical memory is fragmented before
 // the first send — the machine has been up a while (`memory.fragmentation` 0.5 leaves no free
@@ -27,11 +27,15 @@ import { copyNetBuffer } from '../e1000/net-buffer.js'
 /** One copy slot: a frame of up to 16288 bytes (the TX descriptor's maximum length) fits. */
 const SLOT_BYTES = 16 * 1024
 
-/** The copy area, and which of its slots are free. */
+/** The copy area, an MDL per slot, and which slots are free. */
 interface CopyArea {
   va: number
   length: number
-  mdl: MDL
+  /**
+   * One MDL per slot: NdisMAllocateNetBufferSGList maps from the start of a NET_BUFFER's
+   * CurrentMdl, so an NBL over one MDL of the whole area would map every slot before its own.
+   */
+  mdls: MDL[]
   freeSlots: number[]
 }
 
@@ -46,12 +50,17 @@ function contiguousCopies(): AdapterMemory {
     // BUG: contiguous memory asked for outside MiniportInitializeEx, at DISPATCH_LEVEL.
     const { status, virtualAddress } = ndis.NdisAllocateMemory(length, ndis.NDIS_MEMORY_CONTIGUOUS, ANY_ADDRESS)
     if (status !== ndis.NDIS_STATUS_SUCCESS) return null
-    const mdl = ndis.NdisAllocateMdl(a.handle, virtualAddress, length)
-    if (mdl === null) {
-      ndis.NdisFreeMemory(virtualAddress, length, ndis.NDIS_MEMORY_CONTIGUOUS)
-      return null
+    const mdls: MDL[] = []
+    for (let slot = 0; slot < a.txCount; slot++) {
+      const mdl = ndis.NdisAllocateMdl(a.handle, virtualAddress + slot * SLOT_BYTES, SLOT_BYTES)
+      if (mdl === null) {
+        for (const m of mdls) ndis.NdisFreeMdl(m)
+        ndis.NdisFreeMemory(virtualAddress, length, ndis.NDIS_MEMORY_CONTIGUOUS)
+        return null
+      }
+      mdls.push(mdl)
     }
-    return { va: virtualAddress, length, mdl, freeSlots: Array.from({ length: a.txCount }, (_, i) => a.txCount - 1 - i) }
+    return { va: virtualAddress, length, mdls, freeSlots: Array.from({ length: a.txCount }, (_, i) => a.txCount - 1 - i) }
   }
 
   return {
@@ -66,14 +75,15 @@ function contiguousCopies(): AdapterMemory {
         return ndis.NDIS_STATUS_RESOURCES
       }
       copyNetBuffer(ndis, nb, area.va + slot * SLOT_BYTES)
-      const copy = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, area.mdl, slot * SLOT_BYTES, nb.DataLength)
+      const copy = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, area.mdls[slot]!, 0, nb.DataLength)
       if (copy === null) {
         area.freeSlots.push(slot)
         return ndis.NDIS_STATUS_RESOURCES
       }
       copy.MiniportReserved[0] = slot
       copies.set(nb, copy)
-      const status = ndis.NdisMAllocateNetBufferSGList(a.dmaHandle!, copy.FirstNetBuffer!, context, 0, null, 0)
+      context.skip = copy.FirstNetBuffer!.CurrentMdlOffset
+      const status = ndis.NdisMAllocateNetBufferSGList(a.dmaHandle!, copy.FirstNetBuffer!, context, ndis.NDIS_SG_LIST_WRITE_TO_DEVICE, null, 0)
       if (status !== ndis.NDIS_STATUS_SUCCESS) {
         copies.delete(nb)
         ndis.NdisFreeNetBufferList(copy)
@@ -94,7 +104,7 @@ function contiguousCopies(): AdapterMemory {
     disableDma(a) {
       const ndis = a.ndis
       if (area !== null) {
-        ndis.NdisFreeMdl(area.mdl)
+        for (const mdl of area.mdls) ndis.NdisFreeMdl(mdl)
         ndis.NdisFreeMemory(area.va, area.length, ndis.NDIS_MEMORY_CONTIGUOUS)
         area = null
       }

@@ -69,6 +69,7 @@ export const ndisAdapterMemory: AdapterMemory = {
   enableDma(a) {
     const ndis = a.ndis
     const dma = ndis.NdisMRegisterScatterGatherDma(a.handle, {
+      Header: { Type: ndis.NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION, Revision: ndis.NDIS_SG_DMA_DESCRIPTION_REVISION_1, Size: 0 },
       Flags: 0,
       MaximumPhysicalMapping: MAXIMUM_PHYSICAL_MAPPING,
       ProcessSGListHandler: processSGList,
@@ -92,8 +93,12 @@ export const ndisAdapterMemory: AdapterMemory = {
     a.ndis.NdisMFreeSharedMemory(a.handle, length, cached, virtualAddress, logicalAddress)
   },
 
+  // A transfer to the device (NDIS_SG_LIST_WRITE_TO_DEVICE): the device only reads the packet.
+  // The list starts at the beginning of CurrentMdl, so ProcessSGList skips CurrentMdlOffset.
   mapTransmit(a, nb, context) {
-    return a.ndis.NdisMAllocateNetBufferSGList(a.dmaHandle!, nb, context, 0, null, 0)
+    const ndis = a.ndis
+    context.skip = nb.CurrentMdlOffset
+    return ndis.NdisMAllocateNetBufferSGList(a.dmaHandle!, nb, context, ndis.NDIS_SG_LIST_WRITE_TO_DEVICE, null, 0)
   },
   unmapTransmit(a, sgl, nb) {
     a.ndis.NdisMFreeNetBufferSGList(a.dmaHandle!, sgl, nb)

@@ -15,6 +15,13 @@ export interface SendContext {
   reserved: number
   /** True while the mapping call is still on the stack (the caller rings the doorbell). */
   inline: boolean
+  /**
+   * Bytes at the start of the list before the packet's data. NdisMAllocateNetBufferSGList builds
+   * the list "from the network data starting at the beginning of the MDL that is specified at the
+   * CurrentMdl member", the data starting CurrentMdlOffset bytes into it: the miniport skips them.
+   * A list from GetScatterGatherList at CurrentMdl + CurrentMdlOffset starts at the data (0).
+   */
+  skip: number
 }
 
 export function sendNetBufferLists(a: Adapter, nbls: NET_BUFFER_LIST, _port: number, sendFlags: number): void {
@@ -66,7 +73,7 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
       // Keep one descriptor unused: head == tail means an empty ring, never a full one.
       if (a.txFree - reserve < 1) break
       a.txFree -= reserve
-      const ctx: SendContext = { adapter: a, nbl, nb, reserved: reserve, inline: true }
+      const ctx: SendContext = { adapter: a, nbl, nb, reserved: reserve, inline: true, skip: 0 }
       const status = a.memory.mapTransmit(a, nb, ctx)
       ctx.inline = false
       if (status !== ndis.NDIS_STATUS_SUCCESS) {
@@ -90,14 +97,21 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
   return done
 }
 
-/** ProcessSGList (DISPATCH_LEVEL): one descriptor per element, EOP and RS on the last. */
+/**
+ * ProcessSGList (DISPATCH_LEVEL): one descriptor per element of the packet's data (the list's
+ * first `skip` bytes are not the packet's), EOP and RS on the last.
+ */
 export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCATTER_GATHER_LIST, context: unknown): void {
   const ctx = context as SendContext
   const a = ctx.adapter
   const m = a.ndis.memory
-  const n = sgl.NumberOfElements
+  // The first element holding packet data, and how far into it the data starts.
+  let first = 0
+  let offset = ctx.skip
+  while (first < sgl.NumberOfElements && offset >= sgl.Elements[first]!.Length) offset -= sgl.Elements[first++]!.Length
+  const n = sgl.NumberOfElements - first
   a.txFree += ctx.reserved
-  if (n === 0 || n + 1 > a.txFree) {
+  if (n <= 0 || n + 1 > a.txFree) {
     // Cannot happen with the reservation above; if it does, drop the packet rather than overrun.
     a.memory.unmapTransmit(a, sgl, ctx.nb)
     ctx.nbl.Status = a.ndis.NDIS_STATUS_RESOURCES
@@ -107,11 +121,13 @@ export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCAT
   }
   let index = a.txNext
   for (let i = 0; i < n; i++) {
-    const e = sgl.Elements[i]!
+    const e = sgl.Elements[first + i]!
+    const address = e.Address + (i === 0 ? offset : 0)
+    const length = e.Length - (i === 0 ? offset : 0)
     const d = a.txRing + index * DESC_SIZE
-    m.write32(d + DESC_ADDR_LO, e.Address >>> 0)
-    m.write32(d + DESC_ADDR_HI, Math.floor(e.Address / 4294967296))
-    m.write32(d + DESC_LENGTH, e.Length & 0xffff) // length u16, CSO 0, CMD set below
+    m.write32(d + DESC_ADDR_LO, address >>> 0)
+    m.write32(d + DESC_ADDR_HI, Math.floor(address / 4294967296))
+    m.write32(d + DESC_LENGTH, length & 0xffff) // length u16, CSO 0, CMD set below
     const last = i === n - 1
     m.write8(d + TXD_CMD, TXD_CMD_IFCS | (last ? TXD_CMD_EOP | TXD_CMD_RS : 0))
     m.write32(d + TXD_STA, 0)

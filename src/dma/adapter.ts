@@ -6,14 +6,12 @@ import type { IommuDomains } from './iommu-domains.js'
 import type { Kernel } from '../kernel/kernel.js'
 import type { DriverCaller } from '../kernel/driver-call.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
-import { siteHere } from '../kernel/sites.js'
 import { siteText, type CallSite } from '../kernel/calls.js'
+import type { DMA_ADAPTER, SCATTER_GATHER_LIST } from '../kernel/hal.js'
 import type { MappedMemory } from '../kernel/mm.js'
-import type { DMA_ADAPTER } from '../ndis/api-types.js'
-import type { SCATTER_GATHER_LIST } from '../ndis/types.js'
 import { IovaAllocator } from './iova.js'
 import type { DmaVerifier, LiveMapping } from './verifier.js'
-import { DMALAB_P1 } from '../kernel/kinds.js'
+import { DMA_VIOLATION, dmaBadArgument } from './violations.js'
 
 /** What the DMA layer stands on. */
 export interface DmaPlatform {
@@ -72,9 +70,10 @@ export interface CommonBuffer {
 
 /** A live scatter/gather list and what undoing it takes. */
 export interface SgRecord {
-  /** Neighbours in the adapter's list of live S/G lists (LiveSgLists). */
+  /** Neighbours in the adapter's list of live S/G lists (LiveSgLists), and that list. */
   prev?: SgRecord | null
   next?: SgRecord | null
+  home?: LiveSgLists
   readonly sgl: SCATTER_GATHER_LIST
   readonly writeToDevice: boolean
   readonly length: number
@@ -83,26 +82,17 @@ export interface SgRecord {
   readonly iovaRanges: Array<readonly [number, number]>
   /** Bounced pieces: [bounce PA, original PA, length]. */
   readonly bounced: Array<readonly [number, number, number]>
-  /** Map-register frames it holds (bounce pages). */
+  /** Map-register frames it holds (bounce pages), one per map register it reserved. */
   readonly registers: number[]
   readonly routine: string
   /** The driver's call, resolved only for a finding: lists are made per packet. */
   readonly site: CallSite | undefined
 }
 
-/** Parameters of 0xE6 DRIVER_VERIFIER_DMA_VIOLATION used here (p1). */
-export const DMA_VIOLATION = {
-  commonBufferDoubleFree: 0x03,
-  commonBuffersOutstanding: 0x07,
-  mapRegistersOutstanding: 0x09,
-  sgListsOutstanding: 0x0a,
-  wrongIrql: 0x13,
-  /** dmalab's own: an argument that names no live resource of this adapter. */
-  badArgument: DMALAB_P1.dmaBadArgument,
-} as const
-
 const RECORD: unique symbol = Symbol('dmalab S/G record')
-type Tagged = SCATTER_GATHER_LIST & { [RECORD]?: SgRecord | undefined }
+/** Left on a list object once it is put back, to tell a second Put (0xE6/0x06) from a list never handed out. */
+const PUT_BACK: unique symbol = Symbol('dmalab S/G list put back')
+type Tagged = SCATTER_GATHER_LIST & { [RECORD]?: SgRecord | typeof PUT_BACK | undefined }
 
 /**
  * The live S/G lists of an adapter, with a Map's interface but no hashing: lists come and go
@@ -116,6 +106,7 @@ export class LiveSgLists {
 
   set(sgl: SCATTER_GATHER_LIST, record: SgRecord): void {
     ;(sgl as Tagged)[RECORD] = record
+    record.home = this
     record.prev = null
     record.next = this.head
     if (this.head !== null) this.head.prev = record
@@ -125,13 +116,18 @@ export class LiveSgLists {
 
   get(sgl: SCATTER_GATHER_LIST): SgRecord | undefined {
     const r = typeof sgl === 'object' && sgl !== null ? (sgl as Tagged)[RECORD] : undefined
-    return r !== undefined && r.sgl === sgl ? r : undefined
+    return r !== undefined && r !== PUT_BACK && r.sgl === sgl && r.home === this ? r : undefined
+  }
+
+  /** True when `sgl` is a list that was put back and not handed out again since. */
+  wasPutBack(sgl: SCATTER_GATHER_LIST): boolean {
+    return typeof sgl === 'object' && sgl !== null && (sgl as Tagged)[RECORD] === PUT_BACK
   }
 
   delete(sgl: SCATTER_GATHER_LIST): boolean {
     const r = this.get(sgl)
     if (r === undefined) return false
-    ;(sgl as Tagged)[RECORD] = undefined
+    ;(sgl as Tagged)[RECORD] = PUT_BACK
     if (r.prev) r.prev.next = r.next ?? null
     else this.head = r.next ?? null
     if (r.next) r.next.prev = r.prev ?? null
@@ -152,6 +148,11 @@ const adapterCounts = new WeakMap<DmaPlatform, number>()
 export class AdapterState {
   readonly id: number
   readonly object: DMA_ADAPTER
+  /**
+   * The adapter object's address: a nonpaged pool block, as Windows keeps a DMA adapter, so a
+   * bug check parameter that is "pointer to the DMA adapter" (0xE6/0x07, 0x09, 0x0A, 0x18) names it.
+   */
+  readonly address: number
   readonly platform: DmaPlatform
   readonly bdf: string
   readonly requester: number
@@ -159,23 +160,32 @@ export class AdapterState {
   /** One past the highest logical address the device can drive. */
   readonly limit: number
   readonly maximumLength: number
+  /** NumberOfMapRegisters: the most one transfer may use (IoGetDmaAdapter). */
   readonly mapRegisters: number
   readonly commonBuffers = new Map<number, CommonBuffer>()
   /** Recently freed common buffers by VA, to tell a double free from a bad one. */
   readonly freedCommonBuffers = new Map<number, CommonBuffer>()
   readonly sgLists = new LiveSgLists()
-  /** Bounce frames not in use, and how many exist (at most `mapRegisters`). */
-  readonly freeRegisters: number[] = []
-  registersAllocated = 0
-  /** Requests waiting for map registers: run when a Put frees some. */
+  /** S/G lists put back, and how many were ever made: 0xE6/0x06 names both when one is put back twice. */
+  sgListsMade = 0
+  sgListsPut = 0
+  /**
+   * Map registers reserved by transfers in flight. Without an IOMMU a register is a bounce
+   * frame below the adapter's limit; the frames are allocated as first needed and reused.
+   */
+  registersInUse = 0
+  readonly freeFrames: number[] = []
+  framesAllocated = 0
+  /** Requests waiting for map registers: run in order when a transfer gives some back. */
   readonly waiting: Array<() => boolean> = []
   released = false
 
-  constructor(platform: DmaPlatform, object: DMA_ADAPTER, bdf: string, requester: number, addressBits: number, maximumLength: number) {
+  constructor(platform: DmaPlatform, object: DMA_ADAPTER, address: number, bdf: string, requester: number, addressBits: number, maximumLength: number) {
     this.platform = platform
     this.id = (adapterCounts.get(platform) ?? 0) + 1
     adapterCounts.set(platform, this.id)
     this.object = object
+    this.address = address
     this.bdf = bdf
     this.requester = requester
     this.addressBits = addressBits
@@ -200,30 +210,37 @@ export class AdapterState {
     return a
   }
 
-  /** A free map-register (bounce) frame below the limit, or -1 when all are in use. */
-  takeRegister(): number {
-    const free = this.freeRegisters.pop()
+  /** Reserves `count` map registers for a transfer; false when fewer are free. */
+  reserveRegisters(count: number): boolean {
+    if (this.mapRegisters - this.registersInUse < count) return false
+    this.registersInUse += count
+    return true
+  }
+
+  /** A bounce frame below the limit for a reserved register, or -1 when the kernel has none. */
+  takeFrame(): number {
+    const free = this.freeFrames.pop()
     if (free !== undefined) return free
-    if (this.registersAllocated >= this.mapRegisters) return -1
-    const k = this.platform.kernel
-    const got = k.mm.allocateFrames(1, {
+    if (this.framesAllocated >= this.mapRegisters) return -1
+    const got = this.platform.kernel.mm.allocateFrames(1, {
       kind: 'map-register',
       label: `map registers of DMA adapter #${this.id}`,
       driver: false,
       highest: this.limit - 1,
     })
     if (got === null) return -1
-    this.registersAllocated++
+    this.framesAllocated++
     return got.pfns[0]!
   }
 
-  giveRegisters(pfns: readonly number[]): void {
-    for (const p of pfns) this.freeRegisters.push(p)
-    // A Put freed registers: run waiting requests in order while they can be satisfied.
+  /** A transfer gives back `count` registers and the bounce frames it used; waiting requests run in order. */
+  releaseRegisters(count: number, frames: readonly number[]): void {
+    this.registersInUse -= count
+    for (const f of frames) this.freeFrames.push(f)
     while (this.waiting.length > 0 && this.waiting[0]!()) this.waiting.shift()
   }
 
-  /** PutDmaAdapter: every resource still held is a finding; then the map registers go back. */
+  /** PutDmaAdapter: every resource still held is a finding (0xE6/0x07, 0x0A, 0x09); then the map registers and the adapter object go. */
   release(): void {
     if (this.released) return
     this.released = true
@@ -232,7 +249,7 @@ export class AdapterState {
       log.report({
         kind: 'common-buffer-leak',
         code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
-        params: [DMA_VIOLATION.commonBuffersOutstanding, cb.va, cb.length, 0],
+        params: [DMA_VIOLATION.commonBuffersOutstanding, this.address, this.commonBuffers.size, 0],
         message: `DMA adapter released with a common buffer of ${formatBytes(cb.length)} still allocated (${cb.routine}, VA ${hex(cb.va)}, logical ${hex(cb.logical)})`,
         ...(cb.site === undefined ? {} : { site: cb.site }),
         details: { va: cb.va, logical: cb.logical, length: cb.length, routine: cb.routine },
@@ -243,40 +260,28 @@ export class AdapterState {
       log.report({
         kind: 'sg-list-leak',
         code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
-        params: [DMA_VIOLATION.sgListsOutstanding, sg.length, sg.sgl.NumberOfElements, 0],
+        params: [DMA_VIOLATION.sgListsOutstanding, this.address, this.sgLists.size, 0],
         message: `DMA adapter released with a scatter/gather list of ${sg.length} bytes never put back (${sg.routine} without its Put/Free)`,
         ...(site === undefined ? {} : { site }),
         details: { length: sg.length, elements: sg.sgl.NumberOfElements, routine: sg.routine },
       })
     }
-    const held = this.sgLists.size === 0 ? 0 : [...this.sgLists.values()].reduce((n, s) => n + s.registers.length, 0)
-    if (held > 0) {
+    if (this.registersInUse > 0) {
       log.report({
         kind: 'map-register-leak',
         code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
-        params: [DMA_VIOLATION.mapRegistersOutstanding, held, this.mapRegisters, 0],
-        message: `DMA adapter released with ${held} map registers still held by unfinished transfers`,
-        details: { held, mapRegisters: this.mapRegisters },
+        params: [DMA_VIOLATION.mapRegistersOutstanding, this.address, this.registersInUse, 0],
+        message: `DMA adapter released with ${this.registersInUse} map registers still held by unfinished transfers`,
+        details: { held: this.registersInUse, mapRegisters: this.mapRegisters },
       })
     }
-    for (const pfn of this.freeRegisters) this.platform.kernel.frames.free(pfn)
-    this.freeRegisters.length = 0
+    for (const pfn of this.freeFrames) this.platform.kernel.frames.free(pfn)
+    this.freeFrames.length = 0
+    if (!log.stopped) this.platform.kernel.pool.free(this.address, { routine: 'PutDmaAdapter' })
   }
 
   /** A driver call that named something this adapter does not hold. */
   badArgument(routine: string, message: string): void {
     dmaBadArgument(this.platform.kernel, routine, message)
   }
-}
-
-/** `dma-bad-argument`: a DMA routine was given something it cannot use (0xE6, dmalab range). */
-export function dmaBadArgument(kernel: Kernel, routine: string, message: string): void {
-  const site = siteHere()
-  kernel.log.violation({
-    kind: 'dma-bad-argument',
-    code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
-    params: [DMA_VIOLATION.badArgument, 0, 0, 0],
-    message: `${routine}: ${message}`,
-    ...(site === undefined ? {} : { site }),
-  })
 }

@@ -1,17 +1,21 @@
 // IoGetDmaAdapter and the DMA_OPERATIONS a driver calls through the adapter, adapter first, as
 // in C. Each driver-facing routine checks its IRQL (0xE6/0x13), takes its fault decision once
 // through the kernel's hook, and then uses the internal services that the NDIS layer also uses.
-import { BUGCHECK } from '../kernel/bugcheck.js'
-import { siteText, type CallSite } from '../kernel/calls.js'
-import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../kernel/irql.js'
+import { NTSTATUS } from '../kernel/wdm.js'
+import { siteText } from '../kernel/calls.js'
+import {
+  DEVICE_DESCRIPTION_MAX_VERSION, DEVICE_DESCRIPTION_VERSION, type DEVICE_DESCRIPTION, type DMA_ADAPTER, type DMA_OPERATIONS,
+  type SCATTER_GATHER_LIST,
+} from '../kernel/hal.js'
+import { DISPATCH_LEVEL, PASSIVE_LEVEL } from '../kernel/irql.js'
 import type { MDL } from '../kernel/mdl.js'
-import { siteHere } from '../kernel/sites.js'
-import { DEVICE_DESCRIPTION_VERSION, NT_STATUS } from '../ndis/constants.js'
-import type { DMA_ADAPTER, DMA_OPERATIONS, DriverListControl } from '../ndis/api-types.js'
-import type { DEVICE_DESCRIPTION, SCATTER_GATHER_LIST } from '../ndis/types.js'
-import { AdapterState, DMA_VIOLATION, dmaBadArgument, type DmaPlatform } from './adapter.js'
+import { POOL_TYPE } from '../kernel/wdm.js'
+import { tagValue } from '../kernel/tags.js'
+import { AdapterState, type DmaPlatform } from './adapter.js'
 import { allocateCommonBuffer, freeCommonBuffer } from './common-buffer.js'
-import { buildScatterGather, pagesTouched, putScatterGather, sgListSize, type SgCallback, type SgRequest } from './scatter-gather.js'
+import { reportMapFailure } from './map-failures.js'
+import { buildScatterGather, mapRegistersFor, pagesTouched, putScatterGather, sgListSize, type SgCallback, type SgRequest } from './scatter-gather.js'
+import { DMA_VIOLATION, checkDmaIrql, dmaBadArgument } from './violations.js'
 
 /** The PDO of a PCI function, as NdisMGetDeviceProperty hands it out. */
 export interface PhysicalDeviceObject {
@@ -40,6 +44,19 @@ export function addressWidth(d: DEVICE_DESCRIPTION): number | null {
   return 24
 }
 
+/**
+ * What GetDmaAlignment (and NdisMGetDmaAlignment) report: 1 byte. ntddk.h defines
+ * HalGetDmaAlignmentRequirement() as 1L for _M_IX86 and _M_AMD64 — x86 and x64 DMA is cache
+ * coherent and places no alignment requirement on DMA buffers — and IoCreateDevice sets a
+ * device object's AlignmentRequirement (that value minus one) to FILE_BYTE_ALIGNMENT on them.
+ */
+export const DMA_ALIGNMENT_X64 = 1
+
+/** The adapter object's storage: the DMA_ADAPTER header (Version, Size, DmaOperations) on x64. */
+const ADAPTER_OBJECT_BYTES = 16
+/** Its pool tag ("Dma " in a dump). */
+const ADAPTER_TAG = tagValue(' amD')
+
 export class HalDma {
   readonly platform: DmaPlatform
   private readonly states = new WeakMap<DMA_ADAPTER, AdapterState>()
@@ -53,11 +70,16 @@ export class HalDma {
     return this.states.get(adapter)
   }
 
-  /** The internal IoGetDmaAdapter for a description `addressWidth` accepts: no fault decision, no IRQL check. */
-  createAdapter(pdo: PhysicalDeviceObject, description: DEVICE_DESCRIPTION, width: number): AdapterState {
-    const ops = this.operations()
-    const object: DMA_ADAPTER = { Version: 1, Size: 16, DmaOperations: ops }
-    const state = new AdapterState(this.platform, object, pdo.bdf, pdo.requesterId, width, Math.max(1, description.MaximumLength))
+  /**
+   * The internal IoGetDmaAdapter for a description `addressWidth` accepts: no fault decision,
+   * no IRQL check. Null when there is no pool for the adapter object.
+   */
+  createAdapter(pdo: PhysicalDeviceObject, description: DEVICE_DESCRIPTION, width: number): AdapterState | null {
+    const address = this.platform.kernel.pool.allocate(POOL_TYPE.NonPagedPoolNx, ADAPTER_OBJECT_BYTES, ADAPTER_TAG, { driver: false })
+    if (address === 0) return null
+    const ops = this.operations(description.Version >= DEVICE_DESCRIPTION_VERSION.DEVICE_DESCRIPTION_VERSION3)
+    const object: DMA_ADAPTER = { Version: 1, Size: ADAPTER_OBJECT_BYTES, DmaOperations: ops }
+    const state = new AdapterState(this.platform, object, address, pdo.bdf, pdo.requesterId, width, Math.max(1, description.MaximumLength))
     this.states.set(object, state)
     this.adapters.push(state)
     return state
@@ -67,7 +89,7 @@ export class HalDma {
   IoGetDmaAdapter(PhysicalDeviceObject: object, DeviceDescription: DEVICE_DESCRIPTION): { dmaAdapter: DMA_ADAPTER | null; numberOfMapRegisters: number } {
     const k = this.platform.kernel
     k.log.throwIfStopped()
-    this.checkIrql('IoGetDmaAdapter', PASSIVE_LEVEL)
+    checkDmaIrql(k, 'IoGetDmaAdapter', PASSIVE_LEVEL)
     const none = { dmaAdapter: null, numberOfMapRegisters: 0 }
     if (!isPdo(PhysicalDeviceObject)) {
       this.misuse('IoGetDmaAdapter', 'PhysicalDeviceObject is not a PDO (get it from NdisMGetDeviceProperty)')
@@ -75,6 +97,12 @@ export class HalDma {
     }
     if (typeof DeviceDescription !== 'object' || DeviceDescription === null || !DeviceDescription.Master) {
       this.misuse('IoGetDmaAdapter', 'DEVICE_DESCRIPTION must describe a bus-master device (Master = TRUE)')
+      return none
+    }
+    // Bug check 0xE6/0x25 "Unknown device description version": the HAL knows versions 0 to 3.
+    const version = DeviceDescription.Version
+    if (!(Number.isInteger(version) && version >= 0 && version <= DEVICE_DESCRIPTION_MAX_VERSION)) {
+      this.misuse('IoGetDmaAdapter', `DEVICE_DESCRIPTION Version ${String(version)} is not a version the HAL knows (DEVICE_DESCRIPTION_VERSION .. DEVICE_DESCRIPTION_VERSION3): no adapter (0xE6/0x25)`, [DMA_VIOLATION.unknownDescriptionVersion, 0, 0, 0])
       return none
     }
     const width = addressWidth(DeviceDescription)
@@ -85,156 +113,173 @@ export class HalDma {
     const ctx = k.calls.allocation('IoGetDmaAdapter', DeviceDescription.MaximumLength)
     if (ctx.fail) return none
     const state = this.createAdapter(PhysicalDeviceObject, DeviceDescription, width)
+    if (state === null) return none
     return { dmaAdapter: state.object, numberOfMapRegisters: state.mapRegisters }
+  }
+
+  /** KeFlushIoBuffers (<= DISPATCH_LEVEL): x64 DMA is cache coherent, so there is nothing to flush; the MDL must be one. */
+  KeFlushIoBuffers(Mdl: MDL, _ReadOperation: boolean, _DmaOperation: boolean): void {
+    const k = this.platform.kernel
+    k.log.throwIfStopped()
+    checkDmaIrql(k, 'KeFlushIoBuffers', DISPATCH_LEVEL)
+    if (k.mdl.stateOf(Mdl) === undefined) this.misuse('KeFlushIoBuffers', 'Mdl is not an MDL this system allocated')
   }
 
   /** Hands a finished list to the driver routine the request names, at DISPATCH_LEVEL. */
   deliver(req: SgRequest, sgl: SCATTER_GATHER_LIST): void {
+    if (req.callback === null) return
     this.platform.caller.call4(req.callbackName, DISPATCH_LEVEL, req.callback, req.deviceObject, null, sgl, req.context)
   }
 
   /**
-   * Builds a list and hands it to the request's callback now, or when map registers free up.
-   * Returns the NTSTATUS for the caller: success (delivered or queued), insufficient
-   * resources, invalid.
+   * Builds a list and hands it to the request's callback now, or when map registers free up
+   * (`wait` false: never later — the request fails instead). Returns the NTSTATUS for the
+   * caller: success (delivered or queued) or the status the failure's reason gives.
    */
-  scatterGather(state: AdapterState, req: SgRequest): number {
+  scatterGather(state: AdapterState, req: SgRequest, wait = true): { status: number; sgl: SCATTER_GATHER_LIST | null } {
+    const k = this.platform.kernel
     // An Mdl the kernel never made (NULL, an object of the driver's) describes no pages.
-    if (this.platform.kernel.mdl.stateOf(req.mdl) === undefined) {
-      this.misuse(req.routine, 'Mdl is not an MDL this system allocated (IoAllocateMdl, NdisAllocateMdl, MmAllocatePagesForMdl)')
-      return NT_STATUS.STATUS_INVALID_PARAMETER
-    }
+    if (k.mdl.stateOf(req.mdl) === undefined) return { status: reportMapFailure(k, req.routine, { reason: 'not-an-mdl' }), sgl: null }
     if (!Number.isSafeInteger(req.length) || req.length < 0 || !Number.isSafeInteger(req.currentVa)) {
-      this.misuse(req.routine, `Length ${req.length} and CurrentVa ${req.currentVa} must be a byte count and an address`)
-      return NT_STATUS.STATUS_INVALID_PARAMETER
+      return { status: reportMapFailure(k, req.routine, { reason: 'not-a-range', currentVa: req.currentVa, length: req.length }), sgl: null }
     }
     // Requests are served in order, as the HAL's adapter queue does: while earlier ones wait
     // for map registers, a new one that needs registers waits behind them.
     const out = buildScatterGather(state, req, state.waiting.length > 0)
     if (out === 'wait') {
+      if (!wait) return { status: NTSTATUS.STATUS_INSUFFICIENT_RESOURCES, sgl: null }
       state.waiting.push(() => {
         const later = buildScatterGather(state, req)
         if (later === 'wait') return false
-        if ('fail' in later) this.misuse(req.routine, `a transfer that waited for map registers could not be mapped: ${later.fail}`)
+        if ('fail' in later) reportMapFailure(k, req.routine, later.fail)
         else this.deliver(req, later.sgl)
         return true
       })
-      return NT_STATUS.STATUS_SUCCESS
+      return { status: NTSTATUS.STATUS_SUCCESS, sgl: null }
     }
-    if ('fail' in out) {
-      if (/MDL|CurrentVa|Length/.test(out.fail)) {
-        this.misuse(req.routine, out.fail)
-        return NT_STATUS.STATUS_INVALID_PARAMETER
-      }
-      return NT_STATUS.STATUS_INSUFFICIENT_RESOURCES
-    }
+    if ('fail' in out) return { status: reportMapFailure(k, req.routine, out.fail), sgl: null }
     this.deliver(req, out.sgl)
-    return NT_STATUS.STATUS_SUCCESS
+    return { status: NTSTATUS.STATUS_SUCCESS, sgl: out.sgl }
   }
 
-  private operations(): DMA_OPERATIONS {
-    const k = this.platform.kernel
-    const state = (routine: string, adapter: DMA_ADAPTER): AdapterState | null => {
-      k.log.throwIfStopped()
-      const s = this.states.get(adapter)
-      if (s === undefined) {
-        this.misuse(routine, 'DmaAdapter is not an adapter from IoGetDmaAdapter')
-        return null
-      }
-      if (s.released) {
-        s.badArgument(routine, 'the adapter was already released with PutDmaAdapter')
-        return null
-      }
-      return s
+  /**
+   * The adapter a DMA routine was called through, or null after reporting why it cannot be
+   * used: not an adapter at all (0xE6/0x19, as for a NULL one) or already released (0xE6/0x18).
+   */
+  adapterFor(routine: string, adapter: DMA_ADAPTER): AdapterState | null {
+    this.platform.kernel.log.throwIfStopped()
+    const s = this.states.get(adapter)
+    if (s === undefined) {
+      this.misuse(routine, 'DmaAdapter is not an adapter from IoGetDmaAdapter (0xE6/0x19)', [DMA_VIOLATION.nullAdapter, 0, 0, 0])
+      return null
     }
+    if (s.released) {
+      this.misuse(routine, 'the adapter was already released with PutDmaAdapter (0xE6/0x18)', [DMA_VIOLATION.adapterReleased, s.address, 0, 0])
+      return null
+    }
+    return s
+  }
+
+  private operations(version3: boolean): DMA_OPERATIONS {
+    const k = this.platform.kernel
     const noBuffer = { virtualAddress: 0, logicalAddress: 0 }
-    return {
+    const ops: DMA_OPERATIONS = {
       PutDmaAdapter: (adapter) => {
-        const s = state('PutDmaAdapter', adapter)
+        const s = this.adapterFor('PutDmaAdapter', adapter)
         if (s === null) return
-        this.checkIrql('PutDmaAdapter', PASSIVE_LEVEL)
+        checkDmaIrql(k, 'PutDmaAdapter', PASSIVE_LEVEL)
         s.release()
       },
       AllocateCommonBuffer: (adapter, length, cacheEnabled) => {
-        const s = state('AllocateCommonBuffer', adapter)
+        const s = this.adapterFor('AllocateCommonBuffer', adapter)
         if (s === null) return noBuffer
-        this.checkIrql('AllocateCommonBuffer', PASSIVE_LEVEL)
+        checkDmaIrql(k, 'AllocateCommonBuffer', PASSIVE_LEVEL)
         const ctx = k.calls.allocation('AllocateCommonBuffer', length)
         if (ctx.fail) return noBuffer
         const cb = allocateCommonBuffer(s, length, cacheEnabled, 'AllocateCommonBuffer', siteText(ctx.site))
         return cb === null ? noBuffer : { virtualAddress: cb.va, logicalAddress: cb.logical }
       },
       AllocateCommonBufferEx: (adapter, maximumAddress, length, cacheEnabled) => {
-        const s = state('AllocateCommonBufferEx', adapter)
+        const s = this.adapterFor('AllocateCommonBufferEx', adapter)
         if (s === null) return noBuffer
-        this.checkIrql('AllocateCommonBufferEx', PASSIVE_LEVEL)
+        checkDmaIrql(k, 'AllocateCommonBufferEx', PASSIVE_LEVEL)
         const ctx = k.calls.allocation('AllocateCommonBufferEx', length)
         if (ctx.fail) return noBuffer
         const cb = allocateCommonBuffer(s, length, cacheEnabled, 'AllocateCommonBufferEx', siteText(ctx.site), maximumAddress ?? undefined)
         return cb === null ? noBuffer : { virtualAddress: cb.va, logicalAddress: cb.logical }
       },
       FreeCommonBuffer: (adapter, length, logical, va, cacheEnabled) => {
-        const s = state('FreeCommonBuffer', adapter)
+        const s = this.adapterFor('FreeCommonBuffer', adapter)
         if (s === null) return
-        this.checkIrql('FreeCommonBuffer', PASSIVE_LEVEL)
+        checkDmaIrql(k, 'FreeCommonBuffer', PASSIVE_LEVEL)
         freeCommonBuffer(s, length, logical, va, cacheEnabled, 'FreeCommonBuffer')
       },
       GetScatterGatherList: (adapter, deviceObject, mdl, currentVa, length, executionRoutine, context, writeToDevice) => {
-        const s = state('GetScatterGatherList', adapter)
-        if (s === null) return NT_STATUS.STATUS_INVALID_PARAMETER
-        this.checkIrql('GetScatterGatherList', DISPATCH_LEVEL)
+        const s = this.adapterFor('GetScatterGatherList', adapter)
+        if (s === null) return NTSTATUS.STATUS_INVALID_PARAMETER
+        checkDmaIrql(k, 'GetScatterGatherList', DISPATCH_LEVEL)
         const ctx = k.calls.allocation('GetScatterGatherList', length)
-        if (ctx.fail) return NT_STATUS.STATUS_INSUFFICIENT_RESOURCES
-        const req: SgRequest = { mdl, currentVa, length, writeToDevice, routine: 'GetScatterGatherList', site: ctx.site, callback: executionRoutine as SgCallback, callbackName: 'ExecutionRoutine (GetScatterGatherList)', deviceObject, context }
-        const status = this.scatterGather(s, req)
+        if (ctx.fail) return NTSTATUS.STATUS_INSUFFICIENT_RESOURCES
+        const req: SgRequest = { mdl, currentVa, length, writeToDevice: writeToDevice === true, routine: 'GetScatterGatherList', site: ctx.site, callback: executionRoutine as SgCallback, callbackName: 'ExecutionRoutine (GetScatterGatherList)', deviceObject, context }
+        const { status } = this.scatterGather(s, req)
         k.log.throwIfStopped()
         return status
       },
       BuildScatterGatherList: (adapter, deviceObject, mdl, currentVa, length, executionRoutine, context, writeToDevice, buffer, bufferLength) => {
-        const s = state('BuildScatterGatherList', adapter)
-        if (s === null) return NT_STATUS.STATUS_INVALID_PARAMETER
-        this.checkIrql('BuildScatterGatherList', DISPATCH_LEVEL)
-        if (bufferLength < sgListSize(pagesTouched(currentVa, length))) return NT_STATUS.STATUS_BUFFER_TOO_SMALL
+        const s = this.adapterFor('BuildScatterGatherList', adapter)
+        if (s === null) return NTSTATUS.STATUS_INVALID_PARAMETER
+        checkDmaIrql(k, 'BuildScatterGatherList', DISPATCH_LEVEL)
+        if (bufferLength < this.listSize(mdl, currentVa, length)) return NTSTATUS.STATUS_BUFFER_TOO_SMALL
         const ctx = k.calls.allocation('BuildScatterGatherList', length)
-        if (ctx.fail) return NT_STATUS.STATUS_INSUFFICIENT_RESOURCES
-        const req: SgRequest = { mdl, currentVa, length, writeToDevice, routine: 'BuildScatterGatherList', site: ctx.site, into: buffer, callback: executionRoutine as SgCallback, callbackName: 'ExecutionRoutine (BuildScatterGatherList)', deviceObject, context }
-        const status = this.scatterGather(s, req)
+        if (ctx.fail) return NTSTATUS.STATUS_INSUFFICIENT_RESOURCES
+        const req: SgRequest = { mdl, currentVa, length, writeToDevice: writeToDevice === true, routine: 'BuildScatterGatherList', site: ctx.site, into: buffer, callback: executionRoutine as SgCallback, callbackName: 'ExecutionRoutine (BuildScatterGatherList)', deviceObject, context }
+        const { status } = this.scatterGather(s, req)
         k.log.throwIfStopped()
         return status
       },
       PutScatterGatherList: (adapter, sgl, writeToDevice) => {
-        const s = state('PutScatterGatherList', adapter)
+        const s = this.adapterFor('PutScatterGatherList', adapter)
         if (s === null) return
-        this.checkIrql('PutScatterGatherList', DISPATCH_LEVEL)
-        putScatterGather(s, sgl, writeToDevice, 'PutScatterGatherList')
+        checkDmaIrql(k, 'PutScatterGatherList', DISPATCH_LEVEL)
+        putScatterGather(s, sgl, writeToDevice === true, 'PutScatterGatherList')
         k.log.throwIfStopped()
       },
-      CalculateScatterGatherList: (adapter, _mdl, currentVa, length) => {
-        const s = state('CalculateScatterGatherList', adapter)
-        const pages = pagesTouched(currentVa, length)
-        if (s === null) return { status: NT_STATUS.STATUS_INVALID_PARAMETER, scatterGatherListSize: 0, numberOfMapRegisters: 0 }
-        return { status: NT_STATUS.STATUS_SUCCESS, scatterGatherListSize: sgListSize(pages), numberOfMapRegisters: pages }
+      CalculateScatterGatherList: (adapter, mdl, currentVa, length) => {
+        const s = this.adapterFor('CalculateScatterGatherList', adapter)
+        if (s === null) return { status: NTSTATUS.STATUS_INVALID_PARAMETER, scatterGatherListSize: 0, numberOfMapRegisters: 0 }
+        const registers = this.registersFor(mdl, currentVa, length)
+        if (registers < 0) return { status: NTSTATUS.STATUS_INVALID_PARAMETER, scatterGatherListSize: 0, numberOfMapRegisters: 0 }
+        return { status: NTSTATUS.STATUS_SUCCESS, scatterGatherListSize: sgListSize(registers), numberOfMapRegisters: registers }
       },
-      GetDmaAlignment: () => 1,
+      GetDmaAlignment: (adapter) => {
+        this.adapterFor('GetDmaAlignment', adapter)
+        return DMA_ALIGNMENT_X64
+      },
     }
+    void version3
+    return ops
   }
 
-  /** Driver Verifier's DMA IRQL check (0xE6/0x13): a violation; the call goes on. */
-  checkIrql(routine: string, maximum: number): void {
-    const k = this.platform.kernel
-    if (k.irql <= maximum) return
-    const site = siteHere()
-    k.log.violation({
-      kind: 'irql-violation',
-      code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
-      params: [DMA_VIOLATION.wrongIrql, k.irql, maximum, 0],
-      message: `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`,
-      ...(site === undefined ? {} : { site }),
-      details: { routine, irql: k.irql, maximum },
-    })
+  /**
+   * The map registers (and so the most list elements) a transfer needs: one per page each MDL
+   * of the chain touches from CurrentVa for Length (CalculateScatterGatherList walks the chain);
+   * without an MDL, the pages of [CurrentVa, CurrentVa + Length). -1 when the MDL chain cannot
+   * describe the transfer.
+   */
+  registersFor(mdl: MDL | null, currentVa: number, length: number): number {
+    if (!Number.isSafeInteger(length) || length < 0 || !Number.isSafeInteger(currentVa)) return -1
+    if (mdl === null || mdl === undefined) return pagesTouched(currentVa, length)
+    if (this.platform.kernel.mdl.stateOf(mdl) === undefined) return -1
+    return mapRegistersFor(mdl, currentVa, length)
   }
 
-  private misuse(routine: string, message: string): void {
-    dmaBadArgument(this.platform.kernel, routine, message)
+  /** The S/G list buffer a transfer needs (BuildScatterGatherList's STATUS_BUFFER_TOO_SMALL check). */
+  private listSize(mdl: MDL, currentVa: number, length: number): number {
+    const registers = this.registersFor(mdl, currentVa, length)
+    return sgListSize(registers < 0 ? pagesTouched(currentVa, length) : registers)
+  }
+
+  private misuse(routine: string, message: string, params?: readonly [number, number, number, number]): void {
+    dmaBadArgument(this.platform.kernel, routine, message, params)
   }
 }

@@ -9,12 +9,14 @@
 // With `dmaGuard`, a guard region surrounds the buffer: unmapped VA pages for the CPU, and for
 // the device physical guard frames (no IOMMU) or unmapped IOVA pages (IOMMU on), so a write
 // past the end is caught as it happens (dma-outside-buffer / iommu-fault).
-import { FOUR_GIB, PAGE_SIZE, formatBytes, hex } from '../hw/address.js'
+import { FOUR_GIB, PAGE_SIZE, asLogical, asPhysical, formatBytes, hex } from '../hw/address.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { captureSite, resolveSite, siteHere, type SiteToken } from '../kernel/sites.js'
 import type { MappedMemory } from '../kernel/mm.js'
 import type { PageNote } from '../kernel/address-space.js'
-import { DMA_VIOLATION, MAX_BUFFER_RECORDS, type AdapterState, type CommonBuffer, type DmaBufferRecord } from './adapter.js'
+import { MAX_BUFFER_RECORDS, type AdapterState, type CommonBuffer, type DmaBufferRecord } from './adapter.js'
+import { ALLOW_BOTH } from './coverage.js'
+import { DMA_VIOLATION } from './violations.js'
 
 const FREED_KEEP = 256
 
@@ -61,9 +63,9 @@ export function allocateCommonBuffer(adapter: AdapterState, length: number, cach
     }
     const first = base + guard * PAGE_SIZE
     for (let i = 0; i < pages; i++) {
-      if (!p.domains.map(adapter.requester, first + i * PAGE_SIZE, memory.pfns[i]! * PAGE_SIZE, PAGE_SIZE, { read: true, write: true })) {
+      if (!p.domains.map(adapter.requester, asLogical(first + i * PAGE_SIZE), asPhysical(memory.pfns[i]! * PAGE_SIZE), PAGE_SIZE, { read: true, write: true })) {
         // No frame left for a translation table: undo the pages mapped so far (maybe none).
-        if (i > 0) p.domains.unmap(adapter.requester, first, i * PAGE_SIZE)
+        if (i > 0) p.domains.unmap(adapter.requester, asLogical(first), i * PAGE_SIZE)
         space.release(base, pages + 2 * guard)
         k.mm.freeMapped(memory, freedNote(label, site, undefined))
         return null
@@ -86,12 +88,16 @@ export function allocateCommonBuffer(adapter: AdapterState, length: number, cach
     const va = k.mm.mapFrames(pfns, { cache, guardBefore: guard, guardAfter: guard, guardNote })
     memory = { va, pages, pfns, owner: got.owner, guardBefore: guard, guardAfter: guard, pteFlags: 0 }
     logical = pfns[0]! * PAGE_SIZE
-    for (const g of guardFrames) p.verifier.addGuard(g, `the guard frame around a ${label}`)
+    if (guard > 0) {
+      p.verifier.addGuard(guardFrames[0]!, `the guard frame before a ${label}`, va, va - PAGE_SIZE, false)
+      p.verifier.addGuard(guardFrames[1]!, `the guard frame after a ${label}`, va, va + pages * PAGE_SIZE, true)
+    }
   }
 
   const ranges: Array<readonly [number, number]> = []
   for (let i = 0, left = length; i < pages; i++, left -= PAGE_SIZE) ranges.push([memory.pfns[i]! * PAGE_SIZE, Math.min(PAGE_SIZE, left)])
-  const mapping = { id: p.verifier.newId(), kind: 'common-buffer' as const, label, site, addressBits: adapter.addressBits, ranges }
+  // The CPU and the device share a common buffer: the device may read and write all of it.
+  const mapping = { id: p.verifier.newId(), kind: 'common-buffer' as const, label, site, addressBits: adapter.addressBits, ranges, allow: ALLOW_BOTH }
   p.verifier.add(mapping)
   const record: DmaBufferRecord = {
     routine,
@@ -129,7 +135,8 @@ export function freeCommonBuffer(adapter: AdapterState, length: number, logical:
       k.log.violation({
         kind: 'common-buffer-double-free',
         code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
-        params: [DMA_VIOLATION.commonBufferDoubleFree, va, length, 0],
+        // 0xE6/0x03: "The driver freed too many DMA common buffers"; p2 the number of extra frees.
+        params: [DMA_VIOLATION.commonBufferDoubleFree, 1, 0, 0],
         message: `${routine} of the ${formatBytes(freed.length)} common buffer at ${hex(va)}, which was already freed`,
         ...(site === undefined ? {} : { site }),
         details: { va, length, allocatedAt: freed.site ?? null },
@@ -165,7 +172,7 @@ export function releaseCommonBuffer(adapter: AdapterState, cb: CommonBuffer, fre
       p.verifier.removeGuardIova(adapter.requester, cb.iova.base)
       p.verifier.removeGuardIova(adapter.requester, cb.logical + cb.memory.pages * PAGE_SIZE)
     }
-    p.domains.unmap(adapter.requester, cb.iova.base, cb.iova.pages * PAGE_SIZE)
+    p.domains.unmap(adapter.requester, asLogical(cb.iova.base), cb.iova.pages * PAGE_SIZE)
     adapter.iovaSpace().release(cb.iova.base, cb.iova.pages)
   }
   for (const g of cb.guardFrames) p.verifier.removeGuard(g)

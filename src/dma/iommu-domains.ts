@@ -6,7 +6,7 @@
 // The HAL DMA layer maps common buffers and S/G lists through this; `m.iommu` is the
 // machine's facade over it. Intermediate tables are kept for the domain's lifetime, so an
 // unmap needs only a page-selective invalidation of the leaf translations.
-import { PAGE_MASK, PAGE_SIZE, TWO_POW_32, hex, pagesSpanned } from '../hw/address.js'
+import { PAGE_MASK, PAGE_SIZE, TWO_POW_32, asPhysical, hex, pagesSpanned, type LogicalAddress, type PhysicalAddress } from '../hw/address.js'
 import type { Iommu } from '../hw/iommu/iommu.js'
 import {
   ADDRESS_WIDTH_BITS, AW_48_BIT_4_LEVEL, CONTEXT_DID_SHIFT, CONTEXT_ENTRY, CONTEXT_PRESENT, CONTEXT_TT_SHIFT, ROOT_ENTRY,
@@ -99,7 +99,7 @@ export class IommuDomains {
    * `iova` and `pa` must agree. A page already mapped is replaced and its stale translation
    * invalidated. Returns false (mapping nothing) when no frame is left for a table.
    */
-  map(requester: number, iova: number, pa: number, length: number, access: IommuAccess): boolean {
+  map(requester: number, iova: LogicalAddress, pa: PhysicalAddress, length: number, access: IommuAccess): boolean {
     checkRange('map', iova, length)
     if (!Number.isSafeInteger(pa) || pa < 0) throw new RangeError(`IOMMU map: physical address ${pa} is not an address`)
     if ((iova & PAGE_MASK) !== (pa & PAGE_MASK)) {
@@ -130,7 +130,7 @@ export class IommuDomains {
    * Unmaps the pages covering [iova, iova + length) and, unless told not to, invalidates their
    * IOTLB entries. Returns how many pages were mapped before.
    */
-  unmap(requester: number, iova: number, length: number, options: UnmapOptions = {}): number {
+  unmap(requester: number, iova: LogicalAddress, length: number, options: UnmapOptions = {}): number {
     checkRange('unmap', iova, length)
     const domain = this.domains.get(requester)
     if (domain === undefined) return 0
@@ -162,7 +162,7 @@ export class IommuDomains {
   }
 
   /** What the tables (not the caches) say `iova` translates to: a physical address, or -1. */
-  lookup(requester: number, iova: number, access: 'read' | 'write' = 'read'): number {
+  lookup(requester: number, iova: LogicalAddress, access: 'read' | 'write' = 'read'): PhysicalAddress | -1 {
     const domain = this.domains.get(requester)
     if (domain === undefined || !(iova >= 0 && iova < ADDRESS_LIMIT)) return -1
     const page = Math.floor(iova / PAGE_SIZE)
@@ -172,7 +172,7 @@ export class IommuDomains {
     const lo = this.ram.read32(at)
     if ((lo & (access === 'write' ? SL_WRITE : SL_READ)) === 0) return -1
     const frame = this.ram.read32(at + SL_ENTRY.offset.high) * PAGES_PER_HIGH_WORD + (lo >>> 12)
-    return frame * PAGE_SIZE + (iova & PAGE_MASK)
+    return asPhysical(frame * PAGE_SIZE + (iova & PAGE_MASK))
   }
 
   // ---- table construction ----------------------------------------------------------------------

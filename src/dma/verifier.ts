@@ -18,7 +18,7 @@
 // The IOMMU hardware reports its own faults; the verifier adds what only the OS knows: when
 // the refused device address is, read as a CPU physical address, driver memory that was never
 // mapped for the device, the fault says so and why (S14, S27).
-import { PAGE_SIZE, hex } from '../hw/address.js'
+import { PAGE_SIZE, hex, type LogicalAddress, type PhysicalAddress } from '../hw/address.js'
 import { parseBdf } from '../hw/pci.js'
 import type { DeviceFinding } from '../hw/finding.js'
 import type { ReportedKind } from '../kernel/kinds.js'
@@ -28,29 +28,21 @@ import type { FrameDatabase, FrameOwner } from '../kernel/frames.js'
 import type { Kernel } from '../kernel/kernel.js'
 import { describeBlock } from '../kernel/pool.js'
 import { KERNEL_VA_BASE, KERNEL_VA_END } from '../kernel/address-space.js'
+import { BUGCHECK } from '../kernel/bugcheck.js'
+import { ALLOW_READ, ALLOW_WRITE, MappingIndex, type LiveMapping, type Overlap } from './coverage.js'
+import { DMA_OUTSIDE, DMA_VIOLATION, type DmaParams } from './violations.js'
 
-export type MappingKind = 'common-buffer' | 'sg-list' | 'map-register'
-
-export interface LiveMapping {
-  readonly id: number
-  readonly kind: MappingKind
-  /** What a report calls it: `common buffer of 16 KiB`, `S/G list for 1514 bytes`. */
-  readonly label: string
-  /** The driver line that made it: text, or a captured call resolved only for a finding. */
-  readonly site: string | CallSite | undefined
-  /** The address width of the adapter it was made for. */
-  readonly addressBits: number
-  /** Physical byte ranges the device may touch: [start, length] pairs. */
-  readonly ranges: ReadonlyArray<readonly [number, number]>
-}
-
-interface Range {
-  readonly start: number
-  readonly end: number
-  readonly mapping: LiveMapping
-}
+export { ALLOW_BOTH, ALLOW_READ, ALLOW_WRITE, type LiveMapping, type MappingKind, type Overlap } from './coverage.js'
 
 export type DeviceAccess = 'read' | 'write'
+
+/** A physical guard frame around a common buffer (dmaGuard without an IOMMU). */
+interface Guard {
+  readonly what: string
+  readonly bufferVa: number
+  readonly guardVa: number
+  readonly after: boolean
+}
 
 /** Why each kind of driver memory is not a DMA address (the "why" every finding carries). */
 const NOT_DMA_MEMORY: Record<string, string> = {
@@ -78,10 +70,10 @@ export class DmaVerifier {
   private readonly kernel: Kernel
   private readonly frames: FrameDatabase
   private readonly log: FindingsLog
-  private readonly byFrame = new Map<number, Range[]>()
+  private readonly index = new MappingIndex()
   private readonly reported = new Map<string, { count: number }>()
   /** Physical guard frames around common buffers (dmaGuard), with what they guard. */
-  private readonly guards = new Map<number, string>()
+  private readonly guards = new Map<number, Guard>()
   /** Guard IOVA pages around common buffers (dmaGuard, IOMMU on): `requester:page` → what. */
   private readonly guardIovas = new Map<string, { readonly what: string; readonly site: string | undefined }>()
   private nextId = 1
@@ -99,39 +91,13 @@ export class DmaVerifier {
     return this.nextId++
   }
 
-  add(mapping: LiveMapping): void {
-    for (const [start, length] of mapping.ranges) {
-      let pa = start
-      const end = start + length
-      while (pa < end) {
-        const pfn = Math.floor(pa / PAGE_SIZE)
-        const pageEnd = Math.min(end, (pfn + 1) * PAGE_SIZE)
-        const r: Range = { start: pa, end: pageEnd, mapping }
-        const ranges = this.byFrame.get(pfn)
-        if (ranges === undefined) this.byFrame.set(pfn, [r])
-        else ranges.push(r)
-        pa = pageEnd
-      }
-    }
+  /** Registers a live mapping; for a transfer, returns a live transfer that already maps some of its bytes (0xE6/0x1D). */
+  add(mapping: LiveMapping): Overlap | null {
+    return this.index.add(mapping)
   }
 
-  /**
-   * Takes a mapping's ranges off their frames, in place. A frame's entry stays (empty) when its
-   * last range goes: per-packet lists come and go on the same pages, and deleting the entry
-   * each time would churn the Map.
-   */
   remove(mapping: LiveMapping): void {
-    for (const [start, length] of mapping.ranges) {
-      const first = Math.floor(start / PAGE_SIZE)
-      const last = Math.floor((start + length - 1) / PAGE_SIZE)
-      for (let pfn = first; pfn <= last; pfn++) {
-        const ranges = this.byFrame.get(pfn)
-        if (ranges === undefined) continue
-        let w = 0
-        for (let i = 0; i < ranges.length; i++) if (ranges[i]!.mapping !== mapping) ranges[w++] = ranges[i]!
-        ranges.length = w
-      }
-    }
+    this.index.remove(mapping)
   }
 
   /** An unmapped IOVA page guarding a common buffer (dmaGuard with the IOMMU on), by requester. */
@@ -143,63 +109,33 @@ export class DmaVerifier {
     this.guardIovas.delete(`${requester}:${Math.floor(iova / PAGE_SIZE)}`)
   }
 
-  addGuard(pfn: number, what: string): void {
-    this.guards.set(pfn, what)
+  /** A physical guard frame (dmaGuard, no IOMMU) before or after the buffer at `bufferVa`; its own VA is `guardVa`. */
+  addGuard(pfn: number, what: string, bufferVa: number, guardVa: number, after: boolean): void {
+    this.guards.set(pfn, { what, bufferVa, guardVa, after })
   }
 
   removeGuard(pfn: number): void {
     this.guards.delete(pfn)
   }
 
-  /** True when a live mapping covers every byte of [pa, pa + length). */
-  covered(pa: number, length: number): boolean {
-    return this.firstUncovered(pa, length) < 0
+  /** True when live mappings let the device `access` every byte of [pa, pa + length). */
+  covered(pa: number, length: number, access: DeviceAccess = 'read'): boolean {
+    return this.index.firstUncovered(pa, length, access === 'write' ? ALLOW_WRITE : ALLOW_READ) < 0
   }
 
   /**
    * Checks one device access to RAM (after IOMMU translation). `deviceAddress` is what the
    * device put on the bus, for the message.
    */
-  deviceAccess(requester: string, deviceAddress: number, pa: number, length: number, access: DeviceAccess): void {
+  deviceAccess(requester: string, deviceAddress: LogicalAddress, pa: PhysicalAddress, length: number, access: DeviceAccess): void {
     this.checked++
-    // Fast path: one range on one frame covering the access.
-    const pfn = Math.floor(pa / PAGE_SIZE)
-    const ranges = this.byFrame.get(pfn)
-    if (ranges !== undefined) {
-      for (let i = 0; i < ranges.length; i++) {
-        const r = ranges[i]!
-        if (pa >= r.start && pa + length <= r.end) return
-      }
-    }
-    const bad = this.firstUncovered(pa, length)
+    const bit = access === 'write' ? ALLOW_WRITE : ALLOW_READ
+    // Fast path: one range on one frame covering the access in its direction.
+    if (this.index.coversInPage(pa, length, bit)) return
+    const bad = this.index.firstUncovered(pa, length, bit)
     if (bad < 0) return
     this.flagged++
     this.classify(requester, deviceAddress + (bad - pa), bad, access)
-  }
-
-  private firstUncovered(pa: number, length: number): number {
-    let at = pa
-    const end = pa + length
-    while (at < end) {
-      const pfn = Math.floor(at / PAGE_SIZE)
-      const pageEnd = Math.min(end, (pfn + 1) * PAGE_SIZE)
-      const entry = this.byFrame.get(pfn)
-      if (entry === undefined || entry.length === 0) return at
-      // Extend `at` through any range that covers it until none does. Ranges per page are few
-      // (two buffers sharing a page at most, in practice), so no sorting and no allocation.
-      for (let moved = true; moved && at < pageEnd; ) {
-        moved = false
-        for (let i = 0; i < entry.length; i++) {
-          const r = entry[i]!
-          if (r.start <= at && r.end > at) {
-            at = Math.min(r.end, pageEnd)
-            moved = true
-          }
-        }
-      }
-      if (at < pageEnd) return at
-    }
-    return -1
   }
 
   private classify(requester: string, deviceAddress: number, pa: number, access: DeviceAccess): void {
@@ -207,8 +143,27 @@ export class DmaVerifier {
     const owner = this.frames.ownerOf(pfn)
     const guard = this.guards.get(pfn)
     const where = `the device (${requester}) ${access === 'write' ? 'wrote' : 'read'} ${hex(pa)} (device address ${hex(deviceAddress)})`
+    const mapped = this.index.mappingAt(pa)
+    if (mapped !== undefined) {
+      // Mapped, but for the other direction: with the IOMMU on this access would fault.
+      const site = typeof mapped.site === 'string' ? mapped.site : siteText(mapped.site)
+      const toDevice = mapped.allow === ALLOW_READ
+      this.once(
+        'dma-wrong-direction',
+        owner,
+        `${where}, in the ${mapped.label}${allocatedAt(site)}, which was mapped for a transfer ${toDevice ? 'to the device (WriteToDevice TRUE, NDIS_SG_LIST_WRITE_TO_DEVICE): the device may only read it' : 'from the device (WriteToDevice FALSE): the device may only write it'}; with DMA remapping on the IOMMU refuses this ${access}, and a bounced transfer loses what the device ${toDevice ? 'wrote' : 'read'}`,
+        site,
+        requester,
+        deviceAddress,
+        pa,
+        access,
+      )
+      return
+    }
     if (guard !== undefined) {
-      this.once('dma-outside-buffer', owner, `${where}: ${guard} (the device ran past the end of the buffer)`, owner?.site, requester, deviceAddress, pa, access)
+      // 0xE6/0x0F: the padding around the buffer was modified (p3 buffer start, p4 the address).
+      const params = access === 'write' ? ([DMA_VIOLATION.outsideBuffer, guard.after ? DMA_OUTSIDE.paddingAfter : DMA_OUTSIDE.paddingBefore, guard.bufferVa, guard.guardVa + (pa % PAGE_SIZE)] as const) : undefined
+      this.once('dma-outside-buffer', owner, `${where}: ${guard.what} (the device ran past the ${guard.after ? 'end' : 'start'} of the buffer)`, owner?.site, requester, deviceAddress, pa, access, params)
       return
     }
     if (owner === undefined) {
@@ -293,10 +248,7 @@ export class DmaVerifier {
 
   /** The live mapping covering physical address `pa`, if any. */
   private mappingAt(pa: number): LiveMapping | undefined {
-    const entry = this.byFrame.get(Math.floor(pa / PAGE_SIZE))
-    if (entry === undefined) return undefined
-    for (const r of entry) if (pa >= r.start && pa < r.end) return r.mapping
-    return undefined
+    return this.index.mappingAt(pa)
   }
 
   /** The driver allocation a frame of driver memory belongs to, from the kernel's records. */
@@ -326,7 +278,7 @@ export class DmaVerifier {
     return { what: owner.label, site: owner.site }
   }
 
-  private once(kind: ReportedKind, owner: FrameOwner | undefined, message: string, site: string | undefined, requester: string, deviceAddress: number, pa: number, access: DeviceAccess): void {
+  private once(kind: ReportedKind, owner: FrameOwner | undefined, message: string, site: string | undefined, requester: string, deviceAddress: number, pa: number, access: DeviceAccess, params?: DmaParams): void {
     const key = `${kind}:${owner?.id ?? Math.floor(pa / PAGE_SIZE)}:${access}`
     const seen = this.reported.get(key)
     if (seen !== undefined) {
@@ -336,6 +288,7 @@ export class DmaVerifier {
     this.reported.set(key, { count: 1 })
     this.log.report({
       kind,
+      ...(params === undefined ? {} : { code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, params }),
       message,
       ...(site === undefined ? {} : { site }),
       details: {

@@ -70,6 +70,7 @@ export const DMALAB_P1 = {
   oidFailed: 0xd000_001e,
   dmaBadArgument: 0xd000_0020,
   mapRegisterMisuse: 0xd000_0021,
+  dmaWrongDirection: 0xd000_0022,
   /** A stop with no bug check of its own (dmalab's internal error). */
   internal: 0xd000_00ff,
 } as const
@@ -422,8 +423,37 @@ export const FINDING_KINDS = {
   },
   'dma-bad-argument': {
     severity: 'violation', leak: false,
-    bugchecks: [own(E6, DMALAB_P1.dmaBadArgument)],
-    summary: 'a HAL DMA routine given an argument that names no live resource of the adapter',
+    bugchecks: [
+      own(E6, DMALAB_P1.dmaBadArgument),
+      bc(E6, 0x06, ['0x06', 'scatter/gather lists allocated', 'scatter/gather lists freed', '0'], 'a scatter/gather list put back twice'),
+      bc(E6, 0x18, ['0x18', 'the DMA adapter', 'verifier data', '0'], 'a routine called through an adapter already released'),
+      bc(E6, 0x19, ['0x19', '0', '0', '0'], 'a routine called through a NULL (or no) DMA adapter'),
+      bc(E6, 0x1f, ['0x1F', '0x01 before / 0x02 after the first MDL', 'virtual address of the start of the DMA buffer', 'the first MDL'], 'CurrentVa outside the first MDL'),
+      bc(E6, 0x21, ['0x21', 'verifier data', '0', '0'], 'a zero-length buffer mapped'),
+      bc(E6, 0x24, ['0x24', 'length not accounted for', '0', '0'], 'an MDL chain shorter than Length'),
+      bc(E6, 0x25, ['0x25', '0', '0', '0'], 'IoGetDmaAdapter with an unknown DEVICE_DESCRIPTION version'),
+    ],
+    summary: 'a HAL DMA routine given an argument its page does not allow (a released or no adapter, an address outside the MDL, a list put back twice, ...)',
+  },
+  'dma-too-many-map-registers': {
+    severity: 'violation', leak: false,
+    bugchecks: [bc(E6, 0x0c, ['0x0C', 'map registers required', 'maximum map registers', '0'])],
+    summary: 'a transfer needing more map registers than IoGetDmaAdapter (MaximumPhysicalMapping) gave the adapter: it fails every time',
+  },
+  'dma-double-map': {
+    severity: 'violation', leak: false,
+    bugchecks: [bc(E6, 0x1d, ['0x1D', 'start of the buffer to map', 'end of the buffer to map', 'address in the buffer that is already mapped'])],
+    summary: 'a buffer mapped for DMA again while a transfer that maps it is still live',
+  },
+  'dma-unlocked-buffer': {
+    severity: 'violation', leak: false,
+    bugchecks: [bc(E6, 0x0e, ['0x0E', 'the MDL of the DMA buffer', '0', '0'])],
+    summary: 'DMA to a buffer whose MDL was never built or locked (MmBuildMdlForNonPagedPool / MmProbeAndLockPages)',
+  },
+  'dma-wrong-direction': {
+    severity: 'violation', leak: false,
+    bugchecks: [own(E6, DMALAB_P1.dmaWrongDirection, 'the device address', 'the physical address')],
+    summary: 'the device wrote into a mapping made for a transfer to it, or read one made for a transfer from it (with the IOMMU on, an iommu-fault)',
   },
   'common-buffer-leak': {
     severity: 'violation', leak: true,

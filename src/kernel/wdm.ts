@@ -110,13 +110,21 @@ export const MM_PAGE_PRIORITY = {
 export const LOCK_OPERATION = { IoReadAccess: 0, IoWriteAccess: 1, IoModifyAccess: 2 } as const
 export const KPROCESSOR_MODE = { KernelMode: 0, UserMode: 1 } as const
 
-/** NTSTATUS values the memory routines return or raise (ntstatus.h). */
+/**
+ * The one NTSTATUS table (ntstatus.h): the values the kernel, HAL and NDIS routines return or
+ * raise. NDIS re-exports it (ndis/constants NT_STATUS); every layer looks statuses up here.
+ */
 export const NTSTATUS = {
   STATUS_SUCCESS: 0,
   STATUS_ACCESS_VIOLATION: 0xc000_0005,
+  STATUS_INVALID_PARAMETER: 0xc000_000d,
   STATUS_NO_MEMORY: 0xc000_0017,
+  STATUS_BUFFER_TOO_SMALL: 0xc000_0023,
   STATUS_INSUFFICIENT_RESOURCES: 0xc000_009a,
+  STATUS_NOT_SUPPORTED: 0xc000_00bb,
 } as const
+
+export type NtStatus = number
 
 /** sizeof(MDL) on x64: the header before the PFN array (Next … ByteOffset). */
 export const MDL_HEADER_BYTES = 0x30

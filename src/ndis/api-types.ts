@@ -4,32 +4,15 @@
 // the system hands out as objects (null on failure).
 import type { DriverMemory } from '../kernel/driver-memory.js'
 import type {
-  DEVICE_DESCRIPTION, DRIVER_OBJECT, MDL, NDIS_MINIPORT_ADAPTER_ATTRIBUTES, NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
+  DRIVER_OBJECT, MDL, NDIS_MINIPORT_ADAPTER_ATTRIBUTES, NDIS_MINIPORT_DRIVER_CHARACTERISTICS,
   NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS, NDIS_SG_DMA_DESCRIPTION, NDIS_SPIN_LOCK, NdisHandle, NET_BUFFER,
-  NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS, SCATTER_GATHER_LIST, CM_PARTIAL_RESOURCE_LIST,
+  NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS, CM_PARTIAL_RESOURCE_LIST,
 } from './types.js'
 import type { PoolTag } from '../kernel/tags.js'
 
-/** The DMA_ADAPTER a driver gets from IoGetDmaAdapter; operations are called adapter first, as in C. */
-export interface DMA_ADAPTER {
-  readonly Version: number
-  readonly Size: number
-  readonly DmaOperations: DMA_OPERATIONS
-}
-
-export type DriverListControl = (DeviceObject: unknown, Irp: unknown, ScatterGather: SCATTER_GATHER_LIST, Context: unknown) => void
-
-export interface DMA_OPERATIONS {
-  PutDmaAdapter(DmaAdapter: DMA_ADAPTER): void
-  AllocateCommonBuffer(DmaAdapter: DMA_ADAPTER, Length: number, CacheEnabled: boolean): { virtualAddress: number; logicalAddress: number }
-  FreeCommonBuffer(DmaAdapter: DMA_ADAPTER, Length: number, LogicalAddress: number, VirtualAddress: number, CacheEnabled: boolean): void
-  AllocateCommonBufferEx(DmaAdapter: DMA_ADAPTER, MaximumAddress: number | null, Length: number, CacheEnabled: boolean, PreferredNode?: number): { virtualAddress: number; logicalAddress: number }
-  GetScatterGatherList(DmaAdapter: DMA_ADAPTER, DeviceObject: unknown, Mdl: MDL, CurrentVa: number, Length: number, ExecutionRoutine: DriverListControl, Context: unknown, WriteToDevice: boolean): number
-  PutScatterGatherList(DmaAdapter: DMA_ADAPTER, ScatterGather: SCATTER_GATHER_LIST, WriteToDevice: boolean): void
-  BuildScatterGatherList(DmaAdapter: DMA_ADAPTER, DeviceObject: unknown, Mdl: MDL, CurrentVa: number, Length: number, ExecutionRoutine: DriverListControl, Context: unknown, WriteToDevice: boolean, ScatterGatherBuffer: SCATTER_GATHER_LIST | null, ScatterGatherLength: number): number
-  CalculateScatterGatherList(DmaAdapter: DMA_ADAPTER, Mdl: MDL | null, CurrentVa: number, Length: number): { status: number; scatterGatherListSize: number; numberOfMapRegisters: number }
-  GetDmaAlignment(DmaAdapter: DMA_ADAPTER): number
-}
+/** The HAL's DMA types are the kernel's (kernel/hal.ts), re-exported where drivers found them. */
+export type { DMA_ADAPTER, DMA_OPERATIONS, DriverListControl } from '../kernel/hal.js'
+import type { DMA_ADAPTER, DEVICE_DESCRIPTION, SCATTER_GATHER_LIST } from '../kernel/hal.js'
 
 /** The NDIS, HAL and I/O manager routines (the kernel's Ex/Mm routines are added to `ndis` too). */
 export interface NdisRoutines {
@@ -72,6 +55,7 @@ export interface NdisRoutines {
   NdisMAllocateSharedMemoryAsyncEx(MiniportDmaHandle: NdisHandle, Length: number, Cached: boolean, Context: unknown): number
   NdisMAllocateNetBufferSGList(NdisMiniportDmaHandle: NdisHandle, NetBuffer: NET_BUFFER, Context: unknown, Flags: number, ScatterGatherListBuffer: SCATTER_GATHER_LIST | null, ScatterGatherListBufferSize: number): number
   NdisMFreeNetBufferSGList(NdisMiniportDmaHandle: NdisHandle, pSGL: SCATTER_GATHER_LIST, NetBuffer: NET_BUFFER): void
+  NdisMGetDmaAlignment(MiniportAdapterHandle: NdisHandle): number
 
   NdisMRegisterInterruptEx(MiniportAdapterHandle: NdisHandle, MiniportInterruptContext: unknown, MiniportInterruptCharacteristics: NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS): { status: number; ndisInterruptHandle: NdisHandle | null }
   NdisMDeregisterInterruptEx(NdisInterruptHandle: NdisHandle): void
@@ -97,4 +81,5 @@ export interface NdisRoutines {
   NdisMIndicateStatusEx(MiniportAdapterHandle: NdisHandle, StatusIndication: { StatusCode: number; StatusBuffer?: unknown }): void
 
   IoGetDmaAdapter(PhysicalDeviceObject: object, DeviceDescription: DEVICE_DESCRIPTION): { dmaAdapter: DMA_ADAPTER | null; numberOfMapRegisters: number }
+  KeFlushIoBuffers(Mdl: MDL, ReadOperation: boolean, DmaOperation: boolean): void
 }

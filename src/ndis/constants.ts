@@ -1,6 +1,8 @@
 // NDIS and HAL constants a miniport uses, with their WDK names and values (ndis.h, wdm.h,
 // ntstatus.h). They are part of the `ndis` object a driver receives, so a ported driver
 // writes `ndis.NDIS_STATUS_SUCCESS` where the C said `NDIS_STATUS_SUCCESS`.
+import { DEVICE_DESCRIPTION_VERSION } from '../kernel/hal.js'
+import { NTSTATUS } from '../kernel/wdm.js'
 
 export const NDIS_STATUS = {
   NDIS_STATUS_SUCCESS: 0x0000_0000,
@@ -18,14 +20,11 @@ export const NDIS_STATUS = {
   NDIS_STATUS_PAUSED: 0xc023_002a,
   NDIS_STATUS_SEND_ABORTED: 0xc001_0013,
   NDIS_STATUS_LINK_STATE: 0x4001_0017,
+  NDIS_STATUS_BAD_VERSION: 0xc001_0004,
 } as const
 
-export const NT_STATUS = {
-  STATUS_SUCCESS: 0x0000_0000,
-  STATUS_INSUFFICIENT_RESOURCES: 0xc000_009a,
-  STATUS_INVALID_PARAMETER: 0xc000_000d,
-  STATUS_BUFFER_TOO_SMALL: 0xc000_0023,
-} as const
+/** NTSTATUS values: the kernel's one table (kernel/wdm.ts), under the name NDIS code uses. */
+export const NT_STATUS = NTSTATUS
 
 export const NDIS_MEMORY = {
   NDIS_MEMORY_CONTIGUOUS: 0x1,
@@ -36,6 +35,14 @@ export const NDIS_SG_DMA = {
   NDIS_SG_DMA_64_BIT_ADDRESS: 0x1,
   NDIS_SG_DMA_V3_HAL_API: 0x2,
   NDIS_SG_DMA_HYBRID_DMA: 0x4,
+  /** NDIS_SG_DMA_DESCRIPTION Header.Revision values (ndis.h; revision 2 is NDIS 6.85). */
+  NDIS_SG_DMA_DESCRIPTION_REVISION_1: 1,
+  NDIS_SG_DMA_DESCRIPTION_REVISION_2: 2,
+  /**
+   * NdisMAllocateNetBufferSGList Flags: set, the transfer goes from the NET_BUFFER to the
+   * device (the send path); clear, from the device into the NET_BUFFER (ndis.h).
+   */
+  NDIS_SG_LIST_WRITE_TO_DEVICE: 0x1,
 } as const
 
 /** NDIS_OBJECT_HEADER types for the attribute and parameter structures. */
@@ -127,15 +134,8 @@ export const CM_RESOURCE_TYPE = {
 /** CM_PARTIAL_RESOURCE_DESCRIPTOR Flags of a port resource: the range is in I/O space (wdm.h CM_RESOURCE_PORT_IO). */
 export const CM_RESOURCE_PORT_IO = 0x0001
 
-/** DEVICE_DESCRIPTION versions and INTERFACE_TYPE values the HAL accepts. */
-export const DEVICE_DESCRIPTION_VERSION = {
-  DEVICE_DESCRIPTION_VERSION: 0,
-  DEVICE_DESCRIPTION_VERSION1: 1,
-  DEVICE_DESCRIPTION_VERSION2: 2,
-  DEVICE_DESCRIPTION_VERSION3: 3,
-  PCIBus: 5,
-  Width32Bits: 2,
-} as const
+/** DEVICE_DESCRIPTION versions and INTERFACE_TYPE values the HAL accepts (the kernel's, kernel/hal.ts). */
+export { DEVICE_DESCRIPTION_VERSION }
 
 export type NdisStatus = number
 

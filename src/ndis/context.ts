@@ -70,6 +70,8 @@ export class NdisContext {
   /** MiniportAdapterContext from the registration attributes. */
   adapterContext: unknown = undefined
   registrationAttributesSet = false
+  /** AttributeFlags of the registration attributes (NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER and friends). */
+  attributeFlags = 0
   generalAttributes: NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES | null = null
   /** The handler that initializes the adapter in the registered model, for messages. */
   get initializeHandler(): string {

@@ -2,15 +2,18 @@
 // miniport (a 32-bit device unless NDIS_SG_DMA_64_BIT_ADDRESS), NdisMAllocateSharedMemory wraps
 // its AllocateCommonBuffer (PASSIVE_LEVEL, MiniportInitializeEx only, after registration),
 // NdisMAllocateSharedMemoryAsyncEx is the legal route to more shared memory later, and
-// NdisMAllocateNetBufferSGList maps a NET_BUFFER for transmission, calling the miniport's
-// ProcessSGList before or after it returns.
+// NdisMAllocateNetBufferSGList maps a NET_BUFFER, calling the miniport's ProcessSGList before or
+// after it returns. The routines call into the HAL, so the HAL's DMA verification applies to
+// them: a call at too high an IRQL is 0xE6/0x13, as for the HAL's own routines.
 import { PAGE_SIZE, formatBytes } from '../hw/address.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { siteText } from '../kernel/calls.js'
 import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../kernel/irql.js'
 import { allocateCommonBuffer, freeCommonBuffer } from '../dma/common-buffer.js'
-import { putScatterGather, sgListSize } from '../dma/scatter-gather.js'
-import { NDIS_SG_DMA, NDIS_STATUS, NT_STATUS, DEVICE_DESCRIPTION_VERSION } from './constants.js'
+import { DMA_ALIGNMENT_X64 } from '../dma/api.js'
+import { mapRegistersFor, putScatterGather, sgListSize } from '../dma/scatter-gather.js'
+import { checkDmaIrql } from '../dma/violations.js'
+import { NDIS_FLAGS, NDIS_OBJECT_TYPE, NDIS_SG_DMA, NDIS_STATUS, NT_STATUS, DEVICE_DESCRIPTION_VERSION } from './constants.js'
 import { NDIS_BUGCHECK, type DmaHandle, type NdisContext, type SgDmaRegistration } from './context.js'
 import type { NDIS_SG_DMA_DESCRIPTION, NET_BUFFER, SCATTER_GATHER_LIST } from './types.js'
 
@@ -27,16 +30,18 @@ export class NdisDma {
     k.log.throwIfStopped()
     const fail = (status: number): { status: number; ndisMiniportDmaHandle: null } => ({ status, ndisMiniportDmaHandle: null })
     if (!ctx.checkHandle('NdisMRegisterScatterGatherDma', MiniportAdapterHandle)) return fail(NDIS_STATUS.NDIS_STATUS_INVALID_PARAMETER)
-    this.irql('NdisMRegisterScatterGatherDma', PASSIVE_LEVEL)
+    checkDmaIrql(k, 'NdisMRegisterScatterGatherDma', PASSIVE_LEVEL)
     if (!ctx.inInitialize) ctx.callOrder('NdisMRegisterScatterGatherDma outside MiniportInitializeEx')
     if (ctx.sgDma !== null) {
       ctx.callOrder('NdisMRegisterScatterGatherDma called twice for one adapter')
       return fail(NDIS_STATUS.NDIS_STATUS_FAILURE)
     }
-    if (typeof DmaDescription?.ProcessSGListHandler !== 'function') {
+    if (typeof DmaDescription !== 'object' || DmaDescription === null || typeof DmaDescription.ProcessSGListHandler !== 'function') {
       ctx.violation('ndis-bad-argument', 'NdisMRegisterScatterGatherDma: NDIS_SG_DMA_DESCRIPTION needs a ProcessSGListHandler')
       return fail(NDIS_STATUS.NDIS_STATUS_INVALID_PARAMETER)
     }
+    const refused = this.refuseRegistration(DmaDescription)
+    if (refused !== null) return fail(refused)
     const call = k.calls.allocation('NdisMRegisterScatterGatherDma', DmaDescription.MaximumPhysicalMapping)
     if (call.fail) return fail(NDIS_STATUS.NDIS_STATUS_RESOURCES)
     const sixtyFour = (DmaDescription.Flags & NDIS_SG_DMA.NDIS_SG_DMA_64_BIT_ADDRESS) !== 0
@@ -52,6 +57,7 @@ export class NdisDma {
       InterfaceType: DEVICE_DESCRIPTION_VERSION.PCIBus,
       MaximumLength: Math.max(PAGE_SIZE, DmaDescription.MaximumPhysicalMapping),
     }, width)
+    if (adapter === null) return fail(NDIS_STATUS.NDIS_STATUS_RESOURCES)
     const handle: DmaHandle = { kind: 'sg-dma', id: ctx.handleId() }
     ctx.sgDma = { handle, adapter, description: DmaDescription }
     // In/out: the size of the S/G list buffer a maximal packet needs.
@@ -59,12 +65,44 @@ export class NdisDma {
     return { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, ndisMiniportDmaHandle: handle }
   }
 
+  /**
+   * The refusals the NdisMRegisterScatterGatherDma page documents, or null: NDIS_STATUS_BAD_VERSION
+   * for a Header.Revision NDIS does not know, NDIS_STATUS_NOT_SUPPORTED when the miniport did not
+   * register for NDIS 6.0 or later or did not say its NIC is a bus master
+   * (NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER in its registration attributes). A description without a
+   * Header (a plain TypeScript object) is taken as revision 1.
+   */
+  private refuseRegistration(d: NDIS_SG_DMA_DESCRIPTION): number | null {
+    const ctx = this.ctx
+    const header = d.Header
+    if (header !== undefined) {
+      if (header.Type !== NDIS_OBJECT_TYPE.NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION) {
+        ctx.violation('ndis-bad-argument', `NdisMRegisterScatterGatherDma: the NDIS_SG_DMA_DESCRIPTION Header.Type is ${header.Type}, not NDIS_OBJECT_TYPE_SG_DMA_DESCRIPTION (0x83)`)
+        return NDIS_STATUS.NDIS_STATUS_INVALID_PARAMETER
+      }
+      if (header.Revision !== NDIS_SG_DMA.NDIS_SG_DMA_DESCRIPTION_REVISION_1 && header.Revision !== NDIS_SG_DMA.NDIS_SG_DMA_DESCRIPTION_REVISION_2) {
+        ctx.violation('ndis-bad-argument', `NdisMRegisterScatterGatherDma: NDIS_SG_DMA_DESCRIPTION Header.Revision ${header.Revision} is not one NDIS supports (NDIS_SG_DMA_DESCRIPTION_REVISION_1 or _2): NDIS_STATUS_BAD_VERSION`)
+        return NDIS_STATUS.NDIS_STATUS_BAD_VERSION
+      }
+    }
+    const major = ctx.characteristics?.MajorNdisVersion ?? 6
+    if (major < 6) {
+      ctx.violation('ndis-bad-argument', `NdisMRegisterScatterGatherDma from an NDIS ${major}.x miniport: scatter/gather DMA registration needs NDIS 6.0 or later (NDIS_STATUS_NOT_SUPPORTED)`)
+      return NDIS_STATUS.NDIS_STATUS_NOT_SUPPORTED
+    }
+    if ((ctx.attributeFlags & NDIS_FLAGS.NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER) === 0) {
+      ctx.violation('ndis-bad-argument', 'NdisMRegisterScatterGatherDma: the miniport did not set NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER in the AttributeFlags of its registration attributes (NdisMSetMiniportAttributes), so its NIC is not a bus master to NDIS: NDIS_STATUS_NOT_SUPPORTED')
+      return NDIS_STATUS.NDIS_STATUS_NOT_SUPPORTED
+    }
+    return null
+  }
+
   NdisMDeregisterScatterGatherDma(NdisMiniportDmaHandle: unknown): void {
     const ctx = this.ctx
     ctx.kernel.log.throwIfStopped()
     const reg = this.registration('NdisMDeregisterScatterGatherDma', NdisMiniportDmaHandle, ', or already deregistered')
     if (reg === null) return
-    this.irql('NdisMDeregisterScatterGatherDma', PASSIVE_LEVEL)
+    checkDmaIrql(ctx.kernel, 'NdisMDeregisterScatterGatherDma', PASSIVE_LEVEL)
     ctx.sgDma = null
     // Releasing the adapter reports shared memory and S/G lists still outstanding.
     reg.adapter.release()
@@ -101,7 +139,7 @@ export class NdisDma {
     const ctx = this.ctx
     ctx.kernel.log.throwIfStopped()
     if (!ctx.checkHandle('NdisMFreeSharedMemory', MiniportAdapterHandle)) return
-    this.irql('NdisMFreeSharedMemory', DISPATCH_LEVEL)
+    checkDmaIrql(ctx.kernel, 'NdisMFreeSharedMemory', DISPATCH_LEVEL)
     const reg = ctx.sgDma
     if (reg === null) {
       ctx.callOrder('NdisMFreeSharedMemory after NdisMDeregisterScatterGatherDma (free shared memory before deregistering DMA)')
@@ -117,7 +155,7 @@ export class NdisDma {
     k.log.throwIfStopped()
     const reg = this.registration('NdisMAllocateSharedMemoryAsyncEx', MiniportDmaHandle)
     if (reg === null) return NDIS_STATUS.NDIS_STATUS_FAILURE
-    this.irql('NdisMAllocateSharedMemoryAsyncEx', DISPATCH_LEVEL)
+    checkDmaIrql(k, 'NdisMAllocateSharedMemoryAsyncEx', DISPATCH_LEVEL)
     const handler = reg.description.SharedMemAllocateCompleteHandler
     if (typeof handler !== 'function') {
       ctx.callOrder('NdisMAllocateSharedMemoryAsyncEx without a SharedMemAllocateCompleteHandler in NDIS_SG_DMA_DESCRIPTION')
@@ -137,13 +175,23 @@ export class NdisDma {
     return NDIS_STATUS.NDIS_STATUS_PENDING
   }
 
-  NdisMAllocateNetBufferSGList(NdisMiniportDmaHandle: unknown, NetBuffer: NET_BUFFER, Context: unknown, _Flags: number, ScatterGatherListBuffer: SCATTER_GATHER_LIST | null, _ScatterGatherListBufferSize: number): number {
+  /**
+   * NdisMAllocateNetBufferSGList, as its page says: "the scatter/gather list is generated from
+   * the network data starting at the beginning of the MDL that is specified at the CurrentMdl
+   * member ... The start of the network data in the SG list is offset from the beginning of the
+   * SG list by the value specified in the CurrentMdlOffset member": the list covers
+   * CurrentMdlOffset + DataLength bytes from the start of CurrentMdl, and the miniport skips the
+   * offset. Flags NDIS_SG_LIST_WRITE_TO_DEVICE makes it a transfer to the device (the send
+   * path); clear, the device writes into the NET_BUFFER. A ScatterGatherListBuffer too small for
+   * the list is not used: NDIS allocates one.
+   */
+  NdisMAllocateNetBufferSGList(NdisMiniportDmaHandle: unknown, NetBuffer: NET_BUFFER, Context: unknown, Flags: number, ScatterGatherListBuffer: SCATTER_GATHER_LIST | null, ScatterGatherListBufferSize: number): number {
     const ctx = this.ctx
     const k = ctx.kernel
     k.log.throwIfStopped()
     const reg = this.registration('NdisMAllocateNetBufferSGList', NdisMiniportDmaHandle)
     if (reg === null) return NDIS_STATUS.NDIS_STATUS_FAILURE
-    this.irql('NdisMAllocateNetBufferSGList', DISPATCH_LEVEL)
+    checkDmaIrql(k, 'NdisMAllocateNetBufferSGList', DISPATCH_LEVEL)
     const mdl = NetBuffer?.CurrentMdl
     if (mdl === null || mdl === undefined || k.mdl.stateOf(mdl) === undefined) {
       ctx.violation('ndis-bad-argument', 'NdisMAllocateNetBufferSGList: the NET_BUFFER has no MDL this system allocated in CurrentMdl (NdisAllocateNetBufferAndNetBufferList with an MdlChain from NdisAllocateMdl)')
@@ -151,14 +199,17 @@ export class NdisDma {
     }
     const call = k.calls.allocation('NdisMAllocateNetBufferSGList', NetBuffer.DataLength)
     if (call.fail) return NDIS_STATUS.NDIS_STATUS_RESOURCES
-    const status = ctx.hal.scatterGather(reg.adapter, {
+    const currentVa = mdl.StartVa + mdl.ByteOffset
+    const length = NetBuffer.CurrentMdlOffset + NetBuffer.DataLength
+    const fits = ScatterGatherListBuffer !== null && ScatterGatherListBuffer !== undefined && ScatterGatherListBufferSize >= sgListSize(Math.max(0, mapRegistersFor(mdl, currentVa, length)))
+    const { status } = ctx.hal.scatterGather(reg.adapter, {
       mdl,
-      currentVa: mdl.StartVa + mdl.ByteOffset + NetBuffer.CurrentMdlOffset,
-      length: NetBuffer.DataLength,
-      writeToDevice: true,
+      currentVa,
+      length,
+      writeToDevice: (Flags & NDIS_SG_DMA.NDIS_SG_LIST_WRITE_TO_DEVICE) !== 0,
       routine: 'NdisMAllocateNetBufferSGList',
       site: call.site,
-      into: ScatterGatherListBuffer,
+      into: fits ? ScatterGatherListBuffer : null,
       callback: reg.description.ProcessSGListHandler,
       callbackName: 'MiniportProcessSGList',
       deviceObject: ctx.pdo,
@@ -169,14 +220,25 @@ export class NdisDma {
     return status === NT_STATUS.STATUS_INSUFFICIENT_RESOURCES ? NDIS_STATUS.NDIS_STATUS_RESOURCES : NDIS_STATUS.NDIS_STATUS_FAILURE
   }
 
+  /** NdisMFreeNetBufferSGList: NDIS puts the list back in the direction it was made for. */
   NdisMFreeNetBufferSGList(NdisMiniportDmaHandle: unknown, pSGL: SCATTER_GATHER_LIST, _NetBuffer: NET_BUFFER): void {
     const ctx = this.ctx
     ctx.kernel.log.throwIfStopped()
     const reg = this.registration('NdisMFreeNetBufferSGList', NdisMiniportDmaHandle)
     if (reg === null) return
-    this.irql('NdisMFreeNetBufferSGList', DISPATCH_LEVEL)
-    putScatterGather(reg.adapter, pSGL, true, 'NdisMFreeNetBufferSGList')
+    checkDmaIrql(ctx.kernel, 'NdisMFreeNetBufferSGList', DISPATCH_LEVEL)
+    putScatterGather(reg.adapter, pSGL, null, 'NdisMFreeNetBufferSGList')
     ctx.kernel.log.throwIfStopped()
+  }
+
+  /** NdisMGetDmaAlignment (PASSIVE_LEVEL, after NdisMRegisterScatterGatherDma): the HAL's GetDmaAlignment. */
+  NdisMGetDmaAlignment(MiniportAdapterHandle: unknown): number {
+    const ctx = this.ctx
+    ctx.kernel.log.throwIfStopped()
+    ctx.checkHandle('NdisMGetDmaAlignment', MiniportAdapterHandle)
+    checkDmaIrql(ctx.kernel, 'NdisMGetDmaAlignment', PASSIVE_LEVEL)
+    if (ctx.sgDma === null) ctx.callOrder('NdisMGetDmaAlignment before NdisMRegisterScatterGatherDma: "A miniport driver must have already called NdisMRegisterScatterGatherDma"')
+    return DMA_ALIGNMENT_X64
   }
 
   /** The SG DMA registration `handle` names, or null after reporting a handle that is not it. */
@@ -185,11 +247,5 @@ export class NdisDma {
     if (reg !== null && handle === reg.handle) return reg
     this.ctx.violation('ndis-bad-handle', `${routine}: not the handle NdisMRegisterScatterGatherDma returned${also}`)
     return null
-  }
-
-  private irql(routine: string, maximum: number): void {
-    const k = this.ctx.kernel
-    if (k.irql <= maximum) return
-    this.ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0xe5, k.irql, 0, 0], { routine, irql: k.irql })
   }
 }

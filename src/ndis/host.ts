@@ -192,6 +192,7 @@ export class NdisHost {
       NdisMAllocateSharedMemoryAsyncEx: (h, len, cached, c) => dma.NdisMAllocateSharedMemoryAsyncEx(h, len, cached, c),
       NdisMAllocateNetBufferSGList: (h, nb, c, f, b, s) => dma.NdisMAllocateNetBufferSGList(h, nb, c, f, b, s),
       NdisMFreeNetBufferSGList: (h, sgl, nb) => dma.NdisMFreeNetBufferSGList(h, sgl, nb),
+      NdisMGetDmaAlignment: (h) => dma.NdisMGetDmaAlignment(h),
 
       NdisMRegisterInterruptEx: (h, c, chars) => {
         k.log.throwIfStopped()
@@ -252,6 +253,7 @@ export class NdisHost {
       },
 
       IoGetDmaAdapter: (pdo, desc) => hal.IoGetDmaAdapter(pdo, desc),
+      KeFlushIoBuffers: (mdl, read, dmaOperation) => hal.KeFlushIoBuffers(mdl, read, dmaOperation),
     }
     // NDIS 5.1 routines beside them; the two that both models name alike dispatch on the model
     // the driver registered with.

@@ -99,6 +99,7 @@ export class Miniport {
     switch (attributes?.Header?.Type) {
       case NDIS_OBJECT_TYPE.NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES:
         ctx.adapterContext = (attributes as { MiniportAdapterContext: unknown }).MiniportAdapterContext
+        ctx.attributeFlags = Number((attributes as { AttributeFlags?: unknown }).AttributeFlags ?? 0) >>> 0
         ctx.registrationAttributesSet = true
         return NDIS_STATUS.NDIS_STATUS_SUCCESS
       case NDIS_OBJECT_TYPE.NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES:

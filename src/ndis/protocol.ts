@@ -24,6 +24,14 @@ import { HEADER, PEER_SLOT, SEQUENCE_OFFSET, SLOT_BYTES, STAMP, checkTestFrame, 
 export { ETHERTYPE, MAGIC, SLOT_BYTES } from './frames.js'
 /** Send slots, so at most this many frames are in flight. */
 export const SEND_WINDOW = 256
+/**
+ * Backfill before a sent frame in its slot: slot i's frame starts (i % 4) × 128 bytes into the
+ * slot's MDL, so NET_BUFFER CurrentMdlOffset (and DataOffset) is 0, 128, 256 or 384, as when a
+ * protocol leaves room for headers in front of the data (NdisRetreatNetBufferDataStart). A
+ * miniport that ignores CurrentMdlOffset sends the wrong bytes and the frame is lost.
+ */
+const BACKFILL_STEP = 128
+const BACKFILL_SLOTS = 4
 /** NBLs per MiniportSendNetBufferLists call. */
 export const SEND_BATCH = 32
 
@@ -179,22 +187,24 @@ export class Protocol {
     if (this.toSend > 0 && this.free.length > 0 && !this.sender.armed) k.clock.armAfter(this.sender, 0)
   }
 
-  /** Writes the slot's frame (whole frame when the size changed, else only the sequence). */
+  /** Writes the slot's frame (whole frame when the size changed, else only the sequence) after its backfill. */
   private prepare(slot: Slot): void {
     const ram = this.ctx.kernel.ram
     const size = this.sendSize
     const seq = this.seq++
+    const backfill = (slot.index % BACKFILL_SLOTS) * BACKFILL_STEP
+    const offset = backfill + size <= SLOT_BYTES ? backfill : 0
     if (slot.size !== size) {
       writeTestFrame(this.frame, this.pattern, this.mac, this.mac, seq, slot.index, size)
-      ram.writeFrom(slot.pa, this.frame, 0, size)
+      ram.writeFrom(slot.pa + offset, this.frame, 0, size)
       slot.size = size
     } else {
-      ram.write32(slot.pa + SEQUENCE_OFFSET, seq)
+      ram.write32(slot.pa + offset + SEQUENCE_OFFSET, seq)
     }
     const nb = slot.nbl.FirstNetBuffer!
     nb.DataLength = size
-    nb.DataOffset = 0
-    nb.CurrentMdlOffset = 0
+    nb.DataOffset = offset
+    nb.CurrentMdlOffset = offset
     nb.CurrentMdl = slot.mdl
   }
 

@@ -35,18 +35,9 @@ export interface NET_BUFFER_LIST {
   NetBufferListInfo: unknown[]
 }
 
-export interface SCATTER_GATHER_ELEMENT {
-  /** A logical (device) address. */
-  Address: number
-  Length: number
-  Reserved: number
-}
-
-export interface SCATTER_GATHER_LIST {
-  NumberOfElements: number
-  Reserved: number
-  Elements: SCATTER_GATHER_ELEMENT[]
-}
+/** Scatter/gather lists and DEVICE_DESCRIPTION are the kernel's (wdm.h), re-exported for drivers. */
+export type { SCATTER_GATHER_ELEMENT, SCATTER_GATHER_LIST, DEVICE_DESCRIPTION } from '../kernel/hal.js'
+import type { SCATTER_GATHER_LIST } from '../kernel/hal.js'
 
 export interface NDIS_OBJECT_HEADER {
   Type: number
@@ -211,25 +202,4 @@ export interface NDIS_SPIN_LOCK {
   readonly id: number
   held: boolean
   OldIrql: Irql
-}
-
-/** DEVICE_DESCRIPTION (wdm.h) for IoGetDmaAdapter. */
-export interface DEVICE_DESCRIPTION {
-  Version: number
-  Master: boolean
-  ScatterGather: boolean
-  DemandMode?: boolean
-  AutoInitialize?: boolean
-  Dma32BitAddresses: boolean
-  IgnoreCount?: boolean
-  Dma64BitAddresses: boolean
-  BusNumber?: number
-  DmaChannel?: number
-  InterfaceType: number
-  DmaWidth?: number
-  DmaSpeed?: number
-  MaximumLength: number
-  DmaPort?: number
-  /** Version 3: the device's address width in bits, overriding the two flags. */
-  DmaAddressWidth?: number
 }

@@ -92,7 +92,8 @@ describe('IoGetDmaAdapter', () => {
     l.ndis.KeLowerIrql(oldIrql)
     const f = theFinding(l.m, 'irql-violation')
     expect(f.code).toBe(BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION)
-    expect(f.params).toEqual([0x13, 2, 0, 0])
+    // Bug check 0xE6/0x13: p2 0x02 (higher than expected), p3 the expected maximum, p4 the current IRQL.
+    expect(f.params).toEqual([0x13, 0x02, 0, 2])
     expect(f.message).toBe('IoGetDmaAdapter at DISPATCH_LEVEL: it must be called at PASSIVE_LEVEL')
     expect(f.site).toBe(site)
     expect(l.ndis.IoGetDmaAdapter({}, description({})).dmaAdapter).toBeNull()

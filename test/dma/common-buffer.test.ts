@@ -150,8 +150,9 @@ describe('AllocateCommonBuffer (S13)', () => {
     l.ndis.KeLowerIrql(oldIrql)
     const [alloc, free] = l.m.findings
     expect(kinds(l.m)).toEqual(['irql-violation', 'irql-violation'])
-    expect(alloc).toMatchObject({ code: 0xe6, params: [0x13, 2, 0, 0], site, message: 'AllocateCommonBuffer at DISPATCH_LEVEL: it must be called at PASSIVE_LEVEL' })
-    expect(free).toMatchObject({ code: 0xe6, params: [0x13, 2, 0, 0], site: freeSite, message: 'FreeCommonBuffer at DISPATCH_LEVEL: it must be called at PASSIVE_LEVEL' })
+    // Bug check 0xE6/0x13: p2 0x02 (IRQL higher than expected), p3 the expected maximum (PASSIVE_LEVEL), p4 the current IRQL.
+    expect(alloc).toMatchObject({ code: 0xe6, params: [0x13, 0x02, 0, 2], site, message: 'AllocateCommonBuffer at DISPATCH_LEVEL: it must be called at PASSIVE_LEVEL' })
+    expect(free).toMatchObject({ code: 0xe6, params: [0x13, 0x02, 0, 2], site: freeSite, message: 'FreeCommonBuffer at DISPATCH_LEVEL: it must be called at PASSIVE_LEVEL' })
   })
 
   it('a second FreeCommonBuffer is common-buffer-double-free (0xE6/0x03) at the freeing line', () => {
@@ -164,7 +165,8 @@ describe('AllocateCommonBuffer (S13)', () => {
     const f = theFinding(l.m, 'common-buffer-double-free')
     expect(f.severity).toBe('violation')
     expect(f.code).toBe(BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION)
-    expect(f.params).toEqual([0x03, virtualAddress, 2 * PAGE, 0])
+    // Bug check 0xE6/0x03 "The driver freed too many DMA common buffers": p2 the number of extra frees.
+    expect(f.params).toEqual([0x03, 1, 0, 0])
     expect(f.site).toBe(site)
     expect(f.message).toBe(`FreeCommonBuffer of the 8 KiB common buffer at ${hex(virtualAddress)}, which was already freed`)
   })
@@ -192,7 +194,8 @@ describe('AllocateCommonBuffer (S13)', () => {
     adapter.DmaOperations.PutDmaAdapter(adapter)
     const f = theFinding(l.m, 'common-buffer-leak')
     expect(f.code).toBe(BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION)
-    expect(f.params).toEqual([0x07, virtualAddress, 3 * PAGE, 0])
+    // Bug check 0xE6/0x07: p2 the DMA adapter, p3 the number of common buffers outstanding.
+    expect(f.params).toEqual([0x07, l.m.hal.stateOf(adapter)!.address, 1, 0])
     expect(f.site).toBe(site)
     expect(f.message).toBe(`DMA adapter released with a common buffer of 12 KiB still allocated (AllocateCommonBuffer, VA ${hex(virtualAddress)}, logical ${hex(logicalAddress)})`)
   })

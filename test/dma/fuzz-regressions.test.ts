@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type { MDL } from '../../src/kernel/mdl.js'
 import { loadTestMiniport } from '../support/driver-fixture.js'
 
+const STATUS_BUFFER_TOO_SMALL = 0xc000_0023
 const STATUS_INVALID_PARAMETER = 0xc000_000d
 
 describe('DMA fuzz regressions', () => {
@@ -67,8 +68,11 @@ describe('DMA fuzz regressions: a Next the driver set to undefined ends the MDL 
     mdl.Next = undefined as never
     let status = 0
     expect(() => (status = adapter.DmaOperations.GetScatterGatherList(adapter, null, mdl, va, 1000, () => {}, null, true))).not.toThrow()
-    expect(status).toBe(STATUS_INVALID_PARAMETER)
-    expect(m.findings.some((f) => f.kind === 'dma-bad-argument' && /fewer than Length/.test(f.message))).toBe(true)
+    // GetScatterGatherList page: STATUS_BUFFER_TOO_SMALL "The buffer is too small for the requested
+    // transfer"; bug check 0xE6/0x24 "Insufficient buffer for requested length", p2 the length unaccounted.
+    expect(status).toBe(STATUS_BUFFER_TOO_SMALL)
+    const f = m.findings.find((x) => x.kind === 'dma-bad-argument' && /fewer than Length/.test(x.message))
+    expect(f?.params).toEqual([0x24, 1000 - 256, 0, 0])
   })
 })
 

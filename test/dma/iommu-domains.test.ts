@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../src/index.js'
 import { parseBdf } from '../../src/hw/pci.js'
+import { asLogical, asPhysical } from '../../src/hw/address.js'
 
 const NIC = parseBdf('00:03.0')
 const OTHER = parseBdf('00:05.0')
@@ -39,14 +40,14 @@ describe('IOMMU domain programming (the DMA layer builds, the hardware walks)', 
   it('gives each requester its own domain, and invalidating one leaves the other cached', () => {
     const m = createMachine({ iommu: true })
     const d = m.iommu.domains
-    d.map(NIC, 0x1000, 0x10_0000, 4096, { read: true, write: true })
-    d.map(OTHER, 0x1000, 0x20_0000, 4096, { read: true, write: true })
+    d.map(NIC, asLogical(0x1000), asPhysical(0x10_0000), 4096, { read: true, write: true })
+    d.map(OTHER, asLogical(0x1000), asPhysical(0x20_0000), 4096, { read: true, write: true })
     expect(d.domainId(NIC)).not.toBe(d.domainId(OTHER))
     const hw = m.iommu.hardware
     expect(hw.translate(NIC, 0x1000, false)).toBe(0x10_0000)
     expect(hw.translate(OTHER, 0x1000, false)).toBe(0x20_0000)
-    d.unmap(NIC, 0x1000, 4096, { invalidate: false })
-    d.unmap(OTHER, 0x1000, 4096, { invalidate: false })
+    d.unmap(NIC, asLogical(0x1000), 4096, { invalidate: false })
+    d.unmap(OTHER, asLogical(0x1000), 4096, { invalidate: false })
     d.invalidate(NIC)
     expect(hw.translate(NIC, 0x1000, false)).toBeLessThan(0)
     expect(hw.translate(OTHER, 0x1000, false)).toBe(0x20_0000) // still stale: not invalidated

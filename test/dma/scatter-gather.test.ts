@@ -235,8 +235,9 @@ describe('scatter/gather lists and bounce buffers', () => {
     adapter.DmaOperations.PutScatterGatherList(adapter, sgl!, true)
     l.ndis.KeLowerIrql(oldIrql)
     expect(kinds(l.m)).toEqual(['irql-violation', 'irql-violation'])
-    expect(l.m.findings[0]).toMatchObject({ code: 0xe6, params: [0x13, 5, 2, 0], site, message: 'GetScatterGatherList at DIRQL(5): it must be called at DISPATCH_LEVEL or below' })
-    expect(l.m.findings[1]).toMatchObject({ code: 0xe6, params: [0x13, 5, 2, 0], site: putSite, message: 'PutScatterGatherList at DIRQL(5): it must be called at DISPATCH_LEVEL or below' })
+    // Bug check 0xE6/0x13: p2 0x02 "Current IRQL is higher than expected", p3 the expected maximum, p4 the current IRQL.
+    expect(l.m.findings[0]).toMatchObject({ code: 0xe6, params: [0x13, 0x02, 2, 5], site, message: 'GetScatterGatherList at DIRQL(5): it must be called at DISPATCH_LEVEL or below' })
+    expect(l.m.findings[1]).toMatchObject({ code: 0xe6, params: [0x13, 0x02, 2, 5], site: putSite, message: 'PutScatterGatherList at DIRQL(5): it must be called at DISPATCH_LEVEL or below' })
   })
 
   it('PutDmaAdapter with a bounced list never put back is sg-list-leak (0xE6/0x0A) and map-register-leak (0xE6/0x09)', () => {
@@ -248,15 +249,17 @@ describe('scatter/gather lists and bounce buffers', () => {
     adapter.DmaOperations.GetScatterGatherList(adapter, null, mdl, l.ndis.MmGetMdlVirtualAddress(mdl), 2 * PAGE, () => {}, null, true)
     l.ndis.KeLowerIrql(oldIrql)
     adapter.DmaOperations.PutDmaAdapter(adapter)
+    // Bug check 0xE6/0x0A and 0x09: p2 the DMA adapter, p3 the number of lists / map registers outstanding.
+    const adapterAddress = l.m.hal.stateOf(adapter)!.address
     const sg = theFinding(l.m, 'sg-list-leak')
-    expect(sg).toMatchObject({ code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, params: [0x0a, 2 * PAGE, 2, 0], site })
+    expect(sg).toMatchObject({ code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, params: [0x0a, adapterAddress, 1, 0], site })
     expect(sg.message).toBe('DMA adapter released with a scatter/gather list of 8192 bytes never put back (GetScatterGatherList without its Put/Free)')
     const mr = theFinding(l.m, 'map-register-leak')
-    expect(mr).toMatchObject({ code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, params: [0x09, 2, 5, 0] })
+    expect(mr).toMatchObject({ code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, params: [0x09, adapterAddress, 2, 0] })
     expect(mr.message).toBe('DMA adapter released with 2 map registers still held by unfinished transfers')
   })
 
-  it('PutScatterGatherList of a list this adapter did not hand out, or a second time, is a bad argument', () => {
+  it('PutScatterGatherList a second time is 0xE6/0x06 (lists allocated, lists freed); of a list this adapter did not hand out, a bad argument', () => {
     const l = loadTestMiniport({ memory: { policy: 'low-first' } })
     const adapter = adapterOf(l)
     const { mdl } = buffer(l, 64)
@@ -268,8 +271,9 @@ describe('scatter/gather lists and bounce buffers', () => {
     adapter.DmaOperations.PutScatterGatherList(adapter, { NumberOfElements: 1, Reserved: 0, Elements: [{ Address: 0x1000, Length: 64, Reserved: 0 }] }, true)
     l.ndis.KeLowerIrql(oldIrql)
     expect(kinds(l.m)).toEqual(['dma-bad-argument', 'dma-bad-argument'])
-    const f = l.m.findings[0]!
-    expect(f.message).toBe('PutScatterGatherList: the scatter/gather list is not one this adapter handed out, or it was already put back')
-    expect(f.site).toBe(site)
+    const [twice, foreign] = l.m.findings
+    // Bug check 0xE6/0x06 "The driver freed too many DMA scatter/gather lists": p2 allocated, p3 freed.
+    expect(twice).toMatchObject({ code: 0xe6, params: [0x06, 1, 2, 0], site, message: 'PutScatterGatherList: the scatter/gather list was already put back' })
+    expect(foreign!.message).toBe('PutScatterGatherList: the scatter/gather list is not one this adapter handed out')
   })
 })

@@ -249,9 +249,11 @@ describe('the device given an address it cannot reach, or memory that is gone', 
     l.m.traffic.receive({ count: 1, size: 1500 })
     const f = firstFinding(l.m, 'dma-outside-buffer')
     expect(f.code).toBe(BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION)
-    expect(f.params).toEqual([0x0f, 0, 0, 0])
+    // Bug check 0xE6/0x0F, p2 0x05 "Padding after the buffer has been incorrectly modified": p3 the
+    // buffer's start, p4 the address modified (the guard page right after the buffer's VA range).
+    expect(f.params).toEqual([0x0f, 0x05, cb.virtualAddress, cb.virtualAddress + PAGE])
     expect(f.details).toMatchObject({ physicalAddress: cb.logicalAddress + PAGE, access: 'write' })
-    expect(f.message).toContain(`the guard frame around a common buffer of 4 KiB (AllocateCommonBuffer) (the device ran past the end of the buffer)`)
+    expect(f.message).toContain(`the guard frame after a common buffer of 4 KiB (AllocateCommonBuffer) (the device ran past the end of the buffer)`)
     void site
   })
 

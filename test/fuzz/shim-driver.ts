@@ -429,7 +429,7 @@ export class FuzzDriver {
       case 'nbl-sg': {
         const h = pickFrom(this.nbls, c.pick)
         if (h === undefined || a.dmaHandle === null || h.nbl.FirstNetBuffer === null) return
-        ndis.NdisMAllocateNetBufferSGList(a.dmaHandle, h.nbl.FirstNetBuffer, null, 0, null, 0)
+        ndis.NdisMAllocateNetBufferSGList(a.dmaHandle, h.nbl.FirstNetBuffer, null, ndis.NDIS_SG_LIST_WRITE_TO_DEVICE, null, 0)
         return
       }
       case 'nbl-indicate': {

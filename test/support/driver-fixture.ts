@@ -70,7 +70,8 @@ export function bareMiniport(initialize: (ndis: NdisApi, handle: NdisHandle) => 
           ndis.NdisMSetMiniportAttributes(handle, {
             Header: { Type: ndis.NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, Revision: 1, Size: 0 },
             MiniportAdapterContext: {},
-            AttributeFlags: 0,
+            // A bus master: tests register scatter/gather DMA, which needs NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER.
+            AttributeFlags: ndis.NDIS_MINIPORT_ATTRIBUTES_HARDWARE_DEVICE | ndis.NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER,
             CheckForHangTimeInSeconds: 0,
             InterfaceType: ndis.NDIS_INTERFACE_TYPE_PCI,
           })

@@ -525,7 +525,8 @@ function drain(a: TestAdapter): NET_BUFFER_LIST | null {
     const context: SendContext = { a, nbl, nb, reserved: reserve }
     a.mapping = true
     nbl.MiniportReserved[0] = null
-    const status = ndis.NdisMAllocateNetBufferSGList(a.dmaHandle!, nb, context, 0, null, 0)
+    // To the device; the list starts at CurrentMdl's first byte, the data CurrentMdlOffset in.
+    const status = ndis.NdisMAllocateNetBufferSGList(a.dmaHandle!, nb, context, ndis.NDIS_SG_LIST_WRITE_TO_DEVICE, null, 0)
     a.mapping = false
     if (status !== ndis.NDIS_STATUS_SUCCESS) {
       a.txFree += reserve
@@ -546,14 +547,19 @@ function processSGList(sgl: SCATTER_GATHER_LIST, context: SendContext, hooks: Te
   const m = a.ndis.memory
   nbl.MiniportReserved[0] = 'mapped'
   a.txFree += context.reserved
-  const n = sgl.NumberOfElements
+  // Skip the CurrentMdlOffset bytes before the frame (NdisMAllocateNetBufferSGList's list starts at CurrentMdl).
+  let first = 0
+  let skip = nb.CurrentMdlOffset
+  while (first < sgl.NumberOfElements && skip >= sgl.Elements[first]!.Length) skip -= sgl.Elements[first++]!.Length
+  const n = sgl.NumberOfElements - first
   let index = a.txNext
   for (let i = 0; i < n; i++) {
-    const e = sgl.Elements[i]!
+    const e = sgl.Elements[first + i]!
+    const cut = i === 0 ? skip : 0
     const d = a.txRing + index * DESC
-    m.write32(d, e.Address >>> 0)
-    m.write32(d + 4, Math.floor(e.Address / TWO_POW_32))
-    m.write32(d + 8, e.Length & 0xffff)
+    m.write32(d, (e.Address + cut) >>> 0)
+    m.write32(d + 4, Math.floor((e.Address + cut) / TWO_POW_32))
+    m.write32(d + 8, (e.Length - cut) & 0xffff)
     m.write8(d + 11, TXD_IFCS | (i === n - 1 ? TXD_EOP | TXD_RS : 0))
     m.write32(d + 12, 0)
     if (i < n - 1) index = (index + 1) % a.txCount
