@@ -20,7 +20,9 @@ import { PAGE_SIZE, formatBytes, hex } from '../../hw/address.js'
 import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { siteText } from '../../kernel/calls.js'
 import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../../kernel/irql.js'
-import { DMA_VIOLATION, type AdapterState } from '../../dma/adapter.js'
+import type { AdapterState } from '../../dma/adapter.js'
+import { reportMapFailure } from '../../dma/map-failures.js'
+import { DMA_DMALAB_BAD_ARGUMENT, DMA_VIOLATION } from '../../dma/violations.js'
 import { DMALAB_P1 } from '../../kernel/kinds.js'
 import { allocateCommonBuffer, freeCommonBuffer } from '../../dma/common-buffer.js'
 import { buildScatterGather, putScatterGather, type SgRequest } from '../../dma/scatter-gather.js'
@@ -104,14 +106,15 @@ export class Dma5 {
       InterfaceType: DEVICE_DESCRIPTION_VERSION.PCIBus,
       MaximumLength: (total - 1) * PAGE_SIZE,
     }, width)
+    if (adapter === null) return NDIS_STATUS.NDIS_STATUS_RESOURCES
     // Reserve every register's bounce page now: NdisMStartBufferPhysicalMapping cannot fail.
     const taken: number[] = []
     for (let i = 0; i < total; i++) {
-      const pfn = adapter.takeRegister()
+      const pfn = adapter.takeFrame()
       if (pfn < 0) break
       taken.push(pfn)
     }
-    adapter.giveRegisters(taken)
+    adapter.releaseRegisters(0, taken)
     if (taken.length < total) {
       adapter.release()
       return NDIS_STATUS.NDIS_STATUS_RESOURCES
@@ -134,7 +137,7 @@ export class Dma5 {
     const set = this.registerSet('NdisMStartBufferPhysicalMapping', PhysicalMapRegister)
     if (set === null) return none
     if (ctx.kernel.mdl.stateOf(Buffer) === undefined) {
-      ctx.violation('dma-bad-argument', 'NdisMStartBufferPhysicalMapping: Buffer is not a buffer descriptor (NdisAllocateBuffer, or one chained to a packet NDIS passed in)', BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_VIOLATION.badArgument, 0, 0, 0])
+      ctx.violation('dma-bad-argument', 'NdisMStartBufferPhysicalMapping: Buffer is not a buffer descriptor (NdisAllocateBuffer, or one chained to a packet NDIS passed in)', BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_DMALAB_BAD_ARGUMENT, 0, 0, 0])
       return none
     }
     if (!Array.isArray(PhysicalAddressArray)) {
@@ -169,9 +172,12 @@ export class Dma5 {
       context: null,
     }
     const out = buildScatterGather(set.adapter, req)
-    if (out === 'wait' || 'fail' in out) {
-      const why = out === 'wait' ? 'the adapter has no free map register pages' : out.fail
-      ctx.violation('dma-bad-argument', `NdisMStartBufferPhysicalMapping: the buffer could not be mapped: ${why}`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_VIOLATION.badArgument, 0, 0, 0])
+    if (out === 'wait') {
+      ctx.violation('dma-bad-argument', 'NdisMStartBufferPhysicalMapping: the buffer could not be mapped: the adapter has no free map register pages', BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_DMALAB_BAD_ARGUMENT, 0, 0, 0])
+      return none
+    }
+    if ('fail' in out) {
+      reportMapFailure(ctx.kernel, 'NdisMStartBufferPhysicalMapping', out.fail)
       return none
     }
     set.slots[PhysicalMapRegister] = { buffer: Buffer, sgl: out.sgl, writeToDevice: req.writeToDevice }
@@ -288,6 +294,7 @@ export class Dma5 {
       InterfaceType: DEVICE_DESCRIPTION_VERSION.PCIBus,
       MaximumLength: MaximumPhysicalMapping,
     }, width)
+    if (adapter === null) return NDIS_STATUS.NDIS_STATUS_RESOURCES
     this.sgDma = { adapter, maximumPhysicalMapping: MaximumPhysicalMapping }
     return NDIS_STATUS.NDIS_STATUS_SUCCESS
   }

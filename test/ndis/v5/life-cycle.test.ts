@@ -39,7 +39,7 @@ describe('NDIS 5.1 registration', () => {
       return status
     })
     expect(loaded.state).toBe('init-failed')
-    expect(loaded.initStatusName).toBe('0xc0010004') // NDIS_STATUS_BAD_VERSION
+    expect(loaded.initStatusName).toBe('NDIS_STATUS_BAD_VERSION') // 0xC0010004
     expect(kinds()).toEqual(['ndis-bad-argument'])
   })
 
