@@ -330,7 +330,9 @@ export class Machine {
       rxCorrupt: counters?.rxCorrupt ?? 0,
       rxForeign: counters?.rxForeign ?? 0,
       nicNoBuffer: rx.noBuffers,
+      nicWaiting: rx.waiting,
       nicFiltered: rx.filtered,
+      nicUndersize: rx.undersize,
       nicOversize: rx.oversize,
       nicRefused: rx.refused,
       // Arrived with the link down or RCTL.EN clear (the frames a LAN sends after the halt).

@@ -28,10 +28,14 @@ export interface DroppedFrames {
   rxCorrupt: number
   /** Frames indicated that the protocol never sent. */
   rxForeign: number
-  /** The NIC had no buffer for them and its receive FIFO overflowed. */
+  /** The NIC had no buffer for them: its receive FIFO overflowed, or they were still waiting there when the receiver stopped. */
   nicNoBuffer: number
+  /** Not dropped yet: waiting in the NIC's receive FIFO for a free descriptor when the report was made. */
+  nicWaiting: number
   /** The NIC's address or VLAN filters rejected them. */
   nicFiltered: number
+  /** Shorter than the 64-byte minimum (a runt), discarded by the NIC. */
+  nicUndersize: number
   /** Too long for the NIC's receive setting. */
   nicOversize: number
   /** The NIC's receive ring was misprogrammed, its queue stopped, or bus mastering was off. */

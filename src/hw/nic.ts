@@ -29,13 +29,20 @@ export interface NicRxCounters {
   filtered: number
   /** Arrived while receive was off (link down or receiver disabled). */
   ignored: number
-  /** Lost for want of buffers: the device's receive FIFO was full (MPC on the 8254x). */
+  /**
+   * Lost for want of buffers: the receive FIFO was full (MPC on the 8254x), or the frame was
+   * still waiting in it when the receiver was disabled or reset.
+   */
   noBuffers: number
+  /** Not a count but a level: frames waiting in the receive FIFO for a free descriptor now. */
+  waiting: number
+  /** Dropped for being shorter than 64 bytes with FCS (RUC on the 8254x). */
+  undersize: number
   /** Dropped for being too long for the receiver's setting (ROC on the 8254x). */
   oversize: number
   /** Dropped because the ring was misprogrammed, the queue stopped or bus mastering was off. */
   refused: number
-  /** Frames with a buffer write that failed. Device writes are posted: the device never learns of it. */
+  /** Frames with a buffer or descriptor write that failed. Device writes are posted: the device never learns of it. */
   dmaErrors: number
 }
 

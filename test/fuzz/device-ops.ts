@@ -29,6 +29,14 @@ export type DeviceOp =
   | { readonly op: 'ring'; readonly queue: Queue; readonly base: Place; readonly length: number; readonly head: number; readonly tail: number }
   /** One descriptor written where the device fetches descriptor `index` of the ring. */
   | { readonly op: 'descriptor'; readonly queue: Queue; readonly index: number; readonly buffer: Place; readonly length: number; readonly cmd: number; readonly status: number }
+  /** A TCP/IP context descriptor (manual 3.3.6) written where the device fetches transmit descriptor `index`. */
+  | { readonly op: 'context'; readonly index: number; readonly fields: readonly number[]; readonly payloadLength: number; readonly tucmd: number; readonly hdrlen: number; readonly mss: number; readonly cmd: number }
+  /** A TCP/IP data descriptor (3.3.7): 20-bit length, DCMD (TSE, VLE, ...), POPTS, special field. */
+  | { readonly op: 'data'; readonly index: number; readonly buffer: Place; readonly length: number; readonly dcmd: number; readonly popts: number; readonly special: number }
+  /** A well-formed IPv4 TCP or UDP send through the bare-metal driver: context and data descriptors, checksum offload, TSO, a VLAN tag (only after `init`). */
+  | { readonly op: 'offload-send'; readonly udp: boolean; readonly payload: number; readonly tso: boolean; readonly mss: number; readonly vlan: boolean; readonly pieces: number }
+  /** A well-formed IPv4 TCP or UDP frame from the wire, tagged or not, its checksums right or spoiled. */
+  | { readonly op: 'inject-ip'; readonly udp: boolean; readonly payload: number; readonly vlan: boolean; readonly spoil: 'none' | 'ip' | 'l4' }
   /** Bytes written by the CPU at a physical address (buffers, rings, MMIO, nothing). */
   | { readonly op: 'poke'; readonly place: Place; readonly length: number; readonly fill: number }
   | { readonly op: 'doorbell'; readonly queue: Queue; readonly tail: number }
@@ -67,11 +75,15 @@ const REGISTERS = [
   0x0000, 0x0008, 0x0010, 0x0014, 0x0018, 0x0020, 0x00c0, 0x00c4, 0x00c8, 0x00d0, 0x00d8, 0x0100, 0x0400, 0x0410, 0x1000,
   0x2800, 0x2804, 0x2808, 0x2810, 0x2818, 0x2820, 0x282c, 0x3800, 0x3804, 0x3808, 0x3810, 0x3818, 0x3820, 0x382c,
   0x4000, 0x4010, 0x4074, 0x4088, 0x408c, 0x40a0, 0x40d0, 0x40d4, 0x40fc, 0x5200, 0x53fc, 0x5400, 0x5404, 0x5478, 0x547c, 0x5600, 0x1fffc,
+  // VET, RXCSUM, VFTA entries, EECD, PBA.
+  0x0038, 0x5000, 0x5604, 0x57fc, 0x0010,
 ]
 
 /** Values REFERENCE §6's CVEs used: zero, all-ones, off-by-one ring lengths, the enable bits. */
 const u32 = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(0, 1, 2, 0x40, 0x80, 0x7f, 0x81, 0xff, 0x100, 0xfff0, 0xffff, 0x1_0000, 0xf_ff80, 0xf_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff, 1 << 26, 0x0200_8002, 0x0400_8002, 0x0203_8022) },
+  // CTRL with VME and SLU; RCTL with VFE, CFIEN, SBP; RXCSUM offloads; VET values.
+  { weight: 1, arbitrary: fc.constantFrom(0x4000_0040, 0x0404_8002, 0x041c_8002, 0x0400_8006, 0x300, 0x30e, 0x8100, 0x88a8) },
   { weight: 2, arbitrary: fc.integer({ min: 0, max: 512 }) },
   { weight: 2, arbitrary: fc.integer({ min: 0, max: 0xffff_ffff }) },
 )
@@ -146,6 +158,58 @@ export const deviceOp: fc.Arbitrary<DeviceOp> = fc.oneof(
       length,
       cmd: fc.oneof(fc.constantFrom(0x09, 0x0b, 0x08, 0x01, 0x00, 0x29, 0x89, 0xff), fc.integer({ min: 0, max: 255 })),
       status: fc.constantFrom(0, 1, 0xff),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('context' as const),
+      index: fc.integer({ min: 0, max: 70 }),
+      // IPCSS, IPCSO, IPCSE, TUCSS, TUCSO, TUCSE: sensible offsets most of the time.
+      fields: fc.oneof(
+        { weight: 3, arbitrary: fc.constant([14, 24, 33, 34, 50, 0]) },
+        { weight: 1, arbitrary: fc.constant([18, 28, 37, 38, 54, 0]) },
+        { weight: 2, arbitrary: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 6, maxLength: 6 }) },
+      ),
+      payloadLength: fc.oneof(fc.constantFrom(0, 1, 1460, 4000, 65536, 0xf_ffff), fc.integer({ min: 0, max: 20_000 })),
+      tucmd: fc.integer({ min: 0, max: 7 }),
+      hdrlen: fc.oneof(fc.constantFrom(0, 42, 54, 58, 240, 241, 255), fc.integer({ min: 0, max: 255 })),
+      mss: fc.oneof(fc.constantFrom(0, 1, 8, 536, 1460, 9000, 16300, 0xffff), fc.integer({ min: 0, max: 0xffff })),
+      cmd: fc.constantFrom(0x00, 0x08, 0x88),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('data' as const),
+      index: fc.integer({ min: 0, max: 70 }),
+      buffer: place,
+      length: fc.oneof(length, fc.constantFrom(0x1_0000, 0xf_ffff)),
+      dcmd: fc.oneof(fc.constantFrom(0x01, 0x09, 0x05, 0x0d, 0x04, 0x49, 0x4d, 0x89), fc.integer({ min: 0, max: 255 })),
+      popts: fc.integer({ min: 0, max: 3 }),
+      special: fc.integer({ min: 0, max: 0xffff }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('offload-send' as const),
+      udp: fc.boolean(),
+      payload: fc.oneof(fc.integer({ min: 0, max: 1500 }), fc.constantFrom(65536 - 54, 65536), fc.integer({ min: 0, max: 20_000 })),
+      tso: fc.boolean(),
+      mss: fc.oneof(fc.constantFrom(1460, 536, 1000), fc.integer({ min: 64, max: 9000 })),
+      vlan: fc.boolean(),
+      pieces: fc.integer({ min: 1, max: 4 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('inject-ip' as const),
+      udp: fc.boolean(),
+      payload: fc.integer({ min: 0, max: 1400 }),
+      vlan: fc.boolean(),
+      spoil: fc.constantFrom('none' as const, 'ip' as const, 'l4' as const),
     }),
   },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('poke' as const), place, length: fc.constantFrom(1, 4, 16, 64, 4096, 8192), fill: fc.integer({ min: 0, max: 255 }) }) },

@@ -10,7 +10,10 @@
 //    access or mismatched page offsets) is refused with a RangeError or TypeError.
 import { createMachine, type Machine } from '../../src/machine.js'
 import { PAGE_SIZE, TWO_POW_32, pagesSpanned } from '../../src/hw/address.js'
-import { BareMetalE1000, e1000, NIC_MAC, ethernetFrame } from '../support/e1000-driver.js'
+import {
+  BareMetalE1000, CTRL_VME, NIC_MAC, POPTS_IXSM, POPTS_TXSM, TUCMD_IP, TUCMD_TCP, TUCMD_TSE, TXD_DEXT, TXD_EOP, TXD_RS, TXD_TSE, TXD_VLE, e1000, ethernetFrame,
+} from '../support/e1000-driver.js'
+import { ETH_HEADER, IP_HEADER, PROTO_TCP, PROTO_UDP, TCP_HEADER, UDP_HEADER, ipFrame, parseIpFrame } from '../support/packets.js'
 import { BUFFER_AREA, IOVA_WINDOW, RING_AREA, type DeviceOp, type DeviceProgram, type Place } from './device-ops.js'
 import {
   TimeWatch, checkFrameAccounting, checkHostMemory, checkInterruptLine, checkReportAccounting, hostCall, misuseCall, violated,
@@ -22,12 +25,20 @@ const DEVICE_KINDS = new Set(['device-error', 'dma-address-truncated', 'bus-mast
 const EVENT_BOUND = 200_000
 /** DMA pieces one descriptor can cost: the fetch, up to five data pages, two write-backs. */
 const DMA_PER_DESCRIPTOR = 8
+/** The driver's area for large payloads (TSO sends of up to 64 KiB). */
+const PAYLOAD_AREA = 65536 + 4096
 
 const REG = { TDBAL: 0x3800, TDBAH: 0x3804, TDLEN: 0x3808, TDH: 0x3810, TDT: 0x3818, RDBAL: 0x2800, RDBAH: 0x2804, RDLEN: 0x2808, RDH: 0x2810, RDT: 0x2818 }
 
 interface World {
   readonly m: Machine
   driver: BareMetalE1000 | null
+  /** Where the driver keeps large payloads (64 KiB + a page), mapped like its other memory. */
+  payloadArea: number
+  /** Every frame the NIC put on the wire during the current op. */
+  readonly sent: Uint8Array[]
+  /** The IOMMU's mappings were changed after the driver made its own: the device may no longer see the driver's memory. */
+  remapped: boolean
   /** Σ over TDT writes of the ring size at that write: the most descriptors the NIC may have walked. */
   txBudget: number
   /** Σ over received frames of the receive ring's size: the most receive descriptors they may cost. */
@@ -99,19 +110,24 @@ function instrument(w: World): void {
     walk()
     phase = 'idle'
   }
-  const receive = rx.receive.bind(rx)
-  rx.receive = (buf: Uint8Array, off: number, len: number): void => {
+  // A frame is written to memory by `store`, when it arrives or later out of the receive FIFO
+  // (when RDT moves): the work it may cost is measured there.
+  type Store = (buf: Uint8Array, off: number, total: number, meta: number, checksum: number, wireLength: number) => boolean
+  const rxPrivate = rx as unknown as { store: Store }
+  const store = rxPrivate.store.bind(rx)
+  rxPrivate.store = (buf, off, total, meta, checksum, wireLength) => {
     w.rxBudget += Math.max(1, rx.ring.count)
     const before = dmaAttempts(m)
+    const outer = phase
     phase = 'receive'
     dataBytes = 0
-    receive(buf, off, len)
-    phase = 'idle'
+    const stored = store(buf, off, total, meta, checksum, wireLength)
+    phase = outer
     const spent = dmaAttempts(m) - before
     const most = Math.max(1, rx.ring.count) * DMA_PER_DESCRIPTOR
-    if (spent > most) violated(`one received frame of ${len} bytes cost ${spent} DMA pieces, more than a ring of ${rx.ring.count} descriptors allows (${most})`)
-    const frame = Math.max(len, 60) + 4
-    if (dataBytes > frame) violated(`a ${len}-byte frame made the receive engine write ${dataBytes} bytes of data`)
+    if (spent > most) violated(`one received frame of ${total} bytes cost ${spent} DMA pieces, more than a ring of ${rx.ring.count} descriptors allows (${most})`)
+    if (dataBytes > total) violated(`a ${total}-byte frame made the receive engine write ${dataBytes} bytes of data`)
+    return stored
   }
   // Every frame the NIC is handed is the frame that was put on the wire toward it, byte for byte.
   const expected: Uint8Array[] = []
@@ -124,10 +140,12 @@ function instrument(w: World): void {
   // The NIC sends from the slot it reserved in the wire's buffer, whole frames only.
   const send = wire.send.bind(wire)
   wire.send = (offset: number, length: number): number => {
-    if (!(offset >= 0 && length >= 1 && length <= 16288 && offset + length <= wire.buffer.length)) {
+    // 16288 bytes at most, and 4 more when the device inserted an 802.1Q tag.
+    if (!(offset >= 0 && length >= 1 && length <= 16288 + 4 && offset + length <= wire.buffer.length)) {
       violated(`the NIC put a ${length}-byte frame on the wire from offset ${offset} of its ${wire.buffer.length}-byte buffer`)
     }
     const copy = wire.buffer.slice(offset, offset + length)
+    w.sent.push(copy)
     const end = send(offset, length)
     if (wire.mode === 'loopback') expected.push(copy)
     return end
@@ -187,6 +205,9 @@ function execute(w: World, op: DeviceOp, ringSize: number): number {
       const d = new BareMetalE1000(m, { txCount: ringSize, rxCount: ringSize, base: RING_AREA, ...(m.iommu.enabled ? { iova: IOVA_WINDOW } : {}) })
       d.init()
       w.driver = d
+      w.remapped = false
+      w.payloadArea = d.alloc(PAYLOAD_AREA, 4096)
+      if (m.iommu.enabled) m.iommu.map(m.nic.bdf, d.device(w.payloadArea), w.payloadArea, PAYLOAD_AREA, { read: true, write: true })
       return Infinity
     }
     case 'reg-write':
@@ -236,6 +257,47 @@ function execute(w: World, op: DeviceOp, ringSize: number): number {
       m.cpu.writeBytes(pa, d)
       return 2
     }
+    case 'context': {
+      const pa = txDescriptorAddress(m, op.index)
+      if (pa < 0) return 0
+      const d = new Uint8Array(16)
+      const v = new DataView(d.buffer)
+      const [ipcss = 0, ipcso = 0, ipcse = 0, tucss = 0, tucso = 0, tucse = 0] = op.fields
+      d[0] = ipcss & 0xff
+      d[1] = ipcso & 0xff
+      v.setUint16(2, ipcse & 0xffff, true)
+      d[4] = tucss & 0xff
+      d[5] = tucso & 0xff
+      v.setUint16(6, tucse & 0xffff, true)
+      v.setUint32(8, ((op.payloadLength & 0xf_ffff) | ((op.tucmd | TXD_DEXT | op.cmd) << 24)) >>> 0, true)
+      d[13] = op.hdrlen
+      v.setUint16(14, op.mss, true)
+      m.cpu.writeBytes(pa, d)
+      return 2
+    }
+    case 'data': {
+      const pa = txDescriptorAddress(m, op.index)
+      if (pa < 0) return 0
+      const buffer = resolve(m, op.buffer)
+      const d = new Uint8Array(16)
+      const v = new DataView(d.buffer)
+      v.setUint32(0, buffer % TWO_POW_32, true)
+      v.setUint32(4, Math.floor(buffer / TWO_POW_32), true)
+      v.setUint32(8, ((op.length & 0xf_ffff) | (1 << 20) | ((op.dcmd | TXD_DEXT) << 24)) >>> 0, true)
+      d[13] = op.popts
+      v.setUint16(14, op.special, true)
+      m.cpu.writeBytes(pa, d)
+      return 2
+    }
+    case 'offload-send':
+      return offloadSend(w, op)
+    case 'inject-ip': {
+      const f = ipFrame({ protocol: op.udp ? PROTO_UDP : PROTO_TCP, payload: op.payload, dst: NIC_MAC })
+      if (op.spoil === 'ip') f[ETH_HEADER + 10] = f[ETH_HEADER + 10]! ^ 0x01
+      if (op.spoil === 'l4') f[f.length - 1] = f[f.length - 1]! ^ 0x80
+      m.wire.inject(op.vlan ? new Uint8Array([...f.subarray(0, 12), 0x81, 0x00, 0x20, 0x07, ...f.subarray(12)]) : f)
+      return 0
+    }
     case 'poke': {
       const at = resolve(m, op.place)
       m.cpu.writeBytes(at, new Uint8Array(op.length).fill(op.fill))
@@ -270,6 +332,7 @@ function execute(w: World, op: DeviceOp, ringSize: number): number {
       return 0
     }
     case 'iommu-map': {
+      w.remapped = true
       const iova = resolve(m, op.iova)
       const pa = resolve(m, op.pa)
       const at = iova - (iova % PAGE_SIZE)
@@ -282,6 +345,7 @@ function execute(w: World, op: DeviceOp, ringSize: number): number {
       return 0
     }
     case 'iommu-unmap': {
+      w.remapped = true
       const iova = resolve(m, op.iova)
       const at = iova - (iova % PAGE_SIZE)
       const unmap = (): number => m.iommu.unmap(m.nic.bdf, at, op.pages * PAGE_SIZE, { invalidate: op.invalidate })
@@ -303,6 +367,88 @@ function execute(w: World, op: DeviceOp, ringSize: number): number {
   }
 }
 
+/** The physical address of transmit descriptor `index` as the NIC would fetch it, or -1. */
+function txDescriptorAddress(m: Machine, index: number): number {
+  const ring = e1000(m).tx.ring
+  return deviceToPhysical(m, ring.base + (index % Math.max(1, ring.count)) * 16)
+}
+
+/**
+ * A well-formed IPv4 send with offloads through the bare-metal driver: a context descriptor,
+ * the headers in one data descriptor and the payload in up to four more. When the device was
+ * in the state the driver left it (rings, enables, nothing half sent) and the send met no
+ * finding, what reached the wire must be exactly what the manual says: one frame with both
+ * checksums right, or for TSO max(1, ⌈payload/MSS⌉) frames whose payloads join up to the
+ * payload sent, each with its headers fixed up (3.5.9) — every frame on the wire whole.
+ */
+function offloadSend(w: World, op: Extract<DeviceOp, { op: 'offload-send' }>): number {
+  const m = w.m
+  const d = w.driver
+  if (d === null) return 0
+  const descriptors = 2 + op.pieces
+  if ((d.txTail - d.txClean + d.txCount) % d.txCount + descriptors >= d.txCount) return 0
+  const l4Header = op.udp ? UDP_HEADER : TCP_HEADER
+  const hdrlen = ETH_HEADER + IP_HEADER + l4Header
+  const payload = Uint8Array.from({ length: op.payload }, (_, i) => (i * 29 + op.mss) & 0xff)
+  const proto = ipFrame({ protocol: op.udp ? PROTO_UDP : PROTO_TCP, payload: 0, pseudo: op.tso ? 'without-length' : 'with-length', ipChecksumZero: true, ...(op.tso ? {} : { ipTotalLength: IP_HEADER + l4Header + op.payload }) })
+  if (!op.tso) {
+    // The pseudo-header sum with the length, and UDP's own length, for a plain send.
+    const whole = ipFrame({ protocol: op.udp ? PROTO_UDP : PROTO_TCP, payload, pseudo: 'with-length', ipChecksumZero: true })
+    proto.set(whole.subarray(0, hdrlen))
+  }
+  const e = e1000(m)
+  // The driver's register writes reach the device, and the device is as the driver left it.
+  const ring = e.tx.ring
+  const consistent = m.bus.targetOf(d.bar) === 'mmio' && m.bus.regionAt(d.bar)?.handler === e && !w.remapped && ring.head === d.txTail && ring.tail === d.txTail && ring.base === d.device(d.txRing) % 2 ** m.nic.dma.addressBits &&
+    ring.count === d.txCount && (e.tx.control & 0x2) !== 0 && m.nic.linkUp && m.nic.dma.busMasterEnabled && e.tx.idle && !e.tx.stopped
+  const vlanMode = e.link.vlanMode
+  const vet = d.read(0x38) & 0xffff
+  const findings = m.findings.length
+  const faults = m.iommu.faults.length
+  m.cpu.writeBytes(w.payloadArea, payload)
+  const tucmd = (op.udp ? 0 : TUCMD_TCP) | TUCMD_IP | (op.tso ? TUCMD_TSE : 0)
+  d.queueContext({ ipcss: ETH_HEADER, ipcso: ETH_HEADER + 10, ipcse: ETH_HEADER + IP_HEADER - 1, tucss: ETH_HEADER + IP_HEADER, tucso: ETH_HEADER + IP_HEADER + (op.udp ? 6 : 16), tucse: 0, tucmd, payloadLength: op.payload, hdrlen, mss: op.mss })
+  const tse = op.tso ? TXD_TSE : 0
+  const special = 0x3000 | (op.payload & 0xfff)
+  const vle = op.vlan ? TXD_VLE : 0
+  d.queueData(d.stage(proto.subarray(0, hdrlen)), hdrlen, tse | (op.tso ? vle : 0) | (op.payload === 0 ? TXD_EOP | TXD_RS | vle : 0), { popts: POPTS_IXSM | POPTS_TXSM, special })
+  if (op.payload > 0) {
+    const step = Math.ceil(op.payload / op.pieces)
+    for (let at = 0; at < op.payload; at += step) {
+      const n = Math.min(step, op.payload - at)
+      const last = at + n === op.payload
+      d.queueData(d.device(w.payloadArea) + at, n, tse | (last ? TXD_EOP | TXD_RS | (op.tso ? 0 : vle) : 0), { special })
+    }
+  }
+  w.sent.length = 0
+  d.doorbell()
+  const result = m.runUntilIdle()
+  if (result.boundHit || !result.completed) violated(`runUntilIdle did not reach idle after an offload send: ${JSON.stringify(result)}`)
+  d.reapTx()
+  const fifo = e.tx.fifoBytes
+  const fits = op.tso ? hdrlen + op.mss <= Math.min(16288, fifo - 80) : hdrlen + op.payload <= 16288
+  if (!consistent || !fits || m.findings.length !== findings || m.iommu.faults.length !== faults) return 2 * descriptors + 2 + Math.ceil(op.payload / 4096)
+  const frames = w.sent.map((f) => (op.vlan && vlanMode ? untag(f, vet, special) : f))
+  const expected = op.tso ? Math.max(1, Math.ceil(op.payload / op.mss)) : 1
+  if (frames.length !== expected) violated(`an offload send of ${op.payload} bytes (TSO ${op.tso}, MSS ${op.mss}) put ${frames.length} frames on the wire, not ${expected}`)
+  const joined: number[] = []
+  frames.forEach((f, n) => {
+    const p = parseIpFrame(f)
+    if (!p.ipChecksumOk || !p.l4ChecksumOk) violated(`frame ${n} of an offload send has a wrong ${p.ipChecksumOk ? 'TCP/UDP' : 'IP'} checksum`)
+    if (op.tso && p.id !== ((0x1234 + n) & 0xffff)) violated(`segment ${n} carries IP id ${p.id}`)
+    if (op.tso && !op.udp && p.seq !== 1000 + n * op.mss) violated(`segment ${n} carries sequence number ${p.seq}`)
+    joined.push(...p.payload)
+  })
+  if (joined.length !== payload.length || joined.some((b, i) => b !== payload[i])) violated(`the frames of an offload send carry ${joined.length} payload bytes that are not the ${payload.length} sent`)
+  return 2 * descriptors + 2 + Math.ceil(op.payload / 4096)
+}
+
+/** A frame with the 802.1Q tag the device inserted (type VET, control `special`) removed. */
+function untag(f: Uint8Array, vet: number, special: number): Uint8Array {
+  if (f.length < 16 || ((f[12]! << 8) | f[13]!) !== vet || ((f[14]! << 8) | f[15]!) !== special) violated(`a frame sent with VLE and CTRL.VME set carries no tag ${vet.toString(16)}/${special.toString(16)}`)
+  return new Uint8Array([...f.subarray(0, 12), ...f.subarray(16)])
+}
+
 function checkStep(w: World, step: string, cpuPages: number, framesBefore: number, tablesBefore: number, writesBefore: number, time: TimeWatch): void {
   const m = w.m
   time.check(m, step)
@@ -314,13 +460,16 @@ function checkStep(w: World, step: string, cpuPages: number, framesBefore: numbe
   if (tx > w.txBudget) violated(`the NIC walked ${tx} transmit descriptors after ${step}, more than one ring's worth per doorbell allows (${w.txBudget})`)
   w.steps++
   const dma = dmaAttempts(m)
-  const allowed = (w.txBudget + w.rxBudget) * DMA_PER_DESCRIPTOR + w.steps * 2
+  // A TCP segmentation reads its payload segment by segment: a few pieces per frame sent and
+  // per page read on top of what its descriptors cost.
+  const allowed = (w.txBudget + w.rxBudget) * DMA_PER_DESCRIPTOR + w.steps * 2 + 3 * m.wire.counters.txFrames + Math.ceil(m.nic.dma.counters.bytesRead / PAGE_SIZE)
   if (dma > allowed) violated(`${dma} DMA pieces by ${step}, more than the descriptors the doorbells and frames allowed (${allowed})`)
   const grown = m.ram.materializedFrames - framesBefore
   const limit = cpuPages + (m.nic.dma.counters.writes - writesBefore) + (m.iommu.domains.tableFrames - tablesBefore) + 2
   if (grown > limit) violated(`${grown} RAM frames materialized during ${step}, more than the CPU and the device wrote (${limit})`)
   // Capture mode keeps every transmitted frame by design; the fuzzer drops them as it goes.
   m.wire.transmitted.length = 0
+  w.sent.length = 0
 }
 
 /** Runs the program; returns how many ops it executed. Throws InvariantViolation on a broken invariant. */
@@ -333,7 +482,7 @@ export function runDeviceProgram(program: DeviceProgram): number {
     wire: c.wire,
     maxEvents: EVENT_BOUND,
   })
-  const w: World = { m, driver: null, txBudget: 0, rxBudget: 0, steps: 0 }
+  const w: World = { m, driver: null, payloadArea: 0, sent: [], remapped: false, txBudget: 0, rxBudget: 0, steps: 0 }
   instrument(w)
   const time = new TimeWatch()
   let executed = 0

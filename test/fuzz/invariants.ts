@@ -102,7 +102,7 @@ export function checkFrameAccounting(m: Machine, step: string): void {
   if (sent !== w.rxFrames + m.wire.inFlight) {
     violated(`after ${step} the wire carried ${sent} frames toward the NIC but delivered ${w.rxFrames} and holds ${m.wire.inFlight}`)
   }
-  const accounted = rx.frames + rx.filtered + rx.ignored + rx.noBuffers + rx.oversize + rx.refused
+  const accounted = rx.frames + rx.filtered + rx.ignored + rx.noBuffers + rx.waiting + rx.undersize + rx.oversize + rx.refused
   if (accounted !== w.rxFrames) {
     violated(`after ${step} the NIC was handed ${w.rxFrames} frames but accounts for ${accounted} (${JSON.stringify(rx)})`)
   }

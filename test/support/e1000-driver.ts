@@ -13,11 +13,14 @@ export const R = {
   RCTL: 0x0100, TCTL: 0x0400, RDBAL: 0x2800, RDBAH: 0x2804, RDLEN: 0x2808, RDH: 0x2810, RDT: 0x2818, RDTR: 0x2820, RADV: 0x282c,
   TDBAL: 0x3800, TDBAH: 0x3804, TDLEN: 0x3808, TDH: 0x3810, TDT: 0x3818, TIDV: 0x3820, TADV: 0x382c,
   MPC: 0x4010, GPRC: 0x4074, BPRC: 0x4078, MPRC: 0x407c, GPTC: 0x4080, GORCL: 0x4088, GORCH: 0x408c, GOTCL: 0x4090, GOTCH: 0x4094,
-  RNBC: 0x40a0, ROC: 0x40ac, TPR: 0x40d0, TPT: 0x40d4, MTA: 0x5200, RAL0: 0x5400, RAH0: 0x5404,
+  RNBC: 0x40a0, RUC: 0x40a4, ROC: 0x40ac, RLEC: 0x4040, TPR: 0x40d0, TPT: 0x40d4, TSCTC: 0x40f8, TSCTFC: 0x40fc,
+  MTA: 0x5200, RAL0: 0x5400, RAH0: 0x5404, EECD: 0x0010, VET: 0x0038, PBA: 0x1000, RXCSUM: 0x5000, VFTA: 0x5600,
 } as const
 
 export const CTRL_SLU = 0x40
 export const CTRL_RST = 1 << 26
+export const CTRL_VME = 1 << 30
+export const CTRL_PHY_RST = 0x8000_0000
 export const STATUS_LU = 0x2
 export const ICR_TXDW = 0x01
 export const ICR_TXQE = 0x02
@@ -32,15 +35,37 @@ export const RCTL_LPE = 0x20
 export const RCTL_BAM = 0x8000
 export const RCTL_BSEX = 1 << 25
 export const RCTL_SECRC = 1 << 26
+export const RCTL_SBP = 0x4
+export const RCTL_VFE = 1 << 18
+export const RCTL_CFIEN = 1 << 19
+export const RCTL_CFI = 1 << 20
+export const RXCSUM_IPOFLD = 0x100
+export const RXCSUM_TUOFLD = 0x200
 export const TCTL_EN = 0x2
 export const TCTL_PSP = 0x8
 export const TXD_EOP = 0x01
 export const TXD_IFCS = 0x02
 export const TXD_RS = 0x08
+export const TXD_IC = 0x04
+export const TXD_TSE = 0x04
 export const TXD_DEXT = 0x20
+export const TXD_VLE = 0x40
 export const TXD_IDE = 0x80
+/** Context descriptor TUCMD (3.3.6.1) and data descriptor POPTS (3.3.7.3). */
+export const TUCMD_TCP = 0x01
+export const TUCMD_IP = 0x02
+export const TUCMD_TSE = 0x04
+export const POPTS_IXSM = 0x01
+export const POPTS_TXSM = 0x02
 export const DD = 0x01
 export const EOP = 0x02
+export const IXSM = 0x04
+export const VP = 0x08
+export const TCPCS = 0x20
+export const IPCS = 0x40
+export const ERR_TCPE = 0x20
+export const ERR_IPE = 0x40
+export const ERR_RXE = 0x80
 export const PCI_COMMAND = 0x04
 export const PCI_MEMORY = 0x2
 export const PCI_BUS_MASTER = 0x4
@@ -68,6 +93,30 @@ export interface ReceivedFrame {
   readonly length: number
   readonly status: number
   readonly errors: number
+  readonly special: number
+  readonly checksum: number
+}
+
+/** A TCP/IP context descriptor's fields (3.3.6). */
+export interface ContextFields {
+  readonly ipcss?: number
+  readonly ipcso?: number
+  readonly ipcse?: number
+  readonly tucss?: number
+  readonly tucso?: number
+  readonly tucse?: number
+  readonly payloadLength?: number
+  readonly tucmd?: number
+  readonly hdrlen?: number
+  readonly mss?: number
+  /** DCMD-style bits of the descriptor itself: RS, IDE (DEXT is added). */
+  readonly cmd?: number
+}
+
+/** A TCP/IP data descriptor's extra fields (3.3.7). */
+export interface DataFields {
+  readonly popts?: number
+  readonly special?: number
 }
 
 const TWO_POW_32 = 4294967296
@@ -197,13 +246,48 @@ export class BareMetalE1000 {
     return mac
   }
 
-  /** Writes TX descriptor `i` as given, without ringing the doorbell. */
-  writeTxDescriptor(i: number, address: number, length: number, cmd: number, status = 0): void {
+  /** Writes TX descriptor `i` as given, without ringing the doorbell (legacy layout, 3.3.3). */
+  writeTxDescriptor(i: number, address: number, length: number, cmd: number, status = 0, fields: { cso?: number; css?: number; special?: number } = {}): void {
     const d = this.txRing + i * 16
     this.m.cpu.write32(d, address % TWO_POW_32)
     this.m.cpu.write32(d + 4, Math.floor(address / TWO_POW_32))
-    this.m.cpu.write32(d + 8, (length & 0xffff) | (cmd << 24))
-    this.m.cpu.write32(d + 12, status)
+    this.m.cpu.write32(d + 8, ((length & 0xffff) | ((fields.cso ?? 0) << 16) | (cmd << 24)) >>> 0)
+    this.m.cpu.write32(d + 12, ((status & 0xff) | ((fields.css ?? 0) << 8) | ((fields.special ?? 0) << 16)) >>> 0)
+  }
+
+  /** Queues a TCP/IP context descriptor (DEXT, DTYP 0000b) at the tail; returns its index. */
+  queueContext(c: ContextFields): number {
+    const i = this.txTail
+    const d = this.txRing + i * 16
+    const cpu = this.m.cpu
+    cpu.write32(d, ((c.ipcss ?? 0) | ((c.ipcso ?? 0) << 8) | ((c.ipcse ?? 0) << 16)) >>> 0)
+    cpu.write32(d + 4, ((c.tucss ?? 0) | ((c.tucso ?? 0) << 8) | ((c.tucse ?? 0) << 16)) >>> 0)
+    const tucmd = (c.tucmd ?? 0) | TXD_DEXT | (c.cmd ?? 0)
+    cpu.write32(d + 8, (((c.payloadLength ?? 0) & 0xf_ffff) | (tucmd << 24)) >>> 0)
+    cpu.write32(d + 12, (((c.hdrlen ?? 0) << 8) | ((c.mss ?? 0) << 16)) >>> 0)
+    this.txTail = (i + 1) % this.txCount
+    return i
+  }
+
+  /** Queues a TCP/IP data descriptor (DEXT, DTYP 0001b) for `length` bytes at device address `address`. */
+  queueData(address: number, length: number, dcmd: number, fields: DataFields = {}): number {
+    const i = this.txTail
+    const d = this.txRing + i * 16
+    const cpu = this.m.cpu
+    cpu.write32(d, address % TWO_POW_32)
+    cpu.write32(d + 4, Math.floor(address / TWO_POW_32))
+    cpu.write32(d + 8, ((length & 0xf_ffff) | (0x1 << 20) | ((dcmd | TXD_DEXT) << 24)) >>> 0)
+    cpu.write32(d + 12, (((fields.popts ?? 0) << 8) | ((fields.special ?? 0) << 16)) >>> 0)
+    this.txTail = (i + 1) % this.txCount
+    return i
+  }
+
+  /** Copies `bytes` into the transmit buffer of the next descriptor and returns its device address. */
+  stage(bytes: Uint8Array): number {
+    const buffer = this.txBuffers[this.txTail]!
+    if (bytes.length > 2048) throw new Error('stage: a transmit buffer holds 2048 bytes')
+    this.m.cpu.writeBytes(buffer, bytes)
+    return this.device(buffer)
   }
 
   /** Queues one frame split over as many descriptors as `parts`; returns the descriptor indices. */
@@ -253,7 +337,7 @@ export class BareMetalE1000 {
       const d = this.rxDescriptor(i)
       if ((d.status & DD) === 0) break
       const data = this.m.cpu.readBytes(this.rxBuffers[i]!, d.length)
-      frames.push({ index: i, data, length: d.length, status: d.status, errors: d.errors })
+      frames.push({ index: i, data, length: d.length, status: d.status, errors: d.errors, special: d.special, checksum: d.checksum })
       this.armRx(i)
       this.rxNext = (i + 1) % this.rxCount
       this.rxTail = (this.rxTail + 1) % this.rxCount

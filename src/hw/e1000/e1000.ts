@@ -56,7 +56,7 @@ export class E1000 implements Nic {
   readonly causes: InterruptCauses
   readonly tx: TxEngine
   readonly rx: RxEngine
-  readonly link: LinkState = { linkUp: false }
+  readonly link: LinkState = { linkUp: false, vlanMode: false }
   /** The engines' own bookkeeping, typed, as the machine and the report read it. */
   readonly counters: NicCounters
   /** Plain registers (and the receive addresses and multicast table the filters read). */
@@ -97,7 +97,7 @@ export class E1000 implements Nic {
     this.interrupt = new InterruptLine(`${options.bdf} INTA#`)
     this.dma = new DmaEngine(bus, iommu, this.pci, sink, { addressBits: options.dmaAddressBits })
     this.causes = new InterruptCauses(clock, this.interrupt, this.pci)
-    this.tx = new TxEngine(clock, this.dma, wire, this.causes, this.stats, sink, this.link)
+    this.tx = new TxEngine(clock, this.dma, wire, this.causes, this.stats, sink, this.link, this.regs)
     this.rx = new RxEngine(clock, this.dma, this.causes, this.stats, sink, this.link, this.regs)
     this.counters = { tx: this.tx.counters, rx: this.rx.counters }
     // The window decodes nothing until firmware assigns BAR0 and enables memory space.
@@ -245,6 +245,7 @@ export class E1000 implements Nic {
       return
     }
     this.ctrl = value
+    this.link.vlanMode = (value & CTRL.VME) !== 0
     // Link comes up at once when SLU is set (no autonegotiation delay modelled) and goes
     // down when it is cleared; either change raises LSC.
     const up = (value & CTRL.SLU) !== 0
@@ -275,6 +276,7 @@ export class E1000 implements Nic {
     this.eerd = 0
     this.mdic = MDIC.READY
     this.link.linkUp = false
+    this.link.vlanMode = false
     this.phy.reset()
     this.stats.reset()
     this.tx.reset()

@@ -136,6 +136,11 @@ export class DelayedCause {
     if (this.absolute !== 0 && !this.absoluteTimer.armed) this.clock.armAfter(this.absoluteTimer, this.absolute * DELAY_UNIT_NS)
   }
 
+  /** Raises the cause now and clears both delay timers (3.3.3.1: RS without IDE). */
+  fireNow(): void {
+    this.fire()
+  }
+
   /** FPD: raise a pending cause now. */
   flush(): void {
     if (this.pending) this.fire()

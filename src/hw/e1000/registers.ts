@@ -62,11 +62,16 @@ export const REG = {
 /** BAR0 is 128 KiB (manual 4.1, table 4-2: memory BAR of 128 KB). */
 export const MMIO_SIZE = 0x2_0000
 
+/** CTRL (13.4.1). */
 export const CTRL = {
   FD: 0x1,
   ASDE: 0x20,
   SLU: 0x40,
   RST: 1 << 26,
+  /** VLAN mode enable: tag insertion on transmit (VLE) and stripping on receive (chapter 9). */
+  VME: 1 << 30,
+  /** PHY reset: the PHY restarts, and with it autonegotiation. */
+  PHY_RST: 0x8000_0000,
 } as const
 
 export const STATUS = {
@@ -114,7 +119,36 @@ export const RCTL = {
   BSIZE_MASK: 0x3_0000,
   BSEX: 1 << 25,
   SECRC: 1 << 26,
+  /** VLAN filter enable, canonical form indicator enable and value (13.4.22, chapter 9). */
+  VFE: 1 << 18,
+  CFIEN: 1 << 19,
+  CFI: 1 << 20,
 } as const
+
+/** RXCSUM (0x5000, chapter 13 register descriptions; receive checksum offload, 3.2.9). */
+export const RXCSUM = {
+  PCSS_MASK: 0xff,
+  IPOFLD: 0x100,
+  TUOFLD: 0x200,
+} as const
+
+/** EECD (13.4.3): the Microwire lines, the software access handshake, presence and size. */
+export const EECD = {
+  SK: 0x1,
+  CS: 0x2,
+  DI: 0x4,
+  DO: 0x8,
+  FWE_MASK: 0x30,
+  REQ: 0x40,
+  GNT: 0x80,
+  PRES: 0x100,
+  /** 0: a 64-word (1 Kbit) part with 6 address bits, as on the 82540EM. */
+  SIZE: 0x200,
+} as const
+
+/** PBA (0x1000, chapter 13): receive share of the 64 KiB packet buffer in KiB, bits 5:0; transmit gets the rest. */
+export const PBA_RXA_MASK = 0x3f
+export const PACKET_BUFFER_KIB = 64
 
 export const TCTL = {
   EN: 0x2,
@@ -152,8 +186,6 @@ const repeat = (base: number, count: number, writable: number, reset = 0): Plain
 
 /** Registers that only store their writable bits; unknown offsets read 0 and ignore writes. */
 export const PLAIN_REGISTERS: readonly PlainRegister[] = [
-  // EECD: EEPROM present (bit 8) is read-only; the bit-bang lines are stored but not modelled.
-  [REG.EECD, 0x3f, 0x100],
   [REG.CTRL_EXT, 0xffff_ffff, 0],
   [REG.FCAL, 0xffff_ffff, 0],
   [REG.FCAH, 0xffff, 0],
@@ -191,7 +223,7 @@ export const ACCESS = {
 } as const
 
 const SPECIAL: readonly number[] = [
-  REG.CTRL, REG.STATUS, REG.EERD, REG.MDIC, REG.ICR, REG.ITR, REG.ICS, REG.IMS, REG.IMC, REG.RCTL, REG.TCTL,
+  REG.CTRL, REG.STATUS, REG.EECD, REG.EERD, REG.MDIC, REG.ICR, REG.ITR, REG.ICS, REG.IMS, REG.IMC, REG.RCTL, REG.TCTL,
   REG.RDBAL, REG.RDBAH, REG.RDLEN, REG.RDH, REG.RDT, REG.RDTR, REG.RADV, REG.TDBAL, REG.TDBAH, REG.TDLEN, REG.TDH, REG.TDT, REG.TIDV, REG.TADV,
 ]
 

@@ -13,6 +13,7 @@ export const STAT = {
   GOTCL: 0x4090,
   GOTCH: 0x4094,
   RNBC: 0x40a0,
+  /** Receive undersize, oversize counts (13.7.34, 13.7.36). */
   RUC: 0x40a4,
   ROC: 0x40ac,
   TORL: 0x40c0,
@@ -25,6 +26,10 @@ export const STAT = {
   PTC64: 0x40d8,
   MPTC: 0x40f0,
   BPTC: 0x40f4,
+  /** TCP segmentation contexts transmitted, and those that failed (13.7.x TSCTC, TSCTFC). */
+  TSCTC: 0x40f8,
+  TSCTFC: 0x40fc,
+  RLEC: 0x4040,
 } as const
 
 const FIRST = 0x4000

@@ -67,6 +67,24 @@ describe('interrupt moderation on the virtual clock', () => {
     expect(timeUntil(m, () => m.nic.interruptAsserted) - start).toBeLessThanOrEqual(100)
   })
 
+  // 3.3.3.1 IDE: "If hardware encounters a descriptor that has RS set, but not IDE, it
+  // generates an interrupt immediately after writing back the descriptor. The interrupt delay
+  // timer is cleared." So the countdown an earlier IDE descriptor started raises nothing more.
+  it('RS without IDE raises TXDW at once and clears a running TIDV countdown: no second TXDW', () => {
+    const m = createMachine()
+    const d = new BareMetalE1000(m).init()
+    d.read(R.ICR)
+    d.write(R.TIDV, 100)
+    d.send(ethernetFrame(60), TXD_RS | TXD_IFCS | TXD_IDE)
+    m.run({ ns: 10_000 })
+    expect(d.read(R.ICR) & ICR_TXDW).toBe(0) // still counting down
+    d.send(ethernetFrame(60), TXD_RS | TXD_IFCS)
+    m.run({ ns: 5_000 })
+    expect(d.read(R.ICR) & ICR_TXDW).toBe(ICR_TXDW)
+    m.run({ ns: 200_000 })
+    expect(d.read(R.ICR) & ICR_TXDW).toBe(0)
+  })
+
   it('TADV caps a TIDV delay that keeps being restarted', () => {
     const m = createMachine()
     const d = new BareMetalE1000(m, { txCount: 64 }).init()

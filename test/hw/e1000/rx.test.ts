@@ -3,7 +3,7 @@ import { createMachine } from '../../../src/index.js'
 import { crc32 } from '../../../src/hw/e1000/crc32.js'
 import { multicastHash } from '../../../src/hw/e1000/filter.js'
 import {
-  BareMetalE1000, e1000, DD, EOP, ICR_RXDMT0, ICR_RXO, NIC_MAC, R, RCTL_BAM, RCTL_BSEX, RCTL_LPE, RCTL_MPE, RCTL_SECRC, RCTL_UPE,
+  BareMetalE1000, e1000, DD, EOP, ICR_RXDMT0, IXSM, NIC_MAC, R, RCTL_BAM, RCTL_BSEX, RCTL_LPE, RCTL_MPE, RCTL_SBP, RCTL_SECRC, RCTL_UPE,
   ethernetFrame,
 } from '../../support/e1000-driver.js'
 
@@ -40,22 +40,10 @@ describe('receive', () => {
     m.runUntilIdle()
     expect(order).toEqual(['data(200)', 'length(4)', 'status(4)'])
     const [got] = d.receive()
-    expect(got?.status).toBe(DD | EOP)
+    // 3.2.3.1: IXSM is set while RXCSUM has no checksum offload on.
+    expect(got?.status).toBe(DD | EOP | IXSM)
     expect(got?.errors).toBe(0)
     expect([...got!.data]).toEqual([...frame])
-  })
-
-  it('drops a frame and counts MPC and RNBC and raises RXO when the receive ring is full', () => {
-    const { m, d } = setup({ rxCount: 8 })
-    d.read(R.ICR)
-    for (let k = 0; k < 9; k++) m.wire.inject(ethernetFrame(64, NIC_MAC, k))
-    m.runUntilIdle()
-    // 7 buffers were given (head == tail means empty): the 8th and 9th frames find none.
-    expect(d.read(R.MPC)).toBe(2)
-    expect(d.read(R.RNBC)).toBe(2)
-    expect(d.read(R.ICR) & ICR_RXO).toBe(ICR_RXO)
-    expect(d.receive()).toHaveLength(7)
-    expect(d.read(R.GPRC)).toBe(7)
   })
 
   it('consumes a descriptor with a null buffer address without writing data and uses the next one', () => {
@@ -65,7 +53,7 @@ describe('receive', () => {
     m.wire.inject(frame)
     m.runUntilIdle()
     expect(d.rxDescriptor(0)).toMatchObject({ length: 0, status: DD })
-    expect(d.rxDescriptor(1)).toMatchObject({ length: 100, status: DD | EOP })
+    expect(d.rxDescriptor(1)).toMatchObject({ length: 100, status: DD | EOP | IXSM })
     expect([...m.cpu.readBytes(d.rxBuffers[1]!, 100)]).toEqual([...frame])
     expect(d.read(R.RDH)).toBe(2)
     expect(m.findings.map((f) => f.details?.reason)).toEqual(['null-buffer'])
@@ -77,7 +65,7 @@ describe('receive', () => {
     m.wire.inject(frame)
     m.runUntilIdle()
     expect(d.rxDescriptor(0)).toMatchObject({ length: 1024, status: DD })
-    expect(d.rxDescriptor(1)).toMatchObject({ length: 476, status: DD | EOP })
+    expect(d.rxDescriptor(1)).toMatchObject({ length: 476, status: DD | EOP | IXSM })
     const got = new Uint8Array([...m.cpu.readBytes(d.rxBuffers[0]!, 1024), ...m.cpu.readBytes(d.rxBuffers[1]!, 476)])
     expect([...got]).toEqual([...frame])
   })
@@ -112,26 +100,47 @@ describe('receive', () => {
     expect([...got!.data.subarray(100)]).toEqual([fcs & 0xff, (fcs >>> 8) & 0xff, (fcs >>> 16) & 0xff, fcs >>> 24])
   })
 
-  it('pads a short frame to the 60-byte minimum', () => {
+  // 13.7.34 RUC, 13.4.22 SBP: a frame under 64 bytes with FCS is a runt, counted and
+  // discarded unless bad packets are stored, when it is stored as it came.
+  it('discards a runt (under 64 bytes with FCS) in RUC, and stores it unpadded with RCTL.SBP', () => {
     const { m, d } = setup()
-    m.wire.inject(ethernetFrame(20, NIC_MAC))
+    m.wire.inject(ethernetFrame(59, NIC_MAC))
+    m.wire.inject(ethernetFrame(60, NIC_MAC))
     m.runUntilIdle()
-    const [got] = d.receive()
-    expect(got?.length).toBe(60)
-    expect([...got!.data.subarray(20)]).toEqual(new Array(40).fill(0))
+    expect(d.read(R.RUC)).toBe(1)
+    expect(d.read(R.RLEC)).toBe(1)
+    expect(d.receive().map((f) => f.length)).toEqual([60])
+    const sbp = setup({ rctl: RCTL_BAM | RCTL_SECRC | RCTL_SBP })
+    const runt = ethernetFrame(20, NIC_MAC)
+    sbp.m.wire.inject(runt)
+    sbp.m.runUntilIdle()
+    expect(sbp.d.read(R.RUC)).toBe(1)
+    const [got] = sbp.d.receive()
+    expect([...got!.data]).toEqual([...runt])
   })
 
-  it('drops frames longer than 1518 bytes with FCS in ROC unless RCTL.LPE is set', () => {
+  // 13.7.36 ROC: "Packets over 1522 bytes are oversized if LongPacketEnable (RCTL.LPE) is 0b",
+  // whether tagged or not; with LPE the limit is 16384 bytes.
+  it('with LPE clear discards only frames longer than 1522 bytes with FCS, tagged or not (ROC)', () => {
     const { m, d } = setup()
-    m.wire.inject(ethernetFrame(1515, NIC_MAC))
+    m.wire.inject(ethernetFrame(1519, NIC_MAC))
+    m.wire.inject(ethernetFrame(1518, NIC_MAC))
     m.wire.inject(ethernetFrame(1514, NIC_MAC))
     m.runUntilIdle()
     expect(d.read(R.ROC)).toBe(1)
-    expect(d.receive().map((f) => f.length)).toEqual([1514])
+    expect(d.receive().map((f) => f.length)).toEqual([1518, 1514])
     const long = setup({ rctl: RCTL_BAM | RCTL_SECRC | RCTL_LPE })
     long.m.wire.inject(ethernetFrame(2000, NIC_MAC))
     long.m.runUntilIdle()
     expect(long.d.receive().map((f) => f.length)).toEqual([2000])
+  })
+
+  it('stores an oversized frame with RCTL.SBP, still counting it in ROC', () => {
+    const { m, d } = setup({ rctl: RCTL_BAM | RCTL_SECRC | RCTL_SBP | (1 << 16) | RCTL_BSEX })
+    m.wire.inject(ethernetFrame(3000, NIC_MAC))
+    m.runUntilIdle()
+    expect(d.read(R.ROC)).toBe(1)
+    expect(d.receive().map((f) => f.length)).toEqual([3000])
   })
 
   it('filters by address: its own unicast, broadcast with BAM, multicast through the MTA, everything when promiscuous', () => {
@@ -157,6 +166,9 @@ describe('receive', () => {
     expect(deliver(OTHER_MAC)).toBe(0)
     d.write(R.RCTL, 0x2 | RCTL_SECRC | RCTL_UPE)
     expect(deliver(OTHER_MAC)).toBe(1)
+    // 13.4.22: UPE is unicast promiscuous only; group addresses still need MPE, BAM or the MTA.
+    expect(deliver([0xff, 0xff, 0xff, 0xff, 0xff, 0xff])).toBe(0)
+    expect(deliver([0x01, 0x00, 0x5e, 0x00, 0x00, 0xfc])).toBe(0)
     // A second receive address, made valid.
     d.write(R.RCTL, 0x2 | RCTL_SECRC)
     d.write(R.RAL0 + 8, 0xccbb_aa02)

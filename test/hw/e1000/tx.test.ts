@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
 import type { DmaObserver } from '../../../src/hw/dma-engine.js'
 import {
-  BareMetalE1000, DD, ICR_TXDW, ICR_TXQE, R, TXD_DEXT, TXD_IFCS, TXD_RS, ethernetFrame,
+  BareMetalE1000, DD, ICR_TXDW, ICR_TXQE, R, TXD_IFCS, TXD_RS, ethernetFrame,
 } from '../../support/e1000-driver.js'
 
 interface Access {
@@ -161,18 +161,5 @@ describe('transmit', () => {
     d.write(R.TCTL, 0x2)
     m.runUntilIdle()
     expect(m.wire.transmitted).toHaveLength(2)
-  })
-
-  it('skips an extended (DEXT) descriptor with a device-error and sends the legacy frame around it', () => {
-    const m = createMachine()
-    const d = new BareMetalE1000(m).init()
-    d.writeTxDescriptor(0, 0, 0, TXD_DEXT | TXD_RS)
-    d.txTail = 1
-    d.queue([ethernetFrame(80)])
-    d.doorbell()
-    m.runUntilIdle()
-    expect(m.wire.transmitted).toHaveLength(1)
-    expect(d.txDescriptor(0).status & DD).toBe(DD)
-    expect(m.findings.filter((f) => f.kind === 'device-error').map((f) => f.details?.reason)).toEqual(['extended-descriptor'])
   })
 })
