@@ -141,6 +141,11 @@ export interface Hooks {
   completeMapping(a: Adapter, m: TxMapping): void
   /** Whether a packet is copied into a staging slot rather than mapped buffer by buffer. */
   stage(a: Adapter, bufferCount: number, totalLength: number): boolean
+  /**
+   * NdisMRegisterInterrupt's RequestIsr: TRUE, MiniportISR on every interrupt (the driver's
+   * choice, and needed on a shared line); FALSE, NDIS dismisses it through MiniportDisableInterrupt.
+   */
+  readonly requestIsr: boolean
   /** Runs at the start of every send (MiniportSendPackets), before anything is queued. */
   beforeSend(a: Adapter): void
 }

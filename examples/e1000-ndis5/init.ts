@@ -87,7 +87,8 @@ function setUp(a: Adapter, configurationContext: NdisHandle): number {
   if (status !== ndis.NDIS_STATUS_SUCCESS) return status
   if (!a.driver.hooks.allocateStaging(a)) return ndis.NDIS_STATUS_RESOURCES
 
-  const irq = ndis.NdisMRegisterInterrupt(a.handle, interrupt.Vector, interrupt.Level, true, true, ndis.NdisInterruptLevelSensitive)
+  const requestIsr = a.driver.hooks.requestIsr
+  const irq = ndis.NdisMRegisterInterrupt(a.handle, interrupt.Vector, interrupt.Level, requestIsr, requestIsr, ndis.NdisInterruptLevelSensitive)
   if (irq.status !== ndis.NDIS_STATUS_SUCCESS) return irq.status
   a.interrupt = irq.interrupt
   const timer = ndis.NdisMInitializeTimer(a.handle, watchdogOf(a.driver), a.ctx)

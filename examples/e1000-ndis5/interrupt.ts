@@ -20,10 +20,13 @@ export function isr(driver: Driver, context: unknown): { interruptRecognized: bo
   return { interruptRecognized: true, queueMiniportHandleInterrupt: true }
 }
 
-/** MiniportHandleInterrupt. */
+/**
+ * MiniportHandleInterrupt. With MiniportISR the causes were read there; without it (RequestIsr
+ * FALSE) MiniportDisableInterrupt only masked the NIC, and the causes are read here.
+ */
 export function handleInterrupt(driver: Driver, context: unknown): void {
   const a = adapterOf(driver, context)
-  const icr = get(a, CTX.pendingIcr)
+  const icr = get(a, CTX.pendingIcr) | (a.driver.hooks.requestIsr ? 0 : readReg(a, REG.ICR))
   set(a, CTX.pendingIcr, 0)
   if ((icr & ICR_LSC) !== 0) linkChanged(a)
   if ((icr & ICR_RXO) !== 0) bump(a, CTX.rxNoBuffer)

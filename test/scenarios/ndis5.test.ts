@@ -133,3 +133,18 @@ describe('buggy NDIS 5 miniports', () => {
 function stagingBlocks(m: ReturnType<typeof createMachine>): Array<{ va: number; length: number }> {
   return [...m.kernel.contiguous.allocations].filter((a) => a.kind === 'contiguous').map((a) => ({ va: a.va, length: a.bytes }))
 }
+
+describe('e1000-ndis5 without MiniportISR', () => {
+  it('with RequestIsr FALSE, NDIS dismisses each interrupt through MiniportDisableInterrupt, runs MiniportHandleInterrupt and re-enables: clean', async () => {
+    const { driverEntry } = await import('../../examples/e1000-ndis5/index.js')
+    const { defaultHooks } = await import('../../examples/e1000-ndis5/memory.js')
+    const m = createMachine({ wire: 'loopback' })
+    const loaded = m.load({ default: ((ndis: never) => driverEntry(ndis, undefined, { ...defaultHooks, requestIsr: false })) as never }, 'e1000-ndis5-no-isr')
+    expect(loaded.state).toBe('running')
+    m.traffic.send({ count: 40, size: 1500 })
+    m.halt()
+    expect(m.report().traffic.rxFrames).toBe(40)
+    expect(m.ndis!.v5.interrupts.dpcCalls).toBeGreaterThan(0)
+    expect(m.findings).toEqual([])
+  })
+})
