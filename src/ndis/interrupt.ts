@@ -14,6 +14,34 @@ import type { NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS } from './types.js'
 
 /** Deliveries at one instant of virtual time without the line dropping: a storm. */
 export const STORM_LIMIT = 10_000
+
+/** Deliveries counted per instant of virtual time (NDIS 6 and NDIS 5 interrupts share it). */
+export interface StormCount {
+  stormAt: number
+  stormCount: number
+}
+
+/**
+ * Counts one delivery at `now`; true once the line has been taken more than STORM_LIMIT times at
+ * the same instant, when the storm is reported (bug check 0xF2 reference: p1 the ISR, p2 its
+ * context, p3 the interrupt object, p4 0x1, not chained; a JavaScript ISR has no address to give).
+ */
+export function stormed(ctx: NdisContext, r: StormCount, now: number, isr: string): boolean {
+  if (r.stormAt === now) r.stormCount++
+  else {
+    r.stormAt = now
+    r.stormCount = 1
+  }
+  if (r.stormCount <= STORM_LIMIT) return false
+  ctx.kernel.log.report({
+    kind: 'interrupt-storm',
+    code: BUGCHECK.HARDWARE_INTERRUPT_STORM,
+    params: [0, 0, 0, 1],
+    message: `the NIC's interrupt line stayed asserted through ${STORM_LIMIT} calls of ${isr} at the same instant: the ISR does not clear or mask the cause (read ICR / write IMC); the line is masked`,
+    details: { deliveries: STORM_LIMIT },
+  })
+  return true
+}
 /** NDIS_INDICATE_ALL_NBLS: no receive throttling. */
 const INDICATE_ALL = 0xffff_ffff
 
@@ -108,23 +136,8 @@ export class Interrupts {
     const r = this.registration
     const line = this.ctx.nic.interrupt
     if (r === null || r.masked || !line.asserted) return
-    const now = this.clock.now
-    if (r.stormAt === now) r.stormCount++
-    else {
-      r.stormAt = now
-      r.stormCount = 1
-    }
-    if (r.stormCount > STORM_LIMIT) {
+    if (stormed(this.ctx, r, this.clock.now, 'MiniportInterrupt')) {
       r.masked = true
-      this.ctx.kernel.log.report({
-        kind: 'interrupt-storm',
-        // Bug check 0xF2 reference: p1 the ISR, p2 its context, p3 the interrupt object, p4 0x1
-        // (not chained). A JavaScript ISR has no address to give.
-        code: BUGCHECK.HARDWARE_INTERRUPT_STORM,
-        params: [0, 0, 0, 1],
-        message: `the NIC's interrupt line stayed asserted through ${STORM_LIMIT} calls of MiniportInterrupt at the same instant: the ISR does not clear or mask the cause (read ICR / write IMC); the line is masked`,
-        details: { deliveries: STORM_LIMIT },
-      })
       return
     }
     const result = this.ctx.caller.call('MiniportInterrupt', DEVICE_IRQL, () => r.chars.InterruptHandler(r.context))

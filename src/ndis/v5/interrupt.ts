@@ -16,7 +16,7 @@ import { DRIVER_FAILED } from '../../kernel/driver-call.js'
 import { DEVICE_IRQL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../kernel/irql.js'
 import { NDIS_STATUS } from '../constants.js'
 import { NDIS_BUGCHECK } from '../context.js'
-import { STORM_LIMIT } from '../interrupt.js'
+import { stormed } from '../interrupt.js'
 import { NDIS5_STATUS, NDIS_INTERRUPT_MODE } from './constants.js'
 import type { Ndis5State } from './state.js'
 import type { MiniportSynchronizeFunction, NDIS_MINIPORT_INTERRUPT, NDIS_MINIPORT_CHARACTERISTICS } from './types.js'
@@ -164,21 +164,8 @@ export class Interrupts5 {
     const wire = s.ctx.nic.interrupt
     if (r === null || r.masked || !wire.asserted) return
     const clock = s.ctx.kernel.clock
-    if (r.stormAt === clock.now) r.stormCount++
-    else {
-      r.stormAt = clock.now
-      r.stormCount = 1
-    }
-    if (r.stormCount > STORM_LIMIT) {
+    if (stormed(s.ctx, r, clock.now, r.requestIsr ? 'MiniportISR' : 'MiniportDisableInterrupt')) {
       r.masked = true
-      s.ctx.kernel.log.report({
-        kind: 'interrupt-storm',
-        // Bug check 0xF2 reference: p1 the ISR, p2 its context, p3 the interrupt object, p4 0x1 (not chained).
-        code: BUGCHECK.HARDWARE_INTERRUPT_STORM,
-        params: [0, 0, 0, 1],
-        message: `the NIC's interrupt line stayed asserted through ${STORM_LIMIT} interrupts at the same instant: ${r.requestIsr ? 'MiniportISR' : 'MiniportDisableInterrupt'} does not clear or mask the cause (read ICR / write IMC); the line is masked`,
-        details: { deliveries: STORM_LIMIT },
-      })
       return
     }
     const c = this.chars
