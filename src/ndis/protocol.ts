@@ -19,9 +19,9 @@ import type { Miniport } from './miniport.js'
 import type { NblPools } from './nbl.js'
 import type { NET_BUFFER_LIST } from './types.js'
 
-import { HEADER, PEER_SLOT, SEQUENCE_OFFSET, SLOT_BYTES, STAMP, checkTestFrame, patternFor, writeTestFrame } from './frames.js'
+import { HEADER, PEER_SLOT, SEQUENCE_OFFSET, SLOT_BYTES, STAMP, checkTestFrame, patternFor, writeTestFrame } from './test-frames.js'
 
-export { ETHERTYPE, MAGIC, SLOT_BYTES } from './frames.js'
+export { ETHERTYPE, MAGIC, SLOT_BYTES } from './test-frames.js'
 /** Send slots, so at most this many frames are in flight. */
 export const SEND_WINDOW = 256
 /**
