@@ -169,10 +169,4 @@ export function bump(a: Adapter, stat: number, by = 1): void {
   m.write64(a.ctx + stat, m.read64(a.ctx + stat) + by)
 }
 
-export function readReg(a: Adapter, offset: number): number {
-  return a.ndis.NdisReadRegisterUlong(a.regs + offset)
-}
-
-export function writeReg(a: Adapter, offset: number, value: number): void {
-  a.ndis.NdisWriteRegisterUlong(a.regs + offset, value >>> 0)
-}
+export { readReg, writeReg } from '../e1000/device.js'

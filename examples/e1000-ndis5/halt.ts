@@ -4,8 +4,9 @@
 // allocated with). release() is also the unwind of a failed MiniportInitialize, so every step
 // copes with any prefix of the set-up. MiniportShutdown only stops the NIC: at shutdown nothing
 // is freed (the NDIS 5.1 reference: it "should put the NIC in a known state").
-import { CONTEXT_BYTES, CTX, adapterOf, get, readReg, set, writeReg, type Adapter, type Driver } from './adapter.js'
-import { CTRL_RST, DESC_SIZE, REG } from '../e1000/hw.js'
+import { CONTEXT_BYTES, CTX, adapterOf, get, set, type Adapter, type Driver } from './adapter.js'
+import { DESC_SIZE } from '../e1000/hw.js'
+import { stopDevice } from '../e1000/device.js'
 import { abortTransmits, completeSends } from './send.js'
 import { CONTEXT_FLAGS, freeStagingArea } from './memory.js'
 
@@ -25,20 +26,6 @@ export function halt(driver: Driver, context: unknown): void {
 export function shutdown(driver: Driver, context: unknown): void {
   const a = driver.adapters.get(context as number)
   if (a !== undefined && get(a, CTX.halting) === 0) stopDevice(a)
-}
-
-/**
- * Masks interrupts, turns the receiver and transmitter off, and resets the NIC: after this it
- * no longer reads descriptors or writes buffers (8254x manual, chapter 13: RCTL.EN and TCTL.EN
- * clear stop reception and transmission; CTRL.RST returns the registers to their defaults).
- */
-export function stopDevice(a: Adapter): void {
-  if (a.regs === 0) return
-  writeReg(a, REG.IMC, 0xffff_ffff)
-  writeReg(a, REG.RCTL, 0)
-  writeReg(a, REG.TCTL, 0)
-  writeReg(a, REG.CTRL, readReg(a, REG.CTRL) | CTRL_RST)
-  readReg(a, REG.ICR)
 }
 
 /** Frees everything, in the reverse order of initialization. The NIC must be stopped. */

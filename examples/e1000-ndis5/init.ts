@@ -12,9 +12,10 @@ import {
   CONTEXT_BYTES, CTX, MAP_REGISTERS, MAXIMUM_PHYSICAL_MAPPING, RING_SIZES, WATCHDOG_MS, get, readReg, set, writeReg, type Adapter, type Driver,
 } from './adapter.js'
 import {
-  CTRL_RST, CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, DESC_SIZE, EERD_DONE, EERD_START, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
+  CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, DESC_SIZE, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
   RCTL_EN, RCTL_SECRC, REG, RX_BUFFER_SIZE, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
 } from '../e1000/hw.js'
+import { readMac, resetDevice } from '../e1000/device.js'
 import { allocateShared } from './memory.js'
 import { release } from './halt.js'
 import { watchdogOf } from './interrupt.js'
@@ -71,7 +72,7 @@ function setUp(a: Adapter, configurationContext: NdisHandle): number {
   a.regs = io.virtualAddress
   a.regsLength = memory.Length
   resetDevice(a)
-  if (a.mac.every((b) => b === 0)) readMac(a)
+  if (a.mac.every((b) => b === 0)) readMac(a, a.mac)
 
   // 82540EM: a 32-bit bus master. One map register per buffer in flight, each a whole frame.
   status = ndis.NdisMAllocateMapRegisters(a.handle, 0, ndis.NDIS_DMA_32BITS, MAP_REGISTERS, MAXIMUM_PHYSICAL_MAPPING)
@@ -196,23 +197,6 @@ export function rxBuffer(a: Adapter, i: number): { va: number; logical: number }
     offset -= b.length
   }
   throw new RangeError(`receive buffer ${i} is beyond the allocated blocks`)
-}
-
-export function resetDevice(a: Adapter): void {
-  writeReg(a, REG.IMC, 0xffff_ffff)
-  writeReg(a, REG.CTRL, readReg(a, REG.CTRL) | CTRL_RST)
-  writeReg(a, REG.IMC, 0xffff_ffff)
-  readReg(a, REG.ICR)
-}
-
-function readMac(a: Adapter): void {
-  for (let word = 0; word < 3; word++) {
-    writeReg(a, REG.EERD, (word << 8) | EERD_START)
-    let v = readReg(a, REG.EERD)
-    for (let spin = 0; (v & EERD_DONE) === 0 && spin < 1000; spin++) v = readReg(a, REG.EERD)
-    a.mac[word * 2] = (v >>> 16) & 0xff
-    a.mac[word * 2 + 1] = (v >>> 24) & 0xff
-  }
 }
 
 /** Programs the rings and starts both directions (8254x manual 14.5, 14.6: initialization). */

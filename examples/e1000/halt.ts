@@ -1,8 +1,8 @@
 // MiniportHaltEx: stop the device first — no DMA may land in memory about to be freed — then
 // give everything back in the reverse order of initialization. release() is also the unwind
 // path of a failed MiniportInitializeEx, so every step copes with any prefix of the set-up.
-import { REG, CTRL_RST } from './hw.js'
-import { STATS_SIZE, TX_TABLE_ENTRY, RX_TABLE_ENTRY, ring, readReg, writeReg, type Adapter } from './adapter.js'
+import { STATS_SIZE, TX_TABLE_ENTRY, RX_TABLE_ENTRY, ring, type Adapter } from './adapter.js'
+import { stopDevice } from './device.js'
 import { flushQueue, completeChain } from './send.js'
 
 export function haltEx(a: Adapter, _haltAction: number): void {
@@ -12,19 +12,7 @@ export function haltEx(a: Adapter, _haltAction: number): void {
   release(a)
 }
 
-/**
- * Masks interrupts, turns the receiver and transmitter off, and resets the NIC: after this the
- * device no longer reads descriptors or writes buffers (8254x manual, chapter 13: RCTL.EN and
- * TCTL.EN clear stop reception and transmission; CTRL.RST returns the registers to defaults).
- */
-export function stopDevice(a: Adapter): void {
-  if (a.regs === 0) return
-  writeReg(a, REG.IMC, 0xffff_ffff)
-  writeReg(a, REG.RCTL, 0)
-  writeReg(a, REG.TCTL, 0)
-  writeReg(a, REG.CTRL, readReg(a, REG.CTRL) | CTRL_RST)
-  readReg(a, REG.ICR)
-}
+export { stopDevice } from './device.js'
 
 /** Frees everything, in the reverse order of initialization. The device must be stopped. */
 export function release(a: Adapter): void {

@@ -8,12 +8,13 @@ import type { NdisApi } from '../../src/ndis/api.js'
 import type { NdisHandle, NDIS_MINIPORT_INIT_PARAMETERS } from '../../src/ndis/types.js'
 import { RING_SIZES, STATS_SIZE, TAG, TX_TABLE_ENTRY, RX_TABLE_ENTRY, ring, readReg, writeReg, type Adapter } from './adapter.js'
 import {
-  CTRL_RST, CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, EERD_DONE, EERD_START, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
+  CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
   RCTL_EN, RCTL_SECRC, REG, RX_BUFFER_SIZE, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
 } from './hw.js'
 import { interruptDpc, isr } from './interrupt.js'
 import { release } from './halt.js'
 import type { AdapterMemory } from './memory.js'
+import { readMac, resetDevice } from './device.js'
 
 export function newAdapter(ndis: NdisApi, handle: NdisHandle, memory: AdapterMemory): Adapter {
   return {
@@ -67,7 +68,7 @@ function setUp(a: Adapter, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
   a.regsLength = memory.u.Memory.Length
   a.regsPhysical = memory.u.Memory.Start
   resetDevice(a)
-  readMac(a)
+  readMac(a, a.mac)
 
   status = a.memory.enableDma(a)
   if (status !== ndis.NDIS_STATUS_SUCCESS) return status
@@ -182,23 +183,6 @@ export function rxBuffer(a: Adapter, i: number): { va: number; logical: number }
     offset -= b.length
   }
   throw new RangeError(`receive buffer ${i} is beyond the allocated blocks`)
-}
-
-function resetDevice(a: Adapter): void {
-  writeReg(a, REG.IMC, 0xffff_ffff)
-  writeReg(a, REG.CTRL, readReg(a, REG.CTRL) | CTRL_RST)
-  writeReg(a, REG.IMC, 0xffff_ffff)
-  readReg(a, REG.ICR)
-}
-
-function readMac(a: Adapter): void {
-  for (let word = 0; word < 3; word++) {
-    writeReg(a, REG.EERD, (word << 8) | EERD_START)
-    let v = readReg(a, REG.EERD)
-    for (let spin = 0; (v & EERD_DONE) === 0 && spin < 1000; spin++) v = readReg(a, REG.EERD)
-    a.mac[word * 2] = (v >>> 16) & 0xff
-    a.mac[word * 2 + 1] = (v >>> 24) & 0xff
-  }
 }
 
 function startDevice(a: Adapter): void {
