@@ -6,6 +6,7 @@
 import type { NdisApi } from '../../src/ndis/api.js'
 import type { NDIS_BUFFER, NDIS_MINIPORT_INTERRUPT, NDIS_MINIPORT_TIMER, NDIS_PACKET } from '../../src/ndis/v5/types.js'
 import type { NDIS_SPIN_LOCK, NdisHandle } from '../../src/ndis/types.js'
+import type { RxBlock } from '../e1000/rx-blocks.js'
 
 /** Offsets in the context area (ULONGs, then ULONG64 statistics). */
 export const CTX = {
@@ -92,7 +93,7 @@ export interface Adapter {
   rxRing: number
   rxRingLogical: number
   ringCount: number
-  rxBlocks: Array<{ va: number; logical: number; length: number }>
+  rxBlocks: RxBlock[]
   rxPackets: Array<NDIS_PACKET | null>
   /** Receive descriptors the driver has finished with and not yet handed back to the NIC. */
   rxReady: boolean[]

@@ -16,6 +16,7 @@ import {
   RCTL_EN, RCTL_SECRC, REG, RX_BUFFER_SIZE, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
 } from '../e1000/hw.js'
 import { readMac, resetDevice } from '../e1000/device.js'
+import { allocateRxBlocks, rxBuffer } from '../e1000/rx-blocks.js'
 import { allocateShared } from './memory.js'
 import { release } from './halt.js'
 import { watchdogOf } from './interrupt.js'
@@ -158,20 +159,11 @@ function allocateRings(a: Adapter): number {
  */
 function allocateReceiveBuffers(a: Adapter): number {
   const ndis = a.ndis
-  const total = a.ringCount * RX_BUFFER_SIZE
-  const whole = allocateShared(a, total, true)
-  if (whole.virtualAddress !== 0) a.rxBlocks.push({ va: whole.virtualAddress, logical: whole.logicalAddress, length: total })
-  else {
-    for (let done = 0; done < total; done += ndis.PAGE_SIZE) {
-      const block = allocateShared(a, ndis.PAGE_SIZE, true)
-      if (block.virtualAddress === 0) return ndis.NDIS_STATUS_RESOURCES
-      a.rxBlocks.push({ va: block.virtualAddress, logical: block.logicalAddress, length: ndis.PAGE_SIZE })
-    }
-  }
+  if (!allocateRxBlocks(a.rxBlocks, a.ringCount, ndis.PAGE_SIZE, (length) => allocateShared(a, length, true))) return ndis.NDIS_STATUS_RESOURCES
   a.rxPackets = new Array(a.ringCount).fill(null)
   a.rxBuffers = new Array(a.ringCount).fill(null)
   for (let i = 0; i < a.ringCount; i++) {
-    const { va, logical } = rxBuffer(a, i)
+    const { va, logical } = rxBuffer(a.rxBlocks, i)
     const { status, buffer } = ndis.NdisAllocateBuffer(a.bufferPool, va, RX_BUFFER_SIZE)
     if (status !== ndis.NDIS_STATUS_SUCCESS || buffer === null) return ndis.NDIS_STATUS_RESOURCES
     a.rxBuffers[i] = buffer
@@ -187,16 +179,6 @@ function allocateReceiveBuffers(a: Adapter): number {
     ndis.memory.write32(d + DESC_ADDR_HI, Math.floor(logical / 4294967296))
   }
   return ndis.NDIS_STATUS_SUCCESS
-}
-
-/** Where receive buffer `i` lives: in its block, by VA and logical address. */
-export function rxBuffer(a: Adapter, i: number): { va: number; logical: number } {
-  let offset = i * RX_BUFFER_SIZE
-  for (const b of a.rxBlocks) {
-    if (offset < b.length) return { va: b.va + offset, logical: b.logical + offset }
-    offset -= b.length
-  }
-  throw new RangeError(`receive buffer ${i} is beyond the allocated blocks`)
 }
 
 /** Programs the rings and starts both directions (8254x manual 14.5, 14.6: initialization). */

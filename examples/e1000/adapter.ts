@@ -6,6 +6,7 @@ import type { NdisApi } from '../../src/ndis/api.js'
 import type { MDL, NdisHandle, NDIS_SPIN_LOCK, NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import { DESC_SIZE } from './hw.js'
 import type { AdapterMemory } from './memory.js'
+import type { RxBlock } from './rx-blocks.js'
 
 /**
  * Pool tags, written as C multi-character literals (reversed), so a pool dump reads them
@@ -29,12 +30,6 @@ export interface TxPacket {
   lastDescriptor: number
 }
 
-/** A block of shared memory holding receive buffers. */
-export interface RxBlock {
-  va: number
-  logical: number
-  length: number
-}
 
 export interface Adapter {
   ndis: NdisApi

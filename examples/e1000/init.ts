@@ -15,6 +15,7 @@ import { interruptDpc, isr } from './interrupt.js'
 import { release } from './halt.js'
 import type { AdapterMemory } from './memory.js'
 import { readMac, resetDevice } from './device.js'
+import { allocateRxBlocks, rxBuffer } from './rx-blocks.js'
 
 export function newAdapter(ndis: NdisApi, handle: NdisHandle, memory: AdapterMemory): Adapter {
   return {
@@ -143,21 +144,11 @@ function allocateRings(a: Adapter): number {
  */
 function allocateReceiveBuffers(a: Adapter): number {
   const ndis = a.ndis
-  const total = a.rxCount * RX_BUFFER_SIZE
-  const whole = a.memory.allocateShared(a, total, true)
-  if (whole.virtualAddress !== 0) {
-    a.rxBlocks.push({ va: whole.virtualAddress, logical: whole.logicalAddress, length: total })
-  } else {
-    for (let done = 0; done < total; done += ndis.PAGE_SIZE) {
-      const block = a.memory.allocateShared(a, ndis.PAGE_SIZE, true)
-      if (block.virtualAddress === 0) return ndis.NDIS_STATUS_RESOURCES
-      a.rxBlocks.push({ va: block.virtualAddress, logical: block.logicalAddress, length: ndis.PAGE_SIZE })
-    }
-  }
+  if (!allocateRxBlocks(a.rxBlocks, a.rxCount, ndis.PAGE_SIZE, (length) => a.memory.allocateShared(a, length, true))) return ndis.NDIS_STATUS_RESOURCES
   a.rxNbls = new Array(a.rxCount).fill(null)
   a.rxMdls = new Array(a.rxCount).fill(null)
   for (let i = 0; i < a.rxCount; i++) {
-    const { va, logical } = rxBuffer(a, i)
+    const { va, logical } = rxBuffer(a.rxBlocks, i)
     ndis.memory.write64(a.rxTable + i * RX_TABLE_ENTRY, va)
     ndis.memory.write64(a.rxTable + i * RX_TABLE_ENTRY + 8, logical)
     const mdl = ndis.NdisAllocateMdl(a.handle, va, RX_BUFFER_SIZE)
@@ -173,16 +164,6 @@ function allocateReceiveBuffers(a: Adapter): number {
     ndis.memory.write32(d + DESC_ADDR_HI, Math.floor(logical / 4294967296))
   }
   return ndis.NDIS_STATUS_SUCCESS
-}
-
-/** Where receive buffer `i` lives: in its block, by VA and logical address. */
-export function rxBuffer(a: Adapter, i: number): { va: number; logical: number } {
-  let offset = i * RX_BUFFER_SIZE
-  for (const b of a.rxBlocks) {
-    if (offset < b.length) return { va: b.va + offset, logical: b.logical + offset }
-    offset -= b.length
-  }
-  throw new RangeError(`receive buffer ${i} is beyond the allocated blocks`)
 }
 
 function startDevice(a: Adapter): void {

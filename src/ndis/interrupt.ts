@@ -45,15 +45,13 @@ export function stormed(ctx: NdisContext, r: StormCount, now: number, isr: strin
 /** NDIS_INDICATE_ALL_NBLS: no receive throttling. */
 const INDICATE_ALL = 0xffff_ffff
 
-interface Registration {
+interface Registration extends StormCount {
   readonly handle: InterruptHandle
   readonly context: unknown
   readonly chars: NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS
   readonly isrTimer: Timer
   readonly dpcTimer: Timer
   readonly detach: () => void
-  stormAt: number
-  stormCount: number
   masked: boolean
 }
 

@@ -16,19 +16,17 @@ import { DRIVER_FAILED } from '../../kernel/driver-call.js'
 import { DEVICE_IRQL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../kernel/irql.js'
 import { NDIS_STATUS } from '../constants.js'
 import { NDIS_BUGCHECK } from '../context.js'
-import { stormed } from '../interrupt.js'
+import { stormed, type StormCount } from '../interrupt.js'
 import { NDIS5_STATUS, NDIS_INTERRUPT_MODE } from './constants.js'
 import type { Ndis5State } from './state.js'
 import type { MiniportSynchronizeFunction, NDIS_MINIPORT_INTERRUPT, NDIS_MINIPORT_CHARACTERISTICS } from './types.js'
 
-interface Registration {
+interface Registration extends StormCount {
   readonly interrupt: NDIS_MINIPORT_INTERRUPT
   readonly requestIsr: boolean
   readonly isrTimer: Timer
   readonly dpcTimer: Timer
   readonly detach: () => void
-  stormAt: number
-  stormCount: number
   masked: boolean
 }
 
