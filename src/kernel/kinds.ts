@@ -438,7 +438,7 @@ export const FINDING_KINDS = {
   'dma-too-many-map-registers': {
     severity: 'violation', leak: false,
     bugchecks: [bc(E6, 0x0c, ['0x0C', 'map registers required', 'maximum map registers', '0'])],
-    summary: 'a transfer needing more map registers than IoGetDmaAdapter (MaximumPhysicalMapping) gave the adapter: it fails every time',
+    summary: 'a transfer needing more map registers than the adapter was given (IoGetDmaAdapter; for an NDIS 5 map register, MaximumPhysicalMapping in NdisMAllocateMapRegisters): it fails every time',
   },
   'dma-double-map': {
     severity: 'violation', leak: false,
@@ -473,8 +473,6 @@ export const FINDING_KINDS = {
     bugchecks: [
       bc(E6, 0x1d, ['0x1D', 'buffer to map start', 'buffer to map end', 'system address in buffer that is already mapped'], 'a map register mapped again before its mapping was completed'),
       bc(E6, 0x20, ['0x20', 'map register base', 'VA of the start of the DMA buffer', 'the MDL'], 'a mapping completed that was never started'),
-      bc(E6, 0x0c, ['0x0C', 'required map registers', 'maximum map registers', '0'], 'a buffer longer than one map register maps'),
-      bc(E6, 0x21, ['0x21', 'verifier data', '0', '0'], 'a zero-length buffer mapped'),
       own(E6, DMALAB_P1.mapRegisterMisuse, 'the register index'),
     ],
     summary: 'an NDIS 5 map register used wrongly (NdisMStartBufferPhysicalMapping / NdisMCompleteBufferPhysicalMapping)',

@@ -92,7 +92,7 @@ export class Dma5 {
     const perRegister = Math.ceil(MaximumPhysicalMapping / PAGE_SIZE) + 1
     const total = BaseMapRegistersNeeded * perRegister
     if (total > MAX_ADAPTER_MAP_REGISTERS) {
-      ctx.violation('dma-bad-argument', `NdisMAllocateMapRegisters: ${BaseMapRegistersNeeded} map registers of ${formatBytes(MaximumPhysicalMapping)} need ${total} HAL map registers; an adapter gets at most ${MAX_ADAPTER_MAP_REGISTERS}`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [0x15, total, MAX_ADAPTER_MAP_REGISTERS, 0])
+      ctx.violation('dma-too-many-map-registers', `NdisMAllocateMapRegisters: ${BaseMapRegistersNeeded} map registers of ${formatBytes(MaximumPhysicalMapping)} need ${total} HAL map registers; an adapter gets at most ${MAX_ADAPTER_MAP_REGISTERS}`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_VIOLATION.tooManyMapRegisters, total, MAX_ADAPTER_MAP_REGISTERS, 0])
       return NDIS_STATUS.NDIS_STATUS_RESOURCES
     }
     const call = k.calls.allocation('NdisMAllocateMapRegisters', total * PAGE_SIZE)
@@ -147,16 +147,16 @@ export class Dma5 {
     const busy = set.slots[PhysicalMapRegister]
     if (busy !== null && busy !== undefined) {
       // Driver Verifier's DMA check: "double-mapping of map registers" (0xE6/0x1D).
-      ctx.violation('map-register-misuse', `NdisMStartBufferPhysicalMapping on map register ${PhysicalMapRegister}, which still maps a ${busy.buffer.ByteCount}-byte buffer: complete that mapping (NdisMCompleteBufferPhysicalMapping) before reusing the register`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [0x1d, bufferVa(Buffer), bufferVa(Buffer) + Buffer.ByteCount, bufferVa(busy.buffer)])
+      ctx.violation('map-register-misuse', `NdisMStartBufferPhysicalMapping on map register ${PhysicalMapRegister}, which still maps a ${busy.buffer.ByteCount}-byte buffer: complete that mapping (NdisMCompleteBufferPhysicalMapping) before reusing the register`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_VIOLATION.doubleMap, bufferVa(Buffer), bufferVa(Buffer) + Buffer.ByteCount, bufferVa(busy.buffer)])
       return none
     }
     const length = Buffer.ByteCount
     if (!(length > 0)) {
-      ctx.violation('map-register-misuse', 'NdisMStartBufferPhysicalMapping of a zero-length buffer: there is nothing to map (Driver Verifier: 0xE6/0x21)', BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [0x21, 0, 0, 0])
+      ctx.violation('dma-bad-argument', 'NdisMStartBufferPhysicalMapping of a zero-length buffer: there is nothing to map', BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_VIOLATION.zeroLength, 0, 0, 0])
       return none
     }
     if (length > set.maximumPhysicalMapping) {
-      ctx.violation('map-register-misuse', `NdisMStartBufferPhysicalMapping of ${length} bytes on one map register: NdisMAllocateMapRegisters reserved ${set.maximumPhysicalMapping} bytes (MaximumPhysicalMapping) per register`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [0x0c, Math.ceil(length / PAGE_SIZE) + 1, Math.ceil(set.maximumPhysicalMapping / PAGE_SIZE) + 1, 0])
+      ctx.violation('dma-too-many-map-registers', `NdisMStartBufferPhysicalMapping of ${length} bytes on one map register: NdisMAllocateMapRegisters reserved ${set.maximumPhysicalMapping} bytes (MaximumPhysicalMapping) per register`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_VIOLATION.tooManyMapRegisters, Math.ceil(length / PAGE_SIZE) + 1, Math.ceil(set.maximumPhysicalMapping / PAGE_SIZE) + 1, 0])
       return none
     }
     const req: SgRequest = {
@@ -205,7 +205,7 @@ export class Dma5 {
     const m = set.slots[PhysicalMapRegister]
     if (m === null || m === undefined || m.buffer !== Buffer) {
       // Driver Verifier: "attempting to flush a map register that hasn't been mapped" (0xE6/0x20).
-      ctx.violation('map-register-misuse', `NdisMCompleteBufferPhysicalMapping on map register ${PhysicalMapRegister}: ${m === null || m === undefined ? 'nothing is mapped on it' : 'it maps a different buffer'}`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [0x20, PhysicalMapRegister, ctx.kernel.mdl.stateOf(Buffer) === undefined ? 0 : bufferVa(Buffer), 0])
+      ctx.violation('map-register-misuse', `NdisMCompleteBufferPhysicalMapping on map register ${PhysicalMapRegister}: ${m === null || m === undefined ? 'nothing is mapped on it' : 'it maps a different buffer'}`, BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, [DMA_VIOLATION.flushNotMapped, PhysicalMapRegister, ctx.kernel.mdl.stateOf(Buffer) === undefined ? 0 : bufferVa(Buffer), 0])
       return
     }
     set.slots[PhysicalMapRegister] = null

@@ -113,7 +113,7 @@ describe('NDIS 5 map registers', () => {
       ndis.NdisFreeBufferPool(pool)
       ndis.NdisFreeMemory(virtualAddress, 8192, 0)
     })
-    expect(m.findings.map((f) => [f.kind, f.params?.[0]])).toEqual([['map-register-misuse', 0x0c]])
+    expect(m.findings.map((f) => [f.kind, f.params?.[0]])).toEqual([['dma-too-many-map-registers', 0x0c]])
   })
 
   it('NdisMFreeMapRegisters with a mapping never completed is a map-register leak (0xE6/0x10)', () => {
