@@ -2,10 +2,13 @@
 // bad field and value, and resolved to a complete, defaulted form every layer can rely on.
 import { GiB, formatBytes, parseSize } from './hw/address.js'
 import { DEFAULT_MEMORY_SIZE } from './hw/memory.js'
+import { ARCHES, type Arch } from './kernel/arch.js'
 import type { FramePolicy } from './kernel/frames.js'
 import type { VerifierMode } from './kernel/findings.js'
 
 export interface MachineConfig {
+  /** x64 (default) or x86: 32-bit Windows with PAE, kernel VAs from 0x8000_0000 (C drivers need it). */
+  arch?: Arch
   memory?: { size?: number | string; policy?: FramePolicy; fragmentation?: number }
   iommu?: boolean | { enabled: boolean; iotlbEntries?: number }
   nic?: { dmaAddressBits?: number; mac?: string; linkMbps?: number }
@@ -18,6 +21,7 @@ export interface MachineConfig {
 }
 
 export interface ResolvedConfig {
+  arch: Arch
   memory: { size: number; policy: FramePolicy; fragmentation: number }
   iommu: { enabled: boolean; iotlbEntries: number }
   nic: { dmaAddressBits: number; mac: string; linkMbps: number }
@@ -92,7 +96,8 @@ function oneOf<T extends string>(field: string, value: unknown, fallback: T, all
 }
 
 export function resolveConfig(input: MachineConfig = {}): ResolvedConfig {
-  const config = section('', input, ['memory', 'iommu', 'nic', 'verifier', 'wire', 'faults', 'seed', 'maxEvents'])
+  const config = section('', input, ['arch', 'memory', 'iommu', 'nic', 'verifier', 'wire', 'faults', 'seed', 'maxEvents'])
+  const arch = oneOf<Arch>('arch', config.arch, 'x64', ARCHES)
 
   const mem = section('memory', config.memory, ['size', 'policy', 'fragmentation'])
   const rawSize = mem.size
@@ -144,6 +149,7 @@ export function resolveConfig(input: MachineConfig = {}): ResolvedConfig {
   }
 
   return {
+    arch,
     memory: { size, policy, fragmentation },
     iommu,
     nic: { dmaAddressBits, mac: mac.toLowerCase(), linkMbps },

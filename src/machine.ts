@@ -17,6 +17,7 @@ import type { Nic } from './hw/nic.js'
 import { PciBus, assignResources } from './hw/pci.js'
 import { Wire } from './hw/wire.js'
 import { Kernel } from './kernel/kernel.js'
+import { archProfile } from './kernel/arch.js'
 import { parseFaultSpecs } from './faults/spec.js'
 import { DriverCaller } from './kernel/driver-call.js'
 import { DmaVerifier } from './dma/verifier.js'
@@ -111,6 +112,7 @@ export class Machine {
     this.ram = new PhysicalMemory(config.memory.size)
     this.bus = new SystemBus(this.ram)
     this.kernel = new Kernel(this.clock, this.bus, {
+      arch: archProfile(config.arch),
       seed: config.seed,
       policy: config.memory.policy,
       fragmentation: config.memory.fragmentation,

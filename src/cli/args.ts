@@ -38,6 +38,7 @@ export interface CliOptions {
 }
 
 const OPTIONS = {
+  arch: { type: 'string' },
   memory: { type: 'string' },
   'memory-policy': { type: 'string' },
   fragmentation: { type: 'string' },
@@ -101,6 +102,8 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
 
   const machine: MachineConfig = {}
+  const arch = choice('arch', values.arch, ['x64', 'x86'] as const)
+  if (arch !== undefined) machine.arch = arch
   const memory: NonNullable<MachineConfig['memory']> = {}
   if (values.memory !== undefined) {
     const size = parseSize(values.memory)

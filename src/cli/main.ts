@@ -19,6 +19,7 @@ commands:
 (.ts .mts .js .mjs .cjs; ES module default export or CommonJS module.exports = DriverEntry).
 
 options:
+  --arch x64|x86 (x86: 32-bit Windows with PAE, kernel addresses from 0x80000000)
   --memory 8GiB  --memory-policy high-first|low-first|random  --fragmentation 0..1
   --iommu on|off  --dma-bits N  --packets N  --size BYTES  --rx N
   --fail SPEC (repeatable)  --seed N  --verifier log|crash  --special-pool  --dma-guard

@@ -27,7 +27,6 @@ import type { FindingsLog } from '../kernel/findings.js'
 import type { FrameDatabase, FrameOwner } from '../kernel/frames.js'
 import type { Kernel } from '../kernel/kernel.js'
 import { describeBlock } from '../kernel/pool.js'
-import { KERNEL_VA_BASE, KERNEL_VA_END } from '../kernel/address-space.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { ALLOW_READ, ALLOW_WRITE, MappingIndex, type LiveMapping, type Overlap } from './coverage.js'
 import { DMA_OUTSIDE, DMA_VIOLATION, type DmaParams } from './violations.js'
@@ -217,7 +216,7 @@ export class DmaVerifier {
   /** Without an IOMMU a device address is a physical one: whose memory did the device miss? */
   private explainTruncation(input: DeviceFinding, intended: unknown): DeviceFinding {
     if (typeof intended !== 'number') return input
-    if (intended >= KERNEL_VA_BASE && intended < KERNEL_VA_END) return this.explainVirtualAddress(input, intended)
+    if (this.kernel.space.contains(intended)) return this.explainVirtualAddress(input, intended)
     if (this.kernel.bus.memory.top <= intended) return input
     const bits = input.details?.['addressBits']
     const mapping = this.mappingAt(intended)

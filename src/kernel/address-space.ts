@@ -1,17 +1,20 @@
 // The kernel's virtual address space: a VA allocator and the page tables every driver access
 // is translated through.
 //
-// Kernel VAs live at 0xF800_0000_0000 and up (the 48-bit form of Windows' 0xFFFFF800…
-// addresses, kept below 2^53), so a VA handed to a device by mistake looks nothing like RAM.
+// Where kernel VAs are depends on the machine's architecture (arch.ts): at 0xF800_0000_0000
+// and up on x64 (the 48-bit form of Windows' 0xFFFFF800… addresses, kept below 2^53, so a VA
+// handed to a device by mistake looks nothing like RAM), in the upper 2 GiB on x86.
 // Page tables are a directory of 512-entry leaves (Float64Array), allocated as the bump
 // allocator reaches them, like x86 page tables. A PTE is the frame's physical address plus
 // flag bits in the low 12 bits; a PTE without VALID says why the page is not there (never
 // mapped, freed, guard, reserved), and a side table of notes says whose it was.
 import { PAGE_SIZE, hex } from '../hw/address.js'
+import { X64, type ArchProfile } from './arch.js'
 
-export const KERNEL_VA_BASE = 0xf800_0000_0000
+/** The x64 kernel space (the default machine's); `KernelAddressSpace.base/span` for the machine's own. */
+export const KERNEL_VA_BASE = X64.vaBase
 /** 4 TiB of kernel VA: page indices stay below 2^30, so `| 0` arithmetic is exact. */
-export const KERNEL_VA_SPAN = 4 * 1024 * 1024 * 1024 * 1024
+export const KERNEL_VA_SPAN = X64.vaSpan
 export const KERNEL_VA_END = KERNEL_VA_BASE + KERNEL_VA_SPAN
 /** Addresses below this are a NULL-pointer dereference (Windows reserves the first 64 KiB). */
 export const NULL_REGION_END = 0x1_0000
@@ -37,7 +40,7 @@ const LEAF = 1 << LEAF_SHIFT
 /** Why a page is not mapped, and whose it was, for the fault message. */
 export interface PageNote {
   /** `special-pool` and `dma-guard` guards turn a fault into pool-overrun / dma-outside-buffer. */
-  readonly guard?: 'special-pool' | 'dma-guard' | 'guard'
+  readonly guard?: 'special-pool' | 'dma-guard' | 'kernel-stack' | 'guard'
   /** What the page belonged to: `pool block 'Test' (64 bytes)`, `common buffer`, … */
   readonly what: string
   readonly site?: string
@@ -46,17 +49,51 @@ export interface PageNote {
 
 export type PageState = 'unmapped' | 'mapped' | 'freed' | 'guard' | 'reserved' | 'null' | 'outside'
 
-/** Freed VA ranges wait this many pages of later frees before they are reused (use-after-free). */
-const QUARANTINE_PAGES = 1 << 18
-
 export class KernelAddressSpace {
   /** The page-table directory; exposed read-only for the accessor's inlined fast path. */
   readonly directory: Array<Float64Array | undefined> = []
-  private nextPage = 0
+  readonly arch: ArchProfile
+  /** The kernel's part of the address space: [base, base + span). */
+  readonly base: number
+  readonly span: number
+  /** Page indices (from `base`) the VA allocator hands out: [firstPage, endPage). */
+  private readonly endPage: number
+  private nextPage: number
   private readonly notes = new Map<number, PageNote>()
   private readonly quarantine: Array<[number, number]> = []
   private quarantinedPages = 0
   private readonly recycled = new Map<number, number[]>()
+
+  constructor(arch: ArchProfile = X64) {
+    this.arch = arch
+    this.base = arch.vaBase
+    this.span = arch.vaSpan
+    this.nextPage = (arch.allocBase - arch.vaBase) / PAGE_SIZE
+    this.endPage = (arch.allocEnd - arch.vaBase) / PAGE_SIZE
+  }
+
+  /** True for an address in the kernel's part of the address space. */
+  contains(va: number): boolean {
+    const off = va - this.base
+    return off >= 0 && off < this.span
+  }
+
+  /**
+   * Takes `pages` at a fixed `va` outside the allocator's range (the x86 driver image, linked
+   * at its base): they start not present, like reserved pages. Throws when they are not free.
+   */
+  reserveFixed(va: number, pages: number): void {
+    const first = this.pageIndex(va)
+    const alloc = (this.arch.allocBase - this.base) / PAGE_SIZE
+    if (first + pages > alloc && first < this.endPage) throw new RangeError(`${hex(va)} (+${pages} pages) overlaps the kernel's VA allocator`)
+    for (let i = 0; i < pages; i++) {
+      if (this.pteAt(va + i * PAGE_SIZE) !== 0) throw new RangeError(`${hex(va + i * PAGE_SIZE)} is already in use`)
+    }
+    for (let i = 0; i < pages; i++) {
+      this.setPte(first + i, 0)
+      this.notes.delete(first + i)
+    }
+  }
 
   /** Reserves `pages` of VA (plus optional guard pages around it); returns the first usable VA. */
   reserve(pages: number, guardBefore = 0, guardAfter = 0, guardNote?: PageNote): number {
@@ -66,7 +103,7 @@ export class KernelAddressSpace {
     if (reused !== undefined) {
       first = reused
     } else {
-      if ((this.nextPage + total) * PAGE_SIZE > KERNEL_VA_SPAN) {
+      if (this.nextPage + total > this.endPage) {
         throw new RangeError('kernel virtual address space exhausted')
       }
       first = this.nextPage
@@ -79,7 +116,7 @@ export class KernelAddressSpace {
     const note = guardNote ?? { guard: 'guard' as const, what: 'guard page' }
     for (let i = 0; i < guardBefore; i++) this.setGuardPage(first + i, note)
     for (let i = 0; i < guardAfter; i++) this.setGuardPage(first + guardBefore + pages + i, note)
-    return KERNEL_VA_BASE + (first + guardBefore) * PAGE_SIZE
+    return this.base + (first + guardBefore) * PAGE_SIZE
   }
 
   /** Returns a range (including its guard pages) to the allocator, after a quarantine. */
@@ -88,7 +125,7 @@ export class KernelAddressSpace {
     const total = pages + guardBefore + guardAfter
     this.quarantine.push([first, total])
     this.quarantinedPages += total
-    while (this.quarantinedPages > QUARANTINE_PAGES) {
+    while (this.quarantinedPages > this.arch.quarantinePages) {
       const [f, n] = this.quarantine.shift()!
       this.quarantinedPages -= n
       let list = this.recycled.get(n)
@@ -119,8 +156,8 @@ export class KernelAddressSpace {
 
   /** The raw PTE for `va`, or 0 when it is outside the kernel space or never reached. */
   pteAt(va: number): number {
-    const off = va - KERNEL_VA_BASE
-    if (!(off >= 0 && off < KERNEL_VA_SPAN)) return 0
+    const off = va - this.base
+    if (!(off >= 0 && off < this.span)) return 0
     const idx = (off / PAGE_SIZE) | 0
     const leaf = this.directory[idx >>> LEAF_SHIFT]
     return leaf === undefined ? 0 : leaf[idx & (LEAF - 1)]!
@@ -135,8 +172,8 @@ export class KernelAddressSpace {
 
   stateOf(va: number): PageState {
     if (va >= 0 && va < NULL_REGION_END) return 'null'
-    const off = va - KERNEL_VA_BASE
-    if (!(off >= 0 && off < KERNEL_VA_SPAN)) return 'outside'
+    const off = va - this.base
+    if (!(off >= 0 && off < this.span)) return 'outside'
     const pte = this.pteAt(va)
     if ((pte & PTE.VALID) !== 0) return 'mapped'
     if ((pte & PTE.GUARD) !== 0) return 'guard'
@@ -146,8 +183,8 @@ export class KernelAddressSpace {
   }
 
   noteAt(va: number): PageNote | undefined {
-    const off = va - KERNEL_VA_BASE
-    if (!(off >= 0 && off < KERNEL_VA_SPAN)) return undefined
+    const off = va - this.base
+    if (!(off >= 0 && off < this.span)) return undefined
     return this.notes.get((off / PAGE_SIZE) | 0)
   }
 
@@ -168,8 +205,8 @@ export class KernelAddressSpace {
   }
 
   private pageIndex(va: number): number {
-    const off = va - KERNEL_VA_BASE
-    if (!(off >= 0 && off < KERNEL_VA_SPAN) || off % PAGE_SIZE !== 0) {
+    const off = va - this.base
+    if (!(off >= 0 && off < this.span) || off % PAGE_SIZE !== 0) {
       throw new RangeError(`${hex(va)} is not a page-aligned kernel virtual address`)
     }
     return off / PAGE_SIZE

@@ -21,6 +21,26 @@ export type DriverResult<T> = T | typeof DRIVER_FAILED
  */
 export const JS_EXCEPTION_CODE = 0xe000_0001
 
+/**
+ * An exception driver code raised the way a CPU raises one: a C driver's trap (integer divide by
+ * zero, an invalid instruction, a kernel stack overflow). It carries the NTSTATUS exception code
+ * Windows would put in bug check 0x7E's first parameter, or the bug check itself when Windows
+ * raises another one (a kernel stack overflow is a double fault: 0x7F, parameter 1 = 8), and the
+ * stack of the code that trapped.
+ */
+export class DriverTrap extends Error {
+  readonly exceptionCode: number
+  readonly bugCheck: { readonly code: number; readonly params: readonly [number, number, number, number] } | undefined
+
+  constructor(message: string, exceptionCode: number, stack: string | undefined, bugCheck?: DriverTrap['bugCheck']) {
+    super(message)
+    this.name = 'DriverTrap'
+    this.exceptionCode = exceptionCode
+    this.bugCheck = bugCheck
+    if (stack !== undefined) this.stack = stack
+  }
+}
+
 /** dmalab's own parameter 1 for a handler (other than an ISR) that returned at another IRQL. */
 export const IRQL_NOT_RESTORED = DMALAB_P1.irqlNotRestored
 
@@ -78,12 +98,13 @@ export class DriverCaller {
     // A thrown value that is not an Error carries no stack; the wrapper's stack would point at
     // dmalab's caller, not the driver, so such a throw names no site.
     const site = error instanceof Error ? driverFrames(err.stack)[0] : undefined
+    const trap = error instanceof DriverTrap ? error : undefined
     try {
       this.kernel.log.fatal({
         kind: 'driver-exception',
-        code: BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED,
-        params: [JS_EXCEPTION_CODE, 0, 0, 0],
-        message: `${handler} threw ${err.name}: ${err.message}`,
+        code: trap?.bugCheck?.code ?? BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED,
+        params: trap?.bugCheck?.params ?? [trap?.exceptionCode ?? JS_EXCEPTION_CODE, 0, 0, 0],
+        message: trap !== undefined ? `${handler}: ${err.message}` : `${handler} threw ${err.name}: ${err.message}`,
         ...(site === undefined ? {} : { site }),
         details: { handler, exception: err.name, exceptionMessage: err.message },
       })

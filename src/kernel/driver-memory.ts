@@ -12,7 +12,7 @@ import type { PhysicalMemory } from '../hw/memory.js'
 import { BUGCHECK } from './bugcheck.js'
 import type { FindingsLog } from './findings.js'
 import { DISPATCH_LEVEL, irqlName } from './irql.js'
-import { KERNEL_VA_BASE, KERNEL_VA_SPAN, PTE, type KernelAddressSpace } from './address-space.js'
+import { PTE, type KernelAddressSpace } from './address-space.js'
 import { siteHere } from './sites.js'
 
 /** What the accessor needs to know about the CPU it runs on. */
@@ -33,6 +33,9 @@ export class DriverMemory {
   /** The page directory the fast path reads; emptied when the machine stops, so every access
    * then takes the checked slow path and is refused, at no cost to the fast path. */
   private dir: Array<Float64Array | undefined>
+  /** The kernel's part of the address space (the machine's architecture decides where). */
+  private readonly base: number
+  private readonly span: number
   private readonly scratch = new Uint8Array(8)
 
   constructor(space: KernelAddressSpace, ram: PhysicalMemory, bus: SystemBus, log: FindingsLog, cpu: CpuState) {
@@ -42,6 +45,8 @@ export class DriverMemory {
     this.log = log
     this.cpu = cpu
     this.dir = space.directory
+    this.base = space.base
+    this.span = space.span
     log.onStop(() => {
       this.dir = []
     })
@@ -52,8 +57,8 @@ export class DriverMemory {
    * go straight to RAM, or -1 when the slow path must decide.
    */
   private fast(va: number, size: number): number {
-    const off = va - KERNEL_VA_BASE
-    if (!(off >= 0 && off < KERNEL_VA_SPAN)) return -1
+    const off = va - this.base
+    if (!(off >= 0 && off < this.span)) return -1
     const idx = (off / PAGE_SIZE) | 0
     const leaf = this.dir[idx >>> 9]
     if (leaf === undefined) return -1
@@ -289,6 +294,19 @@ export class DriverMemory {
         code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
         params: [0x0f, va, 0, 0],
         message: `the driver's ${access} of ${size} bytes at ${hex(va)} lands in the guard region around a common buffer: ${why}`,
+        ...site(),
+        details,
+      })
+    }
+    if (note?.guard === 'kernel-stack') {
+      // The guard page below a kernel stack: the CPU cannot push the page fault's own frame on a
+      // full stack, so Windows sees a double fault, bug check 0x7F with parameter 1 = 8
+      // (UNEXPECTED_KERNEL_MODE_TRAP: "a kernel stack overflow is a common cause").
+      this.log.fatal({
+        kind: 'driver-exception',
+        code: BUGCHECK.UNEXPECTED_KERNEL_MODE_TRAP,
+        params: [8, 0, 0, 0],
+        message: `kernel stack overflow: ${access} of ${size} bytes at ${hex(va)}, in the guard page below the driver's kernel stack (its functions' locals need more than the stack holds)`,
         ...site(),
         details,
       })

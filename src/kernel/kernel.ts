@@ -9,6 +9,7 @@ import { Random } from '../hw/random.js'
 import { FaultInjector } from '../faults/injector.js'
 import type { FaultSpec } from '../faults/spec.js'
 import { KernelAddressSpace } from './address-space.js'
+import { X64, type ArchProfile } from './arch.js'
 import { DriverMemory } from './driver-memory.js'
 import { FindingsLog, type VerifierMode } from './findings.js'
 import { FrameDatabase, type FramePolicy } from './frames.js'
@@ -38,6 +39,8 @@ export interface KernelOptions {
   readonly dmaGuard: boolean
   /** Parsed fault specs (validated before the machine is built). */
   readonly faults: readonly FaultSpec[]
+  /** The machine's architecture (arch.ts): x64 unless given. */
+  readonly arch?: ArchProfile
 }
 
 export class Kernel {
@@ -75,7 +78,7 @@ export class Kernel {
     this.bus = bus
     this.ram = bus.memory
     this.frames = new FrameDatabase(this.ram.ranges, options.policy, this.random('frames'))
-    this.space = new KernelAddressSpace()
+    this.space = new KernelAddressSpace(options.arch ?? X64)
     this.log = new FindingsLog(clock, options.verifierMode)
     this.log.onStop(() => clock.requestStop())
     this.memory = new DriverMemory(this.space, this.ram, bus, this.log, this)

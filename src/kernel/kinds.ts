@@ -255,8 +255,12 @@ export const FINDING_KINDS = {
   // ---- drivers and their calls --------------------------------------------------------------------
   'driver-exception': {
     severity: 'fatal', leak: false,
-    bugchecks: [bc(BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, null, ['exception code (0xE0000001: a JavaScript exception)', 'address where the exception occurred', 'exception record address', 'context record address'])],
-    summary: 'driver code threw',
+    bugchecks: [
+      bc(BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, null, ['exception code (0xE0000001: a JavaScript exception; a C driver\'s trap has its NTSTATUS, e.g. 0xC0000094 integer divide by zero)', 'address where the exception occurred', 'exception record address', 'context record address']),
+      // UNEXPECTED_KERNEL_MODE_TRAP: "8 = double fault"; a kernel stack overflow is its common cause.
+      bc(BUGCHECK.UNEXPECTED_KERNEL_MODE_TRAP, 8, ['8: double fault', 'reserved', 'reserved', 'reserved'], 'a C driver overflowed its kernel stack'),
+    ],
+    summary: 'driver code threw (a C driver: trapped, or overflowed its kernel stack)',
   },
   hang: {
     severity: 'violation', leak: false,

@@ -1,10 +1,10 @@
-// The kernel pools (paged and nonpaged), laid out as seed 002 documents for x64 (S09, S10, S21,
-// S22):
+// The kernel pools (paged and nonpaged), laid out as seed 002 documents (S09, S10, S21, S22),
+// for x64 and, on the x86 machine, for 32-bit Windows (8 where x64 has 16):
 //
-// - A request of at most PAGE_SIZE - 16 bytes is a small block: a 16-byte pool header (real
-//   bytes, pool-header.ts) followed by the caller's bytes, carved from a pool page in 16-byte
-//   units. It gets exactly the bytes asked for, 16-byte aligned (64 for the cache-aligned
-//   types), and never crosses a page. Blocks sit back to back, so running off the end of one
+// - A request of at most PAGE_SIZE - sizeof(POOL_HEADER) bytes is a small block: a 16-byte
+//   (x86: 8-byte) pool header (real bytes, pool-header.ts) followed by the caller's bytes,
+//   carved from a pool page in units of the header's size. It gets exactly the bytes asked for,
+//   16-byte (x86: 8-byte) aligned (64 for the cache-aligned types), and never crosses a page. Blocks sit back to back, so running off the end of one
 //   overwrites the next one's header; the free of either block finds it (pool-small.ts).
 // - A larger request gets whole pages, page-aligned, virtually contiguous but physically
 //   scattered, with no header (Windows' big-page pool keeps its tags in a side table); the
@@ -23,7 +23,7 @@ import { FILL_GUARD, FILL_UNINITIALIZED } from './fill-patterns.js'
 import type { Kernel } from './kernel.js'
 import { UNINITIALIZED_FILL_LIMIT, type MappedMemory } from './mm.js'
 import { freeSite, pageNote } from './page-notes.js'
-import { POOL_HEADER_BYTES, POOL_UNIT, patternBreak } from './pool-header.js'
+import { POOL_HEADER_BYTES, patternBreak, poolHeaderFormat, type PoolHeaderFormat } from './pool-header.js'
 import { SmallPool, type PoolPage, type SmallDamage } from './pool-small.js'
 import { PoolTracker } from './pool-tracker.js'
 import { SpecialPool, type SpecialLayout } from './special-pool.js'
@@ -31,8 +31,10 @@ import { siteHere } from './sites.js'
 import { tagName } from './tags.js'
 import { decodePoolType } from './wdm.js'
 
-/** The largest request that is a small block: PAGE_SIZE - sizeof(POOL_HEADER) (S09, S22). */
+/** The largest request that is a small block on x64: PAGE_SIZE - sizeof(POOL_HEADER) (S09, S22); `Pool.smallMax` for the machine's. */
 export const SMALL_POOL_MAX = PAGE_SIZE - POOL_HEADER_BYTES
+/** Cache-aligned data starts on a 64-byte line, so at most PAGE_SIZE - 64 bytes of a page remain. */
+const CACHE_ALIGNED_SMALL_MAX = PAGE_SIZE - 64
 
 /** 0xC4 parameter 1: "the driver attempted to free memory after having written past the end". */
 export const VERIFIER_OVERRUN_AT_FREE = 0x51
@@ -109,6 +111,10 @@ export function describeBlock(b: { tag: number; bytes: number; paged: boolean })
 export class Pool {
   readonly tracker = new PoolTracker()
   readonly special: SpecialPool
+  /** The machine's POOL_HEADER (16 bytes on x64, 8 on x86), also the small-block unit. */
+  readonly format: PoolHeaderFormat
+  /** The largest request that is a small block: PAGE_SIZE - sizeof(POOL_HEADER) (S09, S22). */
+  readonly smallMax: number
   private readonly kernel: Kernel
   private readonly small: SmallPool
   private readonly blocks = new Map<number, PoolBlock>()
@@ -123,8 +129,10 @@ export class Pool {
 
   constructor(kernel: Kernel) {
     this.kernel = kernel
-    this.special = new SpecialPool(kernel)
-    this.small = new SmallPool(kernel, (va) => {
+    this.format = poolHeaderFormat(kernel.space.arch)
+    this.smallMax = PAGE_SIZE - this.format.bytes
+    this.special = new SpecialPool(kernel, this.format)
+    this.small = new SmallPool(kernel, this.format, (va) => {
       const b = this.blocks.get(va)!
       return { tag: b.tag, bytes: b.bytes, paged: b.paged, cacheAligned: decodePoolType(b.poolType).cacheAligned }
     })
@@ -161,8 +169,7 @@ export class Pool {
     if ((options.specialPool === true || (driver && this.kernel.options.specialPool)) && this.special.fits(bytes, info.cacheAligned)) {
       const s = this.special.allocate(bytes, tag, info, options.specialUnderrun === true, options.zero === true, site)
       if (s !== null) va = this.record(bytes, tag, poolType, info.paged, 'special', PAGE_SIZE, driver, site, null, 0, s.memory, s.layout, s.va).va
-    } else if (bytes <= SMALL_POOL_MAX && !(info.cacheAligned && bytes > SMALL_POOL_MAX - 48) && options.highest === undefined) {
-      // Cache-aligned data starts on a 64-byte line, so at most 4032 bytes of a page remain.
+    } else if (bytes <= this.smallMax && !(info.cacheAligned && bytes > CACHE_ALIGNED_SMALL_MAX) && options.highest === undefined) {
       this.small.allocate(bytes, info.paged, info.cacheAligned, options.zero === true, (at, page, unit, charged) => {
         va = this.record(bytes, tag, poolType, info.paged, 'small', charged, driver, site, page, unit, null, null, at).va
       })
@@ -326,7 +333,7 @@ export class Pool {
     if (damage.where === 'next-header') this.overrun(block, damage.at, routine, 'the pool header of the next block')
     // Its own header: BAD_POOL_HEADER. The block before it ran off its end, or this one was underrun.
     const page = block.page!
-    const headerVa = block.va - POOL_UNIT
+    const headerVa = block.va - this.format.bytes
     const beforeVa = this.small.previous(page, block.unit)
     const before = beforeVa === undefined ? undefined : this.blocks.get(beforeVa)
     const culprit = before === undefined
@@ -335,7 +342,7 @@ export class Pool {
     this.kernel.log.fatal({
       kind: 'pool-overrun',
       code: BUGCHECK.BAD_POOL_HEADER,
-      params: [0x20, headerVa, block.va - POOL_UNIT + block.charged, 0],
+      params: [0x20, headerVa, headerVa + block.charged, 0],
       message: `${routine} of ${describeBlock(block)} at ${hex(block.va)}: its pool header at ${hex(headerVa)} was overwritten (${culprit})`,
       ...siteField(),
       details: { address: block.va, header: headerVa, corruptAt: damage.at, tag: tagName(block.tag) },

@@ -8,6 +8,44 @@
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+/** One frame of driver code: a source line and the function it is in. */
+export interface DriverFrame {
+  readonly file: string
+  readonly line: number
+  readonly function: string
+}
+
+/**
+ * Source frames for a code offset of a WebAssembly driver module (a C driver: its DWARF line
+ * table, inlined calls unfolded, innermost first). `moduleOffset` is the byte offset in the
+ * module V8 prints in the frame; `fn` the wasm function's name there.
+ */
+export type WasmSymbolizer = (moduleOffset: number, fn: string) => ReadonlyArray<{ readonly file: string; readonly line: number; readonly function: string }>
+
+/**
+ * Symbolizers by module name: a frame of a wasm module reads
+ * `at NAME.fn (wasm://wasm/NAME-HASH:wasm-function[N]:0xOFFSET)`. C driver modules are named by
+ * their content (dmalab-c-<hash>), so one registration serves every machine that loads one.
+ */
+const wasmModules = new Map<string, WasmSymbolizer>()
+
+export function registerWasmModule(name: string, symbolizer: WasmSymbolizer): void {
+  wasmModules.set(name, symbolizer)
+}
+
+const WASM_FRAME = /at (?:([^\s(]+) )?\(?wasm:\/\/wasm\/(.+)-[0-9a-f]{8}:wasm-function\[\d+\]:0x([0-9a-f]+)\)?$/
+
+/** The source frames of one V8 stack line of a registered wasm module, or undefined. */
+function wasmFrames(line: string): ReadonlyArray<DriverFrame> | undefined {
+  const m = WASM_FRAME.exec(line.trim())
+  if (!m) return undefined
+  const symbolize = wasmModules.get(m[2]!)
+  if (symbolize === undefined) return undefined
+  const qualified = m[1] ?? ''
+  const fn = qualified.startsWith(`${m[2]}.`) ? qualified.slice(m[2]!.length + 1) : qualified
+  return symbolize(parseInt(m[3]!, 16), fn).map((f) => ({ file: displayPath(f.file), line: f.line, function: f.function }))
+}
+
 /** A captured, unresolved site. */
 export interface SiteToken {
   stack?: string
@@ -57,13 +95,26 @@ function parseFrame(line: string): { file: string; line: number } | undefined {
 
 /** The frames of a stack string that are the driver's, innermost first, as `file:line`. */
 export function driverFrames(stack: string | undefined): string[] {
+  return driverStack(stack).map((f) => `${f.file}:${f.line}`)
+}
+
+/**
+ * The driver's frames of a stack string, innermost first, with their functions: JavaScript
+ * and TypeScript drivers' frames as V8 prints them, a C driver's from its debug information.
+ */
+export function driverStack(stack: string | undefined): DriverFrame[] {
   if (stack === undefined) return []
-  const out: string[] = []
+  const out: DriverFrame[] = []
   for (const line of stack.split('\n')) {
     if (!line.trimStart().startsWith('at ')) continue
+    const wasm = wasmFrames(line)
+    if (wasm !== undefined) {
+      out.push(...wasm)
+      continue
+    }
     const f = parseFrame(line)
     if (f === undefined || isOwnFrame(f.file)) continue
-    out.push(`${displayPath(f.file)}:${f.line}`)
+    out.push({ file: displayPath(f.file), line: f.line, function: /^\s*at (?:async )?([^\s(]+) \(/.exec(line)?.[1] ?? '<anonymous>' })
   }
   return out
 }

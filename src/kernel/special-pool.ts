@@ -4,7 +4,8 @@
 // "Verify End" (the default) puts the block at the end of its page, so the first byte past the
 // end lands on the guard page and faults at once: `pool-overrun`, bug check 0xD6
 // (DRIVER_PAGE_FAULT_BEYOND_END_OF_ALLOCATION; the accessor raises it from the guard's note).
-// On x64 the block keeps its 16-byte alignment, so a size that is not a multiple of 16 leaves
+// The block keeps the pool's alignment (16 bytes on x64, 8 on x86), so a size that is not a
+// multiple of it leaves
 // slack between the block's end and the page's end; writes there, and underruns into the
 // pattern before the block, are found when the block is freed: bug check 0xC1
 // (SPECIAL_POOL_DETECTED_MEMORY_CORRUPTION) with parameter 4 = 0x24 (bytes after the end
@@ -22,7 +23,7 @@ import type { Kernel } from './kernel.js'
 import type { MappedMemory } from './mm.js'
 import { pageNote } from './page-notes.js'
 import type { PageNote } from './address-space.js'
-import { HEADER_FLAG_CACHE_ALIGNED, HEADER_FLAG_SPECIAL, POOL_HEADER_BYTES, headerDifference, patternBreak, writeHeader, type PoolHeader } from './pool-header.js'
+import { HEADER_FLAG_CACHE_ALIGNED, HEADER_FLAG_SPECIAL, patternBreak, type PoolHeader, type PoolHeaderFormat } from './pool-header.js'
 import { siteHere } from './sites.js'
 import { tagName } from './tags.js'
 import { CACHE_LINE, decodePoolType, type PoolTypeInfo } from './wdm.js'
@@ -51,14 +52,16 @@ interface SpecialBlock {
 
 export class SpecialPool {
   private readonly kernel: Kernel
+  private readonly format: PoolHeaderFormat
 
-  constructor(kernel: Kernel) {
+  constructor(kernel: Kernel, format: PoolHeaderFormat) {
     this.kernel = kernel
+    this.format = format
   }
 
   /** Whether a request of `bytes` can be served from special pool. */
   fits(bytes: number, cacheAligned: boolean): boolean {
-    return bytes > 0 && roundUp(bytes, cacheAligned ? CACHE_LINE : 16) <= PAGE_SIZE - POOL_HEADER_BYTES
+    return bytes > 0 && roundUp(bytes, cacheAligned ? CACHE_LINE : this.format.bytes) <= PAGE_SIZE - this.format.bytes
   }
 
   allocate(bytes: number, tag: number, info: PoolTypeInfo, underrun: boolean, zero: boolean, site: CallSite | undefined): { va: number; memory: MappedMemory; layout: SpecialLayout } | null {
@@ -71,15 +74,15 @@ export class SpecialPool {
       'keep',
     )
     if (memory === null) return null
-    const rounded = roundUp(bytes, info.cacheAligned ? CACHE_LINE : 16)
+    const rounded = roundUp(bytes, info.cacheAligned ? CACHE_LINE : this.format.bytes)
     const layout: SpecialLayout = underrun
-      ? { underrun, dataOffset: 0, headerOffset: PAGE_SIZE - POOL_HEADER_BYTES }
+      ? { underrun, dataOffset: 0, headerOffset: PAGE_SIZE - this.format.bytes }
       : { underrun, dataOffset: PAGE_SIZE - rounded, headerOffset: 0 }
     const pa = memory.pfns[0]! * PAGE_SIZE
     const ram = this.kernel.ram
     ram.fill(pa, PAGE_SIZE, FILL_GUARD)
     ram.fill(pa + layout.dataOffset, bytes, zero ? 0 : FILL_UNINITIALIZED)
-    writeHeader(ram, pa + layout.headerOffset, header(bytes, tag, info.paged, info.cacheAligned))
+    this.format.write(ram, pa + layout.headerOffset, header(bytes, tag, info.paged, info.cacheAligned))
     return { va: memory.va + layout.dataOffset, memory, layout }
   }
 
@@ -94,16 +97,17 @@ export class SpecialPool {
     const expected = header(block.bytes, block.tag, block.paged, cacheAligned)
     if (layout.underrun) {
       const after = patternBreak(ram, pa + end, layout.headerOffset - end, FILL_GUARD)
-      const inHeader = headerDifference(ram, pa + layout.headerOffset, expected)
+      const inHeader = this.format.difference(ram, pa + layout.headerOffset, expected)
       const at = after >= 0 ? end + after : inHeader >= 0 ? layout.headerOffset + inHeader : -1
       if (at >= 0) this.corrupted(block, pageBase + at, SPECIAL_AFTER_END_CORRUPTED, routine)
       return
     }
     const after = patternBreak(ram, pa + end, PAGE_SIZE - end, FILL_GUARD)
     if (after >= 0) this.corrupted(block, pageBase + end + after, SPECIAL_AFTER_END_CORRUPTED, routine)
-    const inHeader = headerDifference(ram, pa, expected)
-    const before = patternBreak(ram, pa + POOL_HEADER_BYTES, layout.dataOffset - POOL_HEADER_BYTES, FILL_GUARD)
-    const at = inHeader >= 0 ? inHeader : before >= 0 ? POOL_HEADER_BYTES + before : -1
+    const inHeader = this.format.difference(ram, pa, expected)
+    const hb = this.format.bytes
+    const before = patternBreak(ram, pa + hb, layout.dataOffset - hb, FILL_GUARD)
+    const at = inHeader >= 0 ? inHeader : before >= 0 ? hb + before : -1
     if (at >= 0) this.corrupted(block, pageBase + at, SPECIAL_NEARBY_CORRUPTED, routine)
   }
 

@@ -28,6 +28,7 @@ describe('dmalab command line: usage errors are one line and exit 2', () => {
     [['run', 'e1000', '--memory', 'lots'], /^dmalab: --memory "lots" is not a size/],
     [['run', 'e1000', '--size', '20000'], /^dmalab: --size 20000 is outside 60\.\.1514/],
     [['run', 'e1000', '--jobs', '2'], /^dmalab: --jobs applies to sweep and check only/],
+    [['run', 'e1000', '--arch', 'arm64'], /^dmalab: --arch takes x64 or x86, not "arm64"/],
   ]
   for (const [args, message] of cases) {
     it(`dmalab ${args.join(' ') || '(nothing)'}`, () => {

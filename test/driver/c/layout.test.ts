@@ -1,0 +1,64 @@
+// The C headers dmalab ships (include/) and the structure layouts the emulator reads and writes
+// (src/driver/c/structs.ts) describe the same bytes: every offset and size is compiled into the
+// headers as a _Static_assert, with the constants the headers define beside the TypeScript
+// tables they must equal. One compile; a disagreement names the field.
+import { readFileSync, readdirSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { includeDirectory } from '../../../src/driver/c/build.js'
+import { staticAsserts } from '../../../src/driver/c/layout.js'
+import { ALL_LAYOUTS, NET_BUFFER, NET_BUFFER_LIST, NDIS_OID_REQUEST, CM_PARTIAL_RESOURCE_DESCRIPTOR } from '../../../src/driver/c/structs.js'
+import { CompileError, compileDriver } from '../../../src/driver/c/toolchain.js'
+import { DRIVER_IMAGE_BASE } from '../../../src/kernel/arch.js'
+import { CM_RESOURCE_TYPE, NDIS_OBJECT_TYPE, NDIS_PACKET_TYPE, NDIS_STATUS, OID } from '../../../src/ndis/constants.js'
+import { EX_POOL_PRIORITY, MEMORY_CACHING_TYPE, POOL_TYPE } from '../../../src/kernel/wdm.js'
+
+function constantAsserts(table: Record<string, number>, cast = ''): string {
+  return Object.entries(table).map(([name, value]) => `_Static_assert((${cast}(${name})) == (${cast}0x${value.toString(16)}ULL), "${name} is not 0x${value.toString(16)}");`).join('\n')
+}
+
+function systemHeaders(): Array<{ path: string; bytes: Uint8Array }> {
+  const dir = includeDirectory()
+  return readdirSync(dir).filter((f) => f.endsWith('.h')).map((f) => ({ path: f, bytes: new Uint8Array(readFileSync(path.join(dir, f))) }))
+}
+
+describe('C headers against the emulator\'s layouts', () => {
+  it('agree on every structure offset and size, and on the constants', async () => {
+    const source = [
+      staticAsserts(ALL_LAYOUTS),
+      constantAsserts(NDIS_STATUS, '(unsigned long)'),
+      constantAsserts(NDIS_OBJECT_TYPE),
+      constantAsserts(OID),
+      constantAsserts(NDIS_PACKET_TYPE),
+      constantAsserts(CM_RESOURCE_TYPE),
+      constantAsserts(POOL_TYPE),
+      constantAsserts(EX_POOL_PRIORITY),
+      constantAsserts(MEMORY_CACHING_TYPE),
+      'NTSTATUS DriverEntry(PDRIVER_OBJECT d, PUNICODE_STRING r) { return STATUS_SUCCESS; }',
+    ].join('\n')
+    try {
+      await compileDriver({
+        sources: [{ path: '/layout-check/layouts.c', bytes: new TextEncoder().encode(source) }],
+        headers: [],
+        systemHeaders: systemHeaders(),
+        includeDirs: [],
+        defines: [],
+        optimize: '0',
+        imageBase: DRIVER_IMAGE_BASE,
+      })
+    } catch (error) {
+      if (error instanceof CompileError) expect.fail(error.diagnostics)
+      throw error
+    }
+  })
+
+  it('lay the NDIS data-path structures out as 32-bit Windows does', () => {
+    // ndis/nbl.h: the reserved areas are DECLSPEC_ALIGN(MEMORY_ALLOCATION_ALIGNMENT), 8 on x86.
+    expect(NET_BUFFER_LIST.offset).toMatchObject({ Next: 0, FirstNetBuffer: 4, Context: 8, MiniportReserved: 48, Status: 76, NetBufferListInfo: 80 })
+    expect(NET_BUFFER.offset).toMatchObject({ Next: 0, CurrentMdl: 4, CurrentMdlOffset: 8, DataLength: 12, MdlChain: 16, DataOffset: 20, MiniportReserved: 64 })
+    expect(NDIS_OID_REQUEST.offset['DATA.QUERY_INFORMATION.BytesWritten']).toBe(36)
+    // wdm.h packs resource descriptors at 4: the 64-bit Start is not 8-aligned.
+    expect(CM_PARTIAL_RESOURCE_DESCRIPTOR.offset['u.Memory.Start']).toBe(4)
+    expect(CM_PARTIAL_RESOURCE_DESCRIPTOR.size).toBe(16)
+  })
+})
