@@ -10,6 +10,7 @@ import { siteText, type CallSite } from '../kernel/calls.js'
 import type { DMA_ADAPTER, SCATTER_GATHER_LIST } from '../kernel/hal.js'
 import type { MappedMemory } from '../kernel/mm.js'
 import { IovaAllocator } from './iova.js'
+import type { MapRegisterFile } from './packet.js'
 import type { DmaVerifier, LiveMapping } from './verifier.js'
 import { DMA_VIOLATION, dmaBadArgument } from './violations.js'
 
@@ -176,9 +177,24 @@ export class AdapterState {
   registersInUse = 0
   readonly freeFrames: number[] = []
   framesAllocated = 0
-  /** Requests waiting for map registers: run in order when a transfer gives some back. */
+  /** Requests waiting for map registers (or the adapter channel): run in order when some come back. */
   readonly waiting: Array<() => boolean> = []
+  private draining = false
   released = false
+  /** DEVICE_DESCRIPTION ScatterGather: MapTransfer maps one physically contiguous run at a time. */
+  scatterGather = true
+  /**
+   * The adapter channel (packet-based DMA): held while an AdapterControl routine runs and after
+   * it returned KeepObject, until FreeAdapterChannel; and adapter objects GetScatterGatherListEx
+   * / BuildScatterGatherListEx left to the driver (DMA_SYNCHRONOUS_CALLBACK without a routine),
+   * until FreeAdapterObject.
+   */
+  channelHeld = false
+  /** AllocateAdapterChannel requests queued for the channel or map registers. */
+  channelRequests = 0
+  adapterObjectsHeld = 0
+  /** Map registers AllocateAdapterChannel handed out and the driver still holds (MapRegisterBase values). */
+  readonly registerFiles = new Set<MapRegisterFile>()
 
   constructor(platform: DmaPlatform, object: DMA_ADAPTER, address: number, bdf: string, requester: number, addressBits: number, maximumLength: number) {
     this.platform = platform
@@ -237,7 +253,23 @@ export class AdapterState {
   releaseRegisters(count: number, frames: readonly number[]): void {
     this.registersInUse -= count
     for (const f of frames) this.freeFrames.push(f)
-    while (this.waiting.length > 0 && this.waiting[0]!()) this.waiting.shift()
+    this.runWaiting()
+  }
+
+  /**
+   * Runs waiting requests in order while they can be satisfied. Not re-entered: a request's
+   * driver routine may give registers back (a Put, FreeMapRegisters) while it is still the head
+   * of the queue, and running the queue from there would serve that request twice; the outer
+   * loop goes on with the next one instead.
+   */
+  runWaiting(): void {
+    if (this.draining) return
+    this.draining = true
+    try {
+      while (this.waiting.length > 0 && this.waiting[0]!()) this.waiting.shift()
+    } finally {
+      this.draining = false
+    }
   }
 
   /** PutDmaAdapter: every resource still held is a finding (0xE6/0x07, 0x0A, 0x09); then the map registers and the adapter object go. */
@@ -266,6 +298,16 @@ export class AdapterState {
         details: { length: sg.length, elements: sg.sgl.NumberOfElements, routine: sg.routine },
       })
     }
+    const channels = (this.channelHeld ? 1 : 0) + this.adapterObjectsHeld
+    if (channels > 0) {
+      log.report({
+        kind: 'dma-channel-leak',
+        code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
+        params: [DMA_VIOLATION.adapterChannelsOutstanding, this.address, channels, 0],
+        message: `DMA adapter released with its adapter channel still allocated (${this.channelHeld ? 'AllocateAdapterChannel whose AdapterControl returned KeepObject, without FreeAdapterChannel' : 'GetScatterGatherListEx / BuildScatterGatherListEx with DMA_SYNCHRONOUS_CALLBACK and no routine, without FreeAdapterObject'})`,
+        details: { channels },
+      })
+    }
     if (this.registersInUse > 0) {
       log.report({
         kind: 'map-register-leak',
@@ -275,6 +317,8 @@ export class AdapterState {
         details: { held: this.registersInUse, mapRegisters: this.mapRegisters },
       })
     }
+    // Map registers the driver never freed go back with the adapter (reported above).
+    for (const file of [...this.registerFiles]) file.release()
     for (const pfn of this.freeFrames) this.platform.kernel.frames.free(pfn)
     this.freeFrames.length = 0
     if (!log.stopped) this.platform.kernel.pool.free(this.address, { routine: 'PutDmaAdapter' })

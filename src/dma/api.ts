@@ -1,6 +1,7 @@
 // IoGetDmaAdapter and the DMA_OPERATIONS a driver calls through the adapter, adapter first, as
 // in C. Each driver-facing routine checks its IRQL (0xE6/0x13), takes its fault decision once
 // through the kernel's hook, and then uses the internal services that the NDIS layer also uses.
+import { PAGE_SIZE } from '../hw/address.js'
 import { NTSTATUS } from '../kernel/wdm.js'
 import { siteText } from '../kernel/calls.js'
 import {
@@ -16,6 +17,9 @@ import { allocateCommonBuffer, freeCommonBuffer } from './common-buffer.js'
 import { reportMapFailure } from './map-failures.js'
 import { buildScatterGather, mapRegistersFor, pagesTouched, putScatterGather, sgListSize, type SgCallback, type SgRequest } from './scatter-gather.js'
 import { DMA_VIOLATION, checkDmaIrql, dmaBadArgument } from './violations.js'
+import { allocateAdapterChannel, freeAdapterChannel, freeMapRegisters, registerFile } from './adapter-channel.js'
+import { flushAdapterBuffers, mapTransfer } from './packet.js'
+import { freeAdapterObject, initializeDmaTransferContext, scatterGatherEx } from './sg-ex.js'
 
 /** The PDO of a PCI function, as NdisMGetDeviceProperty hands it out. */
 export interface PhysicalDeviceObject {
@@ -80,6 +84,7 @@ export class HalDma {
     const ops = this.operations(description.Version >= DEVICE_DESCRIPTION_VERSION.DEVICE_DESCRIPTION_VERSION3)
     const object: DMA_ADAPTER = { Version: 1, Size: ADAPTER_OBJECT_BYTES, DmaOperations: ops }
     const state = new AdapterState(this.platform, object, address, pdo.bdf, pdo.requesterId, width, Math.max(1, description.MaximumLength))
+    state.scatterGather = description.ScatterGather === true
     this.states.set(object, state)
     this.adapters.push(state)
     return state
@@ -255,9 +260,80 @@ export class HalDma {
         this.adapterFor('GetDmaAlignment', adapter)
         return DMA_ALIGNMENT_X64
       },
+
+      // Packet-based DMA (packet.ts, adapter-channel.ts).
+      AllocateAdapterChannel: (adapter, deviceObject, numberOfMapRegisters, executionRoutine, context) => {
+        const s = this.adapterFor('AllocateAdapterChannel', adapter)
+        if (s === null) return NTSTATUS.STATUS_INVALID_PARAMETER
+        // "DISPATCH_LEVEL" (AllocateAdapterChannel, Requirements): exactly, as callers raise first.
+        checkDmaIrql(k, 'AllocateAdapterChannel', DISPATCH_LEVEL, true)
+        if (!(Number.isSafeInteger(numberOfMapRegisters) && numberOfMapRegisters > 0) || typeof executionRoutine !== 'function') {
+          this.misuse('AllocateAdapterChannel', `NumberOfMapRegisters ${String(numberOfMapRegisters)} must be a positive count and ExecutionRoutine an AdapterControl routine`)
+          return NTSTATUS.STATUS_INVALID_PARAMETER
+        }
+        const ctx = k.calls.allocation('AllocateAdapterChannel', numberOfMapRegisters * PAGE_SIZE)
+        if (ctx.fail) return NTSTATUS.STATUS_INSUFFICIENT_RESOURCES
+        const status = allocateAdapterChannel(s, deviceObject, numberOfMapRegisters, executionRoutine, context)
+        k.log.throwIfStopped()
+        return status
+      },
+      FreeAdapterChannel: (adapter) => {
+        const s = this.adapterFor('FreeAdapterChannel', adapter)
+        if (s === null) return
+        checkDmaIrql(k, 'FreeAdapterChannel', DISPATCH_LEVEL, true)
+        freeAdapterChannel(s)
+      },
+      FreeMapRegisters: (adapter, mapRegisterBase, numberOfMapRegisters) => {
+        const s = this.adapterFor('FreeMapRegisters', adapter)
+        if (s === null) return
+        checkDmaIrql(k, 'FreeMapRegisters', DISPATCH_LEVEL, true)
+        const file = registerFile(s, mapRegisterBase, 'FreeMapRegisters')
+        if (file !== null) freeMapRegisters(file, numberOfMapRegisters)
+      },
+      MapTransfer: (adapter, mdl, mapRegisterBase, currentVa, length, writeToDevice) => {
+        const s = this.adapterFor('MapTransfer', adapter)
+        if (s === null) return { logicalAddress: 0, length: 0 }
+        checkDmaIrql(k, 'MapTransfer', DISPATCH_LEVEL)
+        const file = registerFile(s, mapRegisterBase, 'MapTransfer')
+        if (file === null) return { logicalAddress: 0, length: 0 }
+        return mapTransfer(file, mdl, currentVa, length, writeToDevice === true, 'MapTransfer')
+      },
+      FlushAdapterBuffers: (adapter, mdl, mapRegisterBase, currentVa, length, writeToDevice) => {
+        const s = this.adapterFor('FlushAdapterBuffers', adapter)
+        if (s === null) return false
+        checkDmaIrql(k, 'FlushAdapterBuffers', DISPATCH_LEVEL)
+        const file = registerFile(s, mapRegisterBase, 'FlushAdapterBuffers')
+        return file !== null && flushAdapterBuffers(file, mdl, currentVa, length, writeToDevice === true, 'FlushAdapterBuffers')
+      },
     }
-    void version3
-    return ops
+    if (!version3) return ops
+    // DMA version 3: "Drivers obtain the address of this routine by calling IoGetDmaAdapter with
+    // the Version member of the DeviceDescription parameter set to DEVICE_DESCRIPTION_VERSION3".
+    return {
+      ...ops,
+      InitializeDmaTransferContext: (adapter, transferContext) => {
+        const s = this.adapterFor('InitializeDmaTransferContext', adapter)
+        return s === null ? NTSTATUS.STATUS_INVALID_PARAMETER : initializeDmaTransferContext(s, transferContext)
+      },
+      GetScatterGatherListEx: (adapter, deviceObject, transferContext, mdl, offset, length, flags, executionRoutine, context, writeToDevice) => {
+        const s = this.adapterFor('GetScatterGatherListEx', adapter)
+        if (s === null) return { status: NTSTATUS.STATUS_INVALID_PARAMETER, scatterGatherList: null }
+        checkDmaIrql(k, 'GetScatterGatherListEx', DISPATCH_LEVEL)
+        return scatterGatherEx(this, s, { routine: 'GetScatterGatherListEx', deviceObject, transferContext, mdl, offset, length, flags, executionRoutine, context, writeToDevice })
+      },
+      BuildScatterGatherListEx: (adapter, deviceObject, transferContext, mdl, offset, length, flags, executionRoutine, context, writeToDevice, buffer, bufferLength) => {
+        const s = this.adapterFor('BuildScatterGatherListEx', adapter)
+        if (s === null) return { status: NTSTATUS.STATUS_INVALID_PARAMETER, scatterGatherList: null }
+        checkDmaIrql(k, 'BuildScatterGatherListEx', DISPATCH_LEVEL)
+        return scatterGatherEx(this, s, { routine: 'BuildScatterGatherListEx', deviceObject, transferContext, mdl, offset, length, flags, executionRoutine, context, writeToDevice, buffer: { list: buffer, bytes: bufferLength } })
+      },
+      FreeAdapterObject: (adapter, allocationAction) => {
+        const s = this.adapterFor('FreeAdapterObject', adapter)
+        if (s === null) return
+        checkDmaIrql(k, 'FreeAdapterObject', DISPATCH_LEVEL)
+        freeAdapterObject(s, allocationAction)
+      },
+    }
   }
 
   /**

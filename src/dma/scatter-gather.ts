@@ -93,12 +93,12 @@ export class Pieces {
 const scratch = new Pieces()
 
 /**
- * Fills `out` with the physical pieces of `length` bytes from `currentVa` through the MDL chain,
- * as flat [pa, length] pairs, merging pieces that are physically adjacent, and counts the map
- * registers the transfer needs (one per page each MDL's part touches). `mdlAddress` names an
- * MDL in a failure. Returns the failure, or undefined.
+ * Fills `out` with the physical pieces of `length` bytes from `currentVa` through the MDL chain
+ * (`single`: within the first MDL only), as flat [pa, length] pairs, merging pieces that are
+ * physically adjacent, and counts the map registers the transfer needs (one per page each MDL's
+ * part touches). `mdlAddress` names an MDL in a failure. Returns the failure, or undefined.
  */
-export function collectPieces(mdl: MDL, currentVa: number, length: number, out: Pieces, mdlAddress: (m: MDL) => number): MapFailure | undefined {
+export function collectPieces(mdl: MDL, currentVa: number, length: number, out: Pieces, mdlAddress: (m: MDL) => number, single = false): MapFailure | undefined {
   out.length = 0
   out.registers = 0
   let m: MDL | null = mdl
@@ -127,7 +127,8 @@ export function collectPieces(mdl: MDL, currentVa: number, length: number, out: 
       take -= chunk
       remaining -= chunk
     }
-    m = m.Next
+    // One MDL only (MapTransfer maps within the MDL it is given): the rest is not described.
+    m = single ? null : m.Next
     offset = 0
     if (++links >= CHAIN_LIMIT) return { reason: 'chain-loops', limit: CHAIN_LIMIT }
   }
@@ -283,15 +284,22 @@ export function buildScatterGather(adapter: AdapterState, req: SgRequest, behind
 
 /**
  * 0xE6/0x1D: the buffer is already mapped by a transfer still in flight (p2 start and p3 end of
- * the buffer to map, p4 the address in it that is already mapped). The new list is made; two
+ * the buffer to map, p4 the address in it that is already mapped). The new mapping is made; two
  * live transfers over the same bytes race each other (and a bounced one copies stale data).
  */
 function reportDoubleMap(adapter: AdapterState, req: SgRequest, overlap: Overlap): void {
-  // The VA of the first doubly mapped byte: its offset within this request's pieces, which follow the buffer in order.
-  const fresh = physicalPieces(req.mdl, req.currentVa, req.length)
+  reportDoubleMapping(adapter, req.routine, req.mdl, req.currentVa, req.length, overlap)
+}
+
+/** The double-mapping finding for `length` bytes from `currentVa` (S/G lists and MapTransfer). */
+export function reportDoubleMapping(adapter: AdapterState, routine: string, mdl: MDL, currentVa: number, length: number, overlap: Overlap, single = false): void {
+  // The VA of the first doubly mapped byte: its offset within the buffer's pieces, which follow the buffer in order.
+  const fresh = new Pieces()
   let offset = 0
-  if (Array.isArray(fresh)) {
-    for (const [pa, len] of fresh) {
+  if (collectPieces(mdl, currentVa, length, fresh, () => 0, single) === undefined) {
+    for (let i = 0; i < fresh.length; i += 2) {
+      const pa = fresh.data[i]!
+      const len = fresh.data[i + 1]!
       if (overlap.at >= pa && overlap.at < pa + len) {
         offset += overlap.at - pa
         break
@@ -299,14 +307,14 @@ function reportDoubleMap(adapter: AdapterState, req: SgRequest, overlap: Overlap
       offset += len
     }
   }
-  const end = req.currentVa + req.length
+  const end = currentVa + length
   const site = typeof overlap.mapping.site === 'string' ? overlap.mapping.site : undefined
   dmaViolation(
     adapter.platform.kernel,
     'dma-double-map',
-    [DMA_VIOLATION.doubleMap, req.currentVa, end, req.currentVa + offset],
-    `${req.routine} of ${hex(req.currentVa)}..${hex(end)}: ${hex(req.currentVa + offset)} is already mapped by the live ${overlap.mapping.label}${site === undefined ? '' : ` (made at ${site})`}; put that list back (or flush that transfer) before mapping the buffer again (0xE6/0x1D)`,
-    { address: req.currentVa + offset },
+    [DMA_VIOLATION.doubleMap, currentVa, end, currentVa + offset],
+    `${routine} of ${hex(currentVa)}..${hex(end)}: ${hex(currentVa + offset)} is already mapped by the live ${overlap.mapping.label}${site === undefined ? '' : ` (made at ${site})`}; put that list back (or flush that transfer) before mapping the buffer again (0xE6/0x1D)`,
+    { address: currentVa + offset },
   )
 }
 

@@ -24,6 +24,8 @@ export const ALLOCATION_ROUTINES = [
   'AllocateCommonBufferEx',
   'GetScatterGatherList',
   'BuildScatterGatherList',
+  'GetScatterGatherListEx',
+  'BuildScatterGatherListEx',
   'AllocateAdapterChannel',
   // NDIS
   'NdisAllocateMemory',
@@ -66,6 +68,8 @@ export const PER_PACKET_ROUTINES: readonly string[] = [
   'NdisMAllocateNetBufferSGList',
   'GetScatterGatherList',
   'BuildScatterGatherList',
+  'GetScatterGatherListEx',
+  'BuildScatterGatherListEx',
   'AllocateAdapterChannel',
   'NdisAllocateNetBufferList',
   'NdisAllocateNetBuffer',

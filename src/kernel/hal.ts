@@ -101,9 +101,19 @@ export interface DMA_OPERATIONS {
   AllocateCommonBuffer(DmaAdapter: DMA_ADAPTER, Length: number, CacheEnabled: boolean): { virtualAddress: number; logicalAddress: number }
   FreeCommonBuffer(DmaAdapter: DMA_ADAPTER, Length: number, LogicalAddress: number, VirtualAddress: number, CacheEnabled: boolean): void
   AllocateCommonBufferEx(DmaAdapter: DMA_ADAPTER, MaximumAddress: number | null, Length: number, CacheEnabled: boolean, PreferredNode?: number): { virtualAddress: number; logicalAddress: number }
+  AllocateAdapterChannel(DmaAdapter: DMA_ADAPTER, DeviceObject: unknown, NumberOfMapRegisters: number, ExecutionRoutine: DriverControl, Context: unknown): number
+  FreeAdapterChannel(DmaAdapter: DMA_ADAPTER): void
+  FreeMapRegisters(DmaAdapter: DMA_ADAPTER, MapRegisterBase: MapRegisterBase, NumberOfMapRegisters: number): void
+  /** Length is in/out in C: the bytes mapped come back as `length`. */
+  MapTransfer(DmaAdapter: DMA_ADAPTER, Mdl: MDL, MapRegisterBase: MapRegisterBase, CurrentVa: number, Length: number, WriteToDevice: boolean): { logicalAddress: number; length: number }
+  FlushAdapterBuffers(DmaAdapter: DMA_ADAPTER, Mdl: MDL, MapRegisterBase: MapRegisterBase, CurrentVa: number, Length: number, WriteToDevice: boolean): boolean
   GetScatterGatherList(DmaAdapter: DMA_ADAPTER, DeviceObject: unknown, Mdl: MDL, CurrentVa: number, Length: number, ExecutionRoutine: DriverListControl, Context: unknown, WriteToDevice: boolean): number
   PutScatterGatherList(DmaAdapter: DMA_ADAPTER, ScatterGather: SCATTER_GATHER_LIST, WriteToDevice: boolean): void
   BuildScatterGatherList(DmaAdapter: DMA_ADAPTER, DeviceObject: unknown, Mdl: MDL, CurrentVa: number, Length: number, ExecutionRoutine: DriverListControl, Context: unknown, WriteToDevice: boolean, ScatterGatherBuffer: SCATTER_GATHER_LIST | null, ScatterGatherLength: number): number
   CalculateScatterGatherList(DmaAdapter: DMA_ADAPTER, Mdl: MDL | null, CurrentVa: number, Length: number): { status: number; scatterGatherListSize: number; numberOfMapRegisters: number }
   GetDmaAlignment(DmaAdapter: DMA_ADAPTER): number
+  InitializeDmaTransferContext?(DmaAdapter: DMA_ADAPTER, DmaTransferContext: DmaTransferContext): number
+  GetScatterGatherListEx?(DmaAdapter: DMA_ADAPTER, DeviceObject: unknown, DmaTransferContext: DmaTransferContext, Mdl: MDL, Offset: number, Length: number, Flags: number, ExecutionRoutine: DriverListControl | null, Context: unknown, WriteToDevice: boolean, DmaCompletionRoutine?: null, CompletionContext?: null): { status: number; scatterGatherList: SCATTER_GATHER_LIST | null }
+  BuildScatterGatherListEx?(DmaAdapter: DMA_ADAPTER, DeviceObject: unknown, DmaTransferContext: DmaTransferContext, Mdl: MDL, Offset: number, Length: number, Flags: number, ExecutionRoutine: DriverListControl | null, Context: unknown, WriteToDevice: boolean, ScatterGatherBuffer: SCATTER_GATHER_LIST | null, ScatterGatherLength: number, DmaCompletionRoutine?: null, CompletionContext?: null): { status: number; scatterGatherList: SCATTER_GATHER_LIST | null }
+  FreeAdapterObject?(DmaAdapter: DMA_ADAPTER, AllocationAction: number): void
 }

@@ -436,8 +436,15 @@ export const FINDING_KINDS = {
       bc(E6, 0x21, ['0x21', 'verifier data', '0', '0'], 'a zero-length buffer mapped'),
       bc(E6, 0x24, ['0x24', 'length not accounted for', '0', '0'], 'an MDL chain shorter than Length'),
       bc(E6, 0x25, ['0x25', '0', '0', '0'], 'IoGetDmaAdapter with an unknown DEVICE_DESCRIPTION version'),
+      bc(E6, 0x04, ['0x04', 'extra adapter channels freed', '0', '0'], 'FreeAdapterChannel / FreeAdapterObject with no channel allocated'),
+      bc(E6, 0x0b, ['0x0B', 'outstanding adapter channels', '0', '0'], 'AllocateAdapterChannel while the adapter\'s channel is allocated or requested (one per adapter at a time)'),
     ],
     summary: 'a HAL DMA routine given an argument its page does not allow (a released or no adapter, an address outside the MDL, a list put back twice, ...)',
+  },
+  'dma-channel-leak': {
+    severity: 'violation', leak: true,
+    bugchecks: [bc(E6, 0x08, ['0x08', 'the DMA adapter', 'outstanding adapter channels', 'verifier data'])],
+    summary: 'the adapter released with its adapter channel (or an adapter object of a synchronous Ex S/G call) still allocated',
   },
   'dma-too-many-map-registers': {
     severity: 'violation', leak: false,
@@ -477,9 +484,12 @@ export const FINDING_KINDS = {
     bugchecks: [
       bc(E6, 0x1d, ['0x1D', 'buffer to map start', 'buffer to map end', 'system address in buffer that is already mapped'], 'a map register mapped again before its mapping was completed'),
       bc(E6, 0x20, ['0x20', 'map register base', 'VA of the start of the DMA buffer', 'the MDL'], 'a mapping completed that was never started'),
+      bc(E6, 0x05, ['0x05', 'extra map registers freed', '0', '0'], 'FreeMapRegisters of map registers already freed'),
+      bc(E6, 0x10, ['0x10', 'map registers still mapped', '0', '0'], 'map registers freed while transfers are still mapped on them'),
+      bc(E6, 0x15, ['0x15', 'map registers used', 'map registers allocated', '0'], 'MapTransfer beyond the map registers AllocateAdapterChannel allocated'),
       own(E6, DMALAB_P1.mapRegisterMisuse, 'the register index'),
     ],
-    summary: 'an NDIS 5 map register used wrongly (NdisMStartBufferPhysicalMapping / NdisMCompleteBufferPhysicalMapping)',
+    summary: 'a map register used wrongly: NDIS 5 (NdisMStartBufferPhysicalMapping / NdisMCompleteBufferPhysicalMapping) or packet-based DMA (MapTransfer, FlushAdapterBuffers, FreeMapRegisters)',
   },
   'sg-list-leak': {
     severity: 'violation', leak: true,
