@@ -2,6 +2,7 @@
 // nothing. An access to nothing reads as all-ones and a write is dropped, as on a PC where no
 // device claims the cycle (master abort); both are counted so a test can see them.
 import { PAGE_SIZE, TWO_POW_32, hex } from './address.js'
+import { IoPortSpace } from './io-ports.js'
 import type { PhysicalMemory } from './memory.js'
 
 /** A device's MMIO window. Registers are 32-bit; narrower or wider accesses are composed. */
@@ -31,6 +32,8 @@ export type Target = 'ram' | 'mmio' | 'none'
 export class SystemBus {
   readonly memory: PhysicalMemory
   readonly counters: BusCounters = { unassignedReads: 0, unassignedWrites: 0, narrowMmioWrites: 0 }
+  /** The CPU's I/O port space (IN/OUT), where I/O BARs decode. */
+  readonly io = new IoPortSpace()
   private readonly regions: MmioRegion[] = []
 
   constructor(memory: PhysicalMemory) {

@@ -278,23 +278,41 @@ export class PciBus {
   }
 }
 
+/** Where a PC BIOS puts I/O BARs: from 0xC000 up (SeaBIOS's PCI I/O window), below 64 KiB. */
+export const PCI_IO_WINDOW = { base: 0xc000, top: 0x1_0000 } as const
+
 /**
  * The firmware's BAR assignment: every memory BAR, largest first, placed top-down below
- * `top` and naturally aligned, as a PC BIOS fills the MMIO hole; memory decoding is switched
- * on and the interrupt line routed. Bus mastering is left to the driver, as on a PC.
+ * `top` and naturally aligned, as a PC BIOS fills the MMIO hole; every I/O BAR, largest
+ * first, bottom-up from the I/O window's base, naturally aligned. Memory decoding (and I/O
+ * decoding for a function with an I/O BAR) is switched on and the interrupt line routed. Bus
+ * mastering is left to the driver, as on a PC.
  */
-export function assignResources(bus: PciBus, window: { readonly base: number; readonly top: number }, irqLine: (fn: PciFunction) => number): void {
+export function assignResources(
+  bus: PciBus,
+  window: { readonly base: number; readonly top: number },
+  irqLine: (fn: PciFunction) => number,
+  ioWindow: { readonly base: number; readonly top: number } = PCI_IO_WINDOW,
+): void {
   let next = window.top
-  const bars = bus.all().flatMap((fn) => fn.bars.filter((bar) => bar.space === 'memory').map((bar) => ({ fn, bar })))
-  bars.sort((a, b) => b.bar.size - a.bar.size || a.fn.requesterId - b.fn.requesterId)
-  for (const { fn, bar } of bars) {
+  const all = bus.all().flatMap((fn) => fn.bars.map((bar) => ({ fn, bar })))
+  const bySize = (a: { fn: PciFunction; bar: BarDeclaration }, b: { fn: PciFunction; bar: BarDeclaration }): number => b.bar.size - a.bar.size || a.fn.requesterId - b.fn.requesterId
+  for (const { fn, bar } of all.filter((x) => x.bar.space === 'memory').sort(bySize)) {
     const base = Math.floor((next - bar.size) / bar.size) * bar.size
     if (base < window.base) throw new RangeError(`no room for BAR${bar.index} of ${fn.bdf} in the MMIO window`)
     fn.configWrite32(H.bar0 + bar.index * 4, base)
     next = base
   }
+  let port = ioWindow.base
+  for (const { fn, bar } of all.filter((x) => x.bar.space === 'io').sort(bySize)) {
+    const base = Math.ceil(port / bar.size) * bar.size
+    if (base + bar.size > ioWindow.top) throw new RangeError(`no room for BAR${bar.index} of ${fn.bdf} in the I/O window`)
+    fn.configWrite32(H.bar0 + bar.index * 4, base)
+    port = base + bar.size
+  }
   for (const fn of bus.all()) {
     if (fn.configRead32(H.interruptLine) >>> 8 !== 0) fn.configWrite32(H.interruptLine, irqLine(fn))
-    fn.configWrite32(H.command, fn.command | PCI_COMMAND.memorySpace)
+    const io = fn.bars.some((b) => b.space === 'io') ? PCI_COMMAND.ioSpace : 0
+    fn.configWrite32(H.command, fn.command | PCI_COMMAND.memorySpace | io)
   }
 }

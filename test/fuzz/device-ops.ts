@@ -24,6 +24,8 @@ export type DeviceOp =
   | { readonly op: 'reg-read'; readonly offset: number }
   | { readonly op: 'narrow'; readonly size: 1 | 2; readonly offset: number; readonly value: number; readonly write: boolean }
   | { readonly op: 'config-write'; readonly offset: number; readonly value: number }
+  /** An IN or OUT at the I/O BAR (IOADDR 0, IODATA 4), or just past it. */
+  | { readonly op: 'io'; readonly offset: number; readonly size: 1 | 2 | 4; readonly value: number; readonly write: boolean }
   | { readonly op: 'config-read'; readonly offset: number }
   /** Ring registers in one go: base (a device address), length, head, then tail (a doorbell). */
   | { readonly op: 'ring'; readonly queue: Queue; readonly base: Place; readonly length: number; readonly head: number; readonly tail: number }
@@ -134,6 +136,16 @@ export const deviceOp: fc.Arbitrary<DeviceOp> = fc.oneof(
       op: fc.constant('config-write' as const),
       offset: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0x04, 0x10, 0x3c, 0x0c) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 63 }).map((i) => i * 4) }),
       value: fc.oneof(fc.constantFrom(0x0, 0x2, 0x4, 0x6, 0x406, 0xf900_0006, 0xffff_ffff, 0x0), u32),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('io' as const),
+      offset: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(0, 4) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 12 }) }),
+      size: fc.constantFrom<1 | 2 | 4>(4, 4, 4, 2, 1),
+      value: fc.oneof({ weight: 2, arbitrary: offset }, { weight: 1, arbitrary: u32 }),
+      write: fc.boolean(),
     }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('config-read' as const), offset: fc.integer({ min: 0, max: 63 }).map((i) => i * 4) }) },

@@ -231,6 +231,20 @@ function execute(w: World, op: DeviceOp, ringSize: number): number {
     case 'config-read':
       m.pci.configRead32(m.nic.bdf, op.offset)
       return 0
+    case 'io': {
+      // BAR2 as configuration space says it is now (whatever the fuzzer did to it).
+      const port = (m.pci.configRead32(m.nic.bdf, 0x18) & 0xfffc) + op.offset
+      if (port + op.size > 0x1_0000) return 0
+      const io = m.bus.io
+      if (op.write) {
+        if (op.size === 4) io.out32(port, op.value)
+        else if (op.size === 2) io.out16(port, op.value & 0xffff)
+        else io.out8(port, op.value & 0xff)
+      } else if (op.size === 4) io.in32(port)
+      else if (op.size === 2) io.in16(port)
+      else io.in8(port)
+      return 0
+    }
     case 'ring': {
       const base = resolve(m, op.base)
       const r = op.queue === 'tx' ? { bal: REG.TDBAL, bah: REG.TDBAH, len: REG.TDLEN, h: REG.TDH, t: REG.TDT } : { bal: REG.RDBAL, bah: REG.RDBAH, len: REG.RDLEN, h: REG.RDH, t: REG.RDT }

@@ -6,7 +6,7 @@ const H = PCI_CONFIG_HEADER.offset
 const NIC = '00:03.0'
 
 describe('PCI configuration space', () => {
-  it('presents the 82540EM type 0 header: ids, class, pin, firmware-assigned BAR0 and line', () => {
+  it('presents the 82540EM type 0 header: ids, class, pin, firmware-assigned BAR0 and BAR2 and line', () => {
     const m = createMachine()
     const read = (offset: number): number => m.pci.configRead32(NIC, offset)
     expect(read(H.vendorId)).toBe(0x100e_8086)
@@ -18,12 +18,17 @@ describe('PCI configuration space', () => {
     expect(bar0).toBe(m.nic.bar0)
     expect(bar0).toBeGreaterThanOrEqual(0xc000_0000)
     expect(bar0 % 0x2_0000).toBe(0)
-    expect(read(H.bar1)).toBe(0)
+    expect(read(H.bar1)).toBe(0) // no flash
+    // 8254x manual 4.1: the I/O register BAR (BAR2 after a 32-bit memory BAR), 8 bytes.
+    const bar2 = read(H.bar2)
+    expect(bar2 & 0x3).toBe(0x1) // I/O space
+    expect(bar2 & ~0x3).toBeGreaterThanOrEqual(0xc000)
+    expect((bar2 & ~0x3) % 8).toBe(0)
     const interrupt = read(H.interruptLine)
     expect(interrupt & 0xff).toBe(11)
     expect((interrupt >>> 8) & 0xff).toBe(1) // INTA#
-    // Firmware enabled memory decoding; bus mastering is the driver's job.
-    expect(read(H.command) & 0x7).toBe(0x2)
+    // Firmware enabled memory and I/O decoding; bus mastering is the driver's job.
+    expect(read(H.command) & 0x7).toBe(0x3)
   })
 
   it('sizes BAR0 by the all-ones write: 128 KiB reads back as 0xFFFE0000', () => {
@@ -34,8 +39,11 @@ describe('PCI configuration space', () => {
     m.pci.configWrite32(NIC, H.bar0, original)
     expect(m.pci.configRead32(NIC, H.bar0)).toBe(original)
     // Unimplemented BARs stay zero whatever is written.
+    m.pci.configWrite32(NIC, H.bar1, 0xffff_ffff)
+    expect(m.pci.configRead32(NIC, H.bar1)).toBe(0)
+    // The I/O BAR: bits 31:3 writable, bit 2 hard-wired 0, bit 0 set (4.1).
     m.pci.configWrite32(NIC, H.bar2, 0xffff_ffff)
-    expect(m.pci.configRead32(NIC, H.bar2)).toBe(0)
+    expect(m.pci.configRead32(NIC, H.bar2)).toBe(0xffff_fff9)
   })
 
   it('moves the register window with BAR0', () => {
@@ -50,7 +58,8 @@ describe('PCI configuration space', () => {
   it('keeps only the writable COMMAND bits and clears STATUS error bits written with 1', () => {
     const m = createMachine()
     m.pci.configWrite32(NIC, H.command, 0xffff)
-    expect(m.pci.configRead32(NIC, H.command) & 0xffff).toBe(0x0546)
+    // I/O space (bit 0) is writable because the function has an I/O BAR.
+    expect(m.pci.configRead32(NIC, H.command) & 0xffff).toBe(0x0547)
     expect(m.nic.pci.busMasterEnabled).toBe(true)
     m.nic.pci.signalStatus(0x2000)
     m.pci.configWrite32(NIC, H.command, 0x0006 | (0x2000 << 16))

@@ -1,12 +1,14 @@
-// The NIC: an Intel 82540EM programming model (vendor 0x8086, device 0x100E) with legacy
-// descriptors, at one PCI function. It owns its configuration space, a 128 KiB MMIO window
-// (BAR0), a DMA engine, an INTx line, and its ends of the wire. Registers follow REFERENCE §1
-// and the 8254x manual chapter 13; the side effects of each special register are dispatched
-// here and carried out by the transmit engine, the receive engine and the interrupt logic.
+// The NIC: an Intel 82540EM programming model (vendor 0x8086, device 0x100E), at one PCI
+// function. It owns its configuration space, a 128 KiB MMIO window (BAR0), an 8-byte I/O
+// window (BAR2, io-window.ts), a DMA engine, an INTx line, its EEPROM and PHY, and its ends
+// of the wire. Registers follow REFERENCE §1 and the 8254x manual chapter 13; the side
+// effects of each special register are dispatched here and carried out by the transmit
+// engine, the receive engine and the interrupt logic.
 //
 // Unknown registers read 0 and ignore writes; read-only bits ignore writes; guest input never
 // throws (DESIGN "Layers"): a misprogrammed ring or descriptor is a `device-error` finding.
 import type { SystemBus, MmioRegion } from '../bus.js'
+import type { IoRegion } from '../io-ports.js'
 import type { Clock } from '../clock.js'
 import { DmaEngine } from '../dma-engine.js'
 import type { FindingSink } from '../finding.js'
@@ -18,9 +20,10 @@ import { parseMac } from '../traffic.js'
 import type { Wire } from '../wire.js'
 import { Eeprom } from './eeprom.js'
 import { InterruptCauses } from './interrupts.js'
+import { IO_BAR, IO_SIZE, IoWindow } from './io-window.js'
 import { Phy } from './phy.js'
 import {
-  ACCESS, ACCESS_KIND, CTRL, DELAY_FPD, EERD, ICR, MDIC, MMIO_SIZE, RAH_AV, REG, REGISTER_FILE_WORDS, RESET_VALUES, STATUS, WRITABLE,
+  ACCESS, ACCESS_KIND, CTRL, DELAY_FPD, EECD, EERD, ICR, MDIC, MMIO_SIZE, RAH_AV, REG, REGISTER_FILE_WORDS, RESET_VALUES, STATUS, WRITABLE,
 } from './registers.js'
 import { RxEngine } from './rx.js'
 import { Statistics } from './stats.js'
@@ -61,11 +64,14 @@ export class E1000 implements Nic {
   readonly counters: NicCounters
   /** Plain registers (and the receive addresses and multicast table the filters read). */
   readonly regs = new Uint32Array(REGISTER_FILE_WORDS)
+  readonly phy: Phy
   private readonly linkMbps: number
-  private readonly phy = new Phy()
   private readonly region: MmioRegion
+  private readonly ioRegion: IoRegion
   private ctrl = 0
   private eerd = 0
+  /** The EECD bits software drives: SK, CS, DI, FWE and the access request. */
+  private eecd = 0
   private mdic = 0
 
   constructor(clock: Clock, bus: SystemBus, iommu: Iommu, wire: Wire, sink: FindingSink, options: E1000Options) {
@@ -85,7 +91,9 @@ export class E1000 implements Nic {
         minGrant: 0xff,
         maxLatency: 0x00,
       },
-      [{ index: 0, space: 'memory', size: MMIO_SIZE }],
+      // 4.1: BAR0 the 128 KiB memory register window (32-bit); no flash, so BAR1 is unused;
+      // BAR2 the I/O register window.
+      [{ index: 0, space: 'memory', size: MMIO_SIZE }, { index: IO_BAR, space: 'io', size: IO_SIZE }],
     )
     this.eeprom = new Eeprom({
       mac: this.mac,
@@ -100,9 +108,11 @@ export class E1000 implements Nic {
     this.tx = new TxEngine(clock, this.dma, wire, this.causes, this.stats, sink, this.link, this.regs)
     this.rx = new RxEngine(clock, this.dma, this.causes, this.stats, sink, this.link, this.regs)
     this.counters = { tx: this.tx.counters, rx: this.rx.counters }
-    // The window decodes nothing until firmware assigns BAR0 and enables memory space.
+    this.phy = new Phy(clock, options.linkMbps, () => this.linkChanged())
+    // The windows decode nothing until firmware assigns the BARs and enables their spaces.
     this.region = bus.mapMmio(`${options.bdf} e1000 BAR0`, 0, MMIO_SIZE, this)
     this.region.enabled = false
+    this.ioRegion = bus.io.map(`${options.bdf} e1000 BAR2`, IO_SIZE, new IoWindow(this))
     this.pci.onChange(() => this.configChanged())
     wire.attach(this)
     this.reset()
@@ -160,6 +170,7 @@ export class E1000 implements Nic {
     switch (offset) {
       case REG.CTRL: return this.ctrl
       case REG.STATUS: return this.status()
+      case REG.EECD: return this.readEecd()
       case REG.EERD: return this.eerd
       case REG.MDIC: return this.mdic
       case REG.ICR: return this.causes.readIcr()
@@ -191,9 +202,10 @@ export class E1000 implements Nic {
     const rx = this.rx
     switch (offset) {
       case REG.CTRL: return this.writeCtrl(value)
+      case REG.EECD: return this.writeEecd(value)
       case REG.EERD: return this.writeEerd(value)
       case REG.MDIC:
-        this.mdic = this.phy.access(value, this.link.linkUp)
+        this.mdic = this.phy.access(value)
         if ((value & MDIC_INTERRUPT) !== 0) this.causes.raise(ICR_MDAC)
         return
       case REG.ICR: return this.causes.writeIcr(value)
@@ -232,27 +244,53 @@ export class E1000 implements Nic {
     }
   }
 
-  /** STATUS (13.4.2): full duplex, link up once CTRL.SLU is set, the configured speed. */
+  /** STATUS (13.4.2): full duplex, link up while CTRL.SLU is set and the PHY has link, the configured speed. */
   private status(): number {
     const speed = this.linkMbps >= 1000 ? STATUS.SPEED_1000 : this.linkMbps >= 100 ? STATUS.SPEED_100 : STATUS.SPEED_10
     return STATUS.FD | (this.link.linkUp ? STATUS.LU : 0) | speed
   }
 
   private writeCtrl(value: number): void {
-    // CTRL.RST (13.4.1): a software reset of everything but PCI configuration; self-clearing.
+    // CTRL.RST (13.4.1): a software reset of everything but PCI configuration (and the PHY,
+    // which CTRL.PHY_RST resets); self-clearing.
     if ((value & CTRL.RST) !== 0) {
       this.reset()
       return
     }
-    this.ctrl = value
+    this.ctrl = value & ~CTRL.PHY_RST
     this.link.vlanMode = (value & CTRL.VME) !== 0
-    // Link comes up at once when SLU is set (no autonegotiation delay modelled) and goes
-    // down when it is cleared; either change raises LSC.
-    const up = (value & CTRL.SLU) !== 0
+    if ((value & CTRL.PHY_RST) !== 0) this.phy.reset()
+    this.linkChanged()
+  }
+
+  /**
+   * The MAC's link: up while CTRL.SLU is set and the PHY has link (its autonegotiation
+   * complete). The PHY powers up negotiated, so SLU brings the link up at once; either
+   * change raises LSC.
+   */
+  private linkChanged(): void {
+    const up = (this.ctrl & CTRL.SLU) !== 0 && this.phy.linkUp
     if (up === this.link.linkUp) return
     this.link.linkUp = up
     this.causes.raise(ICR.LSC)
     if (up) this.tx.kick()
+  }
+
+  /**
+   * EECD (13.4.3): EEPROM present (PRES), 64 words (SIZE clear), and the Microwire lines.
+   * Software asks for the interface with EE_REQ and may drive it once EE_GNT is set; the
+   * device's own EEPROM reads finished at reset, so the grant follows the request at once.
+   * Without the grant the lines do not reach the part, and DO reads 0.
+   */
+  private readEecd(): number {
+    const granted = (this.eecd & EECD.REQ) !== 0
+    return (this.eecd | EECD.PRES | (granted ? EECD.GNT : 0) | (granted && this.eeprom.dataOut !== 0 ? EECD.DO : 0)) >>> 0
+  }
+
+  private writeEecd(value: number): void {
+    this.eecd = value & (EECD.SK | EECD.CS | EECD.DI | EECD.FWE_MASK | EECD.REQ)
+    if ((this.eecd & EECD.REQ) === 0) this.eeprom.release()
+    else this.eeprom.drive((value & EECD.CS) !== 0, (value & EECD.SK) !== 0, (value & EECD.DI) !== 0)
   }
 
   /** EERD (13.4.4): the read completes at once: DONE set, the word in bits 31:16. */
@@ -274,10 +312,11 @@ export class E1000 implements Nic {
     this.regs[REG.RAH0 >>> 2] = (w[2]! | RAH_AV) >>> 0
     this.ctrl = 0
     this.eerd = 0
+    this.eecd = 0
+    this.eeprom.release()
     this.mdic = MDIC.READY
     this.link.linkUp = false
     this.link.vlanMode = false
-    this.phy.reset()
     this.stats.reset()
     this.tx.reset()
     this.rx.reset()
@@ -296,6 +335,9 @@ export class E1000 implements Nic {
     const base = this.pci.barAddress(0)
     this.region.base = base
     this.region.enabled = this.pci.memorySpaceEnabled && base !== 0
+    const port = this.pci.barAddress(IO_BAR)
+    this.ioRegion.base = port
+    this.ioRegion.enabled = this.pci.ioSpaceEnabled && port !== 0
     this.rx.busMasterChanged()
     if (this.pci.busMasterEnabled) this.tx.kick()
     this.causes.update()

@@ -142,7 +142,7 @@ describe('82540EM register file', () => {
     expect(d.read(R.GPTC)).toBe(0)
   })
 
-  it('MDIC reads the PHY identity and link state and completes at once', () => {
+  it('MDIC reads the PHY identity and link state and completes at once; STATUS.LU follows CTRL.SLU', () => {
     const d = new BareMetalE1000(createMachine())
     const phyRead = (reg: number): number => {
       d.write(R.MDIC, (2 << 26) | (1 << 21) | (reg << 16))
@@ -151,9 +151,11 @@ describe('82540EM register file', () => {
       return v & 0xffff
     }
     expect(phyRead(2)).toBe(0x0141)
-    expect(phyRead(1) & 0x4).toBe(0)
-    d.write(R.CTRL, CTRL_SLU)
+    // The PHY has link with its partner whatever the MAC does; STATUS.LU needs CTRL.SLU too.
     expect(phyRead(1) & 0x4).toBe(0x4)
+    expect(d.read(R.STATUS) & 0x2).toBe(0)
+    d.write(R.CTRL, CTRL_SLU)
+    expect(d.read(R.STATUS) & 0x2).toBe(0x2)
   })
 
   it('BAR0 decodes only while PCI memory space is enabled', () => {
