@@ -326,22 +326,7 @@ export class Machine {
     const initFailed = host !== null && host.driver.state === 'init-failed'
     const outcome: Outcome = log.stopped ? 'bugcheck' : initFailed ? 'init-failed' : log.findings.length > 0 ? 'findings' : 'clean'
     const counters = host?.upper.counters
-    const { rx, tx } = this.nic.counters
-    const dropped: DroppedFrames = {
-      txFailed: counters?.txFailed ?? 0,
-      rxCorrupt: counters?.rxCorrupt ?? 0,
-      rxForeign: counters?.rxForeign ?? 0,
-      nicNoBuffer: rx.noBuffers,
-      nicWaiting: rx.waiting,
-      nicFiltered: rx.filtered,
-      nicUndersize: rx.undersize,
-      nicOversize: rx.oversize,
-      nicRefused: rx.refused,
-      // Arrived with the link down or RCTL.EN clear (the frames a LAN sends after the halt).
-      nicReceiverOff: rx.ignored,
-      nicDmaErrors: rx.dmaErrors + tx.dmaErrors,
-      nicTxDropped: tx.dropped,
-    }
+    const dropped = this.droppedFrames()
     const initStatus = host?.driver.initStatus ?? 0
     // Initialization that bug-checked never returned a status: say so rather than "success".
     const crashedIn = host?.driver.crashedIn
@@ -367,6 +352,27 @@ export class Machine {
       faults: {
         injected: this.kernel.calls.injector.injected.map((f) => ({ routine: f.routine, tag: f.tag, size: f.size, site: f.site, phase: f.phase, call: f.call, timeNs: f.timeNs, replay: f.replay })),
       },
+    }
+  }
+
+  /** Frames lost so far, by where and why (the report's `traffic.dropped`). */
+  droppedFrames(): DroppedFrames {
+    const counters = this.ndis?.upper.counters
+    const { rx, tx } = this.nic.counters
+    return {
+      txFailed: counters?.txFailed ?? 0,
+      rxCorrupt: counters?.rxCorrupt ?? 0,
+      rxForeign: counters?.rxForeign ?? 0,
+      nicNoBuffer: rx.noBuffers,
+      nicWaiting: rx.waiting,
+      nicFiltered: rx.filtered,
+      nicUndersize: rx.undersize,
+      nicOversize: rx.oversize,
+      nicRefused: rx.refused,
+      // Arrived with the link down or RCTL.EN clear (the frames a LAN sends after the halt).
+      nicReceiverOff: rx.ignored,
+      nicDmaErrors: rx.dmaErrors + tx.dmaErrors,
+      nicTxDropped: tx.dropped,
     }
   }
 

@@ -14,6 +14,11 @@ import { UsageError, type CliOptions } from './args.js'
 import { bold, formatReport, formatSweep, green, red, verdict } from './format.js'
 import { progress } from './progress.js'
 import { shardJson, sweepJson } from '../report/sweep-json.js'
+import { attachRecorder, type Recorder } from '../report/recorder.js'
+import { runHtml } from '../report/html/run.js'
+import { sweepHtml } from '../report/html/sweep.js'
+import { checkHtml, type CheckConfiguration } from '../report/html/check.js'
+import { writeHtml } from './html.js'
 
 /** Frames each sweep run sends unless --packets says otherwise (a sweep is one run per call). */
 export const SWEEP_PACKETS = 100
@@ -44,11 +49,17 @@ function print(json: boolean, value: unknown, text: () => string): void {
 export async function run(o: CliOptions): Promise<number> {
   const mp = await miniportFor(o.miniport!)
   let pcap: PcapWriter | undefined
-  const { report } = runScenario(mp, o.machine, scenarioOf(o), {
+  let recorder: Recorder | undefined
+  const { report: plain } = runScenario(mp, o.machine, scenarioOf(o), {
     onMachine: (m) => {
       if (o.pcap !== undefined) pcap = m.wire.capturePcap()
+      // The picture is recorded only when it was asked for (it costs time and memory).
+      if (o.html !== undefined) recorder = attachRecorder(m)
     },
   })
+  const pictured = recorder?.finish(plain)
+  const report: Report = pictured ?? plain
+  if (pictured !== undefined) writeHtml(o.html, () => runHtml(pictured))
   if (o.pcap !== undefined && pcap !== undefined) writeFileSync(o.pcap, pcap.toBytes())
   print(o.json, report, () => formatReport(report) + (o.pcap !== undefined ? `\nframes written to ${o.pcap} (libpcap, Ethernet)\n` : ''))
   return report.outcome === 'clean' ? 0 : 1
@@ -64,11 +75,15 @@ export const MATRIX = [
 export async function check(o: CliOptions): Promise<number> {
   const mp = await miniportFor(o.miniport!)
   const matrix: Array<{ iommu: boolean; policy: string; report: Report }> = []
+  const pictured: CheckConfiguration[] = []
   const bar = progress(`check ${mp.name}: configurations`, { quiet: o.json, unit: 'configurations' })
   for (const [i, c] of MATRIX.entries()) {
     bar.update(i, MATRIX.length)
     const config: MachineConfig = { ...o.machine, iommu: c.iommu, memory: { ...o.machine.memory, policy: c.policy } }
-    matrix.push({ iommu: c.iommu, policy: c.policy, report: runScenario(mp, config, scenarioOf(o)).report })
+    let recorder: Recorder | undefined
+    const { report } = runScenario(mp, config, scenarioOf(o), { onMachine: (m) => void (o.html !== undefined && (recorder = attachRecorder(m))) })
+    matrix.push({ iommu: c.iommu, policy: c.policy, report })
+    if (recorder !== undefined) pictured.push({ iommu: c.iommu, policy: c.policy, report: recorder.finish(report) })
   }
   bar.end()
   const swept = await sweepWithProgress(o, mp, `check ${mp.name}: sweep`)
@@ -80,6 +95,7 @@ export async function check(o: CliOptions): Promise<number> {
     sweep: sweepJson(swept),
     clean: clean && handled,
   }
+  writeHtml(o.html, () => checkHtml(mp.name, pictured, sweepJson(swept), clean && handled))
   print(o.json, json, () => {
     const lines = [`${bold(`dmalab check ${mp.name}`)} — ${clean && handled ? green('clean in every configuration, every allocation failure handled') : red('not clean')}`]
     for (const m of matrix) lines.push(`  IOMMU ${m.iommu ? 'on ' : 'off'}  ${m.policy.padEnd(10)}  ${verdict(m.report)}`)
@@ -117,6 +133,7 @@ export async function sweepCommand(o: CliOptions): Promise<number> {
   const mp = await miniportFor(o.miniport!)
   const label = o.shard === undefined ? `sweep ${mp.name}` : `sweep ${mp.name} shard ${o.shard.index}/${o.shard.count}`
   const r = await sweepWithProgress(o, mp, label)
+  writeHtml(o.html, () => sweepHtml(sweepJson(r)))
   print(o.json, r.shard === undefined ? sweepJson(r) : shardJson({ ...r, shard: r.shard }), () => formatSweep(r))
   return r.summary.handled === r.runs.length ? 0 : 1
 }

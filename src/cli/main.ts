@@ -4,6 +4,8 @@
 import { UsageError, parseCommandLine } from './args.js'
 import { bench, check, examples, run, sweepCommand } from './commands.js'
 import { merge } from './merge.js'
+import { writeHtml } from './html.js'
+import { sweepHtml } from '../report/html/sweep.js'
 
 const USAGE = `usage: dmalab <command> [miniport] [options]
 
@@ -24,7 +26,7 @@ options:
   --iommu on|off  --dma-bits N  --packets N  --size BYTES  --rx N
   --fail SPEC (repeatable)  --seed N  --verifier log|crash  --special-pool  --dma-guard
   --pcap FILE (run)  --jobs N, --mode call|stack (sweep, check)  --shard I/N (sweep)
-  --json`
+  --json  --html FILE (run, check, sweep, merge: a self-contained HTML report)`
 
 async function main(argv: string[]): Promise<number> {
   // Driver call sites and stack traces name the .ts lines even when running compiled code.
@@ -43,11 +45,6 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`)
     return 0
   }
-  // The HTML renderer lands in its own stage; until then the flag says so rather than do nothing.
-  if (options.html !== undefined) {
-    process.stderr.write('dmalab: --html is not available in this build yet\n')
-    return 2
-  }
   try {
     switch (options.command) {
       case 'run':
@@ -57,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
       case 'sweep':
         return await sweepCommand(options)
       case 'merge':
-        return merge(options, () => {})
+        return merge(options, (merged) => writeHtml(options.html, () => sweepHtml(merged)))
       case 'examples':
         return examples(options)
       case 'bench':

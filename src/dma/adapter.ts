@@ -13,6 +13,7 @@ import { IovaAllocator } from './iova.js'
 import type { MapRegisterFile } from './packet.js'
 import type { DmaVerifier, LiveMapping } from './verifier.js'
 import { DMA_VIOLATION, dmaBadArgument } from './violations.js'
+import type { DmaMapObserver } from './observer.js'
 
 /** What the DMA layer stands on. */
 export interface DmaPlatform {
@@ -23,6 +24,8 @@ export interface DmaPlatform {
   readonly stats: DmaStats
   /** IOVA space per requester (one domain per device). */
   readonly iova: Map<number, IovaAllocator>
+  /** Told of every DMA buffer when a report pictures them (dma/observer.ts); usually absent. */
+  observer?: DmaMapObserver | undefined
 }
 
 /** Where a DMA buffer landed, for the report's `dma` section. */

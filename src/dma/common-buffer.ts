@@ -113,6 +113,7 @@ export function allocateCommonBuffer(adapter: AdapterState, length: number, cach
     freed: false,
   }
   if (p.stats.commonBuffers.length < MAX_BUFFER_RECORDS) p.stats.commonBuffers.push(record)
+  p.observer?.commonBuffer(adapter, record, memory.pfns)
   const cb: CommonBuffer = { va: memory.va, logical, length, cacheEnabled, memory, guardFrames, iova, mapping, routine, site, record }
   adapter.commonBuffers.set(cb.va, cb)
   return cb

@@ -53,6 +53,13 @@ export class Clock {
   now = 0
   /** Events dispatched since the clock was created. */
   eventsDispatched = 0
+  /**
+   * Virtual time at which `onSample` wants to look at the machine, before the first event due
+   * then or later runs (a report's time series); Infinity when nobody samples, so the event
+   * loop pays one comparison.
+   */
+  sampleAt = Infinity
+  onSample: ((at: number) => void) | null = null
   private readonly heap: Timer[] = []
   private nextSeq = 0
   private stopRequested = false
@@ -145,6 +152,7 @@ export class Clock {
 
   private dispatchNext(): void {
     const timer = this.heap[0]!
+    if (timer.at >= this.sampleAt) this.onSample?.(timer.at)
     this.removeAt(0)
     this.now = timer.at
     this.eventsDispatched++

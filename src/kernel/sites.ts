@@ -78,6 +78,11 @@ function displayPath(file: string): string {
   return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel.split(path.sep).join('/')
 }
 
+/** The file a site's path names (`examples/e1000/init.ts` is relative to dmalab's root). */
+export function siteFile(displayed: string): string {
+  return path.isAbsolute(displayed) ? displayed : path.join(ROOT, ...displayed.split('/'))
+}
+
 /** Parses one V8 stack line into `file:line`, or undefined for native/anonymous frames. */
 function parseFrame(line: string): { file: string; line: number } | undefined {
   const m = FRAME.exec(line.trim())
