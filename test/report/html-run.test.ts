@@ -22,12 +22,15 @@ async function pictured(name: string, config: MachineConfig, packets = 30): Prom
   return JSON.parse(JSON.stringify(recorder!.finish(report))) as PicturedReport
 }
 
-function dom(html: string): Document {
-  return parseHTML(html).document as unknown as Document
+type Doc = ReturnType<typeof parseHTML>['document']
+type El = NonNullable<ReturnType<Doc['querySelector']>>
+
+function dom(html: string): Doc {
+  return parseHTML(html).document
 }
 
 /** x of an address on the map's physical scale, as the renderer computes it. */
-function xOf(svg: Element, address: number): number {
+function xOf(svg: El, address: number): number {
   const x0 = Number(svg.getAttribute('data-x0'))
   const width = Number(svg.getAttribute('data-width'))
   return x0 + (address / Number(svg.getAttribute('data-scale-top'))) * width

@@ -13,7 +13,7 @@ import { sweep } from '../../src/sweep.js'
 import { mergeShards, shardJson, sweepJson } from '../../src/report/sweep-json.js'
 import { sweepHtml } from '../../src/report/html/sweep.js'
 
-const dom = (html: string): Document => parseHTML(html).document as unknown as Document
+const dom = (html: string): ReturnType<typeof parseHTML>['document'] => parseHTML(html).document
 const scenario = { packets: 2, size: 200, rx: 0 }
 
 describe('HTML sweep report', async () => {

@@ -85,12 +85,15 @@ function drawBuffers(map: MemoryMap, s: Scale, y: number, h: number, space: 'phy
       out.push(rect(s.x(Math.max(pa, s.base)), s.x(Math.min(pa + len, s.end)), y + h * top, h * height, cls, ` data-pa="${pa}"${attrs}`))
     }
   }
+  // Faults at the same spot are drawn once (the first; the findings list has them all).
+  const drawn = new Set<string>()
   for (const [i, f] of map.faults.entries()) {
     // Without an IOMMU the device address is a physical one too: mark where the device was sent
     // and, when the bus truncated it, where it really went.
     const marks = space === 'iova' ? (map.iommu ? [f.deviceAddress] : []) : map.iommu ? (f.physicalAddress === null ? [] : [f.physicalAddress]) : [...new Set([f.deviceAddress, f.physicalAddress ?? f.deviceAddress])]
     for (const at of marks) {
-      if (at < s.base || at >= s.end) continue
+      if (at < s.base || at >= s.end || drawn.has(px(s.x(at)))) continue
+      drawn.add(px(s.x(at)))
       out.push(`<path class="fault" d="M${px(s.x(at))} ${px(y + h + 1)} l-4 7 h8 z" data-ref="${f.finding >= 0 ? `${p}finding-${f.finding}` : `${p}fault-${i}`}" data-address="${at}"${faultTip(f)}/>`)
     }
   }

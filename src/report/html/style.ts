@@ -8,7 +8,7 @@ body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, 
 header { padding: 16px 24px 8px; border-bottom: 1px solid var(--line); }
 header h1 { margin: 0 0 4px; font-size: 20px; }
 header p { margin: 2px 0; }
-nav { position: sticky; top: 0; background: var(--bg); border-bottom: 1px solid var(--line); padding: 6px 24px; z-index: 2; }
+nav { background: var(--bg); border-bottom: 1px solid var(--line); padding: 6px 24px; z-index: 2; }
 nav a { margin-right: 16px; color: var(--accent); text-decoration: none; }
 main { padding: 8px 24px 48px; max-width: 1280px; }
 section { margin: 24px 0; }
@@ -39,6 +39,7 @@ svg .buf { stroke: rgba(0,0,0,.45); stroke-width: .5; cursor: pointer; }
 svg .buf.reachable { fill: var(--ok); } svg .buf.truncated { fill: var(--warn); } svg .buf.faulted { fill: var(--bad); }
 svg .buf.freed { fill-opacity: .28; stroke-dasharray: 2 1.5; stroke: var(--fg); }
 svg .buf.selected, tr.selected td { outline: 2px solid var(--accent); }
+svg .link, svg .bounce-link, svg .trunc-link, svg .zoom { pointer-events: none; }
 svg .link { stroke: #7e57c2; stroke-width: .6; fill: none; opacity: .55; }
 svg .bounce-link { stroke: var(--warn); stroke-dasharray: 3 2; stroke-width: .8; fill: none; opacity: .7; }
 svg .line4g { stroke: var(--bad); stroke-width: 1.5; stroke-dasharray: 5 3; }
