@@ -2,7 +2,7 @@
 // matrix, then `merge` of the parts gives what the unsharded sweep prints; a merge that cannot
 // be right is a one-line usage error, exit 2 (docs/ci-sweep.md relies on both).
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -20,19 +20,20 @@ describe('dmalab sweep --shard and dmalab merge', () => {
   const sweepArgs = ['sweep', 'buggy/leak-on-halt', '--mode', 'stack', '--packets', '2', '--jobs', '1', '--json']
   const part = (i: number): string => path.join(dir, `part-${i}.json`)
 
-  it('merging the shards of a buggy example prints the unsharded sweep, exit 1 as it does', () => {
+  it('merging the shards of a buggy example prints the unsharded sweep and writes its HTML page, exit 1 as it does', () => {
     for (const i of [1, 2]) {
       const r = dmalab(...sweepArgs, '--shard', `${i}/2`)
       expect(r.stderr).toBe('') // --json: no progress line, nothing else
       writeFileSync(part(i), r.stdout)
       expect(JSON.parse(r.stdout)).toHaveProperty('shard.index', i)
     }
-    const whole = dmalab(...sweepArgs)
+    const whole = dmalab(...sweepArgs, '--html', path.join(dir, 'whole.html'))
     expect(whole.code).toBe(1) // the example leaks when some allocations fail
-    const merged = dmalab('merge', part(2), part(1), '--json')
+    const merged = dmalab('merge', part(2), part(1), '--json', '--html', path.join(dir, 'merged.html'))
     expect(merged.stderr).toBe('')
     expect(merged.code).toBe(1)
     expect(merged.stdout).toBe(whole.stdout)
+    expect(readFileSync(path.join(dir, 'merged.html'), 'utf8')).toBe(readFileSync(path.join(dir, 'whole.html'), 'utf8'))
     const text = dmalab('merge', part(1), part(2))
     expect(text.stdout).toMatch(/^dmalab sweep buggy\/leak-on-halt — \d+ of \d+ runs not handled/)
   })
