@@ -4,7 +4,7 @@
 // attached, a machine pays a null check per S/G list and a comparison per event.
 import { FOUR_GIB, PAGE_SIZE } from '../hw/address.js'
 import { MMIO_HOLE_BASE, MMIO_HOLE_END } from '../hw/memory.js'
-import type { Finding } from '../hw/finding.js'
+import type { Finding } from '../kernel/kinds.js'
 import type { Machine } from '../machine.js'
 import type { Report } from '../report.js'
 import type { AdapterState, DmaBufferRecord, SgRecord } from '../dma/adapter.js'

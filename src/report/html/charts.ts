@@ -2,7 +2,7 @@
 // sent, received and dropped (by reason) with interrupts. Series come bucketed from the
 // recorder (report/timeline.ts); findings are marked on the time axis where they happened.
 import { formatBytes } from '../../hw/address.js'
-import type { Finding } from '../../hw/finding.js'
+import type { Finding } from '../../kernel/kinds.js'
 import type { Timeline } from '../recording.js'
 import { count, esc, px, tip } from './page.js'
 

@@ -3,7 +3,7 @@
 // function }]`, innermost first) and the source lines around the site.
 import { readFileSync } from 'node:fs'
 import { hex } from '../../hw/address.js'
-import type { Finding } from '../../hw/finding.js'
+import type { Finding } from '../../kernel/kinds.js'
 import { bugCheckName } from '../../kernel/bugcheck.js'
 import { siteFile } from '../../kernel/sites.js'
 import { timeText } from './charts.js'
