@@ -146,12 +146,13 @@ export class Recorder implements DmaMapObserver {
     for (const [reason, n] of Object.entries(this.m.droppedFrames())) out.set(`traffic.dropped.${reason}`, n)
     out.set('interrupts', this.m.nic.interrupt.assertions)
     let other = 0
-    for (const [tag, usage] of Object.entries(this.m.kernel.pool.tracker.byTag())) {
+    const byTag = Object.entries(this.m.kernel.pool.tracker.byTag())
+    for (const [tag, usage] of byTag) {
       if (!this.tags.has(tag) && this.tags.size < MAX_TAG_SERIES) this.tags.add(tag)
       if (this.tags.has(tag)) out.set(`pool.${tag}`, usage.bytesOutstanding)
       else other += usage.bytesOutstanding
     }
-    this.omittedTags = Math.max(this.omittedTags, Object.keys(this.m.kernel.pool.tracker.byTag()).length - this.tags.size)
+    this.omittedTags = Math.max(this.omittedTags, byTag.length - this.tags.size)
     if (this.omittedTags > 0) out.set('pool.other', other)
     return out
   }
