@@ -47,10 +47,10 @@ export interface Adapter {
   nblPool: NdisHandle | null
   lock: NDIS_SPIN_LOCK | null
 
-  /** Driver statistics (ULONG64 counters) in a block from NdisAllocateMemoryWithTag. */
+  /** Driver statistics (ULONG64 counters) in a block from NdisAllocateMemoryWithTagPriority. */
   stats: number
 
-  // Transmit ring (shared memory) and its tracking table (NdisAllocateMemory, flags 0).
+  // Transmit ring (shared memory) and its tracking table (NdisAllocateMemoryWithTagPriority).
   txRing: number
   txRingLogical: number
   txCount: number

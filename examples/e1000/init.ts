@@ -1,5 +1,5 @@
 // MiniportInitializeEx, in the order Microsoft recommends: adapter context and the driver's
-// own tables (NdisAllocateMemory, flags 0 — any NDIS driver may), NBL pool, register window,
+// own tables (NdisAllocateMemoryWithTagPriority: NDIS 6 nonpaged memory), NBL pool, register window,
 // scatter/gather DMA registration as a 32-bit bus master, rings and receive buffers in shared
 // memory (falling back to smaller rings when a large allocation fails, S07), then the
 // interrupt, then the hardware. Every failure unwinds what was done (release() in halt.ts).

@@ -43,10 +43,12 @@ export interface AdapterMemory {
 
 /** The e1000's choice: NDIS's memory routines and NDIS's scatter/gather DMA. */
 export const ndisAdapterMemory: AdapterMemory = {
+  // NDIS 6 memory: NdisAllocateMemoryWithTagPriority (it replaces NdisAllocateMemory and
+  // NdisAllocateMemoryWithTag for NDIS 6.0 miniports), nonpaged, any IRQL <= DISPATCH_LEVEL.
   allocateStatistics(a, length) {
     const ndis = a.ndis
-    const { status, virtualAddress } = ndis.NdisAllocateMemoryWithTag(length, TAG.stats)
-    if (status !== ndis.NDIS_STATUS_SUCCESS) return 0
+    const virtualAddress = ndis.NdisAllocateMemoryWithTagPriority(a.handle, length, TAG.stats, ndis.NormalPoolPriority)
+    if (virtualAddress === 0) return 0
     ndis.NdisZeroMemory(virtualAddress, length)
     return virtualAddress
   },
@@ -54,12 +56,9 @@ export const ndisAdapterMemory: AdapterMemory = {
     a.ndis.NdisFreeMemory(va, length, 0)
   },
 
-  // The tracking tables are ordinary nonpaged memory: NdisAllocateMemory with flags 0, which
-  // any NDIS driver may call at IRQL <= DISPATCH_LEVEL (S01).
+  // The tracking tables are ordinary nonpaged memory too (S01).
   allocateTable(a, length) {
-    const ndis = a.ndis
-    const { status, virtualAddress } = ndis.NdisAllocateMemory(length, 0, ANY_ADDRESS)
-    return status === ndis.NDIS_STATUS_SUCCESS ? virtualAddress : 0
+    return a.ndis.NdisAllocateMemoryWithTagPriority(a.handle, length, TAG.tables, a.ndis.NormalPoolPriority)
   },
   freeTable(a, va, length) {
     a.ndis.NdisFreeMemory(va, length, 0)

@@ -5,7 +5,8 @@
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { DMALAB_P1, type ReportedKind } from '../kernel/kinds.js'
 import type { Kernel } from '../kernel/kernel.js'
-import { irqlName, PASSIVE_LEVEL, type Irql } from '../kernel/irql.js'
+import type { Irql } from '../kernel/irql.js'
+import { requireDmaIrql } from '../kernel/irql-checks.js'
 import { siteHere } from '../kernel/sites.js'
 import type { FindingDetails } from '../hw/finding.js'
 
@@ -101,17 +102,5 @@ export function dmaBadArgument(kernel: Kernel, routine: string, message: string,
  * (`exact`) or for at most `expected`. A violation; the call goes on.
  */
 export function checkDmaIrql(kernel: Kernel, routine: string, expected: Irql, exact = false): void {
-  const irql = kernel.irql
-  if (exact ? irql === expected : irql <= expected) return
-  const sub = exact ? DMA_IRQL.notExpected : DMA_IRQL.aboveMaximum
-  const must = exact || expected === PASSIVE_LEVEL ? irqlName(expected) : `${irqlName(expected)} or below`
-  const site = siteHere()
-  kernel.log.violation({
-    kind: 'irql-violation',
-    code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION,
-    params: [DMA_VIOLATION.wrongIrql, sub, expected, irql],
-    message: `${routine} at ${irqlName(irql)}: it must be called at ${must}`,
-    ...(site === undefined ? {} : { site }),
-    details: { routine, irql, expected },
-  })
+  requireDmaIrql(kernel, routine, expected, exact)
 }

@@ -39,8 +39,11 @@ const LEAF = 1 << LEAF_SHIFT
 
 /** Why a page is not mapped, and whose it was, for the fault message. */
 export interface PageNote {
-  /** `special-pool` and `dma-guard` guards turn a fault into pool-overrun / dma-outside-buffer. */
-  readonly guard?: 'special-pool' | 'dma-guard' | 'kernel-stack' | 'guard'
+  /**
+   * `special-pool` and `dma-guard` guards turn a fault into pool-overrun / dma-outside-buffer;
+   * `freed-special-pool` (a freed special-pool page) into bug check 0xD5; `kernel-stack` into 0x7F.
+   */
+  readonly guard?: 'special-pool' | 'dma-guard' | 'kernel-stack' | 'guard' | 'freed-special-pool'
   /** What the page belonged to: `pool block 'Test' (64 bytes)`, `common buffer`, … */
   readonly what: string
   readonly site?: string

@@ -311,11 +311,26 @@ export class DriverMemory {
         details,
       })
     }
+    if (note?.guard === 'freed-special-pool') {
+      // Bug check 0xD5 reference: special pool caught the driver touching memory it had freed
+      // (p1 the address, p2 0 read / 1 write, p3 the instruction: none for a JavaScript driver).
+      this.log.fatal({
+        kind: 'page-fault',
+        code: BUGCHECK.DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL,
+        params: [va, access === 'write' ? 1 : 0, 0, 0],
+        message: `${access} of ${size} bytes at ${hex(va)}: ${why}`,
+        ...site(),
+        details,
+      })
+    }
     const atDispatch = irql >= DISPATCH_LEVEL
     this.log.fatal({
       kind: 'page-fault',
       code: atDispatch ? BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL : BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA,
-      params: atDispatch ? [va, irql, access === 'write' ? 1 : 0, 0] : [va, access === 'write' ? 1 : 0, 0, 0],
+      // 0xD1 reference: address, IRQL, 0 read / 1 write, instruction. 0x50 reference (x64,
+      // Windows 10 1507 and later): address, 0 read / 2 write, instruction, and the type of
+      // fault: 0x0 a PTE marked free, 0x2 no valid PTE.
+      params: atDispatch ? [va, irql, access === 'write' ? 1 : 0, 0] : [va, access === 'write' ? PF_WRITE : PF_READ, 0, details.state === 'freed' ? PF_FREED_PTE : PF_NOT_PRESENT],
       message: `${access} of ${size} bytes at ${hex(va)}${atDispatch ? ` at ${irqlName(irql)}` : ''}: ${why}`,
       ...site(),
       details,
@@ -340,6 +355,12 @@ function describe(value: unknown): string {
 function byteCount(what: string, length: number): void {
   if (!Number.isSafeInteger(length) || length < 0) throw new TypeError(`memory.${what}: ${String(length)} is not a number of bytes`)
 }
+
+/** Bug check 0x50 parameter 2 on x64 Windows 10 (1507) and later, and parameter 4. */
+export const PF_READ = 0
+export const PF_WRITE = 2
+export const PF_FREED_PTE = 0x0
+export const PF_NOT_PRESENT = 0x2
 
 function site(): { site?: string } {
   const s = siteHere()

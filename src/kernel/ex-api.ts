@@ -5,13 +5,13 @@
 // IRQL (S08), NonPagedPoolMustSucceed (S20), zero bytes and tag 0, then the allocation.
 import type { BugCheckParams } from '../hw/finding.js'
 import { BUGCHECK } from './bugcheck.js'
-import { irqlAbove } from './irql-checks.js'
+import { requireIrql } from './irql-checks.js'
 import { APC_LEVEL, DISPATCH_LEVEL, type Irql } from './irql.js'
 import type { Kernel } from './kernel.js'
 import type { LookasideAllocate, LookasideFree } from './lookaside.js'
 import type { MDL } from './mdl.js'
 import { siteHere } from './sites.js'
-import { tagName, tagValue, type PoolTag } from './tags.js'
+import { hasLetterOrDigit, tagName, tagValue, type PoolTag } from './tags.js'
 import { NTSTATUS, NtStatusError, POOL_FLAG, POOL_MODIFIERS, POOL_TYPE, decodePoolType } from './wdm.js'
 
 const TWO_POW_32 = 2 ** 32
@@ -83,13 +83,15 @@ export function exRoutines(k: Kernel) {
       })
     }
     const irql = k.irql
-    if (info.paged) irqlAbove(k, routine, APC_LEVEL, [0x01, irql, poolType, bytes])
-    else irqlAbove(k, routine, DISPATCH_LEVEL, [0x02, irql, poolType, bytes])
+    if (info.paged) requireIrql(k, routine, APC_LEVEL, 0x01, poolType, bytes)
+    else requireIrql(k, routine, DISPATCH_LEVEL, 0x02, poolType, bytes)
     if (bytes === 0) {
       badCall([0x00, irql, poolType, 0], BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, `${routine} of zero bytes`)
     }
     if (request.checkTag === true && tag === 0) {
       badCall([0x9b, poolType, bytes, 0], BUGCHECK.BAD_POOL_CALLER, `${routine} with tag 0: an untagged allocation cannot be tracked (use a unique four-character tag, S19)`)
+    } else if (request.checkTag === true && !hasLetterOrDigit(tag)) {
+      badCall([0x9d, tag, poolType, 0], BUGCHECK.BAD_POOL_CALLER, `${routine} with tag 0x${tag.toString(16).padStart(8, '0')}: a tag must hold a letter or digit, or pool tracking cannot tell it apart`)
     }
     const raise = request.raise === true || info.raiseOnFailure
     if (ctx.fail) return failed(routine, raise)
@@ -108,14 +110,14 @@ export function exRoutines(k: Kernel) {
     const block = k.pool.blockAt(va)
     if (block !== undefined) {
       const irql = k.irql
-      if (block.paged) irqlAbove(k, routine, APC_LEVEL, [0x11, irql, block.poolType, va])
-      else irqlAbove(k, routine, DISPATCH_LEVEL, [0x12, irql, block.poolType, va])
+      if (block.paged) requireIrql(k, routine, APC_LEVEL, 0x11, block.poolType, va)
+      else requireIrql(k, routine, DISPATCH_LEVEL, 0x12, block.poolType, va)
     }
     k.pool.free(va, tag === undefined ? { routine } : { routine, tag })
   }
 
   function lookasideIrql(routine: string, paged: boolean): void {
-    irqlAbove(k, routine, paged ? APC_LEVEL : DISPATCH_LEVEL)
+    requireIrql(k, routine, paged ? APC_LEVEL : DISPATCH_LEVEL)
   }
 
   function initializeLookaside(routine: string, paged: boolean, head: number, allocateFn: LookasideAllocate | null | undefined, freeFn: LookasideFree | null | undefined, flags: number, size: number, tag: PoolTag, depth: number): void {

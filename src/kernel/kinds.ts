@@ -167,6 +167,7 @@ export const FINDING_KINDS = {
       bc(C4, 0x12, ['0x12', 'current IRQL', 'pool type', 'address of pool'], 'nonpaged free above DISPATCH_LEVEL'),
       bc(C4, 0x30, ['0x30', 'current IRQL', 'requested IRQL', '0'], 'KeRaiseIrql to a lower level'),
       bc(C4, 0x31, ['0x31', 'current IRQL', 'requested IRQL', '0'], 'KeLowerIrql to a higher level'),
+      bc(C4, 0x32, ['0x32', 'current IRQL', 'spin lock address', '0'], 'NdisReleaseSpinLock at an IRQL other than DISPATCH_LEVEL'),
       bc(C4, 0x40, ['0x40', 'current IRQL', 'spin lock address', '0'], 'NdisDprAcquireSpinLock below DISPATCH_LEVEL'),
       bc(C4, 0x41, ['0x41', 'current IRQL', 'spin lock address', '0'], 'NdisDprReleaseSpinLock below DISPATCH_LEVEL'),
       bc(C4, 0x42, ['0x42', 'current IRQL', 'spin lock address', '0'], 'NdisAcquireSpinLock above DISPATCH_LEVEL'),
@@ -190,8 +191,7 @@ export const FINDING_KINDS = {
     bugchecks: [
       bc(BUGCHECK.PAGE_FAULT_IN_NONPAGED_AREA, null, ['memory address referenced', '0 read, 2 write, 10 execute (x64, Windows 10 1507 and later)', 'address that referenced memory', 'type of page fault: 0x0 freed PTE, 0x2 no valid PTE']),
       bc(BUGCHECK.DRIVER_IRQL_NOT_LESS_OR_EQUAL, null, ['memory referenced', 'IRQL at time of reference', '0 read, 1 write', 'address that referenced memory'], 'at DISPATCH_LEVEL or above'),
-      bc(BUGCHECK.DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL, null, ['memory address referenced', '0 read, 1 write', 'address that referenced memory', 'reserved'], 'the driver touched freed special pool'),
-      bc(BUGCHECK.PAGE_FAULT_IN_FREED_SPECIAL_POOL, null, ['memory address referenced', '0 read, 1 write', 'address that referenced memory', 'reserved'], 'the system (NDIS) touched freed special pool the driver handed it'),
+      bc(BUGCHECK.DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL, null, ['memory address referenced', '0 read, 1 write', 'address that referenced memory', 'reserved'], 'with special pool on, the driver touched a block it had freed'),
     ],
     summary: 'an access to an unmapped, freed, reserved-but-unmapped or NULL address',
   },

@@ -3,7 +3,7 @@
 // PHYSICAL_ADDRESS is a number of bytes; a routine that returns a pointer returns it as a
 // number (0 = NULL), one that returns a PMDL returns the MDL object or null. Allocating
 // routines take their fault decision once, at entry (`kernel.calls.allocation`).
-import { irqlAbove } from './irql-checks.js'
+import { requireIrql } from './irql-checks.js'
 import { APC_LEVEL, DISPATCH_LEVEL } from './irql.js'
 import type { Kernel } from './kernel.js'
 import { MDL_TAG, type MDL } from './mdl.js'
@@ -39,7 +39,7 @@ export function mmRoutines(k: Kernel) {
 
   function contiguous(routine: string, bytes: number, lowest: number, highest: number, boundary: number, cacheType: number): number {
     const ctx = enter(routine, bytes)
-    irqlAbove(k, routine, DISPATCH_LEVEL)
+    requireIrql(k, routine, DISPATCH_LEVEL)
     const cache = cacheOf(cacheType)
     if (ctx.fail || cache === undefined) return 0
     return k.contiguous.allocateContiguous(bytes, { lowest, highest, boundary, cache, ...(ctx.site === undefined ? {} : { site: ctx.site }) })
@@ -47,7 +47,7 @@ export function mmRoutines(k: Kernel) {
 
   function pagesForMdl(routine: string, low: number, high: number, skip: number, total: number, cacheType: number, flags: number): MDL | null {
     const ctx = enter(routine, total)
-    irqlAbove(k, routine, DISPATCH_LEVEL, [0x7e, k.irql, DISPATCH_LEVEL, 0])
+    requireIrql(k, routine, DISPATCH_LEVEL, 0x7e, DISPATCH_LEVEL, 0)
     const cache = cacheOf(cacheType)
     if ((ctx.fail && !ctx.partial) || cache === undefined) return null
     return k.mdlPages.allocate({
@@ -58,7 +58,7 @@ export function mmRoutines(k: Kernel) {
 
   function mapLocked(routine: string, mdl: MDL, accessMode: number, cacheType: number, bugCheckOnFailure: boolean, priority: number): number {
     const state = k.mdl.require(mdl, routine)
-    irqlAbove(k, routine, DISPATCH_LEVEL, [0x76, k.irql, state.address, accessMode])
+    requireIrql(k, routine, DISPATCH_LEVEL, 0x76, state.address, accessMode)
     if (bugCheckOnFailure) {
       k.mdl.misuse(mdl, [0x82, state.address, mdl.MdlFlags, 0], `${routine} with BugCheckOnFailure TRUE: pass FALSE and handle a NULL result`)
     }
@@ -83,14 +83,14 @@ export function mmRoutines(k: Kernel) {
 
     MmFreeContiguousMemory(BaseAddress: number): void {
       entered()
-      irqlAbove(k, 'MmFreeContiguousMemory', DISPATCH_LEVEL)
+      requireIrql(k, 'MmFreeContiguousMemory', DISPATCH_LEVEL)
       k.contiguous.free('contiguous', BaseAddress, { routine: 'MmFreeContiguousMemory' })
     },
 
     MmFreeContiguousMemorySpecifyCache(BaseAddress: number, NumberOfBytes: number, CacheType: number): void {
       const r = 'MmFreeContiguousMemorySpecifyCache'
       entered()
-      irqlAbove(k, r, DISPATCH_LEVEL)
+      requireIrql(k, r, DISPATCH_LEVEL)
       const cache = cacheOf(CacheType)
       k.contiguous.free('contiguous', BaseAddress, { routine: r, bytes: toBytes(r, NumberOfBytes), ...(cache === undefined ? {} : { cache }) })
     },
@@ -100,7 +100,7 @@ export function mmRoutines(k: Kernel) {
       const r = 'MmAllocateNonCachedMemory'
       const bytes = toBytes(r, NumberOfBytes)
       const ctx = enter(r, bytes)
-      irqlAbove(k, r, APC_LEVEL)
+      requireIrql(k, r, APC_LEVEL)
       if (ctx.fail) return 0
       return k.contiguous.allocateNonCached(bytes, ctx.site === undefined ? {} : { site: ctx.site })
     },
@@ -108,7 +108,7 @@ export function mmRoutines(k: Kernel) {
     MmFreeNonCachedMemory(BaseAddress: number, NumberOfBytes: number): void {
       const r = 'MmFreeNonCachedMemory'
       entered()
-      irqlAbove(k, r, APC_LEVEL)
+      requireIrql(k, r, APC_LEVEL)
       k.contiguous.free('noncached', BaseAddress, { routine: r, bytes: toBytes(r, NumberOfBytes) })
     },
 
@@ -126,7 +126,7 @@ export function mmRoutines(k: Kernel) {
     /** Frees the pages only; the MDL itself is then freed with ExFreePool. */
     MmFreePagesFromMdl(MemoryDescriptorList: MDL): void {
       entered()
-      irqlAbove(k, 'MmFreePagesFromMdl', DISPATCH_LEVEL, [0x7e, k.irql, DISPATCH_LEVEL, 0])
+      requireIrql(k, 'MmFreePagesFromMdl', DISPATCH_LEVEL, 0x7e, DISPATCH_LEVEL, 0)
       k.mdlPages.free(MemoryDescriptorList)
     },
 
@@ -137,20 +137,20 @@ export function mmRoutines(k: Kernel) {
     IoAllocateMdl(VirtualAddress: number, Length: number, _SecondaryBuffer?: boolean, _ChargeQuota?: boolean, _Irp?: unknown): MDL | null {
       const r = 'IoAllocateMdl'
       const ctx = enter(r, toBytes(r, Length), MDL_TAG)
-      irqlAbove(k, r, DISPATCH_LEVEL)
+      requireIrql(k, r, DISPATCH_LEVEL)
       if (ctx.fail) return null
       return k.mdl.create(VirtualAddress, Length, ctx.site === undefined ? {} : { site: ctx.site })
     },
 
     IoFreeMdl(Mdl: MDL): void {
       entered()
-      irqlAbove(k, 'IoFreeMdl', DISPATCH_LEVEL)
+      requireIrql(k, 'IoFreeMdl', DISPATCH_LEVEL)
       k.mdl.free(Mdl)
     },
 
     MmBuildMdlForNonPagedPool(MemoryDescriptorList: MDL): void {
       entered()
-      irqlAbove(k, 'MmBuildMdlForNonPagedPool', DISPATCH_LEVEL)
+      requireIrql(k, 'MmBuildMdlForNonPagedPool', DISPATCH_LEVEL)
       k.mdl.buildForNonPagedPool(MemoryDescriptorList)
     },
 
@@ -159,14 +159,14 @@ export function mmRoutines(k: Kernel) {
       const state = k.mdl.require(MemoryDescriptorList, 'MmProbeAndLockPages')
       // Pageable memory may have to be paged in: APC_LEVEL at most; nonpaged, DISPATCH_LEVEL.
       const max = k.mdl.describesPageable(MemoryDescriptorList) ? APC_LEVEL : DISPATCH_LEVEL
-      irqlAbove(k, 'MmProbeAndLockPages', max, [0x70, k.irql, state.address, AccessMode])
+      requireIrql(k, 'MmProbeAndLockPages', max, 0x70, state.address, AccessMode)
       k.mdl.probeAndLock(MemoryDescriptorList, Operation)
     },
 
     MmUnlockPages(MemoryDescriptorList: MDL): void {
       entered()
       const state = k.mdl.require(MemoryDescriptorList, 'MmUnlockPages')
-      irqlAbove(k, 'MmUnlockPages', DISPATCH_LEVEL, [0x78, k.irql, state.address, 0])
+      requireIrql(k, 'MmUnlockPages', DISPATCH_LEVEL, 0x78, state.address, 0)
       k.mdl.unlock(MemoryDescriptorList)
     },
 
@@ -203,7 +203,7 @@ export function mmRoutines(k: Kernel) {
     MmUnmapLockedPages(BaseAddress: number, MemoryDescriptorList: MDL): void {
       entered()
       const state = k.mdl.require(MemoryDescriptorList, 'MmUnmapLockedPages')
-      irqlAbove(k, 'MmUnmapLockedPages', DISPATCH_LEVEL, [0x79, k.irql, BaseAddress, state.address])
+      requireIrql(k, 'MmUnmapLockedPages', DISPATCH_LEVEL, 0x79, BaseAddress, state.address)
       k.mdl.unmapLocked(BaseAddress, MemoryDescriptorList)
     },
 
@@ -213,21 +213,21 @@ export function mmRoutines(k: Kernel) {
       const bytes = toBytes(r, NumberOfBytes)
       const tag = toTag(r, PoolTag)
       const ctx = enter(r, bytes, tag)
-      irqlAbove(k, r, APC_LEVEL)
+      requireIrql(k, r, APC_LEVEL)
       if (ctx.fail) return 0
       return k.mappingAddresses.allocate(bytes, tag, ctx.site)
     },
 
     MmFreeMappingAddress(BaseAddress: number, PoolTag: PoolTag): void {
       entered()
-      irqlAbove(k, 'MmFreeMappingAddress', APC_LEVEL)
+      requireIrql(k, 'MmFreeMappingAddress', APC_LEVEL)
       k.mappingAddresses.free(BaseAddress, toTag('MmFreeMappingAddress', PoolTag))
     },
 
     MmMapLockedPagesWithReservedMapping(MappingAddress: number, PoolTag: PoolTag, MemoryDescriptorList: MDL, CacheType: number): number {
       const r = 'MmMapLockedPagesWithReservedMapping'
       entered()
-      irqlAbove(k, r, DISPATCH_LEVEL)
+      requireIrql(k, r, DISPATCH_LEVEL)
       const cache = cacheOf(CacheType)
       if (cache === undefined) return 0
       return k.mappingAddresses.map(MappingAddress, toTag(r, PoolTag), MemoryDescriptorList, cache)
@@ -236,7 +236,7 @@ export function mmRoutines(k: Kernel) {
     MmUnmapReservedMapping(BaseAddress: number, PoolTag: PoolTag, MemoryDescriptorList: MDL): void {
       const r = 'MmUnmapReservedMapping'
       entered()
-      irqlAbove(k, r, DISPATCH_LEVEL)
+      requireIrql(k, r, DISPATCH_LEVEL)
       k.mappingAddresses.unmap(BaseAddress, toTag(r, PoolTag), MemoryDescriptorList)
     },
 

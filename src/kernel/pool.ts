@@ -184,7 +184,7 @@ export class Pool {
   /**
    * Frees the block at `va` after checking it: a double free (0xC2/0x07), an address that is
    * not a block (0xC4/0x10), a corrupted header or slack (0x19, 0xC4/0x51; special pool 0xC1)
-   * are fatal; a wrong tag (0xC2/0x0A) is a violation and the block is freed.
+   * are fatal, and so is a wrong tag (0xC2/0x0A).
    */
   free(va: number, options: PoolFreeOptions = {}): void {
     const log = this.kernel.log
@@ -192,8 +192,10 @@ export class Pool {
     const routine = options.routine ?? 'ExFreePool'
     const block = this.blocks.get(va)
     if (block === undefined) this.badFree(va, routine)
+    // Bug check 0xC2 reference, 0x0A: freeing pool with the wrong tag. Windows bug checks on it
+    // whether or not Driver Verifier runs (the memory may be another component's): fatal.
     if (options.tag !== undefined && options.tag >>> 0 !== block.tag) {
-      log.violation({
+      log.fatal({
         kind: 'pool-free-mismatch',
         code: BUGCHECK.BAD_POOL_CALLER,
         params: [0x0a, va, block.tag, options.tag >>> 0],
@@ -216,7 +218,7 @@ export class Pool {
       this.freeLarge(block, routine)
     } else {
       this.special.verify(block, routine)
-      this.special.release(block, pageNote(`freed ${describeBlock(block)} (special pool)`, block.site, freeSite(this.kernel)))
+      this.special.release(block, pageNote(`freed ${describeBlock(block)} (special pool)`, block.site, freeSite(this.kernel), 'freed-special-pool'))
       this.forget(block, 0)
     }
     if (block.driver) this.tracker.freed(block.tag, block.paged, block.bytes)

@@ -29,3 +29,15 @@ export function tagName(value: number): string {
   }
   return s
 }
+
+/**
+ * Whether any of the tag's four bytes is a letter or digit: a pool tag with none is bug check
+ * 0xC2/0x9D ("a tag that does not contain any letters or digits"; bug check 0xC2 reference).
+ */
+export function hasLetterOrDigit(value: number): boolean {
+  for (let i = 0; i < 4; i++) {
+    const c = (value >>> (8 * i)) & 0xff
+    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) return true
+  }
+  return false
+}

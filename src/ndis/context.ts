@@ -94,6 +94,14 @@ export class NdisContext {
     this.spinLocks = spinLocks
   }
 
+  /**
+   * The NDIS version the driver registered with (MajorNdisVersion); 6 before it registers,
+   * since an NDIS 6 miniport is what DriverEntry is expected to register.
+   */
+  get ndisMajorVersion(): number {
+    return this.characteristics?.MajorNdisVersion ?? 6
+  }
+
   handleId(): number {
     return this.nextHandle++
   }

@@ -16,6 +16,7 @@ import { checkDmaIrql } from '../dma/violations.js'
 import { NDIS_FLAGS, NDIS_OBJECT_TYPE, NDIS_SG_DMA, NDIS_STATUS, NT_STATUS, DEVICE_DESCRIPTION_VERSION } from './constants.js'
 import { NDIS_BUGCHECK, type DmaHandle, type NdisContext, type SgDmaRegistration } from './context.js'
 import type { NDIS_SG_DMA_DESCRIPTION, NET_BUFFER, SCATTER_GATHER_LIST } from './types.js'
+import { reportIrql, requireIrql } from '../kernel/irql-checks.js'
 
 export class NdisDma {
   private readonly ctx: NdisContext
@@ -115,9 +116,8 @@ export class NdisDma {
     const none = { virtualAddress: 0, physicalAddress: 0 }
     const call = k.calls.allocation('NdisMAllocateSharedMemory', Length)
     if (!ctx.checkHandle('NdisMAllocateSharedMemory', MiniportAdapterHandle)) return none
-    if (k.irql !== PASSIVE_LEVEL) {
-      ctx.violation('irql-violation', `NdisMAllocateSharedMemory at ${irqlName(k.irql)}: it must be called at PASSIVE_LEVEL`, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS_BUGCHECK.allocateSharedMemoryHighIrql, 0, Length, k.irql])
-    }
+    // NDIS checks this one itself (bug check 0x7C/0x01: adapter block, length, IRQL).
+    if (k.irql !== PASSIVE_LEVEL) reportIrql(k, 'NdisMAllocateSharedMemory', PASSIVE_LEVEL, false, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS_BUGCHECK.allocateSharedMemoryHighIrql, 0, Length, k.irql])
     if (!ctx.inInitialize) {
       ctx.violation('init-only-call', `NdisMAllocateSharedMemory (${formatBytes(Length)}) outside MiniportInitializeEx: shared memory is allocated during initialization (S04); later, use NdisMAllocateSharedMemoryAsyncEx`, undefined, undefined, {
         routine: 'NdisMAllocateSharedMemory',

@@ -26,6 +26,7 @@ import { NblPools } from './nbl.js'
 import { Protocol } from './protocol.js'
 import { SpinLocks } from './spinlock.js'
 import type { NDIS_OID_REQUEST } from './types.js'
+import { requireIrql } from '../kernel/irql-checks.js'
 
 export interface NdisHostParts {
   readonly kernel: Kernel
@@ -122,10 +123,7 @@ export class NdisHost {
     const nbls = this.nbls
     const interrupts = this.interrupts
     const protocol = this.protocol
-    const irqlAtMost = (routine: string, maximum: number): void => {
-      if (k.irql <= maximum) return
-      ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0xe5, k.irql, 0, 0], { routine })
-    }
+    const irqlAtMost = (routine: string, maximum: number): void => void requireIrql(k, routine, maximum)
     // Offset and Length are ULONGs: a value that is not one is the driver's mistake. Beyond the
     // 256 bytes of configuration space there is nothing to read or write (0 bytes, as NDIS).
     const busRange = (routine: string, offset: number, length: number): boolean => {

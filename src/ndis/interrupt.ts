@@ -11,6 +11,7 @@ import { DEVICE_IRQL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../kernel/irql.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
 import { NDIS_BUGCHECK, type InterruptHandle, type NdisContext } from './context.js'
 import type { NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS } from './types.js'
+import { requireIrql } from '../kernel/irql-checks.js'
 
 /** Deliveries at one instant of virtual time without the line dropping: a storm. */
 export const STORM_LIMIT = 10_000
@@ -100,9 +101,7 @@ export class Interrupts {
       this.ctx.violation('ndis-bad-handle', 'NdisMDeregisterInterruptEx: not the handle NdisMRegisterInterruptEx returned, or already deregistered')
       return
     }
-    if (this.ctx.kernel.irql !== PASSIVE_LEVEL) {
-      this.ctx.violation('irql-violation', 'NdisMDeregisterInterruptEx must be called at PASSIVE_LEVEL', BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0xe5, this.ctx.kernel.irql, 0, 0])
-    }
+    requireIrql(this.ctx.kernel, 'NdisMDeregisterInterruptEx', PASSIVE_LEVEL)
     r.detach()
     this.clock.cancel(r.isrTimer)
     this.clock.cancel(r.dpcTimer)

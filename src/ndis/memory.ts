@@ -8,13 +8,24 @@
 //  - Those flags only from a miniport's MiniportInitialize[Ex], at PASSIVE_LEVEL. Anywhere else it
 //    is a programming error (init-only-call) and, memory being fragmented by then, the call is
 //    likely to fail (S04, S06) — dmalab makes the attempt after reporting it.
-//  - NdisFreeMemory: Length and MemoryFlags must be those of the allocation when flags were set.
+//  - NdisFreeMemory: Length and MemoryFlags must be those of the allocation when flags were set;
+//    at PASSIVE_LEVEL for contiguous memory, below DISPATCH_LEVEL for noncached memory, at or
+//    below DISPATCH_LEVEL otherwise (NdisFreeMemory reference, Remarks).
+//  - For an NDIS 6 miniport, NdisAllocateMemoryWithTagPriority replaces NdisAllocateMemory and
+//    NdisAllocateMemoryWithTag ("Allocating Memory in an NDIS 6.0 Miniport Driver"). The old
+//    routines keep working (the seeds are written around them) and are a note (`info`), once
+//    per calling line.
+//  - NdisAllocateMemoryWithTagPriority is pool: a zero tag is 0xC2/0x9B and a tag with no letter
+//    or digit 0xC2/0x9D (bug check 0xC2 reference), as for ExAllocatePoolWithTag.
 import { formatBytes, hex } from '../hw/address.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
-import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../kernel/irql.js'
-import { tagName, tagValue, type PoolTag } from '../kernel/tags.js'
+import { APC_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../kernel/irql.js'
+import { requireIrql } from '../kernel/irql-checks.js'
+import { hasLetterOrDigit, tagName, tagValue, type PoolTag } from '../kernel/tags.js'
+import { siteText } from '../kernel/calls.js'
 import { POOL_TYPE } from '../kernel/wdm.js'
 import type { CallSite } from '../kernel/calls.js'
+import { siteHere } from '../kernel/sites.js'
 import { NDIS_MEMORY, NDIS_STATUS } from './constants.js'
 import type { NdisContext } from './context.js'
 
@@ -32,9 +43,15 @@ interface NdisAllocation {
 
 const VALID_FLAGS = NDIS_MEMORY.NDIS_MEMORY_CONTIGUOUS | NDIS_MEMORY.NDIS_MEMORY_NONCACHED
 
+/** 0xC4 parameter 1 for a nonpaged allocation above DISPATCH_LEVEL, and for its free. */
+const NONPAGED_ALLOC_IRQL = 0x02
+const NONPAGED_FREE_IRQL = 0x12
+
 export class NdisMemory {
   private readonly ctx: NdisContext
   private readonly live = new Map<number, NdisAllocation>()
+  /** Calling lines already told their routine is replaced for NDIS 6 (`routine@site`). */
+  private readonly deprecatedNoted = new Set<string>()
 
   constructor(ctx: NdisContext) {
     this.ctx = ctx
@@ -49,9 +66,10 @@ export class NdisMemory {
     if ((MemoryFlags & ~VALID_FLAGS) !== 0) {
       this.ctx.violation('ndis-bad-argument', `NdisAllocateMemory: MemoryFlags ${hex(MemoryFlags)} has bits other than NDIS_MEMORY_CONTIGUOUS and NDIS_MEMORY_NONCACHED`)
     }
+    this.deprecated('NdisAllocateMemory', ctx.site)
     const flags = MemoryFlags & VALID_FLAGS
     if (flags === 0) {
-      if (k.irql > DISPATCH_LEVEL) this.irql('NdisAllocateMemory', DISPATCH_LEVEL)
+      requireIrql(k, 'NdisAllocateMemory', DISPATCH_LEVEL, NONPAGED_ALLOC_IRQL, POOL_TYPE.NonPagedPool, Length)
     } else {
       this.checkInitOnly(Length, flags)
     }
@@ -69,7 +87,8 @@ export class NdisMemory {
     k.log.throwIfStopped()
     const tag = tagValue(Tag)
     const ctx = k.calls.allocation('NdisAllocateMemoryWithTag', Length, Number.isNaN(tag) ? undefined : tagName(tag))
-    if (k.irql > DISPATCH_LEVEL) this.irql('NdisAllocateMemoryWithTag', DISPATCH_LEVEL)
+    this.deprecated('NdisAllocateMemoryWithTag', ctx.site)
+    requireIrql(k, 'NdisAllocateMemoryWithTag', DISPATCH_LEVEL, NONPAGED_ALLOC_IRQL, POOL_TYPE.NonPagedPoolNx, Length)
     if (ctx.fail || !(Length > 0) || Number.isNaN(tag)) return { status: NDIS_STATUS.NDIS_STATUS_FAILURE, virtualAddress: 0 }
     const va = k.pool.allocate(POOL_TYPE.NonPagedPoolNx, Length, tag, ctx.site === undefined ? {} : { site: ctx.site })
     if (va === 0) return { status: NDIS_STATUS.NDIS_STATUS_FAILURE, virtualAddress: 0 }
@@ -82,7 +101,8 @@ export class NdisMemory {
     k.log.throwIfStopped()
     const tag = tagValue(Tag)
     const ctx = k.calls.allocation('NdisAllocateMemoryWithTagPriority', Length, Number.isNaN(tag) ? undefined : tagName(tag))
-    if (k.irql > DISPATCH_LEVEL) this.irql('NdisAllocateMemoryWithTagPriority', DISPATCH_LEVEL)
+    requireIrql(k, 'NdisAllocateMemoryWithTagPriority', DISPATCH_LEVEL, NONPAGED_ALLOC_IRQL, POOL_TYPE.NonPagedPoolNx, Length)
+    if (!Number.isNaN(tag)) this.checkTag(tag, Length)
     if (ctx.fail || !(Length > 0) || Number.isNaN(tag)) return 0
     const va = k.pool.allocate(POOL_TYPE.NonPagedPoolNx, Length, tag, ctx.site === undefined ? {} : { site: ctx.site })
     if (va !== 0) this.live.set(va, { kind: 'pool', length: Length, flags: 0, routine: 'NdisAllocateMemoryWithTagPriority' })
@@ -99,8 +119,11 @@ export class NdisMemory {
       k.pool.free(VirtualAddress, { routine: 'NdisFreeMemory' })
       return
     }
-    if (a.flags !== 0 && k.irql > PASSIVE_LEVEL) this.irql('NdisFreeMemory', PASSIVE_LEVEL)
-    else if (k.irql > DISPATCH_LEVEL) this.irql('NdisFreeMemory', DISPATCH_LEVEL)
+    // NdisFreeMemory reference, Remarks: contiguous at PASSIVE_LEVEL, noncached below
+    // DISPATCH_LEVEL, anything else at or below DISPATCH_LEVEL.
+    if (a.kind === 'contiguous') requireIrql(k, 'NdisFreeMemory of contiguous memory', PASSIVE_LEVEL)
+    else if (a.kind === 'noncached') requireIrql(k, 'NdisFreeMemory of noncached memory', APC_LEVEL)
+    else requireIrql(k, 'NdisFreeMemory', DISPATCH_LEVEL, NONPAGED_FREE_IRQL, POOL_TYPE.NonPagedPool, VirtualAddress)
     const wrong: string[] = []
     if ((MemoryFlags & VALID_FLAGS) !== a.flags) wrong.push(`MemoryFlags ${flagText(MemoryFlags)} (allocated with ${flagText(a.flags)})`)
     if (a.flags !== 0 && Length !== a.length) wrong.push(`Length ${Length} (allocated ${a.length})`)
@@ -167,15 +190,36 @@ export class NdisMemory {
         phase: k.phase,
       })
     }
-    if (k.irql !== PASSIVE_LEVEL) this.irql('NdisAllocateMemory with NDIS_MEMORY_CONTIGUOUS/NONCACHED', PASSIVE_LEVEL)
+    requireIrql(k, 'NdisAllocateMemory with NDIS_MEMORY_CONTIGUOUS/NONCACHED', PASSIVE_LEVEL)
   }
 
-  private irql(routine: string, maximum: number): void {
-    const k = this.ctx.kernel
-    this.ctx.violation('irql-violation', `${routine} at ${irqlName(k.irql)}: it must be called at ${irqlName(maximum)}${maximum === PASSIVE_LEVEL ? '' : ' or below'}`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x02, k.irql, maximum, 0], {
-      routine,
-      irql: k.irql,
+  /** An NDIS 5-era routine called by an NDIS 6 miniport: a note, once per calling line. */
+  private deprecated(routine: string, site: CallSite | undefined): void {
+    if (this.ctx.ndisMajorVersion < 6) return
+    const where = siteText(site)
+    const key = `${routine}@${where ?? ''}`
+    if (this.deprecatedNoted.has(key)) return
+    this.deprecatedNoted.add(key)
+    this.ctx.kernel.log.report({
+      kind: 'deprecated-routine',
+      message: `${routine} is an NDIS 5 routine: for NDIS 6.0 and later, NdisAllocateMemoryWithTagPriority replaces NdisAllocateMemory and NdisAllocateMemoryWithTag (it takes the miniport's handle, a tag and a priority). The call works; this is a note, not a fault`,
+      ...(where === undefined ? {} : { site: where }),
+      details: { routine, replacement: 'NdisAllocateMemoryWithTagPriority' },
     })
+  }
+
+  /** NdisAllocateMemoryWithTagPriority is pool: the pool's tag rules apply (0xC2/0x9B, 0x9D). */
+  private checkTag(tag: number, length: number): void {
+    if (tag === 0) {
+      this.ctx.kernel.log.violation({ kind: 'pool-bad-call', code: BUGCHECK.BAD_POOL_CALLER, params: [0x9b, POOL_TYPE.NonPagedPoolNx, length, 0], message: 'NdisAllocateMemoryWithTagPriority with tag 0: an untagged allocation cannot be tracked (use a unique four-character tag, S19)', ...this.site() })
+    } else if (!hasLetterOrDigit(tag)) {
+      this.ctx.kernel.log.violation({ kind: 'pool-bad-call', code: BUGCHECK.BAD_POOL_CALLER, params: [0x9d, tag, POOL_TYPE.NonPagedPoolNx, 0], message: `NdisAllocateMemoryWithTagPriority with tag 0x${tag.toString(16).padStart(8, '0')}: a tag must hold a letter or digit, or pool tracking cannot tell it apart`, ...this.site() })
+    }
+  }
+
+  private site(): { site?: string } {
+    const s = siteHere()
+    return s === undefined ? {} : { site: s }
   }
 }
 

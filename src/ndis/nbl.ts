@@ -11,6 +11,7 @@ import { tagName, tagValue } from '../kernel/tags.js'
 import { POOL_TYPE } from '../kernel/wdm.js'
 import { NDIS_BUGCHECK, type NblPoolHandle, type NdisContext } from './context.js'
 import type { NET_BUFFER, NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS } from './types.js'
+import { requireIrql } from '../kernel/irql-checks.js'
 
 /** Bytes NDIS spends per NBL with one NET_BUFFER (x64, NDIS 6.20, without context). */
 export const NBL_BYTES = 0x1b0
@@ -127,9 +128,7 @@ export class NblPools {
       this.misuse(`NdisAllocateNetBufferAndNetBufferList: DataOffset ${dataOffset} and DataLength ${dataLength} must be byte counts (ULONG)`)
       return null
     }
-    if (k.irql > DISPATCH_LEVEL) {
-      this.ctx.violation('irql-violation', `NdisAllocateNetBufferAndNetBufferList at ${irqlName(k.irql)}: it must be called at DISPATCH_LEVEL or below`, BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, [0x02, k.irql, DISPATCH_LEVEL, 0])
-    }
+    requireIrql(k, 'NdisAllocateNetBufferAndNetBufferList', DISPATCH_LEVEL)
     const block = k.pool.allocate(POOL_TYPE.NonPagedPoolNx, NBL_BYTES, pool.tag, { ...(site === undefined ? {} : { site }), driver: pool.driver })
     if (block === 0) return null
     const nbl = newNetBufferList(withBuffer ? newNetBuffer(mdl, dataOffset, dataLength) : null)

@@ -8,6 +8,7 @@ import { DISPATCH_LEVEL, irqlName } from '../kernel/irql.js'
 import type { Kernel } from '../kernel/kernel.js'
 import { siteHere } from '../kernel/sites.js'
 import { DMALAB_P1 } from '../kernel/kinds.js'
+import { IRQL_API, requireIrql, requireIrqlExactly } from '../kernel/irql-checks.js'
 import type { NDIS_SPIN_LOCK } from './types.js'
 
 /** dmalab's own parameter 1 for spin-lock misuse found on one CPU (Windows hangs instead). */
@@ -39,15 +40,15 @@ export class SpinLocks {
     const routine = dpr ? 'NdisDprAcquireSpinLock' : 'NdisAcquireSpinLock'
     if (!this.check(lock, routine)) return
     if (lock.held) this.misuse(lock, `${routine} of spin lock #${lock.id}, already held: on one processor this never returns (deadlock)`, true)
+    // The NDIS spin-lock routines wrap KeAcquireSpinLock[AtDpcLevel] / KeReleaseSpinLock[FromDpcLevel]:
+    // bug check 0xC4 reference, 0x40/0x41 (the DPC-level variants below DISPATCH_LEVEL), 0x42
+    // (KeAcquireSpinLock above DISPATCH_LEVEL), 0x32 (KeReleaseSpinLock at any IRQL but
+    // DISPATCH_LEVEL). An NDIS_SPIN_LOCK here has no address: parameter 3 is 0.
     if (dpr) {
-      if (k.irql !== DISPATCH_LEVEL) {
-        k.irqlViolation(0x40, 0, `${routine} at ${irqlName(k.irql)}: the Dpr variant is only for callers already at DISPATCH_LEVEL`)
-      }
+      requireIrqlExactly(k, routine, DISPATCH_LEVEL, k.irql < DISPATCH_LEVEL ? 0x40 : IRQL_API)
       lock.OldIrql = k.irql
     } else {
-      if (k.irql > DISPATCH_LEVEL) {
-        k.irqlViolation(0x42, 0, `${routine} at ${irqlName(k.irql)}: spin locks are acquired at IRQL <= DISPATCH_LEVEL`)
-      }
+      requireIrql(k, routine, DISPATCH_LEVEL, 0x42)
       lock.OldIrql = k.irql
       if (k.irql < DISPATCH_LEVEL) k.irql = DISPATCH_LEVEL
     }
@@ -62,6 +63,7 @@ export class SpinLocks {
       this.misuse(lock, `${routine} of spin lock #${lock.id}, which is not held`, false)
       return
     }
+    requireIrqlExactly(k, routine, DISPATCH_LEVEL, dpr ? (k.irql < DISPATCH_LEVEL ? 0x41 : IRQL_API) : 0x32)
     lock.held = false
     if (!dpr) k.irql = lock.OldIrql
   }

@@ -76,7 +76,8 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'free with the wrong tag', kind: 'pool-free-mismatch', code: 0xc2, fatal: false,
+    // Bug check 0xC2 reference, 0x0A: Windows always bug checks a free with the wrong tag.
+    name: 'free with the wrong tag', kind: 'pool-free-mismatch', code: 0xc2, fatal: true,
     params: (_f, c) => ({ 0: 0x0a, 1: c['va']!, 2: 0x74736554, 3: 0x74736555 }),
     run: ({ k }, c) => {
       c['va'] = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 64, 'tseT')

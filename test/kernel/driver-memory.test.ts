@@ -50,18 +50,21 @@ describe('driver memory access through the kernel page tables', () => {
     const b = faultOf(m, () => m.kernel.memory.read32(8))
     expect(b.code).toBe(0x50)
     expect(b.name).toBe('PAGE_FAULT_IN_NONPAGED_AREA')
-    expect(b.params).toEqual([8, 0, 0, 0])
+    // Bug check 0x50 reference: p4 0x2, no valid PTE for the address.
+    expect(b.params).toEqual([8, 0, 0, 2])
     const f = m.findings.at(-1)!
     expect(f).toMatchObject({ kind: 'page-fault', severity: 'fatal', code: 0x50 })
     expect(f.message).toMatch(/NULL pointer dereference/)
     expect(f.site).toMatch(/^test\/kernel\/driver-memory\.test\.ts:\d+$/)
   })
 
-  it('unmapped kernel VA: 0x50 on a write, with p2 = 1', () => {
+  // Bug check 0x50 reference: on x64 Windows 10 (1507) and later parameter 2 is 0 for a read,
+  // 2 for a write (10 to execute); parameter 4 is 0x2 when no valid PTE maps the address.
+  it('unmapped kernel VA: 0x50 on a write, with p2 = 2 as x64 Windows 10 encodes it, p4 = 0x2', () => {
     const m = createMachine()
     const va = mapPages(m, 1)
     const b = faultOf(m, () => m.kernel.memory.write8(va + 10 * 4096, 1))
-    expect(b.params).toEqual([va + 10 * 4096, 1, 0, 0])
+    expect(b.params).toEqual([va + 10 * 4096, 2, 0, 2])
     expect(m.findings.at(-1)!.message).toMatch(/never mapped/)
   })
 
@@ -72,7 +75,8 @@ describe('driver memory access through the kernel page tables', () => {
     m.kernel.space.unmap(va, 2, PTE.FREED, { what: "pool block 'Test' (8192 bytes)", site: 'examples/x.ts:1', freedAt: 'examples/x.ts:9' })
     const b = faultOf(m, () => m.kernel.memory.read32(va + 4096 + 16))
     expect(b.code).toBe(0x50)
-    expect(b.params[0]).toBe(va + 4096 + 16)
+    // 0x50 reference, parameter 4 0x0: NONPAGED_BUGCHECK_FREED_PTE, the PTE is marked free.
+    expect(b.params).toEqual([va + 4096 + 16, 0, 0, 0])
     expect(m.findings.at(-1)!.message).toMatch(/freed memory \(pool block 'Test' \(8192 bytes\), allocated at examples\/x\.ts:1, freed at examples\/x\.ts:9\)/)
   })
 

@@ -59,11 +59,16 @@ describe('special pool (verifier option)', () => {
     expect(bugCheckOf(() => k2.ExFreePool(vb)).params).toEqual([vb, vb + 40, 0, 0x24])
   })
 
-  it('use after free of a special-pool block faults, even a single byte', () => {
+  // Bug check 0xD5 DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL reference: special pool caught the
+  // driver touching memory it had freed (p1 address, p2 0 read / 1 write).
+  it('use after free of a special-pool block is 0xD5, even a single byte', () => {
     const { m, k } = fixture(special)
     const va = k.ExAllocatePoolWithTag(k.NonPagedPoolNx, 8, 'eerF')
     k.ExFreePool(va)
-    expect(bugCheckOf(() => m.kernel.memory.write8(va, 1)).code).toBe(0x50)
+    const b = bugCheckOf(() => m.kernel.memory.write8(va, 1))
+    expect(b.code).toBe(0xd5)
+    expect(b.name).toBe('DRIVER_PAGE_FAULT_IN_FREED_SPECIAL_POOL')
+    expect(b.params).toEqual([va, 1, 0, 0])
     expect(m.findings.at(-1)!.message).toMatch(/freed nonpaged pool block 'Free' \(8 bytes\) \(special pool\)/)
   })
 

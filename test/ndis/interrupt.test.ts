@@ -135,16 +135,22 @@ describe('spin locks', () => {
 
   it('NdisDprAcquireSpinLock below DISPATCH_LEVEL is an IRQL violation at the calling line', () => {
     let site = ''
+    let releaseSite = ''
     const { m } = inOidRequest((_a, ndis) => {
       const { spinLock } = ndis.NdisAllocateSpinLock()
       site = lineHere(1)
       ndis.NdisDprAcquireSpinLock(spinLock)
+      releaseSite = lineHere(1)
       ndis.NdisDprReleaseSpinLock(spinLock)
       ndis.NdisFreeSpinLock(spinLock)
     })
-    const f = theFinding(m, 'irql-violation')
-    expect(f).toMatchObject({ code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, params: [0x40, PASSIVE_LEVEL, 0, 0], site }) // 0xC4 reference: 0x40, KeAcquireSpinLockAtDpcLevel below DISPATCH_LEVEL
-    expect(f.message).toBe('NdisDprAcquireSpinLock at PASSIVE_LEVEL: the Dpr variant is only for callers already at DISPATCH_LEVEL')
+    // Bug check 0xC4 reference: 0x40 KeAcquireSpinLockAtDpcLevel and 0x41
+    // KeReleaseSpinLockFromDpcLevel below DISPATCH_LEVEL (p2 the current IRQL).
+    const [acquire, release] = m.findings
+    expect(kinds(m)).toEqual(['irql-violation', 'irql-violation'])
+    expect(acquire).toMatchObject({ code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, params: [0x40, PASSIVE_LEVEL, 0, 0], site })
+    expect(acquire!.message).toBe('NdisDprAcquireSpinLock at PASSIVE_LEVEL: it must be called at DISPATCH_LEVEL')
+    expect(release).toMatchObject({ params: [0x41, PASSIVE_LEVEL, 0, 0], site: releaseSite })
   })
 
   it('acquiring a lock the CPU already holds never returns on one processor: a fatal spin-lock-misuse naming the lock', () => {

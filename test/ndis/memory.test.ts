@@ -48,7 +48,8 @@ describe('NdisAllocateMemory (S01–S05)', () => {
     expect(status).toBe(ndis.NDIS_STATUS_SUCCESS)
     const f = theFinding(m, 'irql-violation')
     expect(f.code).toBe(BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION)
-    expect(f.params).toEqual([0x02, 5, ndis.DISPATCH_LEVEL, 0])
+    // Bug check 0xC4 reference, 0x02: current IRQL, pool type (NonPagedPool), size of the allocation.
+    expect(f.params).toEqual([0x02, 5, 0, 64])
     expect(f.message).toBe('NdisAllocateMemory at DIRQL(5): it must be called at DISPATCH_LEVEL or below')
     expect(f.site).toBe(site)
     ndis.NdisFreeMemory(virtualAddress, 64, 0)
@@ -143,7 +144,8 @@ describe('NdisAllocateMemory (S01–S05)', () => {
     })
     const f = theFinding(m, 'irql-violation')
     expect(f.site).toBe(site)
-    expect(f.params).toEqual([0x02, 2, 0, 0])
+    // Bug check 0xC4 reference, 0xE5: a kernel API called at the incorrect IRQL (parameter 2).
+    expect(f.params).toEqual([0xe5, 2, 0, 0])
     expect(f.message).toBe('NdisAllocateMemory with NDIS_MEMORY_CONTIGUOUS/NONCACHED at DISPATCH_LEVEL: it must be called at PASSIVE_LEVEL')
     expect(kinds(m)).toEqual(['irql-violation'])
   })
@@ -191,5 +193,97 @@ describe('NdisAllocateMemory (S01–S05)', () => {
     // The memory is gone all the same: no leak at unload.
     m.halt()
     expect(kinds(m)).toEqual(['pool-free-mismatch'])
+  })
+})
+
+describe('NDIS 6 memory rules (WDK pages)', () => {
+  // NdisFreeMemory reference, Remarks: noncached memory is freed below DISPATCH_LEVEL,
+  // contiguous memory at PASSIVE_LEVEL, anything else at or below DISPATCH_LEVEL.
+  it('NdisFreeMemory of noncached memory at APC_LEVEL is legal; at DISPATCH_LEVEL it is an IRQL violation', () => {
+    let site = ''
+    const { m } = loadTestMiniport({}, {
+      hooks: {
+        initialize: (a) => {
+          const n = a.ndis
+          const first = n.NdisAllocateMemory(PAGE, NONCACHED, -1).virtualAddress
+          const second = n.NdisAllocateMemory(PAGE, NONCACHED, -1).virtualAddress
+          const apc = n.KeRaiseIrql(n.APC_LEVEL)
+          n.NdisFreeMemory(first, PAGE, NONCACHED)
+          n.KeLowerIrql(apc.oldIrql)
+          const dispatch = n.KeRaiseIrql(n.DISPATCH_LEVEL)
+          site = lineHere(1)
+          n.NdisFreeMemory(second, PAGE, NONCACHED)
+          n.KeLowerIrql(dispatch.oldIrql)
+        },
+      },
+    })
+    expect(kinds(m)).toEqual(['irql-violation'])
+    const f = theFinding(m, 'irql-violation')
+    expect(f).toMatchObject({ site, params: [0xe5, 2, 0, 0] })
+    expect(f.message).toBe('NdisFreeMemory of noncached memory at DISPATCH_LEVEL: it must be called at APC_LEVEL or below')
+  })
+
+  it('NdisFreeMemory of contiguous memory must be at PASSIVE_LEVEL', () => {
+    const { m } = loadTestMiniport({}, {
+      hooks: {
+        initialize: (a) => {
+          const n = a.ndis
+          const va = n.NdisAllocateMemory(PAGE, CONTIGUOUS, -1).virtualAddress
+          const apc = n.KeRaiseIrql(n.APC_LEVEL)
+          n.NdisFreeMemory(va, PAGE, CONTIGUOUS)
+          n.KeLowerIrql(apc.oldIrql)
+        },
+      },
+    })
+    expect(theFinding(m, 'irql-violation').message).toBe('NdisFreeMemory of contiguous memory at APC_LEVEL: it must be called at PASSIVE_LEVEL')
+  })
+
+  // "Allocating Memory in an NDIS 6.0 Miniport Driver": NdisAllocateMemoryWithTagPriority replaces
+  // NdisAllocateMemory and NdisAllocateMemoryWithTag. They keep working; a note (info), not a fault.
+  it('an NDIS 6 miniport calling NdisAllocateMemory[WithTag] gets one note per calling line, and the run stays clean', () => {
+    const { m, ndis } = loadTestMiniport()
+    const sites: string[] = []
+    for (let i = 0; i < 3; i++) {
+      sites[0] = lineHere(1)
+      const a = ndis.NdisAllocateMemory(64, 0, -1)
+      sites[1] = lineHere(1)
+      const b = ndis.NdisAllocateMemoryWithTag(64, 'tseT')
+      expect(a.status).toBe(ndis.NDIS_STATUS_SUCCESS)
+      expect(b.status).toBe(ndis.NDIS_STATUS_SUCCESS)
+      ndis.NdisFreeMemory(a.virtualAddress, 64, 0)
+      ndis.NdisFreeMemory(b.virtualAddress, 64, 0)
+    }
+    expect(m.findings).toEqual([])
+    expect(m.notes.map((n) => [n.kind, n.severity, n.site, n.details?.['routine']])).toEqual([
+      ['deprecated-routine', 'info', sites[0], 'NdisAllocateMemory'],
+      ['deprecated-routine', 'info', sites[1], 'NdisAllocateMemoryWithTag'],
+    ])
+    expect(m.notes[0]!.message).toContain('NdisAllocateMemoryWithTagPriority replaces NdisAllocateMemory and NdisAllocateMemoryWithTag')
+    m.halt()
+    expect(m.report().outcome).toBe('clean')
+    expect(m.report().notes).toHaveLength(2)
+  })
+
+  it('HighestAcceptableAddress keeps its documented meaning through the deprecated routine', () => {
+    const { m, ndis } = loadTestMiniport({ memory: { policy: 'high-first' } })
+    const { virtualAddress } = ndis.NdisAllocateMemory(3 * PAGE, 0, FOUR_GIB_MINUS_ONE)
+    for (const pa of pagesOf(ndis, virtualAddress, 3 * PAGE)) expect(pa).toBeLessThan(TWO_POW_32)
+    ndis.NdisFreeMemory(virtualAddress, 3 * PAGE, 0)
+    expect(m.findings).toEqual([])
+  })
+
+  // Bug check 0xC2 reference: 0x9B a tag of 0, 0x9D a tag with no letter or digit.
+  it('NdisAllocateMemoryWithTagPriority with tag 0 is 0xC2/0x9B, with a tag of no letter or digit 0xC2/0x9D', () => {
+    const { m, ndis } = loadTestMiniport()
+    const handle = m.ndis!.ctx.adapterHandle
+    const zero = ndis.NdisAllocateMemoryWithTagPriority(handle, 64, 0, 16)
+    const symbols = ndis.NdisAllocateMemoryWithTagPriority(handle, 64, '#!- ', 16)
+    const fine = ndis.NdisAllocateMemoryWithTagPriority(handle, 64, '_1#!', 16)
+    expect(m.findings.map((f) => [f.kind, f.code, f.params?.[0]])).toEqual([
+      ['pool-bad-call', BUGCHECK.BAD_POOL_CALLER, 0x9b],
+      ['pool-bad-call', BUGCHECK.BAD_POOL_CALLER, 0x9d],
+    ])
+    expect(m.findings[1]!.params).toEqual([0x9d, 0x23212d20, 512, 0])
+    for (const va of [zero, symbols, fine]) ndis.NdisFreeMemory(va, 64, 0)
   })
 })
