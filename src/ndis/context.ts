@@ -94,12 +94,9 @@ export class NdisContext {
     this.spinLocks = spinLocks
   }
 
-  /**
-   * The NDIS version the driver registered with (MajorNdisVersion); 6 before it registers,
-   * since an NDIS 6 miniport is what DriverEntry is expected to register.
-   */
+  /** The NDIS major version the driver registered with; 6 before it registers. */
   get ndisMajorVersion(): number {
-    return this.characteristics?.MajorNdisVersion ?? 6
+    return this.model === 'ndis5' ? 5 : 6
   }
 
   handleId(): number {

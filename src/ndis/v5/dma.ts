@@ -19,11 +19,12 @@
 import { PAGE_SIZE, formatBytes, hex } from '../../hw/address.js'
 import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { siteText } from '../../kernel/calls.js'
-import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../../kernel/irql.js'
+import { DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../kernel/irql.js'
 import type { AdapterState } from '../../dma/adapter.js'
 import { reportMapFailure } from '../../dma/map-failures.js'
 import { DMA_DMALAB_BAD_ARGUMENT, DMA_VIOLATION } from '../../dma/violations.js'
 import { DMALAB_P1 } from '../../kernel/kinds.js'
+import { reportIrql } from '../../kernel/irql-checks.js'
 import { allocateCommonBuffer, freeCommonBuffer } from '../../dma/common-buffer.js'
 import { buildScatterGather, putScatterGather, type SgRequest } from '../../dma/scatter-gather.js'
 import { DEVICE_DESCRIPTION_VERSION, NDIS_STATUS } from '../constants.js'
@@ -322,9 +323,8 @@ export class Dma5 {
     const none = { virtualAddress: 0, physicalAddress: 0 }
     if (!s.enterAdapter('NdisMAllocateSharedMemory', MiniportAdapterHandle)) return none
     const call = k.calls.allocation('NdisMAllocateSharedMemory', Length)
-    if (k.irql !== PASSIVE_LEVEL) {
-      ctx.violation('irql-violation', `NdisMAllocateSharedMemory at ${irqlName(k.irql)}: it must be called at PASSIVE_LEVEL`, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS_BUGCHECK.allocateSharedMemoryHighIrql, 0, Length, k.irql])
-    }
+    // NDIS checks this one itself (bug check 0x7C/0x01: adapter block, length, IRQL).
+    if (k.irql !== PASSIVE_LEVEL) reportIrql(k, 'NdisMAllocateSharedMemory', PASSIVE_LEVEL, false, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS_BUGCHECK.allocateSharedMemoryHighIrql, 0, Length, k.irql])
     // NDIS 5.1: "NdisMAllocateSharedMemory can be called only from MiniportInitialize" (later: ...Async).
     if (!ctx.inInitialize) {
       ctx.violation('init-only-call', `NdisMAllocateSharedMemory (${formatBytes(Length)}) outside MiniportInitialize: shared memory is allocated while the miniport initializes; later, NdisMAllocateSharedMemoryAsync`, undefined, undefined, { routine: 'NdisMAllocateSharedMemory', length: Length, phase: k.phase })

@@ -9,7 +9,8 @@
 // for them to the driver (so a pool never freed is a pool leak with its line), and a packet
 // pool never hands out more than NumberOfDescriptors (+ overflow) descriptors at once.
 import { PAGE_SIZE, pagesSpanned } from '../../hw/address.js'
-import { DISPATCH_LEVEL, irqlName } from '../../kernel/irql.js'
+import { DISPATCH_LEVEL } from '../../kernel/irql.js'
+import { requireIrqlExactly } from '../../kernel/irql-checks.js'
 import { CHAIN_LIMIT } from '../../kernel/mdl.js'
 import { tagValue } from '../../kernel/tags.js'
 import { POOL_TYPE } from '../../kernel/wdm.js'
@@ -143,9 +144,8 @@ export class Packets {
   /** NdisDprAllocatePacket: as NdisAllocatePacket, for callers already at DISPATCH_LEVEL. */
   NdisDprAllocatePacket(PoolHandle: unknown): { status: number; packet: NDIS_PACKET | null } {
     const k = this.s.ctx.kernel
-    if (k.irql !== DISPATCH_LEVEL && this.s.enter('NdisDprAllocatePacket')) {
-      this.s.ctx.violation('irql-violation', `NdisDprAllocatePacket at ${irqlName(k.irql)}: it must be called at DISPATCH_LEVEL (use NdisAllocatePacket below it)`)
-    }
+    // Below DISPATCH_LEVEL the caller wants NdisAllocatePacket.
+    if (k.irql !== DISPATCH_LEVEL && this.s.enter('NdisDprAllocatePacket')) requireIrqlExactly(k, 'NdisDprAllocatePacket', DISPATCH_LEVEL)
     return this.allocatePacket('NdisDprAllocatePacket', PoolHandle, true)
   }
 

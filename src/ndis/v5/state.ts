@@ -3,7 +3,7 @@
 // the checks every NDIS 5 routine shares (handle, IRQL, version, initialization-only).
 import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { DISPATCH_LEVEL } from '../../kernel/irql.js'
-import { irqlAbove } from '../../kernel/irql-checks.js'
+import { requireIrql } from '../../kernel/irql-checks.js'
 import type { NdisContext } from '../context.js'
 import { NDIS_BUGCHECK } from '../context.js'
 import { NDIS_ATTRIBUTE } from './constants.js'
@@ -99,7 +99,7 @@ export class Ndis5State {
 
   /** The routine's documented IRQL ceiling (Driver Verifier: 0xC4/0xE5, a call at the wrong IRQL). */
   irqlAtMost(routine: string, maximum: number): void {
-    irqlAbove(this.ctx.kernel, routine, maximum)
+    requireIrql(this.ctx.kernel, routine, maximum)
   }
 
   /** A routine the NDIS 5.1 reference says MiniportInitialize calls (and nothing else). */
