@@ -23,7 +23,7 @@ import { InterruptCauses } from './interrupts.js'
 import { IO_BAR, IO_SIZE, IoWindow } from './io-window.js'
 import { Phy } from './phy.js'
 import {
-  ACCESS, ACCESS_KIND, CTRL, DELAY_FPD, EECD, EERD, ICR, MDIC, MMIO_SIZE, RAH_AV, REG, REGISTER_FILE_WORDS, RESET_VALUES, STATUS, WRITABLE,
+  ACCESS, ACCESS_KIND, CTRL, DELAY_FPD, EECD, EERD, ICR, MDIC, MMIO_SIZE, RAH_AV, REG, REGISTER_FILE_WORDS, RESET_VALUES, RXCSUM, STATUS, WRITABLE,
 } from './registers.js'
 import { RxEngine } from './rx.js'
 import { Statistics } from './stats.js'
@@ -192,6 +192,7 @@ export class E1000 implements Nic {
       case REG.TDT: return tx.ring.tail
       case REG.TIDV: return tx.delay.delay
       case REG.TADV: return tx.delay.absolute
+      case REG.RXCSUM: return this.regs[REG.RXCSUM >>> 2]!
       // ICS and IMC are write-only.
       default: return 0
     }
@@ -238,6 +239,10 @@ export class E1000 implements Nic {
         return
       case REG.TADV:
         tx.delay.absolute = value & 0xffff
+        return
+      case REG.RXCSUM:
+        this.regs[REG.RXCSUM >>> 2] = value & RXCSUM.WRITABLE
+        rx.packetChecksum = true
         return
       default:
         return

@@ -127,6 +127,7 @@ export const RCTL = {
 
 /** RXCSUM (0x5000, chapter 13 register descriptions; receive checksum offload, 3.2.9). */
 export const RXCSUM = {
+  WRITABLE: 0x7ff,
   PCSS_MASK: 0xff,
   IPOFLD: 0x100,
   TUOFLD: 0x200,
@@ -225,6 +226,8 @@ export const ACCESS = {
 const SPECIAL: readonly number[] = [
   REG.CTRL, REG.STATUS, REG.EECD, REG.EERD, REG.MDIC, REG.ICR, REG.ITR, REG.ICS, REG.IMS, REG.IMC, REG.RCTL, REG.TCTL,
   REG.RDBAL, REG.RDBAH, REG.RDLEN, REG.RDH, REG.RDT, REG.RDTR, REG.RADV, REG.TDBAL, REG.TDBAH, REG.TDLEN, REG.TDH, REG.TDT, REG.TIDV, REG.TADV,
+  // Stored like a plain register, but the receive engine wants to know it was written.
+  REG.RXCSUM,
 ]
 
 export const ACCESS_KIND: Uint8Array = (() => {

@@ -101,4 +101,29 @@ describe('receive checksum offload', () => {
     const withFcs = receiveOne(m, d, frame)
     expect(withFcs.checksum).toBe(sum16(withFcs.data, 14, withFcs.data.length))
   })
+
+  it('reports the packet checksum in the first descriptor of a frame that spans several (3.2.3)', () => {
+    const m = createMachine()
+    const d = new BareMetalE1000(m, { rxBufferSize: 1024, rctl: RCTL_BAM | RCTL_SECRC | (1 << 16) }).init()
+    d.write(R.RXCSUM, 0)
+    const frame = ipFrame({ payload: 1400 })
+    m.wire.inject(frame)
+    m.runUntilIdle()
+    expect(d.rxDescriptor(0).checksum).toBe(sum16(frame, 0, frame.length))
+    expect(d.rxDescriptor(1).checksum).toBe(0)
+  })
+
+  // A stated shortcut (rx.ts): the packet checksum is a pass over every byte, so it is written
+  // once software has programmed RXCSUM, as drivers that use it do.
+  it('leaves the packet checksum 0 until software writes RXCSUM', () => {
+    const m = createMachine()
+    const d = new BareMetalE1000(m).init()
+    const frame = ipFrame({ payload: 100 })
+    expect(receiveOne(m, d, frame).checksum).toBe(0)
+    d.write(R.RXCSUM, 0)
+    expect(receiveOne(m, d, frame).checksum).toBe(sum16(frame, 0, frame.length))
+    d.write(R.CTRL, 1 << 26) // a reset forgets it
+    d.init()
+    expect(receiveOne(m, d, frame).checksum).toBe(0)
+  })
 })
