@@ -21,7 +21,7 @@ import { archProfile } from './kernel/arch.js'
 import { parseFaultSpecs } from './faults/spec.js'
 import { DriverCaller } from './kernel/driver-call.js'
 import { DmaVerifier } from './dma/verifier.js'
-import { HalDma, type PhysicalDeviceObject } from './dma/api.js'
+import { HalDma, createDeviceObject, type PhysicalDeviceObject } from './dma/api.js'
 import type { DmaStats } from './dma/adapter.js'
 import { NdisHost } from './ndis/host.js'
 import type { MiniportModule, MiniportState } from './ndis/miniport.js'
@@ -149,7 +149,7 @@ export class Machine {
     }
     this.caller = new DriverCaller(this.kernel)
     this.hal = new HalDma({ kernel: this.kernel, domains: this.iommu.domains, verifier: this.dmaVerifier, caller: this.caller, stats: this.dmaStats, iova: new Map() })
-    this.pdo = { DeviceName: '\\Device\\NTPNP_PCI0003', bdf: NIC_BDF, requesterId: this.nic.pci.requesterId }
+    this.pdo = { DeviceName: '\\Device\\NTPNP_PCI0003', bdf: NIC_BDF, requesterId: this.nic.pci.requesterId, address: 0 }
     this.traffic = {
       send: (o) => this.sendFrames(o),
       receive: (o) => this.receiveFrames(o),
@@ -220,6 +220,7 @@ export class Machine {
     }
     if (this.ndis !== null) throw new Error('a miniport is already loaded on this machine (one NIC, one driver)')
     if (typeof miniport?.default !== 'function') throw new TypeError('a miniport module needs a default export DriverEntry(ndis, registryPath)')
+    createDeviceObject(this.kernel, this.dmaVerifier, this.pdo)
     const host = new NdisHost({ kernel: this.kernel, clock: this.clock, hal: this.hal, caller: this.caller, nic: this.nic, wire: this.wire, pdo: this.pdo, seed: this.config.seed }, name ?? 'miniport')
     this.ndis = host
     host.runUntil = (done, ns) => this.runUntil(done, ns)

@@ -2,7 +2,7 @@
 // in C. Each driver-facing routine checks its IRQL (0xE6/0x13), takes its fault decision once
 // through the kernel's hook, and then uses the internal services that the NDIS layer also uses.
 import { PAGE_SIZE } from '../hw/address.js'
-import { NTSTATUS } from '../kernel/wdm.js'
+import { NTSTATUS, POOL_TYPE } from '../kernel/wdm.js'
 import { siteText } from '../kernel/calls.js'
 import {
   DEVICE_DESCRIPTION_MAX_VERSION, DEVICE_DESCRIPTION_VERSION, type DEVICE_DESCRIPTION, type DMA_ADAPTER, type DMA_OPERATIONS,
@@ -10,9 +10,10 @@ import {
 } from '../kernel/hal.js'
 import { DISPATCH_LEVEL, PASSIVE_LEVEL } from '../kernel/irql.js'
 import type { MDL } from '../kernel/mdl.js'
-import { POOL_TYPE } from '../kernel/wdm.js'
 import { tagValue } from '../kernel/tags.js'
+import type { Kernel } from '../kernel/kernel.js'
 import { AdapterState, type DmaPlatform } from './adapter.js'
+import type { DmaVerifier } from './verifier.js'
 import { allocateCommonBuffer, freeCommonBuffer } from './common-buffer.js'
 import { reportMapFailure } from './map-failures.js'
 import { buildScatterGather, mapRegistersFor, pagesTouched, putScatterGather, sgListSize, type SgCallback, type SgRequest } from './scatter-gather.js'
@@ -26,6 +27,26 @@ export interface PhysicalDeviceObject {
   readonly DeviceName: string
   readonly bdf: string
   readonly requesterId: number
+  /**
+   * Where its DEVICE_OBJECT lives (nonpaged pool): what a bug check names as "device object".
+   * 0 until a driver is loaded for the device (createDeviceObject): a bare machine allocates nothing.
+   */
+  address: number
+}
+
+/** sizeof(DEVICE_OBJECT) on x64, and the I/O manager's pool tag for device objects ("Devi"). */
+const DEVICE_OBJECT_BYTES = 0x150
+const DEVICE_OBJECT_TAG = tagValue('iveD')
+
+/**
+ * The PCI bus driver's DEVICE_OBJECT for a function, made when a driver is loaded for it: a
+ * block of the system's nonpaged pool (not the driver's), registered with the DMA verifier so an
+ * IOMMU fault names it (0xE6/0x26 parameter 2).
+ */
+export function createDeviceObject(kernel: Kernel, verifier: DmaVerifier, pdo: PhysicalDeviceObject): void {
+  if (pdo.address !== 0) return
+  pdo.address = kernel.pool.allocate(POOL_TYPE.NonPagedPoolNx, DEVICE_OBJECT_BYTES, DEVICE_OBJECT_TAG, { driver: false })
+  if (pdo.address !== 0) verifier.addDevice(pdo.bdf, pdo.address)
 }
 
 export function isPdo(x: unknown): x is PhysicalDeviceObject {

@@ -73,6 +73,7 @@ export class DmaVerifier {
   private readonly reported = new Map<string, { count: number }>()
   /** Physical guard frames around common buffers (dmaGuard), with what they guard. */
   private readonly guards = new Map<number, Guard>()
+  private readonly devices = new Map<string, number>()
   /** Guard IOVA pages around common buffers (dmaGuard, IOMMU on): `requester:page` → what. */
   private readonly guardIovas = new Map<string, { readonly what: string; readonly site: string | undefined }>()
   private nextId = 1
@@ -193,9 +194,28 @@ export class DmaVerifier {
    * out of reach. Anything else passes through unchanged.
    */
   explainDeviceFinding(input: DeviceFinding): DeviceFinding {
-    if (input.kind === 'iommu-fault') return this.explainIommuFault(input, input.details?.['address'])
+    if (input.kind === 'iommu-fault') return this.withIommuParams(this.explainIommuFault(input, input.details?.['address']))
     if (input.kind === 'dma-address-truncated') return this.explainTruncation(input, input.details?.['intended'])
     return input
+  }
+
+  /** The device object of each requester (PCI bus:device.function), for 0xE6/0x26. */
+  addDevice(bdf: string, deviceObject: number): void {
+    this.devices.set(bdf, deviceObject)
+  }
+
+  /**
+   * 0xE6/0x26 "IOMMU detected DMA violation": p2 the device object of the faulting device, p3
+   * the faulting information (the address the device used), p4 the fault type (hardware
+   * specific: the VT-d fault reason).
+   */
+  private withIommuParams(input: DeviceFinding): DeviceFinding {
+    const d = input.details ?? {}
+    const requester = d['requester']
+    const address = d['address']
+    const reason = d['reason']
+    const device = typeof requester === 'string' ? (this.devices.get(requester) ?? 0) : 0
+    return { ...input, code: BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION, params: [DMA_VIOLATION.iommuViolation, device, typeof address === 'number' ? address : 0, typeof reason === 'number' ? reason : 0] }
   }
 
   private explainIommuFault(input: DeviceFinding, address: unknown): DeviceFinding {

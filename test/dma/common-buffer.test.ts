@@ -85,7 +85,9 @@ describe('AllocateCommonBuffer (S13)', () => {
     expect([...seen]).toEqual(new Array(16).fill(0xff))
     const f = theFinding(l.m, 'iommu-fault')
     expect(f.code).toBe(BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION)
-    expect(f.params).toEqual([0x26, 0, 0, 0])
+    // Bug check 0xE6/0x26: p2 the faulting device's device object, p3 the faulting address, p4 the fault type (VT-d reason 6: read not permitted).
+    expect(f.params).toEqual([0x26, l.m.pdo.address, logicalAddress, 6])
+    expect(l.m.pdo.address).not.toBe(0)
     expect(f.details).toMatchObject({ requester: '00:03.0', address: logicalAddress, access: 'read' })
     expect(l.m.report().dma.iommuFaults).toEqual([expect.objectContaining({ requester: '00:03.0', address: logicalAddress, access: 'read' })])
   })

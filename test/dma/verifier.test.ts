@@ -74,8 +74,9 @@ describe('S14 a ring programmed with MmGetPhysicalAddress of contiguous memory',
     const f = firstFinding(m, 'iommu-fault')
     expect(kinds(m)[0]).toBe('iommu-fault')
     expect(f.code).toBe(BUGCHECK.DRIVER_VERIFIER_DMA_VIOLATION)
-    expect(f.params).toEqual([0x26, 0, 0, 0])
     const address = f.details!['address'] as number
+    // Bug check 0xE6/0x26: the device object, the faulting address, the fault type (VT-d reason 6).
+    expect(f.params).toEqual([0x26, m.pdo.address, address, 6])
     expect(f.message).toBe(
       `IOMMU fault: 00:03.0 read at device address ${hex(address)}: read not permitted (VT-d reason 6). ` +
         `${hex(address)} was never mapped for the device: it is the CPU physical address of contiguous memory 4 KiB at VA ${hex(txRing)} (allocated at ${f.site!}), ` +
