@@ -369,7 +369,7 @@ export const FINDING_KINDS = {
   'send-not-completed': {
     severity: 'violation', leak: false,
     bugchecks: [own(NDIS, DMALAB_P1.sendsNotCompleted, 'sends not completed')],
-    summary: 'MiniportPause completed with sends not given back',
+    summary: 'MiniportPause completed with sends not given back; NDIS 5: the protocol unbound with sends not completed, or a serialized miniport held pended sends through two ticks of the wake-up timer (NDIS resets the adapter)',
   },
   'spin-lock-misuse': {
     severity: 'violation', leak: false,

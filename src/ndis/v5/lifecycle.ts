@@ -1,8 +1,10 @@
 // An NDIS 5.1 miniport's life as NDIS drives it: after DriverEntry registered it
 // (NdisMRegisterMiniport), MiniportInitialize with the medium array and the adapter's
 // configuration context; NDIS's own queries; a protocol binds (queries, lookahead, multicast
-// list, packet filter); MiniportCheckForHang every few seconds (and MiniportReset when it says
-// so); at the end the protocol unbinds (its sends complete, its packets are returned, the
+// list, packet filter); NDIS's wake-up timer every CheckForHangTimeInSeconds (two by default):
+// MiniportCheckForHang, and MiniportReset when it says so or when a request, or a send a
+// serialized miniport pended, is still in the miniport at two ticks in a row ("Resetting a
+// Network Interface Card (NDIS 5.1)"); at the end the protocol unbinds (its sends complete, its packets are returned, the
 // filter is cleared), MiniportHalt, the driver's unload, and the checks NDIS makes on the way.
 // Handlers run at the IRQL NDIS 5.1 runs them at: MiniportInitialize and MiniportHalt at
 // PASSIVE_LEVEL, MiniportCheckForHang, MiniportReset and requests at DISPATCH_LEVEL.
@@ -17,7 +19,7 @@ import type { DriverModel } from '../driver-model.js'
 import { PENDING_TIMEOUT_NS, type MiniportState } from '../miniport.js'
 import type { DRIVER_OBJECT } from '../types.js'
 import type { Configuration } from './config.js'
-import { NDIS5_MEDIUM, NDIS5_STATUS, OID5 } from './constants.js'
+import { NDIS5_MEDIUM, NDIS5_STATUS, NDIS_ATTRIBUTE, OID5 } from './constants.js'
 import type { Dma5 } from './dma.js'
 import type { Interrupts5 } from './interrupt.js'
 import type { Packets } from './packets.js'
@@ -52,14 +54,18 @@ export class Miniport5 implements DriverModel {
   state: MiniportState = 'unloaded'
   initStatus: number = NDIS_STATUS.NDIS_STATUS_SUCCESS
   crashedIn: string | null = null
-  private readonly hangTimer: Timer
+  private readonly wakeUpTimer: Timer
   private resetting = false
+  /** Ticks of the wake-up timer so far: sends and requests are stamped with it to time them out. */
+  private ticks = 0
   /** OIDs NDIS and the protocol sent at bind, with the status each got (for tests and reports). */
   readonly bindRequests: OidAnswer[] = []
+  /** Why NDIS reset the adapter, one entry a reset. */
+  readonly resetReasons: string[] = []
 
   constructor(parts: Ndis5Parts) {
     this.p = parts
-    this.hangTimer = parts.state.ctx.kernel.clock.timer('MiniportCheckForHang', () => this.checkForHang(), { background: true })
+    this.wakeUpTimer = parts.state.ctx.kernel.clock.timer('NDIS wake-up timer (MiniportCheckForHang, send and request time-outs)', () => this.wakeUp(), { background: true })
   }
 
   /** DriverEntry has returned: initialize the adapter if it registered, or clean up after it. */
@@ -119,10 +125,13 @@ export class Miniport5 implements DriverModel {
     }
     this.state = 'running'
     k.enterRuntime()
+    k.clock.armAfter(this.wakeUpTimer, this.interval())
     this.bind()
-    if (typeof chars.CheckForHangHandler === 'function' && !k.log.stopped) {
-      k.clock.armAfter(this.hangTimer, (s.attributes?.checkForHangSeconds ?? 2) * 1e9)
-    }
+  }
+
+  /** The wake-up timer's period: CheckForHangTimeInSeconds from NdisMSetAttributesEx, two seconds by default. */
+  private interval(): number {
+    return (this.p.state.attributes?.checkForHangSeconds ?? 2) * 1e9
   }
 
   /** NDIS's initialization queries, then the protocol's bind (NDIS 5.1: "Binding to an Underlying Miniport"). */
@@ -170,35 +179,84 @@ export class Miniport5 implements DriverModel {
     protocol.bound = !s.ctx.kernel.log.stopped
   }
 
-  /** MiniportCheckForHang every CheckForHangTimeInSeconds; TRUE asks NDIS to reset the adapter. */
-  private checkForHang(): void {
-    const { state: s } = this.p
+  /**
+   * NDIS's wake-up timer: MiniportCheckForHang if the miniport has one; then a reset if it said
+   * TRUE, or a request has been in the miniport since before the last tick (unless
+   * NDIS_ATTRIBUTE_IGNORE_REQUEST_TIMEOUT), or a serialized miniport has held a pended send as
+   * long (unless NDIS_ATTRIBUTE_IGNORE_PACKET_TIMEOUT): between one and two periods.
+   */
+  private wakeUp(): void {
+    const { state: s, requests, send } = this.p
     const k = s.ctx.kernel
     const chars = s.characteristics
-    if (this.state !== 'running' || chars?.CheckForHangHandler === undefined || k.log.stopped || this.resetting) return
-    k.clock.armAfter(this.hangTimer, (s.attributes?.checkForHangSeconds ?? 2) * 1e9)
-    const hung = s.ctx.caller.call4('MiniportCheckForHang', DISPATCH_LEVEL, chars.CheckForHangHandler, s.adapterContext, undefined, undefined, undefined)
-    if (hung === DRIVER_FAILED) return
-    if (hung === true) this.reset()
+    if (this.state !== 'running' || chars === null || k.log.stopped) return
+    k.clock.armAfter(this.wakeUpTimer, this.interval())
+    if (this.resetting) return
+    const tick = ++this.ticks
+    let why: string | null = null
+    if (typeof chars.CheckForHangHandler === 'function') {
+      const hung = s.ctx.caller.call4('MiniportCheckForHang', DISPATCH_LEVEL, chars.CheckForHangHandler, s.adapterContext, undefined, undefined, undefined)
+      if (hung === DRIVER_FAILED) return
+      if (hung === true) why = 'MiniportCheckForHang returned TRUE'
+    }
+    const flags = s.attributes?.flags ?? 0
+    const seconds = this.interval() / 1e9
+    if (why === null && (flags & NDIS_ATTRIBUTE.NDIS_ATTRIBUTE_IGNORE_REQUEST_TIMEOUT) === 0) {
+      const oid = requests.timedOut(tick)
+      if (oid !== null) {
+        why = `a request (OID ${hex(oid)}) timed out`
+        k.log.report({ kind: 'hang', message: `OID ${hex(oid)} stayed pending in the miniport through two ticks of NDIS's ${seconds}-second wake-up timer: NDIS timed the request out and reset the adapter (MiniportReset)`, details: { oid: hex(oid) } })
+      }
+    }
+    if (why === null && !s.deserialized && (flags & NDIS_ATTRIBUTE.NDIS_ATTRIBUTE_IGNORE_PACKET_TIMEOUT) === 0) {
+      const held = send.timedOut(tick)
+      if (held > 0) {
+        why = `${held} pended send${held === 1 ? '' : 's'} timed out`
+        k.log.report({
+          kind: 'send-not-completed',
+          code: BUGCHECK.BUGCODE_NDIS_DRIVER,
+          params: [NDIS_BUGCHECK.sendsNotCompleted, held, 0, 0],
+          message: `${held} send${held === 1 ? '' : 's'} the serialized miniport pended stayed uncompleted through two ticks of NDIS's ${seconds}-second wake-up timer: NDIS timed them out, reset the adapter (MiniportReset) and completed them to the protocol as aborted`,
+          details: { outstanding: held },
+        })
+      }
+    }
+    if (why !== null && !k.log.stopped) this.reset(why)
   }
 
-  /** NDIS resets the adapter: RESET_START to the protocol, MiniportReset, RESET_END, and the filter again after an addressing reset. */
-  reset(): void {
-    const { state: s, requests, protocol } = this.p
+  /**
+   * NDIS resets the adapter: RESET_START to the protocol, MiniportReset, RESET_END, and the filter
+   * again after an addressing reset. No sends or requests reach the miniport meanwhile. For a
+   * serialized miniport NDIS completes the request and the sends it holds itself, as aborted (a
+   * deserialized one completes them: they stay its own).
+   */
+  reset(why: string): void {
+    const { state: s, requests, protocol, send } = this.p
     if (this.state !== 'running' || this.resetting) return
     this.resetting = true
+    this.resetReasons.push(why)
+    send.hold = true
     try {
       protocol.status(NDIS5_STATUS.NDIS_STATUS_RESET_START, new Uint8Array(0))
       const r = requests.reset()
+      if (!s.deserialized) {
+        requests.abortPending()
+        send.abortOwned()
+      }
       protocol.status(NDIS5_STATUS.NDIS_STATUS_RESET_END, new Uint8Array(0))
       if (r.addressingReset && isSuccess(r.status) && !s.ctx.kernel.log.stopped) {
-        // An addressing reset loses the addresses and filter: NDIS sets them again.
-        requests.set(OID5.OID_GEN_CURRENT_LOOKAHEAD, le32(PROTOCOL_LOOKAHEAD))
-        requests.set(OID5.OID_802_3_MULTICAST_LIST, new Uint8Array(0))
-        requests.set(OID5.OID_GEN_CURRENT_PACKET_FILTER, le32(protocol.packetFilter))
+        // An addressing reset loses the addresses and filter: NDIS sets them again, once no
+        // request is in the miniport (one at a time).
+        requests.whenIdle(() => {
+          requests.set(OID5.OID_GEN_CURRENT_LOOKAHEAD, le32(PROTOCOL_LOOKAHEAD))
+          requests.set(OID5.OID_802_3_MULTICAST_LIST, new Uint8Array(0))
+          requests.set(OID5.OID_GEN_CURRENT_PACKET_FILTER, le32(protocol.packetFilter))
+        })
       }
     } finally {
       this.resetting = false
+      send.hold = false
+      send.wake()
     }
   }
 
@@ -230,7 +288,7 @@ export class Miniport5 implements DriverModel {
       protocol.packetFilter = 0
     }
     protocol.bound = false
-    k.clock.cancel(this.hangTimer)
+    k.clock.cancel(this.wakeUpTimer)
     if (k.log.stopped) return this.stopped()
     k.phase = 'halt'
     const chars = s.characteristics!

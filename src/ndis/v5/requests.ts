@@ -4,15 +4,23 @@
 // (MiniportReset, NdisMResetComplete). NDIS 5.1 reference: MiniportQueryInformation and
 // MiniportSetInformation run at DISPATCH_LEVEL, one request at a time; MiniportReset too.
 // NdisMResetComplete with no reset pending is BUGCODE_NDIS_DRIVER 0x7C/0x0F.
+//
+// A request still in the miniport at two ticks of NDIS's wake-up timer has timed out: NDIS
+// resets the adapter (lifecycle.ts). For a serialized miniport NDIS then completes the request
+// itself, as aborted, and the miniport must not complete it; a deserialized miniport still owes
+// its NdisM[Query|Set]InformationComplete ("Resetting a Network Interface Card (NDIS 5.1)").
+// NDIS 5 has no watchdog bug check (0x7C/0x25 came with NDIS 6): a request that never completes
+// is a hang.
 import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { DRIVER_FAILED } from '../../kernel/driver-call.js'
 import { DISPATCH_LEVEL } from '../../kernel/irql.js'
 import { tagValue } from '../../kernel/tags.js'
 import { POOL_TYPE } from '../../kernel/wdm.js'
 import { hex } from '../../hw/address.js'
+import type { Timer } from '../../hw/clock.js'
 import { NDIS_STATUS, statusName } from '../constants.js'
 import { PENDING_TIMEOUT_NS } from '../miniport.js'
-import { NDIS_BUGCHECK, NDIS_WATCHDOG } from '../context.js'
+import { NDIS5_STATUS } from './constants.js'
 import { NDIS5_BUGCHECK, type Ndis5State } from './state.js'
 
 /** Pool tag of the information buffers NDIS passes with a request (dmalab's choice; reads "NDrq"). */
@@ -35,10 +43,25 @@ export interface StatusSink {
   statusComplete(): void
 }
 
+/** A request in the miniport. */
+interface Pending {
+  readonly kind: 'query' | 'set'
+  readonly oid: number
+  /** Set by the Complete, or by NDIS aborting it at a reset. */
+  status: number | null
+  /** The wake-up tick that first saw it pending (0: none yet). */
+  seenAt: number
+}
+
 export class Requests5 {
   private readonly s: Ndis5State
-  /** The request the miniport pended, waiting for its Complete. */
-  private pending: { readonly kind: 'query' | 'set'; status: number | null } | null = null
+  /** The request in the miniport, until it completes. */
+  private pending: Pending | null = null
+  /** A request NDIS aborted at a reset of a serialized miniport: a Complete for it is out of order. */
+  private aborted: Pending | null = null
+  /** Runs once no request is in the miniport (the addressing reset's OIDs), from the clock. */
+  private idleWork: Array<() => void> = []
+  private readonly idleTimer: Timer
   private resetPending: { done: boolean; status: number; addressingReset: boolean } | null = null
   statusSink: StatusSink | null = null
   /** Runs the clock until `done()` or `ns` pass (the host sets it). */
@@ -47,6 +70,11 @@ export class Requests5 {
 
   constructor(state: Ndis5State) {
     this.s = state
+    this.idleTimer = state.ctx.kernel.clock.timer('NDIS requests held for a pending one', () => {
+      const work = this.idleWork
+      this.idleWork = []
+      if (!state.ctx.kernel.log.stopped) for (const w of work) w()
+    })
   }
 
   /** One query (MiniportQueryInformation), waiting for NdisMQueryInformationComplete when it pends. */
@@ -73,7 +101,8 @@ export class Requests5 {
       else k.memory.fill(buffer, length, 0)
       const handler = kind === 'query' ? chars.QueryInformationHandler : chars.SetInformationHandler
       const name = kind === 'query' ? 'MiniportQueryInformation' : 'MiniportSetInformation'
-      this.pending = { kind, status: null }
+      const p: Pending = { kind, oid, status: null, seenAt: 0 }
+      this.pending = p
       const r = s.ctx.caller.call(name, DISPATCH_LEVEL, () => handler(s.adapterContext, oid, buffer, data.length))
       if (r === DRIVER_FAILED) return failed
       if (typeof r !== 'object' || r === null || typeof r.status !== 'number') {
@@ -85,14 +114,18 @@ export class Requests5 {
       const bytesNeeded = typeof r.bytesNeeded === 'number' && Number.isSafeInteger(r.bytesNeeded) ? r.bytesNeeded : 0
       let status = r.status >>> 0
       if (status === NDIS_STATUS.NDIS_STATUS_PENDING) {
-        this.runUntil(() => this.pending?.status !== null || k.log.stopped, PENDING_TIMEOUT_NS)
+        // Long enough for the wake-up timer to time the request out and reset the adapter, and
+        // for a deserialized miniport to complete it after the reset.
+        const seconds = s.attributes?.checkForHangSeconds ?? 2
+        this.runUntil(() => p.status !== null || k.log.stopped, Math.max(PENDING_TIMEOUT_NS, 3 * seconds * 1e9))
         if (k.log.stopped) return failed
-        if (this.pending?.status === null || this.pending === null) {
-          // NDIS's watchdog: 0x7C/0x25 with parameter 2 0x23, an OID request that never completed.
-          k.log.report({ kind: 'hang', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.watchdog, NDIS_WATCHDOG.miniportOid, 0, oid], message: `${name} pended OID ${hex(oid)} and never called ${kind === 'query' ? 'NdisMQueryInformationComplete' : 'NdisMSetInformationComplete'}` })
+        if (p.status === null) {
+          k.log.report({ kind: 'hang', message: `${name} pended OID ${hex(oid)} and never called ${kind === 'query' ? 'NdisMQueryInformationComplete' : 'NdisMSetInformationComplete'}${this.resets > 0 ? ', not even after NDIS reset the adapter' : ''}`, details: { oid: hex(oid) } })
           return failed
         }
-        status = this.pending.status
+        status = p.status
+      } else if (p.status !== null) {
+        s.callOrder(`${name} returned ${statusName(status)} for OID ${hex(oid)} after completing it (${kind === 'query' ? 'NdisMQueryInformationComplete' : 'NdisMSetInformationComplete'}): only a request that returned NDIS_STATUS_PENDING is completed`)
       }
       if (kind === 'query' && status === NDIS_STATUS.NDIS_STATUS_SUCCESS && bytesDone > data.length) {
         s.ctx.violation('ndis-bad-argument', `${name} for OID ${hex(oid)} says it wrote ${bytesDone} bytes into a ${data.length}-byte InformationBuffer`)
@@ -100,9 +133,38 @@ export class Requests5 {
       const out = kind === 'query' && status === NDIS_STATUS.NDIS_STATUS_SUCCESS ? k.memory.readBytes(buffer, Math.min(bytesDone, data.length)) : new Uint8Array(0)
       return { status, bytesDone, bytesNeeded, data: out }
     } finally {
-      this.pending = null
+      if (this.pending?.oid === oid && this.pending.kind === kind) this.pending = null
       if (!k.log.stopped) k.pool.free(buffer, { routine: 'NDIS' })
+      if (this.pending === null && this.idleWork.length > 0 && !k.log.stopped) k.clock.armAfter(this.idleTimer, 0)
     }
+  }
+
+  /** Runs `work` now if no request is in the miniport, else when the one there completes. */
+  whenIdle(work: () => void): void {
+    if (this.pending === null) work()
+    else this.idleWork.push(work)
+  }
+
+  /**
+   * The wake-up timer's look at the request in the miniport: the OID if an earlier tick saw it
+   * pending already (it timed out), else null (and the request is marked as seen).
+   */
+  timedOut(tick: number): number | null {
+    const p = this.pending
+    if (p === null || p.status !== null) return null
+    if (p.seenAt === 0) {
+      p.seenAt = tick
+      return null
+    }
+    return tick > p.seenAt ? p.oid : null
+  }
+
+  /** At a reset of a serialized miniport NDIS completes the request in it, as aborted. */
+  abortPending(): void {
+    const p = this.pending
+    if (p === null || p.status !== null) return
+    p.status = NDIS5_STATUS.NDIS_STATUS_REQUEST_ABORTED
+    this.aborted = p
   }
 
   NdisMQueryInformationComplete(MiniportAdapterHandle: unknown, Status: number): void {
@@ -119,7 +181,9 @@ export class Requests5 {
     s.dispatchOrBelow(routine)
     const p = this.pending
     if (p === null || p.kind !== kind || p.status !== null) {
-      s.callOrder(`${routine} with no ${kind} request pending`)
+      const aborted = this.aborted !== null && this.aborted.kind === kind
+      s.callOrder(`${routine} with no ${kind} request pending${aborted ? `: NDIS completed OID ${hex(this.aborted!.oid)} itself, as aborted, when it reset the adapter (a serialized miniport gives up its request at a reset)` : ''}`)
+      if (aborted) this.aborted = null
       return
     }
     p.status = typeof status === 'number' ? status >>> 0 : NDIS_STATUS.NDIS_STATUS_FAILURE

@@ -16,14 +16,19 @@ import { DISPATCH_LEVEL } from '../../kernel/irql.js'
 import type { Timer } from '../../hw/clock.js'
 import { buildScatterGather, putScatterGather } from '../../dma/scatter-gather.js'
 import { NDIS_STATUS } from '../constants.js'
-import { NDIS_PER_PACKET_INFO } from './constants.js'
+import { NDIS5_STATUS, NDIS_PER_PACKET_INFO } from './constants.js'
 import type { Dma5 } from './dma.js'
 import { bufferVa, type Packets } from './packets.js'
 import type { Ndis5State } from './state.js'
 import type { NDIS_PACKET, SCATTER_GATHER_LIST } from './types.js'
 
-/** Where a packet the protocol sent is now. */
-type Owner = 'ndis' | 'miniport'
+/**
+ * Where a packet the protocol sent is now: NDIS, or the miniport (a number: the wake-up tick that
+ * first saw it there, 0 until one has; a serialized miniport's send still there a tick later has
+ * timed out).
+ */
+type Owner = 'ndis' | number
+const HANDED = 0
 
 /** Who hears of a completed send: the protocol. */
 export type SendCompleteSink = (packet: NDIS_PACKET, status: number) => void
@@ -40,6 +45,10 @@ export class SendPath {
   private readonly owner = new Map<NDIS_PACKET, Owner>()
   /** A serialized miniport said NDIS_STATUS_RESOURCES: hold the queue until it has resources. */
   private blocked = false
+  /** NDIS is resetting the adapter: no sends reach the miniport. */
+  hold = false
+  /** Packets NDIS completed itself at a reset of a serialized miniport: the miniport gave them up. */
+  private relinquished = new WeakSet<NDIS_PACKET>()
   private readonly drainer: Timer
   /** OID_GEN_MAXIMUM_SEND_PACKETS, as the miniport answered it (NDIS queries it at initialization). */
   maxSendPackets = 1
@@ -76,7 +85,7 @@ export class SendPath {
     const k = s.ctx.kernel
     if (chars === null || k.log.stopped) return
     let rounds = 0
-    while (this.queue.length > 0 && !this.blocked && rounds++ < 1024) {
+    while (this.queue.length > 0 && !this.blocked && !this.hold && rounds++ < 1024) {
       const batch = this.nextBatch()
       if (batch.length === 0) return
       if (typeof chars.SendPacketsHandler === 'function') {
@@ -108,7 +117,7 @@ export class SendPath {
         }
       }
       this.queue.shift()
-      this.owner.set(p, 'miniport')
+      this.owner.set(p, HANDED)
       batch.push(p)
     }
     return batch
@@ -148,12 +157,12 @@ export class SendPath {
     if (this.s.deserialized) return // NDIS ignores the status; every packet comes back through NdisMSendComplete.
     for (let i = 0; i < batch.length; i++) {
       const p = batch[i]!
-      if (this.owner.get(p) !== 'miniport') continue // completed from inside MiniportSendPackets
+      if (!this.held(p)) continue // completed from inside MiniportSendPackets
       const status = p.OobData.Status
       if (status === NDIS_STATUS.NDIS_STATUS_PENDING) continue
       if (status === NDIS_STATUS.NDIS_STATUS_RESOURCES) {
         // This packet and every later one in the array go back to NDIS's queue, in order.
-        const back = batch.slice(i).filter((q) => this.owner.get(q) === 'miniport')
+        const back = batch.slice(i).filter((q) => this.held(q))
         for (const q of back) this.owner.set(q, 'ndis')
         this.queue.unshift(...back)
         this.resubmitted += back.length
@@ -165,7 +174,7 @@ export class SendPath {
   }
 
   private afterSend(packet: NDIS_PACKET, status: unknown): void {
-    if (this.owner.get(packet) !== 'miniport') return
+    if (!this.held(packet)) return
     if (status === NDIS_STATUS.NDIS_STATUS_PENDING) return
     if (status === NDIS_STATUS.NDIS_STATUS_RESOURCES) {
       if (this.s.deserialized) {
@@ -187,8 +196,13 @@ export class SendPath {
     const s = this.s
     if (!s.enterAdapter('NdisMSendComplete', MiniportAdapterHandle)) return
     s.dispatchOrBelow('NdisMSendComplete')
-    if (this.owner.get(Packet) !== 'miniport') {
-      s.ctx.violation('packet-misuse', `NdisMSendComplete of a packet the miniport does not own: ${this.owner.has(Packet) ? 'NDIS still holds it (it was never sent, or the miniport gave it back with a status)' : 'it is not a packet NDIS sent, or it was completed already'}`)
+    if (!this.held(Packet)) {
+      const why = this.owner.has(Packet)
+        ? 'NDIS still holds it (it was never sent, or the miniport gave it back with a status)'
+        : this.relinquished.has(Packet)
+          ? 'NDIS completed it to the protocol itself when it reset the adapter (a serialized miniport gives up every pended send at a reset)'
+          : 'it is not a packet NDIS sent, or it was completed already'
+      s.ctx.violation('packet-misuse', `NdisMSendComplete of a packet the miniport does not own: ${why}`)
       return
     }
     this.finish(Packet, this.validStatus('NdisMSendComplete', Status))
@@ -204,7 +218,35 @@ export class SendPath {
     this.wake()
   }
 
-  private wake(): void {
+  /** True while the miniport holds the packet. */
+  private held(packet: NDIS_PACKET): boolean {
+    return typeof this.owner.get(packet) === 'number'
+  }
+
+  /**
+   * The wake-up timer's look at the sends a serialized miniport pended: marks the ones it sees
+   * for the first time, and counts those it saw at an earlier tick (timed out).
+   */
+  timedOut(tick: number): number {
+    let late = 0
+    for (const [p, o] of this.owner) {
+      if (o === 'ndis') continue
+      if (o === HANDED) this.owner.set(p, tick)
+      else if (tick > o) late++
+    }
+    return late
+  }
+
+  /** At a reset of a serialized miniport NDIS completes every send it holds, as aborted. */
+  abortOwned(): void {
+    const held = [...this.owner].filter(([, o]) => o !== 'ndis').map(([p]) => p)
+    for (const p of held) {
+      this.relinquished.add(p)
+      this.finish(p, NDIS5_STATUS.NDIS_STATUS_REQUEST_ABORTED)
+    }
+  }
+
+  wake(): void {
     this.blocked = false
     if (this.queue.length > 0 && !this.drainer.armed) this.s.ctx.kernel.clock.armAfter(this.drainer, 0)
   }

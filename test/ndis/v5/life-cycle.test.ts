@@ -158,6 +158,91 @@ describe('NDIS 5.1 check-for-hang, reset and halt', () => {
     expect(m.findings).toEqual([])
   })
 
+  it('a send a serialized miniport pends and never completes times out: at the second wake-up tick NDIS resets the adapter and completes it to the protocol as aborted', () => {
+    const loop = ndis5Loop({ serialized: true, send: 'send', complete: 'never', loopback: 'none' })
+    const { m } = load(loop.DriverEntry)
+    m.traffic.send({ count: 1, size: 100 })
+    expect(loop.log.resets).toBe(0)
+    m.run({ ns: 5e9 })
+    expect(loop.log.resets).toBe(1)
+    expect(m.ndis!.v5.miniport.resetReasons).toEqual(['1 pended send timed out'])
+    expect(m.ndis!.v5.send.outstanding).toBe(0)
+    expect(m.ndis!.v5.protocol.counters.txFailed).toBe(1)
+    const f = m.findings.find((x) => x.kind === 'send-not-completed')!
+    expect([f.code, f.params?.[1]]).toEqual([0x7c, 1])
+    m.halt()
+    expect(m.findings.map((x) => x.kind)).toEqual(['send-not-completed'])
+  })
+
+  it('a serialized miniport that completes a send after NDIS aborted it at a reset is packet-misuse', () => {
+    let held: unknown = null
+    const loop = ndis5Loop({ serialized: true, send: 'send', complete: 'never', loopback: 'none', hooks: {
+      characteristics: (c) => ({ ...c, SendHandler: (ctx, packet, flags) => {
+        held = packet
+        return c.SendHandler!(ctx, packet, flags)
+      } }),
+      reset: (ndis, handle) => {
+        const t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMSendComplete(handle, held as never, ndis.NDIS_STATUS_SUCCESS), null).timer!
+        ndis.NdisMSetTimer(t, 10)
+        return { status: ndis.NDIS_STATUS_SUCCESS, addressingReset: false }
+      },
+    } })
+    const { m } = load(loop.DriverEntry)
+    m.traffic.send({ count: 1, size: 100 })
+    m.run({ ns: 5e9 })
+    const f = m.findings.find((x) => x.kind === 'packet-misuse')!
+    expect(f.message).toMatch(/NDIS completed it to the protocol itself when it reset the adapter/)
+  })
+
+  it('a request a serialized miniport pends and never completes times out: NDIS resets the adapter and completes it as aborted; a late Complete is out of order', () => {
+    const loop = ndis5Loop({ serialized: true, hooks: {
+      set: (ndis, _h, oid) => (oid === ndis.OID_GEN_CURRENT_PACKET_FILTER ? { status: ndis.NDIS_STATUS_PENDING, bytesRead: 0, bytesNeeded: 0 } : undefined),
+      reset: (ndis, handle) => {
+        const t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMSetInformationComplete(handle, ndis.NDIS_STATUS_SUCCESS), null).timer!
+        ndis.NdisMSetTimer(t, 10)
+        return { status: ndis.NDIS_STATUS_SUCCESS, addressingReset: false }
+      },
+    } })
+    const { m, loaded } = load(loop.DriverEntry)
+    m.run({ ns: 1e9 })
+    expect(loaded.state).toBe('running')
+    expect(loop.log.resets).toBe(1)
+    expect(m.ndis!.v5.miniport.resetReasons).toEqual(['a request (OID 0x1_010e) timed out'])
+    expect(m.ndis!.v5.miniport.bindRequests.find((r) => r.name === 'OID_GEN_CURRENT_PACKET_FILTER')?.status).toBe(0xc001_000c) // NDIS_STATUS_REQUEST_ABORTED
+    expect(m.findings.map((x) => x.kind)).toEqual(['hang', 'oid-failed', 'ndis-call-order'])
+    expect(m.findings[2]!.message).toMatch(/NDIS completed OID 0x1_010e itself, as aborted, when it reset the adapter/)
+  })
+
+  it('a deserialized miniport keeps its request through the reset and may complete it from MiniportReset', () => {
+    let sets = 0
+    const loop = ndis5Loop({ hooks: {
+      set: (ndis, _h, oid) => (oid === ndis.OID_GEN_CURRENT_PACKET_FILTER && sets++ === 0 ? { status: ndis.NDIS_STATUS_PENDING, bytesRead: 0, bytesNeeded: 0 } : undefined),
+      reset: (ndis, handle) => {
+        ndis.NdisMSetInformationComplete(handle, ndis.NDIS_STATUS_SUCCESS)
+        return { status: ndis.NDIS_STATUS_SUCCESS, addressingReset: true }
+      },
+    } })
+    const { m } = load(loop.DriverEntry)
+    expect(loop.log.resets).toBe(1)
+    expect(m.ndis!.v5.miniport.bindRequests.every((r) => r.status === 0)).toBe(true)
+    m.run({ ns: 1e6 })
+    expect(sets).toBe(2) // the addressing reset set the packet filter again
+    // The timed-out request is the finding; the addressing reset's OIDs went down after it completed.
+    expect(m.findings.map((x) => x.kind)).toEqual(['hang'])
+    m.halt()
+    expect(m.findings.map((x) => x.kind)).toEqual(['hang'])
+  })
+
+  it('with NDIS_ATTRIBUTE_IGNORE_REQUEST_TIMEOUT NDIS never resets for a request: one that never completes is a hang', () => {
+    const loop = ndis5Loop({ serialized: true, attributes: 0x2, hooks: {
+      set: (ndis, _h, oid) => (oid === ndis.OID_GEN_CURRENT_PACKET_FILTER ? { status: ndis.NDIS_STATUS_PENDING, bytesRead: 0, bytesNeeded: 0 } : undefined),
+    } })
+    const { m } = load(loop.DriverEntry)
+    expect(loop.log.resets).toBe(0)
+    expect(m.findings.map((x) => x.kind)).toEqual(['ndis-verifier-warning', 'hang', 'oid-failed'])
+    expect(m.findings[1]!.message).toMatch(/never called NdisMSetInformationComplete/)
+  })
+
   it('halting with the interrupt still registered is NDIS\'s bug check 0x7C/0x08: the machine stops', async () => {
     const m = createMachine({})
     await m.load('e1000-ndis5')

@@ -13,8 +13,8 @@ export interface LoopOptions {
   readonly send?: 'send' | 'send-packets'
   /** Serialized only: return NDIS_STATUS_RESOURCES for every Nth packet, then NdisMSendResourcesAvailable from a timer. */
   readonly resourcesEvery?: number
-  /** Complete sends at once (status from the handler) or pending, from a timer. */
-  readonly complete?: 'sync' | 'pending'
+  /** Complete sends at once (status from the handler), pending (from a timer), or pend them and never complete them. */
+  readonly complete?: 'sync' | 'pending' | 'never'
   readonly loopback?: 'lookahead' | 'packets' | 'none'
   /** Bytes of lookahead NdisMEthIndicateReceive passes (default 128). */
   readonly lookahead?: number
@@ -28,6 +28,8 @@ export interface LoopOptions {
     readonly initialize?: (ndis: NdisApi, handle: NdisHandle, configurationContext: NdisHandle) => number | void
     readonly halt?: (ndis: NdisApi, handle: NdisHandle) => void
     readonly query?: (ndis: NdisApi, handle: NdisHandle, oid: number) => void
+    /** Answers a set instead of the loop when it returns something. */
+    readonly set?: (ndis: NdisApi, handle: NdisHandle, oid: number) => { status: number; bytesRead: number; bytesNeeded: number } | void
     readonly checkForHang?: () => boolean
     readonly reset?: (ndis: NdisApi, handle: NdisHandle) => { status: number; addressingReset: boolean }
     readonly characteristics?: (c: NDIS_MINIPORT_CHARACTERISTICS) => NDIS_MINIPORT_CHARACTERISTICS
@@ -116,6 +118,7 @@ export function ndis5Loop(options: LoopOptions = {}): { DriverEntry: (ndis: Ndis
         return ndis.NDIS_STATUS_RESOURCES
       }
       loop(p)
+      if (options.complete === 'never') return ndis.NDIS_STATUS_PENDING
       if (options.complete === 'pending' || !options.serialized) {
         pendingSends.push(p)
         ndis.NdisMSetTimer(timer!, 0)
@@ -192,7 +195,7 @@ export function ndis5Loop(options: LoopOptions = {}): { DriverEntry: (ndis: Ndis
             return { status: ndis.NDIS_STATUS_NOT_SUPPORTED, bytesWritten: 0, bytesNeeded: 0 }
         }
       },
-      SetInformationHandler: (_c, _oid, _buffer, length) => ({ status: ndis.NDIS_STATUS_SUCCESS, bytesRead: length, bytesNeeded: 0 }),
+      SetInformationHandler: (_c, oid, _buffer, length) => options.hooks?.set?.(ndis, handle, oid) ?? { status: ndis.NDIS_STATUS_SUCCESS, bytesRead: length, bytesNeeded: 0 },
       ResetHandler: () => {
         log.resets++
         return options.hooks?.reset?.(ndis, handle) ?? { status: ndis.NDIS_STATUS_SUCCESS, addressingReset: false }
