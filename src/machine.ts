@@ -93,7 +93,7 @@ export class Machine {
   /** The HAL: DMA adapters, common buffers, S/G lists, bounce buffers. */
   readonly hal: HalDma
   readonly dmaVerifier: DmaVerifier
-  readonly dmaStats: DmaStats = { commonBuffers: [], bounceBytes: 0, sgLists: 0, bouncedLists: 0, iommuMappedLists: 0 }
+  readonly dmaStats: DmaStats = { commonBuffers: [], bounceBytes: 0, sgLists: 0, mapRegisterTransfers: 0, bouncedLists: 0, iommuMappedLists: 0 }
   /** The NIC's physical device object, as NdisMGetDeviceProperty hands it out. */
   readonly pdo: PhysicalDeviceObject
   /** NDIS and the miniport, once one is loaded. */
@@ -347,6 +347,7 @@ export class Machine {
         commonBuffers: this.dmaStats.commonBuffers.map((b) => ({ ...b })),
         bounceBytes: this.dmaStats.bounceBytes,
         scatterGatherLists: this.dmaStats.sgLists,
+        mapRegisterTransfers: this.dmaStats.mapRegisterTransfers,
         bouncedLists: this.dmaStats.bouncedLists,
         iommuFaults: [...this.iommu.faults],
       },

@@ -78,6 +78,8 @@ export interface Report {
     commonBuffers: DmaBufferRecord[]
     bounceBytes: number
     scatterGatherLists: number
+    /** Of scatterGatherLists, the NDIS 5 map-register transfers (NdisMStartBufferPhysicalMapping). */
+    mapRegisterTransfers: number
     bouncedLists: number
     iommuFaults: IommuFault[]
   }

@@ -133,7 +133,8 @@ export function formatReport(r: Report, command = 'run'): string {
     out.push(`  ${b.routine} ${formatBytes(b.length)}: ${via}, ${where}, ${reach}${b.freed ? dim(' (freed)') : ''}${b.site ? dim(`  ${b.site}`) : ''}`)
   }
   if (d.commonBuffers.length > 12) out.push(dim(`  … and ${d.commonBuffers.length - 12} more`))
-  out.push(`  scatter/gather lists: ${n(d.scatterGatherLists)}${d.bounceBytes > 0 ? `; ${n(d.bouncedLists)} bounced through map registers (${formatBytes(d.bounceBytes)} copied: buffers beyond the device's reach, no IOMMU)` : ''}`)
+  const viaMapRegisters = d.mapRegisterTransfers > 0 ? ` (${n(d.mapRegisterTransfers)} of them NDIS 5 map-register transfers)` : ''
+  out.push(`  scatter/gather lists: ${n(d.scatterGatherLists)}${viaMapRegisters}${d.bounceBytes > 0 ? `; ${n(d.bouncedLists)} bounced through map registers (${formatBytes(d.bounceBytes)} copied: buffers beyond the device's reach, no IOMMU)` : ''}`)
   if (d.iommuFaults.length > 0) {
     out.push(red(`  IOMMU faults: ${d.iommuFaults.length}`))
     for (const f of d.iommuFaults.slice(0, 5)) out.push(`    ${f.requester} ${f.access} ${hex(f.address)}: ${f.reasonText} (reason ${f.reason})`)

@@ -50,6 +50,8 @@ export interface DmaStats {
   commonBuffers: DmaBufferRecord[]
   bounceBytes: number
   sgLists: number
+  /** Of sgLists, the NDIS 5 map-register transfers (NdisMStartBufferPhysicalMapping). */
+  mapRegisterTransfers: number
   bouncedLists: number
   iommuMappedLists: number
 }

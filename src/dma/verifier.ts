@@ -52,7 +52,7 @@ const NOT_DMA_MEMORY: Record<string, string> = {
   'mdl-pages':
     'MmAllocatePagesForMdl pages are not for DMA: even from a range below 4 GiB, their physical addresses are not DMA addresses (S27, S26)',
   pool:
-    'pool memory handed to the device by its physical address rather than through an S/G list (GetScatterGatherList / NdisMAllocateNetBufferSGList), so no DMA mapping covers it (S26)',
+    'pool memory handed to the device by its physical address rather than through an S/G list (GetScatterGatherList / NdisMAllocateNetBufferSGList; for NDIS 5, NdisMStartBufferPhysicalMapping or the ScatterGatherListPacketInfo NDIS builds), so no DMA mapping covers it (S26)',
   'paged-pool':
     'pageable pool handed to the device: it can be paged out under the device, and no DMA mapping covers it (S26)',
   'special-pool':

@@ -102,7 +102,7 @@ describe('driver memory handed to the device by raw address', () => {
     const f = theFinding(m, 'dma-not-dma-memory')
     expect(f.site).toBe(site)
     expect(f.message).toContain(`in nonpaged pool block 'TrAw' (200 bytes) at VA ${hex(va)} (allocated at ${site}), which no live DMA mapping covers`)
-    expect(f.message).toContain('pool memory handed to the device by its physical address rather than through an S/G list (GetScatterGatherList / NdisMAllocateNetBufferSGList), so no DMA mapping covers it (S26)')
+    expect(f.message).toContain('pool memory handed to the device by its physical address rather than through an S/G list (GetScatterGatherList / NdisMAllocateNetBufferSGList; for NDIS 5, NdisMStartBufferPhysicalMapping or the ScatterGatherListPacketInfo NDIS builds), so no DMA mapping covers it (S26)')
     expect(f.details).toMatchObject({ access: 'read', memoryKind: 'pool', physicalAddress: ndis.MmGetPhysicalAddress(va) })
   })
 

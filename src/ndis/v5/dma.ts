@@ -182,6 +182,7 @@ export class Dma5 {
       return none
     }
     set.slots[PhysicalMapRegister] = { buffer: Buffer, sgl: out.sgl, writeToDevice: req.writeToDevice }
+    set.adapter.platform.stats.mapRegisterTransfers++
     const elements = out.sgl.Elements
     PhysicalAddressArray.length = elements.length
     for (let i = 0; i < elements.length; i++) {
