@@ -82,6 +82,9 @@ export interface Adapter {
   readonly ctx: number
   regs: number
   regsLength: number
+  /** The I/O BAR's first port from NdisMRegisterIoPortRange (0: not registered), and how many. */
+  ioPort: number
+  ioPorts: number
   mac: Uint8Array
   lock: NDIS_SPIN_LOCK | null
   interrupt: NDIS_MINIPORT_INTERRUPT | null

@@ -57,6 +57,8 @@ export function release(a: Adapter): void {
   if (a.bufferPool !== null) ndis.NdisFreeBufferPool(a.bufferPool)
   if (a.packetPool !== null) ndis.NdisFreePacketPool(a.packetPool)
   a.bufferPool = a.packetPool = null
+  if (a.ioPort !== 0) ndis.NdisMDeregisterIoPortRange(a.handle, a.ioPort, a.ioPorts, a.ioPort)
+  a.ioPort = a.ioPorts = 0
   if (a.regs !== 0) ndis.NdisMUnmapIoSpace(a.handle, a.regs, a.regsLength)
   a.regs = 0
   if (a.lock !== null) ndis.NdisFreeSpinLock(a.lock)

@@ -2,7 +2,8 @@
 // the context area (NdisAllocateMemory) and hand it to NdisMSetAttributesEx as a deserialized
 // bus master; read the configuration (NdisOpenConfiguration, a "NetworkAddress" override with
 // NdisReadNetworkAddress); check the PCI function (NdisReadPciSlotInformation) and take its
-// resources (NdisMQueryAdapterResources, NdisMMapIoSpace); reserve map registers; allocate the
+// resources (NdisMQueryAdapterResources, NdisMMapIoSpace, NdisMRegisterIoPortRange for the I/O
+// BAR, through which it resets the NIC); reserve map registers; allocate the
 // rings and receive buffers in shared memory and the transmit staging area in contiguous
 // noncached memory, each with its smaller-blocks fallback; packet and buffer descriptors for
 // receive; the interrupt; the watchdog timer; then start the NIC. Every failure unwinds what
@@ -12,7 +13,7 @@ import {
   CONTEXT_BYTES, CTX, MAP_REGISTERS, MAXIMUM_PHYSICAL_MAPPING, RING_SIZES, WATCHDOG_MS, get, readReg, set, writeReg, type Adapter, type Driver,
 } from './adapter.js'
 import {
-  CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, DESC_SIZE, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
+  CTRL_RST, CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, DESC_SIZE, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
   RCTL_EN, RCTL_SECRC, REG, RX_BUFFER_SIZE, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
 } from '../e1000/hw.js'
 import { readMac, resetDevice } from '../e1000/device.js'
@@ -20,6 +21,10 @@ import { allocateRxBlocks, rxBuffer } from '../e1000/rx-blocks.js'
 import { allocateShared } from './memory.js'
 import { release } from './halt.js'
 import { watchdogOf } from './interrupt.js'
+
+/** The I/O window's two registers, at offsets 0 and 4 of the I/O BAR (8254x manual 13.2.2). */
+const IOADDR = 0
+const IODATA = 4
 
 /** PCI vendor and device of the 82540EM (8254x manual, table 5-1). */
 const VENDOR_INTEL = 0x8086
@@ -42,7 +47,7 @@ export function miniportInitialize(driver: Driver, mediumArray: readonly number[
 
 function newAdapter(driver: Driver, handle: NdisHandle, ctx: number): Adapter {
   return {
-    ndis: driver.ndis, driver, handle, ctx, regs: 0, regsLength: 0, mac: new Uint8Array(6), lock: null, interrupt: null, watchdog: null,
+    ndis: driver.ndis, driver, handle, ctx, regs: 0, regsLength: 0, ioPort: 0, ioPorts: 0, mac: new Uint8Array(6), lock: null, interrupt: null, watchdog: null,
     mapRegisters: false, freeRegisters: [], txRing: 0, txRingLogical: 0, rxRing: 0, rxRingLogical: 0, ringCount: 0,
     rxBlocks: [], rxPackets: [], rxReady: [], rxBuffers: [], packetPool: null, bufferPool: null,
     stagingBlocks: [], staging: [], freeSlots: [], txQueue: [], txFailed: [], txPackets: [],
@@ -72,7 +77,15 @@ function setUp(a: Adapter, configurationContext: NdisHandle): number {
   if (io.status !== ndis.NDIS_STATUS_SUCCESS) return io.status
   a.regs = io.virtualAddress
   a.regsLength = memory.Length
-  resetDevice(a)
+  // The I/O BAR, when the NIC has one: claimed for the adapter, and the reset goes through it.
+  const ports = res.resourceList.PartialDescriptors.find((d) => d.Type === ndis.CmResourceTypePort)?.u.Port
+  if (ports !== undefined) {
+    const claimed = ndis.NdisMRegisterIoPortRange(a.handle, ports.Start, ports.Length)
+    if (claimed.status !== ndis.NDIS_STATUS_SUCCESS) return claimed.status
+    a.ioPort = claimed.portOffset
+    a.ioPorts = ports.Length
+    resetThroughPorts(a)
+  } else resetDevice(a)
   if (a.mac.every((b) => b === 0)) readMac(a, a.mac)
 
   // 82540EM: a 32-bit bus master. One map register per buffer in flight, each a whole frame.
@@ -100,6 +113,21 @@ function setUp(a: Adapter, configurationContext: NdisHandle): number {
   startDevice(a)
   ndis.NdisMSetPeriodicTimer(a.watchdog, WATCHDOG_MS)
   return ndis.NDIS_STATUS_SUCCESS
+}
+
+/**
+ * The global reset (CTRL.RST) written through the I/O window, IOADDR then IODATA (8254x manual
+ * 13.2.2), as Intel's reference code does for the 8254x parts that cannot acknowledge a memory
+ * write while they reset; the rest as resetDevice does.
+ */
+function resetThroughPorts(a: Adapter): void {
+  const ndis = a.ndis
+  writeReg(a, REG.IMC, 0xffff_ffff)
+  ndis.NdisRawWritePortUlong(a.ioPort + IOADDR, REG.CTRL)
+  const ctrl = ndis.NdisRawReadPortUlong(a.ioPort + IODATA)
+  ndis.NdisRawWritePortUlong(a.ioPort + IODATA, (ctrl | CTRL_RST) >>> 0)
+  writeReg(a, REG.IMC, 0xffff_ffff)
+  readReg(a, REG.ICR)
 }
 
 /** The registry: a "NetworkAddress" the administrator set overrides the EEPROM's. */

@@ -5,6 +5,7 @@ import { DMA_FLAGS, IO_ALLOCATION_ACTION } from '../kernel/hal.js'
 import type { NdisRoutines } from './api-types.js'
 import type { KernelApi } from '../kernel/api.js'
 import type { Ndis5Constants, Ndis5Routines } from './v5/api.js'
+import type { IoPortRoutines } from './ports.js'
 
 export const NDIS_CONSTANTS = {
   ...C.NDIS_STATUS,
@@ -35,6 +36,6 @@ export type NdisConstants = Widened<typeof NDIS_CONSTANTS>
  * Everything a miniport may call: the kernel's Ex/Mm/Io routines, the HAL's and NDIS's, for
  * both driver models (NDIS 6 and NDIS 5.1; the registration routine a driver calls picks one).
  */
-export type NdisApi = Widened<KernelApi> & NdisConstants & NdisRoutines & Widened<Ndis5Constants> & Ndis5Routines
+export type NdisApi = Widened<KernelApi> & NdisConstants & NdisRoutines & Widened<Ndis5Constants> & Ndis5Routines & IoPortRoutines
 export type { NdisRoutines, DMA_ADAPTER, DMA_OPERATIONS } from './api-types.js'
 export type { Ndis5Routines } from './v5/api.js'

@@ -83,6 +83,8 @@ export class NdisContext {
   sgDma: SgDmaRegistration | null = null
   /** Register windows mapped with NdisMMapIoSpace: VA → length. */
   readonly ioMappings = new Map<number, number>()
+  /** I/O port ranges registered with NdisMRegisterIoPortRange: first port → count. */
+  readonly ioPortRanges = new Map<number, number>()
   private nextHandle = 2
 
   constructor(kernel: Kernel, hal: HalDma, caller: DriverCaller, nic: Nic, pdo: PhysicalDeviceObject, spinLocks: SpinLocks) {

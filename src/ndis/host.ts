@@ -15,6 +15,7 @@ import { NDIS_CONSTANTS, type NdisApi } from './api.js'
 import type { DriverModel, UpperEdge } from './driver-model.js'
 import { NDIS5_CONSTANTS } from './v5/api.js'
 import { Ndis5 } from './v5/ndis5.js'
+import { IoPorts } from './ports.js'
 import type { NdisRoutines } from './api-types.js'
 import { NDIS_OBJECT_TYPE, NDIS_REQUEST_TYPE, NDIS_STATUS, OID } from './constants.js'
 import { NdisContext, type NblPoolHandle } from './context.js'
@@ -47,6 +48,8 @@ export class NdisHost {
   readonly nbls: NblPools
   /** The NDIS 5.1 driver model: it runs the driver when DriverEntry registers with NdisMRegisterMiniport. */
   readonly v5: Ndis5
+  /** NdisMRegisterIoPortRange and the NdisRaw port routines, for either model. */
+  readonly ports: IoPorts
   readonly api: NdisApi
   private readonly parts: NdisHostParts
 
@@ -62,6 +65,7 @@ export class NdisHost {
     this.protocol.mac = parts.nic.mac.slice()
     this.miniport.outstandingSends = () => this.protocol.inFlight
     this.v5 = new Ndis5(ctx, this.miniport.driverObject, () => this.miniport.resources(), parts.seed)
+    this.ports = new IoPorts(ctx)
     this.miniport.afterDriverEntry = (entry) => {
       if (!this.v5.claimed) return false
       this.v5.takeOver(entry)
@@ -261,6 +265,6 @@ export class NdisHost {
       NdisMAllocateSharedMemory: (h: unknown, len: number, cached: boolean) => (ctx.model === 'ndis5' ? v5dma.NdisMAllocateSharedMemory(h, len, cached) : dma.NdisMAllocateSharedMemory(h, len, cached)),
       NdisMFreeSharedMemory: (h: unknown, len: number, cached: boolean, va: number, pa: number) => (ctx.model === 'ndis5' ? v5dma.NdisMFreeSharedMemory(h, len, cached, va, pa) : dma.NdisMFreeSharedMemory(h, len, cached, va, pa)),
     }
-    return { ...createKernelApi(k), ...NDIS_CONSTANTS, ...NDIS5_CONSTANTS, ...routines, ...v5, ...shared } as NdisApi
+    return { ...createKernelApi(k), ...NDIS_CONSTANTS, ...NDIS5_CONSTANTS, ...routines, ...v5, ...this.ports.routines(), ...shared } as NdisApi
   }
 }

@@ -311,6 +311,7 @@ export class Miniport5 implements DriverModel {
     const who = after === 'halt' ? 'MiniportHalt returned' : 'MiniportInitialize failed'
     const leak = (what: string): void => k.log.report({ kind: 'ndis-resource-leak', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.resourceLeak, 0, 0, 0], message: `${who} with ${what}` })
     for (const [va, length] of ctx.ioMappings) leak(`the register window at ${hex(va)} (${length} bytes) mapped (NdisMUnmapIoSpace not called)`)
+    for (const [port, count] of ctx.ioPortRanges) leak(`the I/O ports ${hex(port)} (+${count}) registered (NdisMDeregisterIoPortRange not called)`)
     for (const p of packets.leftovers()) leak(`a ${p.what} still allocated${p.live > 0 ? `, ${p.live} descriptors in use` : ''}`)
   }
 
