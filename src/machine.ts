@@ -26,6 +26,7 @@ import type { DmaStats } from './dma/adapter.js'
 import { NdisHost } from './ndis/host.js'
 import type { MiniportModule, MiniportState } from './ndis/miniport.js'
 import { importMiniport, resolveMiniport } from './driver/loader.js'
+import { isCMiniport } from './driver/c/module.js'
 import { statusName } from './ndis/constants.js'
 import type { NdisApi } from './ndis/api.js'
 import type { DroppedFrames, Outcome, Report } from './report.js'
@@ -96,6 +97,8 @@ export class Machine {
   readonly dmaStats: DmaStats = { commonBuffers: [], bounceBytes: 0, sgLists: 0, mapRegisterTransfers: 0, bouncedLists: 0, iommuMappedLists: 0 }
   /** The NIC's physical device object, as NdisMGetDeviceProperty hands it out. */
   readonly pdo: PhysicalDeviceObject
+  /** True once a C driver is loaded (driver/c). */
+  private cDriver = false
   /** NDIS and the miniport, once one is loaded. */
   ndis: NdisHost | null = null
   /** The LAN's frames after MiniportHaltEx, and how many found the receiver off (as they should). */
@@ -216,9 +219,16 @@ export class Machine {
   load(miniport: MiniportModule | string, name?: string): LoadedMiniport | Promise<LoadedMiniport> {
     if (typeof miniport === 'string') {
       const found = resolveMiniport(miniport)
-      return importMiniport(found.file).then((mod) => this.load(mod, found.name))
+      return importMiniport(found.file, found.name).then((mod) => this.load(mod, found.name))
     }
     if (this.ndis !== null) throw new Error('a miniport is already loaded on this machine (one NIC, one driver)')
+    if (isCMiniport(miniport)) {
+      // A C driver's pointers are 32 bits: it runs on the x86 machine, its image and stack in
+      // this machine's kernel memory (driver/c/module.ts).
+      if (this.config.arch !== 'x86') throw new Error(`${miniport.cDriver.name} is a C driver: it runs on the 32-bit machine, createMachine({ arch: 'x86' })`)
+      this.cDriver = true
+      miniport = miniport.cDriver.bind(this.kernel)
+    }
     if (typeof miniport?.default !== 'function') throw new TypeError('a miniport module needs a default export DriverEntry(ndis, registryPath)')
     createDeviceObject(this.kernel, this.dmaVerifier, this.pdo)
     const host = new NdisHost({ kernel: this.kernel, clock: this.clock, hal: this.hal, caller: this.caller, nic: this.nic, wire: this.wire, pdo: this.pdo, seed: this.config.seed }, name ?? 'miniport')
@@ -260,6 +270,7 @@ export class Machine {
 
   private sendFrames(options: TrafficOptions): void {
     const host = this.requireDriver('traffic.send')
+    this.refuseCTraffic('traffic.send')
     const count = checkCount(options.count)
     const size = frameSize(options.size)
     this.step(() => {
@@ -270,6 +281,7 @@ export class Machine {
 
   private receiveFrames(options: TrafficOptions): void {
     const host = this.requireDriver('traffic.receive')
+    this.refuseCTraffic('traffic.receive')
     const count = checkCount(options.count)
     const size = frameSize(options.size)
     this.step(() => {
@@ -313,6 +325,14 @@ export class Machine {
         break
       }
     }
+  }
+
+  /**
+   * NET_BUFFER_LISTs do not live in emulated memory yet, and a C driver can only take them there
+   * (docs/DESIGN-c-drivers.md): until they do, a C miniport carries no traffic.
+   */
+  private refuseCTraffic(what: string): void {
+    if (this.cDriver) throw new Error(`${what}: C miniports cannot be sent frames yet (their NET_BUFFER_LIST path is the next stage); run them without traffic`)
   }
 
   private requireDriver(what: string): NdisHost {

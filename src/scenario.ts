@@ -4,6 +4,7 @@ import { createMachine, type Machine } from './machine.js'
 import type { MachineConfig } from './config.js'
 import type { MiniportModule } from './ndis/miniport.js'
 import { importMiniport, resolveMiniport } from './driver/loader.js'
+import { isCMiniport } from './driver/c/module.js'
 import type { Report } from './report.js'
 import type { ScenarioSummary } from './faults/sweep.js'
 import { FaultInjector } from './faults/injector.js'
@@ -31,7 +32,7 @@ export interface LoadableMiniport {
 
 export async function loadMiniport(nameOrPath: string): Promise<LoadableMiniport> {
   const found = resolveMiniport(nameOrPath)
-  return { module: await importMiniport(found.file), name: found.name, file: found.file }
+  return { module: await importMiniport(found.file, found.name), name: found.name, file: found.file }
 }
 
 export interface RunHooks {
@@ -46,7 +47,9 @@ export interface RunHooks {
  * throw pass `verifier.mode: 'log'`.
  */
 export function runScenario(miniport: LoadableMiniport, config: MachineConfig, options: ScenarioOptions = DEFAULT_SCENARIO, hooks: RunHooks = {}): { machine: Machine; report: Report } {
-  const m = createMachine({ ...config, wire: 'loopback' })
+  // A C driver's pointers are 32 bits: it runs on the x86 machine unless told otherwise.
+  const arch = config.arch ?? (isCMiniport(miniport.module) ? 'x86' : undefined)
+  const m = createMachine({ ...config, wire: 'loopback', ...(arch === undefined ? {} : { arch }) })
   hooks.onMachine?.(m)
   try {
     const loaded = m.load(miniport.module, miniport.name)

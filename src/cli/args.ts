@@ -89,9 +89,9 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
   const { values, positionals } = parsed
   if (values.help === true) return 'help'
   const [commandName, ...rest] = positionals
-  if (commandName === undefined) throw new UsageError(`missing command (one of ${COMMANDS.join(', ')})`)
+  if (commandName === undefined) throw new UsageError(`missing command (one of ${[...COMMANDS, 'build'].join(', ')})`)
   if (!(COMMANDS as readonly string[]).includes(commandName)) {
-    throw new UsageError(`unknown command "${commandName}" (one of ${COMMANDS.join(', ')})`)
+    throw new UsageError(`unknown command "${commandName}" (one of ${[...COMMANDS, 'build'].join(', ')})`)
   }
   const command = commandName as Command
   if (command === 'merge') return parseMerge(values, rest)

@@ -1,10 +1,11 @@
 // The dmalab commands. Each returns its exit code: 0 clean, 1 findings / bug check / failed
 // init (sweep: not every run handled; check: not every configuration clean or the sweep not
 // all handled). Usage errors (exit 2) are thrown as UsageError before anything runs.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MiniportLoadError, MiniportNotFound, bundledMiniports } from '../driver/loader.js'
+import { isCMiniport } from '../driver/c/module.js'
 import type { PcapWriter } from '../hw/pcap.js'
 import type { MachineConfig } from '../config.js'
 import { loadMiniport, runScenario, type LoadableMiniport, type ScenarioOptions } from '../scenario.js'
@@ -24,12 +25,28 @@ import { writeHtml } from './html.js'
 export const SWEEP_PACKETS = 100
 
 /** Loads the miniport before anything runs: a missing or unloadable module is a usage error (exit 2). */
-async function miniportFor(name: string): Promise<LoadableMiniport> {
+async function miniportFor(o: CliOptions): Promise<LoadableMiniport> {
+  const name = o.miniport!
+  let mp: LoadableMiniport
   try {
-    return await loadMiniport(name)
+    mp = await loadMiniport(name)
   } catch (error) {
     throw loadUsageError(name, error)
   }
+  if (isCMiniport(mp.module)) forCDriver(o)
+  return mp
+}
+
+/**
+ * A C driver runs on the 32-bit machine, and without traffic until NET_BUFFER_LISTs live in
+ * emulated memory (docs/DESIGN-c-drivers.md): what the command line asks of one is checked here.
+ */
+function forCDriver(o: CliOptions): void {
+  if (o.machine.arch === 'x64') throw new UsageError('C drivers run on the 32-bit machine: --arch x86 (the default for them)')
+  if ((o.packetsGiven && o.packets > 0) || o.rx > 0) throw new UsageError('C miniports cannot be sent frames yet: run them with --packets 0 (and no --rx)')
+  o.machine = { ...o.machine, arch: 'x86' }
+  o.packets = 0
+  o.packetsGiven = true
 }
 
 function loadUsageError(name: string, error: unknown): unknown {
@@ -47,7 +64,7 @@ function print(json: boolean, value: unknown, text: () => string): void {
 }
 
 export async function run(o: CliOptions): Promise<number> {
-  const mp = await miniportFor(o.miniport!)
+  const mp = await miniportFor(o)
   let pcap: PcapWriter | undefined
   let recorder: Recorder | undefined
   const { report: plain } = runScenario(mp, o.machine, scenarioOf(o), {
@@ -73,7 +90,7 @@ export const MATRIX = [
 ] as const
 
 export async function check(o: CliOptions): Promise<number> {
-  const mp = await miniportFor(o.miniport!)
+  const mp = await miniportFor(o)
   const matrix: Array<{ iommu: boolean; policy: string; report: Report }> = []
   const pictured: CheckConfiguration[] = []
   const bar = progress(`check ${mp.name}: configurations`, { quiet: o.json, unit: 'configurations' })
@@ -130,7 +147,7 @@ async function sweepWithProgress(o: CliOptions, mp: LoadableMiniport, label: str
 }
 
 export async function sweepCommand(o: CliOptions): Promise<number> {
-  const mp = await miniportFor(o.miniport!)
+  const mp = await miniportFor(o)
   const label = o.shard === undefined ? `sweep ${mp.name}` : `sweep ${mp.name} shard ${o.shard.index}/${o.shard.count}`
   const r = await sweepWithProgress(o, mp, label)
   writeHtml(o.html, () => sweepHtml(sweepJson(r)))
@@ -141,6 +158,12 @@ export async function sweepCommand(o: CliOptions): Promise<number> {
 /** The first comment paragraph of a miniport's source: what it is (and, for buggy ones, what is wrong). */
 function describe(file: string): string {
   let text: string
+  // A C miniport is a folder of .c files: its description opens the first one.
+  if (existsSync(file) && statSync(file).isDirectory()) {
+    const first = readdirSync(file).filter((f) => f.endsWith('.c')).sort()[0]
+    if (first === undefined) return ''
+    file = path.join(file, first)
+  }
   try {
     // Compiled examples lose their header comment; the package ships the TypeScript beside them.
     text = readFileSync(file.replace(`${path.sep}dist${path.sep}examples${path.sep}`, `${path.sep}examples${path.sep}`).replace(/\.js$/, '.ts'), 'utf8')
@@ -153,7 +176,8 @@ function describe(file: string): string {
   }
   const lines: string[] = []
   for (const line of text.split('\n')) {
-    const m = /^\s*\/\/\s?(.*)$/.exec(line)
+    // `// ...` lines, or the ` * ...` lines of a C block comment.
+    const m = /^\s*(?:\/\/|\/\*|\*(?!\/))\s?(.*)$/.exec(line)
     if (m === null) break
     if (m[1]!.trim() === '' && lines.length > 0) break
     lines.push(m[1]!.trim())

@@ -24,7 +24,8 @@ const n = (x: number): string => x.toLocaleString('en-US')
 export function describeConfig(r: Report): string {
   const c = r.config
   const bits = c.nic.dmaAddressBits
-  return `${formatBytes(c.memory.size)} RAM (${c.memory.policy}${c.memory.fragmentation > 0 ? `, fragmentation ${c.memory.fragmentation}` : ''}), IOMMU ${c.iommu.enabled ? 'on' : 'off'}, ${bits}-bit DMA device, seed ${c.seed}, verifier ${c.verifier.mode}${c.verifier.specialPool ? ' + special pool' : ''}${c.verifier.dmaGuard ? ' + DMA guard' : ''}`
+  // The 32-bit machine says so; x64, the default, goes without saying (as before).
+  return `${c.arch === 'x86' ? 'x86 (32-bit, PAE), ' : ''}${formatBytes(c.memory.size)} RAM (${c.memory.policy}${c.memory.fragmentation > 0 ? `, fragmentation ${c.memory.fragmentation}` : ''}), IOMMU ${c.iommu.enabled ? 'on' : 'off'}, ${bits}-bit DMA device, seed ${c.seed}, verifier ${c.verifier.mode}${c.verifier.specialPool ? ' + special pool' : ''}${c.verifier.dmaGuard ? ' + DMA guard' : ''}`
 }
 
 export function verdict(r: Report): string {

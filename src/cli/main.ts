@@ -6,6 +6,7 @@ import { bench, check, examples, run, sweepCommand } from './commands.js'
 import { merge } from './merge.js'
 import { writeHtml } from './html.js'
 import { sweepHtml } from '../report/html/sweep.js'
+import { BUILD_USAGE, build } from './build.js'
 
 const USAGE = `usage: dmalab <command> [miniport] [options]
 
@@ -14,11 +15,15 @@ commands:
   check <miniport>    run over {IOMMU off, on} x {high-first, low-first}, then a sweep
   sweep <miniport>    systematic fault injection over every allocation call
   merge <part.json>...  one sweep's report from its shards (sweep --shard I/N --json)
+  build FILE.c...     compile a C miniport to WebAssembly without running it
+                      [-o OUT.wasm] [-I DIR] [-D NAME[=VALUE]] [-O LEVEL]
   bench               performance figures, each with its limit from the same run
   examples            list the bundled miniports
 
 <miniport> is a bundled name (e1000, buggy/leak-on-halt) or a path to a driver module
-(.ts .mts .js .mjs .cjs; ES module default export or CommonJS module.exports = DriverEntry).
+(.ts .mts .js .mjs .cjs; ES module default export or CommonJS module.exports = DriverEntry),
+or a C miniport: a .c file, a folder of .c files, or a .wasm from dmalab build (it runs on
+the 32-bit machine, with #include <ndis.h> from the headers dmalab ships).
 
 options:
   --arch x64|x86 (x86: 32-bit Windows with PAE, kernel addresses from 0x80000000)
@@ -31,6 +36,21 @@ options:
 async function main(argv: string[]): Promise<number> {
   // Driver call sites and stack traces name the .ts lines even when running compiled code.
   process.setSourceMapsEnabled(true)
+  if (argv[0] === 'build') {
+    if (argv.includes('--help') || argv.includes('-h')) {
+      process.stdout.write(`${BUILD_USAGE}\n`)
+      return 0
+    }
+    try {
+      return await build(argv.slice(1))
+    } catch (error) {
+      if (error instanceof UsageError) {
+        process.stderr.write(`dmalab: ${error.message}\n`)
+        return 2
+      }
+      throw error
+    }
+  }
   let options
   try {
     options = parseCommandLine(argv)

@@ -5,6 +5,8 @@
 //   .js .mjs       ES modules (or CommonJS, by the nearest package.json, as Node decides)
 //   .cjs           CommonJS: `module.exports = DriverEntry` or `exports.default = DriverEntry`
 //                  (what `tsc --module commonjs` emits for `export default`)
+//   .c, a folder of .c files, .wasm
+//                  a C driver (c/load.ts), compiled to WebAssembly by `dmalab build`
 // A module that cannot be imported (a syntax error, a missing import, a throw at top level) is
 // a MiniportLoadError naming file:line:column and the message (load-error.ts).
 import { existsSync, readdirSync, statSync } from 'node:fs'
@@ -12,6 +14,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { MiniportModule } from '../ndis/miniport.js'
 import { locateLoadError, type LoadErrorLocation } from './load-error.js'
+import { CLoadFailure, importCDriver, isCDriverPath } from './c/load.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** examples/ beside src/ (checkout) or dist/examples beside dist/src (compiled). */
@@ -48,7 +51,9 @@ function firstExisting(candidates: string[]): string | undefined {
 }
 
 function moduleFile(base: string): string | undefined {
-  return firstExisting([base, ...MODULE_EXTENSIONS.map((e) => base + e), ...MODULE_EXTENSIONS.map((e) => path.join(base, `index${e}`))])
+  const module = firstExisting([base, ...MODULE_EXTENSIONS.map((e) => base + e), ...MODULE_EXTENSIONS.map((e) => path.join(base, `index${e}`))])
+  if (module !== undefined) return module
+  return isCDriverPath(base) ? base : undefined
 }
 
 /**
@@ -58,7 +63,7 @@ function moduleFile(base: string): string | undefined {
  */
 export function resolveMiniport(name: string, cwd = process.cwd()): { file: string; name: string } {
   const asPath = moduleFile(path.resolve(cwd, name))
-  if (asPath !== undefined) return { file: asPath, name: path.basename(name).replace(EXTENSION, '').replace(/^index$/, path.basename(path.dirname(asPath))) }
+  if (asPath !== undefined) return { file: asPath, name: path.basename(name).replace(EXTENSION, '').replace(/\.(c|wasm)$/, '').replace(/^index$/, path.basename(path.dirname(asPath))) }
   if (!name.startsWith('.') && !path.isAbsolute(name)) {
     const bundled = moduleFile(path.join(EXAMPLES_DIR, name))
     if (bundled !== undefined) return { file: bundled, name }
@@ -79,7 +84,14 @@ const imported = new Map<string, Promise<MiniportModule>>()
  * Imports a miniport module (once per file and process) and finds its DriverEntry. Rejects with
  * a MiniportLoadError when the module cannot be imported or has none.
  */
-export function importMiniport(file: string): Promise<MiniportModule> {
+export function importMiniport(file: string, name = path.basename(file).replace(/\.(c|wasm)$/, '')): Promise<MiniportModule> {
+  if (isCDriverPath(file)) {
+    return importCDriver(file, name).catch((error: unknown) => {
+      if (!(error instanceof CLoadFailure)) throw error
+      const p = error.place
+      throw new MiniportLoadError(file, error.message, p === undefined ? undefined : { file: p.file, display: displayFile(p.file), line: p.line, column: p.column, message: p.message })
+    })
+  }
   const key = path.resolve(file)
   let p = imported.get(key)
   if (p === undefined) {
@@ -144,6 +156,7 @@ export function bundledMiniports(): Array<{ name: string; file: string }> {
         // examples/bare-metal drives the NIC with no driver loaded: a demo, not a miniport.
         if (prefix === '' && entry === 'bare-metal') continue
         const index = moduleFile(full)
+        // A folder of .c files is a C miniport (examples/c/minimal).
         if (index !== undefined) out.push({ name: `${prefix}${entry}`, file: index })
         else walk(full, `${prefix}${entry}/`)
       } else if (prefix !== '' && /\.(ts|js)$/.test(entry) && !entry.endsWith('.d.ts') && !entry.endsWith('.map')) {

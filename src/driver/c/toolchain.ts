@@ -79,6 +79,8 @@ export function compileFlags(request: Pick<CompileRequest, 'includeDirs' | 'defi
     // WDK sources use Microsoft extensions (anonymous unions in structures, __int64) and WCHAR
     // is 16 bits (L"..." literals must be too).
     '-fms-extensions', '-fshort-wchar',
+    // Pool tags are multi-character literals ('tseT'), which C allows and clang warns about.
+    '-Wno-multichar',
     '-mno-bulk-memory', '-mno-bulk-memory-opt', '-mno-simd128', '-mno-atomics',
     '-g', '-gdwarf-4', `-O${request.optimize}`,
     `-ffile-prefix-map=${VFS_SOURCES}/=/`,

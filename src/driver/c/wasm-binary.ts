@@ -380,29 +380,73 @@ export function memoryInstructions(bytes: Uint8Array, sections = readSections(by
 
 /** How many functions the module imports (function indices start after them). */
 export function importedFunctionCount(bytes: Uint8Array, sections = readSections(bytes)): number {
-  const imp = sections.find((s) => s.id === SECTION.import)
-  if (imp === undefined) return 0
-  const r = new ByteReader(bytes, imp.start, imp.end)
-  let functions = 0
-  const n = r.uleb()
-  for (let i = 0; i < n; i++) {
-    r.name()
-    r.name()
-    const kind = r.u8()
-    switch (kind) {
-      case 0: functions++; r.uleb(); break
-      case 1: r.u8(); skipLimits(r); break
-      case 2: skipLimits(r); break
-      case 3: r.u8(); r.u8(); break
-      case 4: r.u8(); r.uleb(); break
-      default: throw new WasmFormatError(`unknown import kind ${kind}`)
-    }
-  }
-  return functions
+  return functionImports(bytes, sections).length
 }
 
 function skipLimits(r: ByteReader): void {
   const flags = r.u8()
   r.uleb()
   if ((flags & 1) !== 0) r.uleb()
+}
+
+/** A function import and its signature ('i' i32, 'j' i64, 'f' f32, 'd' f64). */
+export interface FunctionImport {
+  readonly module: string
+  readonly name: string
+  readonly params: string
+  readonly results: string
+}
+
+const VALUE_TYPE: Record<number, string> = { 0x7f: 'i', 0x7e: 'j', 0x7d: 'f', 0x7c: 'd' }
+
+/** The module's function types, as signature strings. */
+function functionTypes(bytes: Uint8Array, sections: readonly Section[]): Array<{ params: string; results: string }> {
+  const sec = sections.find((s) => s.id === SECTION.type)
+  if (sec === undefined) return []
+  const r = new ByteReader(bytes, sec.start, sec.end)
+  const out: Array<{ params: string; results: string }> = []
+  const n = r.uleb()
+  for (let i = 0; i < n; i++) {
+    if (r.u8() !== 0x60) throw new WasmFormatError(`type ${i} is not a function type`)
+    const vec = (): string => {
+      let s = ''
+      const count = r.uleb()
+      for (let k = 0; k < count; k++) s += VALUE_TYPE[r.u8()] ?? '?'
+      return s
+    }
+    const params = vec()
+    out.push({ params, results: vec() })
+  }
+  return out
+}
+
+/** The module's function imports with their signatures. */
+export function functionImports(bytes: Uint8Array, sections = readSections(bytes)): FunctionImport[] {
+  const types = functionTypes(bytes, sections)
+  const imp = sections.find((s) => s.id === SECTION.import)
+  if (imp === undefined) return []
+  const r = new ByteReader(bytes, imp.start, imp.end)
+  const out: FunctionImport[] = []
+  const n = r.uleb()
+  for (let i = 0; i < n; i++) {
+    const module = r.name()
+    const name = r.name()
+    const kind = r.u8()
+    if (kind === 0) {
+      const t = types[r.uleb()] ?? { params: '?', results: '?' }
+      out.push({ module, name, ...t })
+    } else if (kind === 1) {
+      r.u8()
+      skipLimits(r)
+    } else if (kind === 2) {
+      skipLimits(r)
+    } else if (kind === 3) {
+      r.u8()
+      r.u8()
+    } else {
+      r.u8()
+      r.uleb()
+    }
+  }
+  return out
 }

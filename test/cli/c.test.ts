@@ -1,0 +1,58 @@
+// The command line with C miniports: `dmalab build` compiles without running, `dmalab run`
+// takes a .c file, a folder of them or a built .wasm; a compile error names file:line:column.
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, expect, it } from 'vitest'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+
+function dmalab(...args: string[]): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } })
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+describe('dmalab build and run with C miniports', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'dmalab-c-cli-'))
+
+  it('build writes the module run then loads, on the 32-bit machine, clean', () => {
+    const out = path.join(dir, 'minimal.wasm')
+    const built = dmalab('build', 'examples/c/minimal', '-o', out, '--json')
+    expect(built.code).toBe(0)
+    expect(JSON.parse(built.stdout)).toMatchObject({ built: true, output: out, sources: [path.join(root, 'examples/c/minimal/minimal.c')] })
+    expect(existsSync(out)).toBe(true)
+    const run = dmalab('run', out, '--json')
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout)).toMatchObject({ miniport: 'minimal', outcome: 'clean', config: { arch: 'x86' }, init: { status: 'NDIS_STATUS_SUCCESS' } })
+  })
+
+  it('a compile error fails build (exit 1) and run (exit 2) with file:line:column and clang\'s message', () => {
+    const bad = path.join(dir, 'bad.c')
+    writeFileSync(bad, '#include <ndis.h>\nNTSTATUS DriverEntry(PDRIVER_OBJECT d, PUNICODE_STRING r)\n{\n    return NotDeclared;\n}\n')
+    const built = dmalab('build', bad)
+    expect(built.code).toBe(1)
+    expect(built.stderr).toContain(`${bad}:4:12: error: use of undeclared identifier 'NotDeclared'`)
+    const run = dmalab('run', bad)
+    expect(run.code).toBe(2)
+    expect(run.stderr.trim().split('\n')).toHaveLength(1)
+    expect(run.stderr).toMatch(/cannot load miniport .*bad\.c:4:12: use of undeclared identifier 'NotDeclared'/)
+  })
+
+  it('a routine dmalab does not implement for C drivers is named at build time', () => {
+    const uses = path.join(dir, 'uses.c')
+    writeFileSync(uses, '#include <ndis.h>\nULONG DbgPrint(PCSTR Format, ...);\nNTSTATUS DriverEntry(PDRIVER_OBJECT d, PUNICODE_STRING r)\n{\n    DbgPrint("hello");\n    return 0;\n}\n')
+    const built = dmalab('build', uses)
+    expect(built.code).toBe(1)
+    expect(built.stderr).toMatch(/uses calls a routine dmalab does not implement for C drivers: DbgPrint/)
+  })
+
+  it('usage errors are one line and exit 2', () => {
+    expect(dmalab('build').stderr).toMatch(/^dmalab: build needs C source files/)
+    expect(dmalab('build', 'x.c', '-O9').stderr).toMatch(/^dmalab: -O9: the optimization level is one of 0, 1, 2, 3, s, z/)
+    const r = dmalab('run', 'c/minimal', '--packets', '10')
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^dmalab: C miniports cannot be sent frames yet/)
+  })
+})

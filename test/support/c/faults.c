@@ -1,0 +1,132 @@
+/*
+ * A C miniport for the runtime tests: its MiniportInitializeEx does one thing wrong, chosen by
+ * the driver's name (the end of the registry path DriverEntry receives), so that one build
+ * serves every case. Lines marked FAULT: are the ones the tests expect findings at.
+ */
+#include <ndis.h>
+
+#define TAG 'tlaF'
+
+static NDIS_HANDLE DriverHandle;
+static WCHAR Scenario[16];
+static ULONG Seen = 7; /* initialized data, in the image */
+static UCHAR Scratch[64]; /* bss */
+
+static BOOLEAN Is(const WCHAR *Name)
+{
+    ULONG i;
+    for (i = 0; Name[i] != 0 || Scenario[i] != 0; i++) {
+        if (Name[i] != Scenario[i]) return FALSE;
+    }
+    return TRUE;
+}
+
+static ULONG Divide(ULONG a, ULONG b)
+{
+    return a / b; /* FAULT: divide */
+}
+
+static ULONG Recurse(ULONG depth)
+{
+    volatile UCHAR frame[512];
+    frame[0] = (UCHAR)depth; /* FAULT: stack */
+    return Recurse(depth + 1) + frame[0];
+}
+
+static NDIS_STATUS Initialize(NDIS_HANDLE Handle, NDIS_HANDLE Context, PNDIS_MINIPORT_INIT_PARAMETERS Parameters)
+{
+    PULONG block;
+    NDIS_MINIPORT_ADAPTER_ATTRIBUTES attributes;
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Parameters);
+
+    Scratch[3] = (UCHAR)Seen;
+    if (Is(L"use-after-free")) {
+        block = ExAllocatePoolWithTag(NonPagedPoolNx, 64, TAG);
+        if (block == NULL) return NDIS_STATUS_RESOURCES;
+        ExFreePoolWithTag(block, TAG);
+        block[2] = 1; /* FAULT: use-after-free */
+    }
+    if (Is(L"null")) {
+        block = NULL;
+        Seen = block[1]; /* FAULT: null */
+    }
+    if (Is(L"divide")) Seen = Divide(Seen, Scratch[7]);
+    if (Is(L"trap")) __builtin_trap(); /* FAULT: trap */
+    if (Is(L"stack")) Seen = Recurse(0);
+
+    NdisZeroMemory(&attributes, sizeof(attributes));
+    attributes.RegistrationAttributes.Header.Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES;
+    attributes.RegistrationAttributes.Header.Revision = NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1;
+    attributes.RegistrationAttributes.Header.Size = NDIS_SIZEOF_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES_REVISION_1;
+    attributes.RegistrationAttributes.MiniportAdapterContext = &Scratch;
+    return NdisMSetMiniportAttributes(Handle, &attributes);
+}
+
+static void Halt(NDIS_HANDLE Context, NDIS_HALT_ACTION Action)
+{
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Action);
+}
+
+static NDIS_STATUS Pause(NDIS_HANDLE Context, PNDIS_MINIPORT_PAUSE_PARAMETERS Parameters)
+{
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Parameters);
+    return NDIS_STATUS_SUCCESS;
+}
+
+static NDIS_STATUS Restart(NDIS_HANDLE Context, PNDIS_MINIPORT_RESTART_PARAMETERS Parameters)
+{
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Parameters);
+    return NDIS_STATUS_SUCCESS;
+}
+
+static NDIS_STATUS Oid(NDIS_HANDLE Context, PNDIS_OID_REQUEST Request)
+{
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Request);
+    return NDIS_STATUS_NOT_SUPPORTED;
+}
+
+static void Send(NDIS_HANDLE Context, PNET_BUFFER_LIST Lists, NDIS_PORT_NUMBER Port, ULONG Flags)
+{
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Lists);
+    UNREFERENCED_PARAMETER(Port);
+    UNREFERENCED_PARAMETER(Flags);
+}
+
+static void Return(NDIS_HANDLE Context, PNET_BUFFER_LIST Lists, ULONG Flags)
+{
+    UNREFERENCED_PARAMETER(Context);
+    UNREFERENCED_PARAMETER(Lists);
+    UNREFERENCED_PARAMETER(Flags);
+}
+
+NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
+{
+    NDIS_MINIPORT_DRIVER_CHARACTERISTICS chars;
+    ULONG length = RegistryPath->Length / sizeof(WCHAR);
+    ULONG start = length;
+    ULONG i;
+
+    /* The scenario is the registry path's last component (the driver's name). */
+    while (start > 0 && RegistryPath->Buffer[start - 1] != L'\\') start--;
+    for (i = 0; i + start < length && i < 15; i++) Scenario[i] = RegistryPath->Buffer[start + i];
+
+    NdisZeroMemory(&chars, sizeof(chars));
+    chars.Header.Type = NDIS_OBJECT_TYPE_MINIPORT_DRIVER_CHARACTERISTICS;
+    chars.Header.Revision = NDIS_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_1;
+    chars.Header.Size = NDIS_SIZEOF_MINIPORT_DRIVER_CHARACTERISTICS_REVISION_1;
+    chars.MajorNdisVersion = 6;
+    chars.InitializeHandlerEx = Initialize;
+    chars.HaltHandlerEx = Halt;
+    chars.PauseHandler = Pause;
+    chars.RestartHandler = Restart;
+    chars.OidRequestHandler = Oid;
+    chars.SendNetBufferListsHandler = Send;
+    chars.ReturnNetBufferListsHandler = Return;
+    return NdisMRegisterMiniportDriver(DriverObject, RegistryPath, NULL, &chars, &DriverHandle);
+}
