@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { bundledMiniports, resolveMiniport } from '../../src/driver/loader.js'
 
 describe('bundled miniports', () => {
-  it('lists the e1000, wdm-dma and every buggy variant, and nothing that is not a miniport', () => {
+  it('lists the e1000, wdm-dma, every buggy variant and the C miniports, and nothing that is not a miniport', () => {
     expect(bundledMiniports().map((m) => m.name)).toEqual([
       'buggy/free-rings-before-stop',
       'buggy/leak-on-halt',
@@ -19,6 +19,7 @@ describe('bundled miniports', () => {
       'buggy/pool-dma-above-4g',
       'buggy/runtime-contiguous',
       'buggy/unchecked-allocation',
+      'c/minimal',
       'e1000',
       'e1000-ndis5',
       'wdm-dma',

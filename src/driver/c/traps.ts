@@ -4,6 +4,7 @@
 // overflow is a double fault instead (0x7F, parameter 1 = 8).
 import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { DriverTrap } from '../../kernel/driver-call.js'
+import { driverStack } from '../../kernel/sites.js'
 
 /** NTSTATUS exception codes (ntstatus.h) for what a CPU raises. */
 export const EXCEPTION = {
@@ -45,8 +46,11 @@ export function trapOf(error: unknown): DriverTrap | undefined {
     })
   }
   if (!(error instanceof WebAssembly.RuntimeError)) return undefined
+  // The C function that trapped (the site names its file and line).
+  const top = driverStack(error.stack)[0]
+  const where = top === undefined ? '' : ` in ${top.function}()`
   for (const [pattern, code, what] of TRAPS) {
-    if (pattern.test(error.message)) return new DriverTrap(`${what}: exception ${STATUS_NAMES.get(code)} (0x${code.toString(16).toUpperCase()})`, code, error.stack)
+    if (pattern.test(error.message)) return new DriverTrap(`${what}${where}: exception ${STATUS_NAMES.get(code)} (0x${code.toString(16).toUpperCase()})`, code, error.stack)
   }
-  return new DriverTrap(`trap: ${error.message}`, EXCEPTION.STATUS_ILLEGAL_INSTRUCTION, error.stack)
+  return new DriverTrap(`trap${where}: ${error.message}`, EXCEPTION.STATUS_ILLEGAL_INSTRUCTION, error.stack)
 }

@@ -77,7 +77,7 @@ describe('a C miniport on the x86 machine', () => {
     const f = m.findings.find((x) => x.kind === 'driver-exception')!
     expect(f).toMatchObject({ code: 0x7e, site: `test/support/c/faults.c:${faultLine('divide')}` })
     expect(f.params?.[0]).toBe(0xc000_0094)
-    expect(f.message).toMatch(/MiniportInitializeEx: integer divide by zero/)
+    expect(f.message).toMatch(/MiniportInitializeEx: integer divide by zero in Divide\(\): exception STATUS_INTEGER_DIVIDE_BY_ZERO/)
   })
 
   it('__builtin_trap is driver-exception 0x7E with STATUS_ILLEGAL_INSTRUCTION', () => {
