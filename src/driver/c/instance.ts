@@ -9,14 +9,11 @@
 // (memory-hooks.ts). The wasm module has no linear memory at all.
 //
 // Function pointers are indices into the module's function table: NDIS calls a handler by
-// looking its index up; host routines a driver calls through a pointer (DMA_OPERATIONS) are
-// put in the table as functions of a small helper module (hostFunction), so C code calls them as
-// `Adapter->DmaOperations->AllocateCommonBuffer(Adapter, ...)`.
+// looking its index up. (Host routines a driver calls through a pointer, DMA_OPERATIONS, will
+// be put in the growable table as functions of a small helper module: docs/DESIGN-c-drivers.md.)
 import { PAGE_SIZE } from '../../hw/address.js'
-import { pageNote } from '../../kernel/page-notes.js'
 import { PTE } from '../../kernel/address-space.js'
 import type { Kernel } from '../../kernel/kernel.js'
-import type { MappedMemory } from '../../kernel/mm.js'
 import { POOL_TYPE } from '../../kernel/wdm.js'
 import { tagValue } from '../../kernel/tags.js'
 import type { NdisApi } from '../../ndis/api.js'
@@ -46,11 +43,6 @@ export class CDriverInstance {
   ndis!: NdisApi
   private instance!: WebAssembly.Instance
   private table!: WebAssembly.Table
-  private imageFrames: number[] = []
-  private imagePages = 0
-  private imageBase = 0
-  private stack: MappedMemory | null = null
-  private stackTop = 0
   /** NDIS objects by the 32-bit value the driver holds for them, and back. */
   private readonly handleValues = new Map<object, number>()
   private readonly handleObjects = new Map<number, object>()
@@ -68,45 +60,28 @@ export class CDriverInstance {
     const k = this.kernel
     if (k.space.arch.pointerBytes !== 4) throw new Error('a C driver runs on the 32-bit machine: createMachine({ arch: \'x86\' })')
     const { image } = parts
-    this.imageBase = image.base
-    this.imagePages = Math.max(1, Math.ceil((image.end - image.base) / PAGE_SIZE))
-    const frames = k.mm.allocateFrames(this.imagePages, { kind: 'kernel', label: `driver image ${this.name}`, driver: true })
+    const imagePages = Math.max(1, Math.ceil((image.end - image.base) / PAGE_SIZE))
+    const frames = k.mm.allocateFrames(imagePages, { kind: 'kernel', label: `driver image ${this.name}`, driver: true })
     if (frames === null) return false
-    k.space.reserveFixed(image.base, this.imagePages)
+    k.space.reserveFixed(image.base, imagePages)
     k.mm.fillFrames(frames.pfns, 'zero')
     frames.pfns.forEach((pfn, i) => k.space.map(image.base + i * PAGE_SIZE, pfn * PAGE_SIZE, PTE.WRITE))
-    this.imageFrames = frames.pfns
     for (const s of image.segments) k.memory.writeFrom(s.address, s.bytes, 0, s.bytes.length)
 
     const stackPages = k.space.arch.kernelStackBytes / PAGE_SIZE
-    this.stack = k.mm.allocateMapped(
+    const stack = k.mm.allocateMapped(
       stackPages,
       { kind: 'kernel', label: `kernel stack of ${this.name}`, driver: false },
       { guardBefore: 1, guardNote: { guard: 'kernel-stack', what: 'the guard page below the driver\'s kernel stack' } },
       'uninitialized',
     )
-    if (this.stack === null) return false
-    this.stackTop = this.stack.va + stackPages * PAGE_SIZE
+    if (stack === null) return false
 
     this.instance = new WebAssembly.Instance(parts.module, { env: imports as WebAssembly.Imports[string], dmalab: memoryHooks(k.memory) })
     this.table = this.instance.exports.__indirect_function_table as WebAssembly.Table
     const sp = this.instance.exports.__stack_pointer as WebAssembly.Global
-    sp.value = this.stackTop
+    sp.value = stack.va + stackPages * PAGE_SIZE
     return true
-  }
-
-  /** Unmaps the image and frees the kernel stack (after the driver unloaded). */
-  unload(): void {
-    const k = this.kernel
-    if (this.imageFrames.length > 0) {
-      k.space.unmap(this.imageBase, this.imagePages, PTE.FREED, { what: `the image of ${this.name}, unloaded` })
-      k.mm.freeFrames(this.imageFrames)
-      this.imageFrames = []
-    }
-    if (this.stack !== null) {
-      k.mm.freeMapped(this.stack, pageNote(`the kernel stack of ${this.name}, unloaded`, undefined, undefined))
-      this.stack = null
-    }
   }
 
   /** An exported function (DriverEntry). */
@@ -165,38 +140,4 @@ export class CDriverInstance {
   free(va: number): void {
     if (va !== 0 && !this.kernel.log.stopped) this.kernel.pool.free(va, { routine: 'NDIS' })
   }
-
-  /** Puts a host function in the driver's function table; returns its index (a function pointer). */
-  hostFunction(fn: (...args: never[]) => unknown, signature: HostSignature): number {
-    const index = this.table.grow(1)
-    this.table.set(index, wasmFunction(fn, signature))
-    return index
-  }
-}
-
-/** Parameter and result types of a host function put in the table ('i' i32, 'j' i64). */
-export interface HostSignature {
-  readonly params: string
-  readonly result: '' | 'i' | 'j'
-}
-
-/**
- * A host function as a WebAssembly function (only those go in a function table): a tiny module
- * importing it and exporting it back, with the signature the C side calls it with.
- */
-function wasmFunction(fn: (...args: never[]) => unknown, sig: HostSignature): (...args: never[]) => unknown {
-  const type = (c: string): number => (c === 'j' ? 0x7e : 0x7f)
-  const params = [...sig.params].map(type)
-  const results = sig.result === '' ? [] : [type(sig.result)]
-  const typeSection = [0x60, params.length, ...params, results.length, ...results]
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    0x01, typeSection.length + 1, 0x01, ...typeSection,
-    // import "h" "f" (func (type 0))
-    0x02, 0x07, 0x01, 0x01, 0x68, 0x01, 0x66, 0x00, 0x00,
-    // export "f" (func 0)
-    0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00,
-  ]
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(bytes)), { h: { f: fn } })
-  return instance.exports.f as (...args: never[]) => unknown
 }
