@@ -7,6 +7,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { importMiniport } from '../../../src/driver/loader.js'
+import { loadMiniport } from '../../../src/scenario.js'
+import { sweep } from '../../../src/sweep.js'
 import type { CMiniportModule } from '../../../src/driver/c/module.js'
 import { DRIVER_IMAGE_BASE } from '../../../src/kernel/arch.js'
 import { createMachine } from '../../../src/index.js'
@@ -97,5 +99,17 @@ describe('a C miniport on the x86 machine', () => {
     const m = loadFaults('clean')
     m.halt()
     expect(m.report().outcome).toBe('clean')
+  })
+
+  it('a sweep fails its allocation at the C call site, in worker threads too, and every run is handled', async () => {
+    const minimal = await loadMiniport('c/minimal')
+    const source = readFileSync(path.join(root, 'examples/c/minimal/minimal.c'), 'utf8').split('\n')
+    const line = source.findIndex((l) => l.includes('adapter = NdisAllocateMemoryWithTagPriority(')) + 1
+    for (const mode of ['call', 'stack'] as const) {
+      const r = await sweep(minimal, { config: {}, scenario: { packets: 0, size: 60, rx: 0 }, jobs: 2, mode })
+      expect(r.baseline).toBe('clean')
+      expect(r.runs).toHaveLength(1)
+      expect(r.runs[0]).toMatchObject({ routine: 'NdisAllocateMemoryWithTagPriority', site: `examples/c/minimal/minimal.c:${line}`, outcome: 'handled' })
+    }
   })
 })
