@@ -9,6 +9,8 @@ import { includeDirectory } from '../../../src/driver/c/build.js'
 import { staticAsserts } from '../../../src/driver/c/layout.js'
 import { ALL_LAYOUTS, NET_BUFFER, NET_BUFFER_LIST, NDIS_OID_REQUEST, CM_PARTIAL_RESOURCE_DESCRIPTOR } from '../../../src/driver/c/structs.js'
 import { CompileError, compileDriver } from '../../../src/driver/c/toolchain.js'
+import { C_ROUTINES } from '../../../src/driver/c/imports.js'
+import { functionImports } from '../../../src/driver/c/wasm-binary.js'
 import { DRIVER_IMAGE_BASE } from '../../../src/kernel/arch.js'
 import { CM_RESOURCE_TYPE, NDIS_OBJECT_TYPE, NDIS_PACKET_TYPE, NDIS_STATUS, OID } from '../../../src/ndis/constants.js'
 import { EX_POOL_PRIORITY, MEMORY_CACHING_TYPE, POOL_TYPE } from '../../../src/kernel/wdm.js'
@@ -23,7 +25,7 @@ function systemHeaders(): Array<{ path: string; bytes: Uint8Array }> {
 }
 
 describe('C headers against the emulator\'s layouts', () => {
-  it('agree on every structure offset and size, and on the constants', async () => {
+  it('agree on every structure offset and size, on the constants, and on every routine\'s signature', async () => {
     const source = [
       staticAsserts(ALL_LAYOUTS),
       constantAsserts(NDIS_STATUS, '(unsigned long)'),
@@ -34,10 +36,14 @@ describe('C headers against the emulator\'s layouts', () => {
       constantAsserts(POOL_TYPE),
       constantAsserts(EX_POOL_PRIORITY),
       constantAsserts(MEMORY_CACHING_TYPE),
-      'NTSTATUS DriverEntry(PDRIVER_OBJECT d, PUNICODE_STRING r) { return STATUS_SUCCESS; }',
+      // Every routine dmalab implements, address taken: the linker imports each with the type its
+      // prototype in the headers gives it.
+      `void *Routines[] = { ${Object.keys(C_ROUTINES).map((r) => `(void *)${r}`).join(', ')} };`,
+      'NTSTATUS DriverEntry(PDRIVER_OBJECT d, PUNICODE_STRING r) { return (NTSTATUS)(ULONG_PTR)Routines[d->Size]; }',
     ].join('\n')
+    let wasm: Uint8Array | undefined
     try {
-      await compileDriver({
+      wasm = (await compileDriver({
         sources: [{ path: '/layout-check/layouts.c', bytes: new TextEncoder().encode(source) }],
         headers: [],
         systemHeaders: systemHeaders(),
@@ -45,11 +51,14 @@ describe('C headers against the emulator\'s layouts', () => {
         defines: [],
         optimize: '0',
         imageBase: DRIVER_IMAGE_BASE,
-      })
+      })).wasm
     } catch (error) {
       if (error instanceof CompileError) expect.fail(error.diagnostics)
       throw error
     }
+    // ... and the headers' prototypes are the signatures dmalab's adapters take (wasm32 C ABI).
+    const imported = Object.fromEntries(functionImports(wasm).filter((i) => i.module === 'env').map((i) => [i.name, { params: i.params, result: i.results }]))
+    expect(imported).toEqual(C_ROUTINES)
   })
 
   it('lay the NDIS data-path structures out as 32-bit Windows does', () => {
