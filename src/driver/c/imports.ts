@@ -13,6 +13,7 @@ import { TWO_POW_32 } from '../../hw/address.js'
 import type { CDriverInstance } from './instance.js'
 import type { CMiniportBridge } from './miniport.js'
 import { ndisRoutines } from './ndis-imports.js'
+import { dmaRoutines } from './dma-imports.js'
 
 /** An import: its wasm signature ('i' i32, 'j' i64; params then result) and the adapter. */
 export interface CRoutine {
@@ -98,7 +99,7 @@ function kernelRoutines(c: CDriverInstance): CRoutines {
 
 /** Every routine a C driver may import, bound to one instance. */
 export function cRoutines(c: CDriverInstance, bridge: CMiniportBridge): CRoutines {
-  return { ...kernelRoutines(c), ...ndisRoutines(c, bridge) }
+  return { ...kernelRoutines(c), ...ndisRoutines(c, bridge), ...dmaRoutines(c) }
 }
 
 /** The routines dmalab implements for C drivers, with their signatures (for the load check). */

@@ -61,6 +61,45 @@ export const CM_PARTIAL_RESOURCE_LIST = struct('CM_PARTIAL_RESOURCE_LIST', [
   ['PartialDescriptors', array(CM_PARTIAL_RESOURCE_DESCRIPTOR, 1)],
 ], { pack: 4 })
 
+/** CM_RESOURCE_LIST (wdm.h): full descriptors, each an interface type, a bus and a partial list. */
+export const CM_FULL_RESOURCE_DESCRIPTOR = struct('CM_FULL_RESOURCE_DESCRIPTOR', [
+  ['InterfaceType', 'ULONG'],
+  ['BusNumber', 'ULONG'],
+  ['PartialResourceList', CM_PARTIAL_RESOURCE_LIST],
+], { pack: 4 })
+
+export const CM_RESOURCE_LIST = struct('CM_RESOURCE_LIST', [
+  ['Count', 'ULONG'],
+  ['List', array(CM_FULL_RESOURCE_DESCRIPTOR, 1)],
+], { pack: 4 })
+
+/**
+ * DEVICE_DESCRIPTION (wdm.h, "DEVICE_DESCRIPTION structure") through version 3, what
+ * IoGetDmaAdapter reads.
+ */
+export const DEVICE_DESCRIPTION = struct('DEVICE_DESCRIPTION', [
+  ['Version', 'ULONG'],
+  ['Master', 'UCHAR'],
+  ['ScatterGather', 'UCHAR'],
+  ['DemandMode', 'UCHAR'],
+  ['AutoInitialize', 'UCHAR'],
+  ['Dma32BitAddresses', 'UCHAR'],
+  ['IgnoreCount', 'UCHAR'],
+  ['Reserved1', 'UCHAR'],
+  ['Dma64BitAddresses', 'UCHAR'],
+  ['BusNumber', 'ULONG'],
+  ['DmaChannel', 'ULONG'],
+  ['InterfaceType', 'ULONG'],
+  ['DmaWidth', 'ULONG'],
+  ['DmaSpeed', 'ULONG'],
+  ['MaximumLength', 'ULONG'],
+  ['DmaPort', 'ULONG'],
+  ['DmaAddressWidth', 'ULONG'],
+  ['DmaControllerInstance', 'ULONG'],
+  ['DmaRequestLine', 'ULONG'],
+  ['DeviceAddress', 'LARGE_INTEGER'],
+])
+
 /** MDL (wdm.h, "MDL structure"): 28 bytes on x86, followed by its PFN_NUMBER (ULONG) array. */
 export const MDL = struct('MDL', [
   ['Next', 'PVOID'],
@@ -310,7 +349,7 @@ export const NET_BUFFER_LIST = struct('NET_BUFFER_LIST', [
 
 /** Every layout, for the header-agreement test. */
 export const ALL_LAYOUTS = [
-  UNICODE_STRING, DRIVER_OBJECT, CM_PARTIAL_RESOURCE_DESCRIPTOR, CM_PARTIAL_RESOURCE_LIST, MDL, SCATTER_GATHER_ELEMENT, SCATTER_GATHER_LIST,
+  UNICODE_STRING, DRIVER_OBJECT, CM_PARTIAL_RESOURCE_DESCRIPTOR, CM_PARTIAL_RESOURCE_LIST, CM_FULL_RESOURCE_DESCRIPTOR, CM_RESOURCE_LIST, DEVICE_DESCRIPTION, MDL, SCATTER_GATHER_ELEMENT, SCATTER_GATHER_LIST,
   DMA_ADAPTER, DMA_OPERATIONS, NDIS_OBJECT_HEADER, NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_MINIPORT_INIT_PARAMETERS,
   NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, NDIS_MINIPORT_PAUSE_PARAMETERS,
   NDIS_MINIPORT_RESTART_PARAMETERS, NDIS_OID_REQUEST, NET_BUFFER, NET_BUFFER_LIST,
