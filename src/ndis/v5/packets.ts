@@ -66,6 +66,8 @@ export class Packets {
   private readonly owner = new WeakMap<NDIS_PACKET, PacketPool>()
   /** Buffers NdisAllocateBuffer made, by pool. */
   private readonly bufferOwner = new WeakMap<NDIS_BUFFER, BufferPool>()
+  /** The last NdisGeneratePartialCancelId value. */
+  private partialCancelId = 0
 
   constructor(state: Ndis5State) {
     this.s = state
@@ -450,6 +452,25 @@ export class Packets {
 
   NDIS_PER_PACKET_INFO_FROM_PACKET(Packet: NDIS_PACKET, InfoType: number): unknown {
     return Packet.Extension.NdisPacketInfo[InfoType] ?? null
+  }
+
+  /** NDIS_SET_PACKET_CANCEL_ID: the ID a protocol marks a send with, for NdisCancelSendPackets. */
+  NDIS_SET_PACKET_CANCEL_ID(Packet: NDIS_PACKET, CancelId: unknown): void {
+    Packet.Extension.NdisPacketInfo[NDIS_PER_PACKET_INFO.PacketCancelId] = CancelId
+  }
+
+  /** NDIS_GET_PACKET_CANCEL_ID: what MiniportCancelSendPackets compares with its CancelId. */
+  NDIS_GET_PACKET_CANCEL_ID(Packet: NDIS_PACKET): unknown {
+    return Packet.Extension.NdisPacketInfo[NDIS_PER_PACKET_INFO.PacketCancelId] ?? null
+  }
+
+  /**
+   * NdisGeneratePartialCancelId: the high byte a driver puts in its cancel IDs so they differ from
+   * every other driver's; one value a call, 1 to 255 and round again.
+   */
+  NdisGeneratePartialCancelId(): number {
+    this.partialCancelId = (this.partialCancelId % 255) + 1
+    return this.partialCancelId
   }
 
   // ---- what halt and unload check ------------------------------------------------------------------

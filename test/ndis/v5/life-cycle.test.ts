@@ -120,6 +120,39 @@ describe('NDIS 5.1 registration', () => {
   })
 })
 
+describe('NDIS 5.1 PnP events', () => {
+  it('after MiniportInitialize NDIS tells a 5.1 miniport the power source: NdisDevicePnPEventPowerProfileChanged with NdisPowerProfileAcOnLine, at PASSIVE_LEVEL', () => {
+    const events: Array<[number, number, number, number]> = []
+    let api: NdisApi | null = null
+    const loop = ndis5Loop({ hooks: {
+      initialize: (ndis) => {
+        api = ndis
+      },
+      characteristics: (c) => ({ ...c, PnPEventNotifyHandler: (_ctx, event, buffer, length) => {
+        events.push([event, api!.memory.read32(buffer), length, api!.KeGetCurrentIrql()])
+      } }),
+    } })
+    const { m } = load(loop.DriverEntry)
+    expect(events).toEqual([[5, 1, 4, 0]])
+    m.halt()
+    expect(m.findings).toEqual([])
+  })
+
+  it('an NDIS 5.0 miniport has no MiniportPnPEventNotify: NDIS calls nothing', () => {
+    let called = false
+    const loop = ndis5Loop({ hooks: { characteristics: (c) => {
+      const { AdapterShutdownHandler: _s, ...rest } = c
+      return { ...rest, MinorNdisVersion: 0, PnPEventNotifyHandler: () => {
+        called = true
+      } }
+    }, initialize: (ndis, h) => ndis.NdisMRegisterAdapterShutdownHandler(h, null, () => {}) } })
+    const { m, loaded } = load(loop.DriverEntry)
+    expect(loaded.state).toBe('running')
+    expect(called).toBe(false)
+    m.halt()
+  })
+})
+
 describe('NDIS 5.1 check-for-hang, reset and halt', () => {
   it('MiniportCheckForHang runs every two seconds of virtual time; TRUE makes NDIS call MiniportReset', () => {
     let checks = 0
