@@ -27,7 +27,10 @@ import { NdisHost } from './ndis/host.js'
 import type { MiniportModule, MiniportState } from './ndis/miniport.js'
 import { importMiniport, resolveMiniport } from './driver/loader.js'
 import { isCMiniport } from './driver/c/module.js'
-import { statusName } from './ndis/constants.js'
+import { NDIS_STATUS, statusName } from './ndis/constants.js'
+import type { OidRequestOptions, OidResult } from './ndis/binding.js'
+import { MAX_FRAME, MIN_FRAME } from './ndis/frames.js'
+import type { TrafficMix } from './ndis/protocol.js'
 import type { NdisApi } from './ndis/api.js'
 import type { DroppedFrames, Outcome, Report } from './report.js'
 import { BugCheck } from './kernel/bugcheck.js'
@@ -69,12 +72,20 @@ export interface LoadedMiniport {
 
 export interface TrafficOptions {
   readonly count: number
-  /** Frame size in bytes, without FCS (default 1500). */
+  /** Frame size in bytes, without FCS, 60..1514 (uniform default 1500; mixed default: a LAN's mix of sizes). */
   readonly size?: number
+  /**
+   * `uniform` (default): UDP frames to this host, one size, one buffer per NBL. `mixed`: ARP,
+   * UDP and TCP to this host, broadcast and groups (from the LAN also to other hosts), sizes
+   * 60..1514, NBLs of several NET_BUFFERs of several MDLs in varied memory.
+   */
+  readonly traffic?: TrafficMix
 }
 
-/** Frames a LAN delivers after the driver halted: a peer's broadcasts do not stop for us. */
+/** Frames a LAN delivers after the driver halted (a broadcast, one to this host): a LAN does not stop for us. */
 export const FRAMES_AFTER_HALT = 2
+/** Frames a LAN delivers after the protocol unbound (packet filter zero) and before the pause. */
+export const FRAMES_AFTER_UNBIND = 2
 
 export class Machine {
   readonly config: ResolvedConfig
@@ -250,15 +261,22 @@ export class Machine {
   halt(): void {
     const host = this.requireDriver('halt')
     const mp = host.driver
+    const inject = (frame: Uint8Array, length: number): void => this.wire.injectFrom(frame, 0, length)
     this.step(() => {
       host.upper.stop()
       if (mp.state === 'running' || mp.state === 'paused') {
         this.idle()
+        // TCP/IP unbinds (NDIS 6): the packet filter goes to zero, and the LAN's frames that
+        // follow (a broadcast, one to this host) must not be indicated. Then the verdict.
+        if (host.unbind(FRAMES_AFTER_UNBIND, inject)) {
+          this.idle()
+          host.verdict()
+        }
         if (mp.pauseAndHalt()) {
           // The LAN does not stop talking because the driver halted: a NIC left receiving DMAs
           // these frames into whatever its rings point at.
           const ignored = this.nic.counters.rx.ignored
-          for (let i = 0; i < FRAMES_AFTER_HALT; i++) this.wire.inject(broadcastFrame(this.nic.mac, i))
+          host.protocol.injectArp(FRAMES_AFTER_HALT, inject)
           this.idle()
           this.afterHalt = { frames: FRAMES_AFTER_HALT, receiverOff: this.nic.counters.rx.ignored - ignored }
           mp.unload()
@@ -272,9 +290,10 @@ export class Machine {
     const host = this.requireDriver('traffic.send')
     this.refuseCTraffic('traffic.send')
     const count = checkCount(options.count)
-    const size = frameSize(options.size)
+    const mix = trafficMix(options.traffic)
+    const size = frameSize(options.size, mix)
     this.step(() => {
-      host.upper.queueSend(count, size)
+      host.upper.queueSend(count, size, mix)
       this.idle(count)
     })
   }
@@ -283,11 +302,30 @@ export class Machine {
     const host = this.requireDriver('traffic.receive')
     this.refuseCTraffic('traffic.receive')
     const count = checkCount(options.count)
-    const size = frameSize(options.size)
+    const mix = trafficMix(options.traffic)
+    const size = frameSize(options.size, mix)
     this.step(() => {
-      host.upper.injectFromWire(count, size, (frame) => this.wire.inject(frame))
+      host.upper.injectFromWire(count, size, mix, (frame, length) => this.wire.injectFrom(frame, 0, length))
       this.idle(count)
     })
+  }
+
+  /**
+   * One OID request to the miniport, as NDIS issues it (PASSIVE_LEVEL, pended or not):
+   * `m.oid({ request: 'query', oid: 'OID_GEN_LINK_SPEED' })`,
+   * `m.oid({ request: 'set', oid: 'OID_GEN_CURRENT_PACKET_FILTER', value: 0x20 })`. A set of the
+   * packet filter or the multicast list the miniport accepts is what the protocol expects from
+   * then on.
+   */
+  oid(options: OidRequestOptions): OidResult {
+    const host = this.requireDriver('oid')
+    if (options.request !== 'query' && options.request !== 'set') throw new RangeError(`oid: request must be 'query' or 'set', got ${String(options.request)}`)
+    let result: OidResult | undefined
+    this.step(() => {
+      result = host.protocol.binding.user(options)
+      host.protocol.syncBuilder()
+    })
+    return result ?? { request: options.request, oid: 0, name: '', status: NDIS_STATUS.NDIS_STATUS_FAILURE, statusName: 'NDIS_STATUS_FAILURE', bytesWritten: 0, bytesRead: 0, bytesNeeded: 0 }
   }
 
   /**
@@ -361,7 +399,8 @@ export class Machine {
       findings: [...log.findings],
       notes: [...log.notes],
       findingsSuppressed: Object.fromEntries(log.suppressed),
-      traffic: { txFrames: counters?.txFrames ?? 0, rxFrames: counters?.rxFrames ?? 0, txRequested: counters?.txRequested ?? 0, dropped, afterHalt: { ...this.afterHalt } },
+      traffic: { txFrames: counters?.txFrames ?? 0, rxFrames: counters?.rxFrames ?? 0, txRequested: counters?.txRequested ?? 0, rxOffered: counters?.rxInjected ?? 0, dropped, afterHalt: { ...this.afterHalt } },
+      oids: [...(host?.protocol.binding.userRequests ?? [])],
       pool: { byTag: this.kernel.pool.tracker.byTag() },
       dma: {
         commonBuffers: this.dmaStats.commonBuffers.map((b) => ({ ...b })),
@@ -385,6 +424,7 @@ export class Machine {
       txFailed: counters?.txFailed ?? 0,
       rxCorrupt: counters?.rxCorrupt ?? 0,
       rxForeign: counters?.rxForeign ?? 0,
+      rxFiltered: counters?.rxFiltered ?? 0,
       nicNoBuffer: rx.noBuffers,
       nicWaiting: rx.waiting,
       nicFiltered: rx.filtered,
@@ -409,21 +449,16 @@ function checkCount(count: number): number {
   return count
 }
 
-function frameSize(size: number | undefined): number {
-  const s = size ?? 1500
-  if (!Number.isInteger(s) || s < 60 || s > 16288) throw new RangeError(`traffic: size must be a whole number of bytes in 60..16288, got ${size}`)
-  return s
+/** A frame size from 60 bytes to a full Ethernet frame (MTU 1500 + header); mixed traffic may leave it open. */
+function frameSize(size: number | undefined, mix: TrafficMix): number | undefined {
+  if (size === undefined) return mix === 'uniform' ? 1500 : undefined
+  if (!Number.isInteger(size) || size < MIN_FRAME || size > MAX_FRAME) throw new RangeError(`traffic: size must be a whole number of bytes in ${MIN_FRAME}..${MAX_FRAME}, got ${size}`)
+  return size
 }
 
-/** A minimal broadcast frame (an ARP-sized frame from a peer on the LAN). */
-function broadcastFrame(ourMac: Uint8Array, n: number): Uint8Array {
-  const f = new Uint8Array(60)
-  f.fill(0xff, 0, 6)
-  f.set([0x02, 0, 0, 0, 0, 0x99 + n], 6)
-  f[12] = 0x08
-  f[13] = 0x06
-  f.set(ourMac, 22)
-  return f
+function trafficMix(mix: TrafficMix | undefined): TrafficMix {
+  if (mix === undefined || mix === 'uniform' || mix === 'mixed') return mix ?? 'uniform'
+  throw new RangeError(`traffic: traffic must be 'uniform' or 'mixed', got ${String(mix)}`)
 }
 
 export function createMachine(config: MachineConfig = {}): Machine {

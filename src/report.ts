@@ -6,6 +6,7 @@ import type { Finding } from './kernel/kinds.js'
 import type { DmaBufferRecord } from './dma/adapter.js'
 import type { TagUsage } from './kernel/pool-tracker.js'
 import type { IommuFault } from './hw/iommu/iommu.js'
+import type { OidResult } from './ndis/binding.js'
 
 export type Outcome = 'clean' | 'findings' | 'bugcheck' | 'init-failed'
 
@@ -26,9 +27,11 @@ export interface DroppedFrames {
   txFailed: number
   /** Frames indicated whose bytes were not what was sent. */
   rxCorrupt: number
-  /** Frames indicated that the protocol never sent. */
+  /** Frames indicated that were no frame of dmalab's LAN. */
   rxForeign: number
   /** The NIC had no buffer for them: its receive FIFO overflowed, or they were still waiting there when the receiver stopped. */
+  /** Frames indicated although the packet filter excluded them (a `packet-filter-ignored` finding). */
+  rxFiltered: number
   nicNoBuffer: number
   /** Not dropped yet: waiting in the NIC's receive FIFO for a free descriptor when the report was made. */
   nicWaiting: number
@@ -66,6 +69,8 @@ export interface Report {
     txFrames: number
     rxFrames: number
     txRequested: number
+    /** Frames the LAN offered (`--rx`, and the broadcasts after the unbind and the halt). */
+    rxOffered: number
     dropped: DroppedFrames
     /**
      * Frames the LAN sent after MiniportHaltEx (a peer's broadcasts) and how many found the
@@ -84,4 +89,6 @@ export interface Report {
     iommuFaults: IommuFault[]
   }
   faults: { injected: InjectedFaultReport[] }
+  /** OID requests the user issued (`m.oid`, `--oid`), with what came back. */
+  oids: OidResult[]
 }

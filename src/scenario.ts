@@ -11,14 +11,20 @@ import { FaultInjector } from './faults/injector.js'
 import { BugCheck } from './kernel/bugcheck.js'
 import { FRAGMENTATION_STEPS, FRAGMENTATION_STEP_NS } from './kernel/fragmentation.js'
 import { parseFaultSpecs } from './faults/spec.js'
+import type { OidRequestOptions } from './ndis/binding.js'
+import type { TrafficMix } from './ndis/protocol.js'
 
 export interface ScenarioOptions {
   /** Frames the protocol sends (default 1000). */
   readonly packets: number
-  /** Frame size in bytes without FCS (default 1500). */
-  readonly size: number
+  /** Frame size in bytes without FCS; uniform traffic defaults to 1500, mixed traffic to a LAN's mix of sizes. */
+  readonly size?: number
   /** Frames injected from the wire besides the loopback (default 0). */
   readonly rx: number
+  /** The traffic's mix (machine.ts TrafficOptions): `uniform` unless given; the command line runs `mixed`. */
+  readonly traffic?: TrafficMix
+  /** OID requests issued once TCP/IP has bound, before the traffic (`--oid`). */
+  readonly oids?: readonly OidRequestOptions[]
 }
 
 export const DEFAULT_SCENARIO: ScenarioOptions = { packets: 1000, size: 1500, rx: 0 }
@@ -57,8 +63,10 @@ export function runScenario(miniport: LoadableMiniport, config: MachineConfig, o
     // other kernel components have fragmented memory by then (S06), as at real runtime.
     if (loaded.state === 'running' && m.config.memory.fragmentation > 0) m.run({ ns: FRAGMENTATION_STEPS * FRAGMENTATION_STEP_NS })
     if (loaded.state === 'running') {
-      if (options.packets > 0) m.traffic.send({ count: options.packets, size: options.size })
-      if (options.rx > 0) m.traffic.receive({ count: options.rx, size: options.size })
+      for (const oid of options.oids ?? []) m.oid(oid)
+      const traffic = { ...(options.size === undefined ? {} : { size: options.size }), ...(options.traffic === undefined ? {} : { traffic: options.traffic }) }
+      if (options.packets > 0) m.traffic.send({ count: options.packets, ...traffic })
+      if (options.rx > 0) m.traffic.receive({ count: options.rx, ...traffic })
     }
     m.halt()
   } catch (error) {

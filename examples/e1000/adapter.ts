@@ -81,7 +81,10 @@ export interface Adapter {
   pausing: boolean
   halting: boolean
   linkUp: boolean
+  /** OID_GEN_CURRENT_PACKET_FILTER: 0 from initialization until the protocol sets it (no indications). */
   packetFilter: number
+  /** OID_802_3_MULTICAST_LIST: 6 bytes an address. */
+  multicast: Uint8Array
 }
 
 /**

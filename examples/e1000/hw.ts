@@ -32,6 +32,7 @@ export const REG = {
   GPTC: 0x4080,
   RNBC: 0x40a0,
   MTA: 0x5200,
+  /** 128 registers: the 4096-bit multicast hash table. */
   RAL0: 0x5400,
   RAH0: 0x5404,
 } as const
@@ -52,6 +53,9 @@ export const ICR_RXT0 = 0x80
 export const IMS_ENABLE = ICR_TXDW | ICR_LSC | ICR_RXDMT0 | ICR_RXO | ICR_RXT0
 
 export const RCTL_EN = 0x2
+/** Unicast and multicast promiscuous (manual 13.4.22). */
+export const RCTL_UPE = 0x8
+export const RCTL_MPE = 0x10
 export const RCTL_BAM = 0x8000
 export const RCTL_BSIZE_2048 = 0
 export const RCTL_SECRC = 0x0400_0000

@@ -8,11 +8,11 @@ import type { NdisApi } from '../../src/ndis/api.js'
 import type { NdisHandle, NDIS_MINIPORT_INIT_PARAMETERS } from '../../src/ndis/types.js'
 import { RING_SIZES, STATS_SIZE, TAG, TX_TABLE_ENTRY, RX_TABLE_ENTRY, ring, readReg, writeReg, type Adapter } from './adapter.js'
 import {
-  CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
-  RCTL_EN, RCTL_SECRC, REG, RX_BUFFER_SIZE, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
+  CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, IMS_ENABLE, ITR_COALESCE, REG, RX_BUFFER_SIZE, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
 } from './hw.js'
 import { interruptDpc, isr } from './interrupt.js'
 import { release } from './halt.js'
+import { applyReceiveFilter, supportedFilters } from './filter.js'
 import type { AdapterMemory } from './memory.js'
 import { readMac, resetDevice } from './device.js'
 import { allocateRxBlocks, rxBuffer } from './rx-blocks.js'
@@ -25,7 +25,7 @@ export function newAdapter(ndis: NdisApi, handle: NdisHandle, memory: AdapterMem
     txPackets: [], txQueue: [],
     rxRing: 0, rxRingLogical: 0, rxCount: 0, rxTable: 0, rxBlocks: [], rxNbls: [], rxMdls: [],
     rxNext: 0, rxIndicated: 0, rxTail: 0, pendingIcr: 0,
-    paused: true, pausing: false, halting: false, linkUp: false, packetFilter: 0,
+    paused: true, pausing: false, halting: false, linkUp: false, packetFilter: 0, multicast: new Uint8Array(0),
   }
 }
 
@@ -95,7 +95,7 @@ function setUp(a: Adapter, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
     MacAddressLength: 6,
     PermanentMacAddress: a.mac,
     CurrentMacAddress: a.mac,
-    SupportedPacketFilters: ndis.NDIS_PACKET_TYPE_DIRECTED | ndis.NDIS_PACKET_TYPE_BROADCAST | ndis.NDIS_PACKET_TYPE_MULTICAST,
+    SupportedPacketFilters: supportedFilters(ndis),
   })
   if (status !== ndis.NDIS_STATUS_SUCCESS) return status
 
@@ -167,11 +167,7 @@ function allocateReceiveBuffers(a: Adapter): number {
 }
 
 function startDevice(a: Adapter): void {
-  const m = a.mac
   writeReg(a, REG.CTRL, readReg(a, REG.CTRL) | CTRL_SLU)
-  writeReg(a, REG.RAL0, (m[0]! | (m[1]! << 8) | (m[2]! << 16) | (m[3]! << 24)) >>> 0)
-  writeReg(a, REG.RAH0, (m[4]! | (m[5]! << 8) | RAH_AV) >>> 0)
-  for (let i = 0; i < 128; i++) writeReg(a, REG.MTA + i * 4, 0)
 
   writeReg(a, REG.TDBAL, a.txRingLogical >>> 0)
   writeReg(a, REG.TDBAH, Math.floor(a.txRingLogical / 4294967296))
@@ -187,7 +183,8 @@ function startDevice(a: Adapter): void {
   // All but one descriptor to the hardware: head == tail means empty.
   a.rxTail = a.rxCount - 1
   writeReg(a, REG.RDT, a.rxTail)
-  writeReg(a, REG.RCTL, RCTL_EN | RCTL_BAM | RCTL_BSIZE_2048 | RCTL_SECRC)
+  // The packet filter is zero until the protocol sets it: the receiver stays off until then.
+  applyReceiveFilter(a)
 
   writeReg(a, REG.ITR, ITR_COALESCE)
   writeReg(a, REG.IMS, IMS_ENABLE)

@@ -1,6 +1,10 @@
-// MiniportOidRequest: the few OIDs a protocol asks an Ethernet miniport for.
+// MiniportOidRequest: the OIDs NDIS and TCP/IP send an Ethernet miniport. NDIS 6 answers most
+// queries itself from the attributes the miniport set; the sets of the packet filter and the
+// multicast list are mandatory (WDK: OID_GEN_CURRENT_PACKET_FILTER, OID_802_3_MULTICAST_LIST)
+// and take effect in the NIC's receive filters (filter.ts).
 import type { NDIS_OID_REQUEST } from '../../src/ndis/types.js'
 import { STAT, type Adapter } from './adapter.js'
+import { MAX_MULTICAST, applyReceiveFilter, supportedFilters } from './filter.js'
 
 export function oidRequest(a: Adapter, request: NDIS_OID_REQUEST): number {
   const ndis = a.ndis
@@ -27,6 +31,8 @@ export function oidRequest(a: Adapter, request: NDIS_OID_REQUEST): number {
         return answer(4, (va) => m.write32(va, a.linkUp ? 0 : 1)) // NdisMediaStateConnected = 0
       case ndis.OID_GEN_MAXIMUM_FRAME_SIZE:
         return answer(4, (va) => m.write32(va, 1500))
+      case ndis.OID_802_3_MAXIMUM_LIST_SIZE:
+        return answer(4, (va) => m.write32(va, MAX_MULTICAST))
       case ndis.OID_GEN_XMIT_OK:
         return answer(8, (va) => m.write64(va, m.read64(a.stats + STAT.txOk)))
       case ndis.OID_GEN_RCV_OK:
@@ -37,14 +43,38 @@ export function oidRequest(a: Adapter, request: NDIS_OID_REQUEST): number {
         return ndis.NDIS_STATUS_NOT_SUPPORTED
     }
   }
-  if (data.Oid === ndis.OID_GEN_CURRENT_PACKET_FILTER) {
-    if (data.InformationBufferLength < 4) {
-      data.BytesNeeded = 4
-      return ndis.NDIS_STATUS_INVALID_LENGTH
+  switch (data.Oid) {
+    case ndis.OID_GEN_CURRENT_PACKET_FILTER:
+    case ndis.OID_GEN_CURRENT_LOOKAHEAD: {
+      if (data.InformationBufferLength < 4) {
+        data.BytesNeeded = 4
+        return ndis.NDIS_STATUS_INVALID_LENGTH
+      }
+      const value = m.read32(data.InformationBuffer)
+      data.BytesRead = 4
+      // The lookahead is a suggestion an NDIS 6 miniport need not follow: it indicates whole frames.
+      if (data.Oid === ndis.OID_GEN_CURRENT_LOOKAHEAD) return ndis.NDIS_STATUS_SUCCESS
+      if ((value & ~supportedFilters(ndis)) !== 0) return ndis.NDIS_STATUS_NOT_SUPPORTED
+      ndis.NdisAcquireSpinLock(a.lock!)
+      a.packetFilter = value
+      applyReceiveFilter(a)
+      ndis.NdisReleaseSpinLock(a.lock!)
+      return ndis.NDIS_STATUS_SUCCESS
     }
-    a.packetFilter = m.read32(data.InformationBuffer)
-    data.BytesRead = 4
-    return ndis.NDIS_STATUS_SUCCESS
+    case ndis.OID_802_3_MULTICAST_LIST: {
+      const length = data.InformationBufferLength
+      if (length % 6 !== 0) return ndis.NDIS_STATUS_INVALID_LENGTH
+      if (length > MAX_MULTICAST * 6) return ndis.NDIS_STATUS_MULTICAST_FULL
+      const list = m.readBytes(data.InformationBuffer, length)
+      for (let i = 0; i < length; i += 6) if ((list[i]! & 1) === 0) return ndis.NDIS_STATUS_INVALID_DATA
+      data.BytesRead = length
+      ndis.NdisAcquireSpinLock(a.lock!)
+      a.multicast = list
+      applyReceiveFilter(a)
+      ndis.NdisReleaseSpinLock(a.lock!)
+      return ndis.NDIS_STATUS_SUCCESS
+    }
+    default:
+      return ndis.NDIS_STATUS_NOT_SUPPORTED
   }
-  return ndis.NDIS_STATUS_NOT_SUPPORTED
 }

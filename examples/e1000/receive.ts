@@ -24,8 +24,9 @@ export function receiveFrames(a: Adapter, budget: number): number {
     a.rxNext = (i + 1) % a.rxCount
     const nbl = a.rxNbls[i]
     // Frames that span descriptors cannot happen with 2 KiB buffers and a 1514-byte MTU;
-    // drop them (and errored frames) and give the buffer straight back.
-    if (nbl === null || nbl === undefined || errors !== 0 || (status & RXD_STA_EOP) === 0 || a.halting || a.paused) {
+    // drop them (and errored frames, and any frame while the packet filter is zero: no
+    // indications then) and give the buffer straight back.
+    if (nbl === null || nbl === undefined || errors !== 0 || (status & RXD_STA_EOP) === 0 || a.halting || a.paused || a.packetFilter === 0) {
       bumpStat(a, STAT.rxErrors)
       m.write8(d + RXD_STATUS, 0)
       a.rxTail = i

@@ -2,7 +2,7 @@
 // e1000, NdisMAllocateNetBufferSGList; see memory.ts), and ProcessSGList writes one descriptor
 // per S/G element. The device is told once per batch (one TDT write). Completions are reaped
 // in the DPC.
-import type { NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
+import type { MDL, NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import { NBL_NBS_LEFT, NBL_NEXT_NB, TX_TABLE_ENTRY, bumpStat, STAT, writeReg, type Adapter, type TxPacket } from './adapter.js'
 import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LENGTH, DESC_SIZE, REG, TXD_CMD, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_STA, TXD_STA_DD } from './hw.js'
 
@@ -22,6 +22,8 @@ export interface SendContext {
    * A list from GetScatterGatherList at CurrentMdl + CurrentMdlOffset starts at the data (0).
    */
   skip: number
+  /** Set by processSGList when it could not place the list (inline: the caller fails the packet). */
+  failed: boolean
 }
 
 export function sendNetBufferLists(a: Adapter, nbls: NET_BUFFER_LIST, _port: number, sendFlags: number): void {
@@ -69,16 +71,17 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
     const nbl = a.txQueue[0]!
     let nb = (nbl.MiniportReserved[NBL_NEXT_NB] ?? null) as NET_BUFFER | null
     while (nb !== null) {
-      const reserve = Math.ceil(nb.DataLength / 4096) + 1
+      const reserve = descriptorsFor(nb)
       // Keep one descriptor unused: head == tail means an empty ring, never a full one.
       if (a.txFree - reserve < 1) break
       a.txFree -= reserve
-      const ctx: SendContext = { adapter: a, nbl, nb, reserved: reserve, inline: true, skip: 0 }
-      const status = a.memory.mapTransmit(a, nb, ctx)
+      const ctx: SendContext = { adapter: a, nbl, nb, reserved: reserve, inline: true, skip: 0, failed: false }
+      let status = a.memory.mapTransmit(a, nb, ctx)
       ctx.inline = false
+      if (status === ndis.NDIS_STATUS_SUCCESS && ctx.failed) status = ndis.NDIS_STATUS_RESOURCES
       if (status !== ndis.NDIS_STATUS_SUCCESS) {
         // No map registers or memory for this packet: it fails, the others go on (S11).
-        a.txFree += reserve
+        if (!ctx.failed) a.txFree += reserve
         nbl.Status = status
         bumpStat(a, STAT.txDropped)
         if (finishNb(a, nbl)) {
@@ -114,6 +117,11 @@ export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCAT
   if (n <= 0 || n + 1 > a.txFree) {
     // Cannot happen with the reservation above; if it does, drop the packet rather than overrun.
     a.memory.unmapTransmit(a, sgl, ctx.nb)
+    if (ctx.inline) {
+      // The mapping call is still on the stack: drainQueue fails the packet.
+      ctx.failed = true
+      return
+    }
     ctx.nbl.Status = a.ndis.NDIS_STATUS_RESOURCES
     bumpStat(a, STAT.txDropped)
     if (finishNb(a, ctx.nbl)) completeChain(a, ctx.nbl, true)
@@ -144,6 +152,24 @@ export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCAT
   a.txNext = index
   // Mapped after the mapping call returned: nobody else will ring the doorbell.
   if (!ctx.inline) writeReg(a, REG.TDT, a.txNext)
+}
+
+/**
+ * The most descriptors a NET_BUFFER can need: one per page each of its MDLs touches, counted
+ * from the start of the MDL's data (the S/G list may start there, before CurrentMdlOffset).
+ */
+export function descriptorsFor(nb: NET_BUFFER): number {
+  let left = nb.DataLength
+  let skip = nb.CurrentMdlOffset
+  let pages = 0
+  for (let m: MDL | null = nb.CurrentMdl; m !== null && left > 0; m = m.Next, skip = 0) {
+    const take = Math.min(m.ByteCount - skip, left)
+    if (take <= 0) continue
+    const start = m.ByteOffset
+    pages += Math.ceil((start + skip + take) / 4096) - Math.floor(start / 4096)
+    left -= take
+  }
+  return Math.max(1, pages)
 }
 
 /**

@@ -5,6 +5,9 @@ import { formatBytes, parseSize } from '../hw/address.js'
 import { MAX_MEMORY, MIN_MEMORY, type MachineConfig } from '../config.js'
 import { FaultSpecError, parseFaultSpec } from '../faults/spec.js'
 import { parseShard, MAX_SHARDS, type Shard } from '../faults/shard.js'
+import type { OidRequestOptions } from '../ndis/binding.js'
+import type { TrafficMix } from '../ndis/protocol.js'
+import { parseOidOption } from './oid-arg.js'
 
 export const COMMANDS = ['run', 'check', 'sweep', 'merge', 'bench', 'examples'] as const
 export type Command = (typeof COMMANDS)[number]
@@ -21,8 +24,13 @@ export interface CliOptions {
   miniport: string | undefined
   machine: MachineConfig
   packets: number
-  size: number
+  /** --size: every frame this size; undefined (mixed traffic) lets the mix choose sizes. */
+  size: number | undefined
   rx: number
+  /** --traffic: `mixed` (the default) or `uniform`. */
+  traffic: TrafficMix
+  /** --oid NAME[=VALUE], in order. */
+  oids: OidRequestOptions[]
   json: boolean
   pcap: string | undefined
   jobs: number | undefined
@@ -47,6 +55,8 @@ const OPTIONS = {
   packets: { type: 'string' },
   size: { type: 'string' },
   rx: { type: 'string' },
+  traffic: { type: 'string' },
+  oid: { type: 'string', multiple: true },
   fail: { type: 'string', multiple: true },
   seed: { type: 'string' },
   verifier: { type: 'string' },
@@ -148,6 +158,8 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
   if (values.pcap !== undefined && command !== 'run') throw new UsageError('--pcap applies to run only')
   if (values.shard !== undefined && command !== 'sweep') throw new UsageError('--shard applies to sweep only')
   if (values.html !== undefined && !needsMiniport) throw new UsageError('--html applies to run, check, sweep and merge only')
+  const traffic = choice('traffic', values.traffic, ['mixed', 'uniform'] as const) ?? 'mixed'
+  if ((values.traffic !== undefined || values.oid !== undefined) && !needsMiniport) throw new UsageError(`--${values.traffic !== undefined ? 'traffic' : 'oid'} applies to run, check and sweep only`)
 
   return {
     command,
@@ -155,8 +167,10 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
     machine,
     packets: integer('packets', values.packets, 1000, 0, 100_000_000),
     packetsGiven: values.packets !== undefined,
-    size: integer('size', values.size, 1500, MIN_FRAME, MAX_FRAME),
+    size: values.size === undefined ? (traffic === 'uniform' ? 1500 : undefined) : integer('size', values.size, 1500, MIN_FRAME, MAX_FRAME),
     rx: integer('rx', values.rx, 0, 0, 100_000_000),
+    traffic,
+    oids: (values.oid ?? []).map(parseOidOption),
     json: values.json === true,
     pcap: values.pcap,
     jobs: values.jobs === undefined ? undefined : integer('jobs', values.jobs, 1, 1, 256),
@@ -191,8 +205,10 @@ function parseMerge(values: Record<string, unknown>, files: string[]): CliOption
     machine: {},
     packets: 0,
     packetsGiven: false,
-    size: 0,
+    size: undefined,
     rx: 0,
+    traffic: 'mixed',
+    oids: [],
     json: values['json'] === true,
     pcap: undefined,
     jobs: undefined,

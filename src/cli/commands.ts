@@ -56,7 +56,7 @@ function loadUsageError(name: string, error: unknown): unknown {
 }
 
 function scenarioOf(o: CliOptions, packets = o.packets): ScenarioOptions {
-  return { packets, size: o.size, rx: o.rx }
+  return { packets, ...(o.size === undefined ? {} : { size: o.size }), rx: o.rx, traffic: o.traffic, ...(o.oids.length === 0 ? {} : { oids: o.oids }) }
 }
 
 function print(json: boolean, value: unknown, text: () => string): void {

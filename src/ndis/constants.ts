@@ -22,6 +22,8 @@ export const NDIS_STATUS = {
   NDIS_STATUS_SEND_ABORTED: 0xc001_0013,
   NDIS_STATUS_LINK_STATE: 0x4001_0017,
   NDIS_STATUS_BAD_VERSION: 0xc001_0004,
+  NDIS_STATUS_MULTICAST_FULL: 0xc001_0009,
+  NDIS_STATUS_INVALID_DATA: 0xc001_0015,
 } as const
 
 /** NTSTATUS values: the kernel's one table (kernel/wdm.ts), under the name NDIS code uses. */
@@ -75,16 +77,25 @@ export const NDIS_REQUEST_TYPE = {
   NdisRequestMethod: 12,
 } as const
 
-/** The OIDs the protocol side queries; drivers may support more. */
+/** OIDs (ntddndis.h values) the protocol side issues or a user may name with `--oid`. */
 export const OID = {
   OID_GEN_SUPPORTED_LIST: 0x0001_0101,
   OID_GEN_HARDWARE_STATUS: 0x0001_0102,
   OID_GEN_MEDIA_SUPPORTED: 0x0001_0103,
+  OID_GEN_MEDIA_IN_USE: 0x0001_0104,
+  OID_GEN_MAXIMUM_LOOKAHEAD: 0x0001_0105,
   OID_GEN_MAXIMUM_FRAME_SIZE: 0x0001_0106,
   OID_GEN_LINK_SPEED: 0x0001_0107,
+  OID_GEN_TRANSMIT_BUFFER_SPACE: 0x0001_0108,
+  OID_GEN_RECEIVE_BUFFER_SPACE: 0x0001_0109,
+  OID_GEN_VENDOR_ID: 0x0001_010c,
+  OID_GEN_VENDOR_DESCRIPTION: 0x0001_010d,
   OID_GEN_CURRENT_PACKET_FILTER: 0x0001_010e,
+  OID_GEN_CURRENT_LOOKAHEAD: 0x0001_010f,
+  OID_GEN_DRIVER_VERSION: 0x0001_0110,
   OID_GEN_MAXIMUM_TOTAL_SIZE: 0x0001_0111,
   OID_GEN_MEDIA_CONNECT_STATUS: 0x0001_0114,
+  OID_GEN_VENDOR_DRIVER_VERSION: 0x0001_0116,
   OID_GEN_XMIT_OK: 0x0002_0101,
   OID_GEN_RCV_OK: 0x0002_0102,
   OID_GEN_XMIT_ERROR: 0x0002_0103,
@@ -94,7 +105,14 @@ export const OID = {
   OID_802_3_PERMANENT_ADDRESS: 0x0101_0101,
   OID_802_3_CURRENT_ADDRESS: 0x0101_0102,
   OID_802_3_MULTICAST_LIST: 0x0101_0103,
+  OID_802_3_MAXIMUM_LIST_SIZE: 0x0101_0104,
 } as const
+
+/** The name of an OID value for reports: 0x0001010E → OID_GEN_CURRENT_PACKET_FILTER. */
+export function oidName(oid: number): string {
+  for (const [name, value] of Object.entries(OID)) if (value === oid >>> 0) return name
+  return `0x${(oid >>> 0).toString(16).padStart(8, '0')}`
+}
 
 export const NDIS_PACKET_TYPE = {
   NDIS_PACKET_TYPE_DIRECTED: 0x0001,

@@ -2,7 +2,7 @@
 // (NDIS 6: miniport.ts; NDIS 5.1: v5/lifecycle.ts) and the protocol above it (protocol.ts,
 // v5/protocol.ts).
 import type { MiniportState } from './miniport.js'
-import type { TrafficCounters } from './protocol.js'
+import type { TrafficCounters, TrafficMix } from './protocol.js'
 
 export interface DriverModel {
   /** `running` after a clean start; `init-failed` or `crashed` otherwise. */
@@ -21,7 +21,8 @@ export interface UpperEdge {
   readonly counters: TrafficCounters
   /** Frames the protocol handed down that have not come back. */
   readonly inFlight: number
-  queueSend(count: number, size: number): void
-  injectFromWire(count: number, size: number, inject: (frame: Uint8Array) => void): void
+  /** `size` undefined: the mix chooses (NDIS 5's protocol sends uniform 1500-byte frames whatever the mix). */
+  queueSend(count: number, size: number | undefined, mix: TrafficMix): void
+  injectFromWire(count: number, size: number | undefined, mix: TrafficMix, inject: (frame: Uint8Array, length: number) => void): void
   stop(): void
 }

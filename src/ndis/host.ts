@@ -25,6 +25,7 @@ import { NdisMemory } from './memory.js'
 import { Miniport, type MiniportModule } from './miniport.js'
 import { NblPools } from './nbl.js'
 import { Protocol } from './protocol.js'
+import { reportVerdict } from './verdict.js'
 import { SpinLocks } from './spinlock.js'
 import type { NDIS_OID_REQUEST } from './types.js'
 import { requireIrql } from '../kernel/irql-checks.js'
@@ -93,27 +94,27 @@ export class NdisHost {
   /** DriverEntry + MiniportInitializeEx + MiniportRestart, then the protocol binds. */
   start(module: MiniportModule): void {
     this.miniport.start(module.default, this.api)
-    if (this.miniport.state === 'running') this.bind()
+    if (this.miniport.state === 'running') this.protocol.bind()
   }
 
-  /** The protocol binds: it asks the miniport for its MAC address (OID_802_3_CURRENT_ADDRESS). */
-  private bind(): void {
-    const k = this.ctx.kernel
-    const buffer = k.pool.allocate(POOL_TYPE.NonPagedPoolNx, 64, tagValue('diOP'), { driver: false })
-    if (buffer === 0) return
-    const request: NDIS_OID_REQUEST = {
-      Header: { Type: NDIS_OBJECT_TYPE.NDIS_OBJECT_TYPE_OID_REQUEST, Revision: 1, Size: 0 },
-      RequestType: NDIS_REQUEST_TYPE.NdisRequestQueryInformation,
-      PortNumber: 0,
-      Timeout: 0,
-      RequestId: null,
-      DATA: { Oid: OID.OID_802_3_CURRENT_ADDRESS, InformationBuffer: buffer, InformationBufferLength: 64, BytesWritten: 0, BytesRead: 0, BytesNeeded: 0 },
-    }
-    const status = this.miniport.oid(request)
-    if (status === NDIS_STATUS.NDIS_STATUS_SUCCESS && request.DATA.BytesWritten >= 6 && !k.log.stopped) {
-      this.protocol.mac = Uint8Array.from(k.ram.readBytes(k.space.translate(buffer), 6))
-    }
-    if (!k.log.stopped) k.pool.free(buffer, { routine: 'NDIS' })
+  /**
+   * TCP/IP unbinds from an NDIS 6 miniport: the packet filter goes to zero, then the LAN sends
+   * `frames` more (ARP) that must not be indicated. False for an NDIS 5 driver (its protocol
+   * keeps its own bind).
+   */
+  unbind(frames: number, inject: (frame: Uint8Array, length: number) => void): boolean {
+    if (this.v5.active || this.miniport.state !== 'running') return false
+    this.protocol.unbind()
+    this.protocol.injectArp(frames, inject)
+    return true
+  }
+
+  /**
+   * After the traffic, before the pause: the run's verdict on the frames the protocol sent and
+   * the LAN offered (verdict.ts).
+   */
+  verdict(): void {
+    reportVerdict(this.ctx, this.protocol, this.parts.nic)
   }
 
   private buildApi(): NdisApi {

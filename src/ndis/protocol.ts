@@ -1,39 +1,39 @@
-// The protocol driver bound above the miniport: what `m.traffic` drives.
+// The protocol bound above the miniport, as TCP/IP is on Windows: what `m.traffic` and
+// `m.oid` drive.
 //
-// Sends: a window of send slots, each a 2 KiB buffer in the protocol's own memory (pages the
-// kernel hands out by its policy — above 4 GiB with high-first, so a 32-bit device needs
-// bounce buffers or the IOMMU), described by an MDL and an NBL from the protocol's own pool.
-// Frames go down in chains at DISPATCH_LEVEL; every NBL must come back through
-// NdisMSendNetBufferListsComplete. Receives: every indicated frame is read from the NB's MDL
-// chain and checked byte for byte, then the NBLs are returned (MiniportReturnNetBufferLists).
-//
-// The frames are frames.ts's test frames.
+// Binding (binding.ts): once the miniport runs, the OID queries and the sets of the packet
+// filter, the multicast list and the lookahead; before the pause, the filter back to zero.
+// Sends: NBL chains at DISPATCH_LEVEL through MiniportSendNetBufferLists, shaped as a stack's
+// (send-buffers.ts), carrying the LAN's kinds of frames (frames.ts). Every NBL must come back
+// through NdisMSendNetBufferListsComplete, as it went down. Receives: every indicated frame is
+// read through its MDL chain, rebuilt from its stamp and compared byte for byte, checked against
+// the packet filter (packet-filter.ts), and the NBLs go back through MiniportReturnNetBufferLists
+// — at once, without keeping them, when the miniport sets NDIS_RECEIVE_FLAGS_RESOURCES. The
+// ledger (frame-ledger.ts) says at the end which frames never came back.
 import { PAGE_SIZE } from '../hw/address.js'
 import { CHAIN_LIMIT, type MDL } from '../kernel/mdl.js'
 import { DISPATCH_LEVEL } from '../kernel/irql.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
 import type { Timer } from '../hw/clock.js'
+import { siteHere } from '../kernel/sites.js'
+import { Binding } from './binding.js'
 import { NDIS_FLAGS, NDIS_STATUS, statusName } from './constants.js'
 import type { NdisContext } from './context.js'
+import { FRAME_FLAG, FrameBuilder, MAX_FRAME, PATTERN_OFFSETS, STAMP_BYTES, findStamp, newSpec, readStamp } from './frames.js'
+import { FrameLedger } from './frame-ledger.js'
 import type { Miniport } from './miniport.js'
 import type { NblPools } from './nbl.js'
-import type { NET_BUFFER_LIST } from './types.js'
+import { PacketFilter, filterName, macText } from './packet-filter.js'
+import { SendBufferPool, prepareBuffer, writeFrame, type SendBuffer, type SendSlot } from './send-buffers.js'
+import type { NET_BUFFER, NET_BUFFER_LIST } from './types.js'
 
-import { HEADER, PEER_SLOT, SEQUENCE_OFFSET, SLOT_BYTES, STAMP, checkTestFrame, patternFor, writeTestFrame } from './test-frames.js'
+/** `uniform`: one frame kind and size, one buffer per NBL. `mixed`: a LAN's mix of kinds, sizes and buffer shapes. */
+export type TrafficMix = 'uniform' | 'mixed'
 
-export { ETHERTYPE, MAGIC, SLOT_BYTES } from './test-frames.js'
-/** Send slots, so at most this many frames are in flight. */
-export const SEND_WINDOW = 256
-/**
- * Backfill before a sent frame in its slot: slot i's frame starts (i % 4) × 128 bytes into the
- * slot's MDL, so NET_BUFFER CurrentMdlOffset (and DataOffset) is 0, 128, 256 or 384, as when a
- * protocol leaves room for headers in front of the data (NdisRetreatNetBufferDataStart). A
- * miniport that ignores CurrentMdlOffset sends the wrong bytes and the frame is lost.
- */
-const BACKFILL_STEP = 128
-const BACKFILL_SLOTS = 4
 /** NBLs per MiniportSendNetBufferLists call. */
 export const SEND_BATCH = 32
+/** Findings of one kind the protocol lists before it only counts. */
+const REPORTED = 20
 
 export interface TrafficCounters {
   /** Frames the protocol asked to send / that completed with success / that completed with an error. */
@@ -46,81 +46,149 @@ export interface TrafficCounters {
   rxFrames: number
   /** Frames indicated whose bytes were not what was sent. */
   rxCorrupt: number
-  /** Frames indicated that were no test frame of ours. */
+  /** Frames indicated that were no frame of dmalab's LAN. */
   rxForeign: number
+  /** Frames indicated although the packet filter excluded them. */
+  rxFiltered: number
   /** Send completion statuses other than success, by name. */
   txFailures: Record<string, number>
 }
 
-interface Slot {
-  readonly index: number
-  readonly pa: number
-  readonly nbl: NET_BUFFER_LIST
-  readonly mdl: MDL
-  size: number
-  busy: boolean
-}
-
 export class Protocol {
-  readonly counters: TrafficCounters = { txRequested: 0, txFrames: 0, txFailed: 0, rxInjected: 0, rxFrames: 0, rxCorrupt: 0, rxForeign: 0, txFailures: {} }
-  /** The first few corrupt frames, for findings. */
+  readonly counters: TrafficCounters = { txRequested: 0, txFrames: 0, txFailed: 0, rxInjected: 0, rxFrames: 0, rxCorrupt: 0, rxForeign: 0, rxFiltered: 0, txFailures: {} }
+  readonly filter = new PacketFilter()
+  readonly binding: Binding
+  readonly ledger = new FrameLedger()
+  readonly builder: FrameBuilder
   private readonly ctx: NdisContext
   private readonly miniport: Miniport
   private readonly nbls: NblPools
-  private slots: Slot[] = []
+  private readonly buffers: SendBufferPool
+  private readonly windows = new Map<TrafficMix, SendSlot[] | null>()
+  private slots: SendSlot[] = []
   private free: number[] = []
-  private readonly bySlotNbl = new Map<NET_BUFFER_LIST, Slot>()
+  private readonly bySlotNbl = new Map<NET_BUFFER_LIST, SendSlot>()
+  /** NBLs indicated and not yet returned to the miniport. */
+  private readonly held = new Set<NET_BUFFER_LIST>()
   private toSend = 0
-  private sendSize = 1500
+  private busy = 0
+  private sendSize: number | undefined = 1500
+  private sendMix: TrafficMix = 'uniform'
   private seq = 0
-  private readonly pattern: Uint8Array
-  private readonly frame = new Uint8Array(16384 + HEADER)
+  private readonly spec = newSpec()
+  private readonly rxSpec = newSpec()
+  private readonly frame = new Uint8Array(16384)
+  private readonly expect = new Uint8Array(128)
   private readonly scratch = new Uint8Array(65536)
   private readonly scratchBuffer = Buffer.from(this.scratch.buffer, this.scratch.byteOffset, this.scratch.byteLength)
-  private readonly view = new DataView(this.scratch.buffer)
+  private readonly expectBuffer = Buffer.from(this.expect.buffer, this.expect.byteOffset, this.expect.byteLength)
   private readonly sender: Timer
   private readonly returner: Timer
   private returnHead: NET_BUFFER_LIST | null = null
   private returnTail: NET_BUFFER_LIST | null = null
-  private corruptReported = 0
-  mac: Uint8Array = new Uint8Array(6)
-  readonly peerMac = Uint8Array.of(0x02, 0x00, 0x00, 0x00, 0x00, 0x02)
+  private readonly reported = new Map<string, number>()
   stopped = false
 
   constructor(ctx: NdisContext, miniport: Miniport, nbls: NblPools, seed: number) {
     this.ctx = ctx
     this.miniport = miniport
     this.nbls = nbls
-    this.pattern = patternFor(seed)
+    this.builder = new FrameBuilder(seed)
+    this.buffers = new SendBufferPool(ctx.kernel, nbls, seed)
+    this.binding = new Binding(ctx, miniport, this.filter)
     const clock = ctx.kernel.clock
     this.sender = clock.timer('protocol send', () => this.sendBatch())
     this.returner = clock.timer('protocol return', () => this.returnIndicated())
   }
 
+  /** This host's MAC address (the NIC's, until the miniport answers OID_802_3_CURRENT_ADDRESS). */
+  get mac(): Uint8Array {
+    return this.filter.mac
+  }
+
+  set mac(mac: Uint8Array) {
+    this.filter.mac.set(mac.subarray(0, 6))
+  }
+
+  /** Send NBLs the miniport has not completed yet. */
   get inFlight(): number {
-    return this.slots.length - this.free.length
+    return this.busy
+  }
+
+  /** Sends not completed yet: NBLs, the frames they carry, and how many of those the ledger still owes. */
+  framesInFlight(): { nbls: number; frames: number; owed: number } {
+    let nbls = 0
+    let frames = 0
+    let owed = 0
+    for (const w of this.windows.values()) {
+      if (w === null) continue
+      for (const slot of w) {
+        if (!slot.busy) continue
+        nbls++
+        frames += slot.sent
+        for (let i = 0; i < slot.sent; i++) if (this.ledger.owes(slot.buffers[i]!.seq)) owed++
+      }
+    }
+    return { nbls, frames, owed }
   }
 
   get pending(): number {
     return this.toSend
   }
 
-  /** Queues `count` frames of `size` bytes; they go down as fast as the miniport takes them. */
-  queueSend(count: number, size: number): void {
-    if (this.stopped || this.miniport.state !== 'running' || count <= 0) return
-    if (this.slots.length === 0 && !this.allocateSlots()) return
-    this.sendSize = size
+  /** TCP/IP binds to the running miniport. */
+  bind(): void {
+    this.binding.bind()
+    this.syncBuilder()
+  }
+
+  /** The protocol unbinds: the packet filter goes to zero (before the pause). */
+  unbind(): void {
+    this.binding.unbind()
+  }
+
+  /** After a set of the multicast list: the frames addressed to joined groups use the new list. */
+  syncBuilder(): void {
+    this.builder.mac.set(this.filter.mac)
+    this.builder.groups = this.filter.multicastList
+  }
+
+  /** Queues `count` frames; they go down as fast as the miniport takes them. `size` fixes their size. */
+  queueSend(count: number, size: number | undefined, mix: TrafficMix = 'uniform'): void {
+    if (this.stopped || this.miniport.state !== 'running' || this.binding.state !== 'bound' || count <= 0) return
+    if (!this.window(mix)) return
+    this.sendSize = mix === 'uniform' ? (size ?? 1500) : size
     this.toSend += count
     this.counters.txRequested += count
     if (!this.sender.armed) this.ctx.kernel.clock.armAfter(this.sender, 0)
   }
 
-  /** Frames from another host on the wire, addressed to the NIC. */
-  injectFromWire(count: number, size: number, inject: (frame: Uint8Array) => void): void {
+  /** Frames from other hosts on the LAN, toward this host's NIC. */
+  injectFromWire(count: number, size: number | undefined, mix: TrafficMix, inject: (frame: Uint8Array, length: number) => void): void {
+    this.syncBuilder()
+    const flags = FRAME_FLAG.lan | (mix === 'uniform' ? FRAME_FLAG.uniform : 0) | (size !== undefined ? FRAME_FLAG.fixedSize : 0)
     for (let i = 0; i < count; i++) {
-      const frame = new Uint8Array(size)
-      writeTestFrame(frame, this.pattern, this.mac, this.peerMac, this.seq++, PEER_SLOT, size)
-      inject(frame)
+      const seq = this.seq++
+      const spec = this.builder.spec(this.spec, seq, flags, size ?? 1500, (seq * 37) % PATTERN_OFFSETS)
+      this.builder.build(spec, this.frame)
+      this.ledger.record(seq, this.filter.verdict(this.filter.classify(this.frame, 0)), true)
+      inject(this.frame, spec.size)
+      this.counters.rxInjected++
+    }
+  }
+
+  /**
+   * ARP from the router, as a LAN keeps sending whatever the host's state: requests to everyone
+   * and replies to this host's address (by the parity of the sequence number).
+   */
+  injectArp(count: number, inject: (frame: Uint8Array, length: number) => void): void {
+    this.syncBuilder()
+    for (let i = 0; i < count; i++) {
+      const seq = this.seq++
+      const spec = this.builder.spec(this.spec, seq, FRAME_FLAG.lan | FRAME_FLAG.arp, 60, (seq * 37) % PATTERN_OFFSETS)
+      this.builder.build(spec, this.frame)
+      this.ledger.record(seq, this.filter.verdict(this.filter.classify(this.frame, 0)), true)
+      inject(this.frame, spec.size)
       this.counters.rxInjected++
     }
   }
@@ -134,27 +202,19 @@ export class Protocol {
 
   // ---- send side --------------------------------------------------------------------------------
 
-  private allocateSlots(): boolean {
-    const k = this.ctx.kernel
-    const pages = Math.ceil((SEND_WINDOW * SLOT_BYTES) / PAGE_SIZE)
-    const memory = k.mm.allocateMapped(pages, { kind: 'pool', label: 'protocol send buffers', driver: false }, {}, 'zero')
-    if (memory === null) return false
-    const pool = this.nbls.allocatePool({ ProtocolId: 0, fAllocateNetBuffer: true, ContextSize: 0, PoolTag: 'LBNP', DataSize: 0 }, undefined, false)
-    if (pool === null) return false
-    const perPage = PAGE_SIZE / SLOT_BYTES
-    for (let i = 0; i < SEND_WINDOW; i++) {
-      const va = memory.va + i * SLOT_BYTES
-      const mdl = k.mdl.create(va, SLOT_BYTES, { driver: false })
-      if (mdl === null) return false
-      k.mdl.buildForNonPagedPool(mdl)
-      const nbl = this.nbls.allocate(pool, mdl, 0, 0, true, undefined)
-      if (nbl === null) return false
-      const pa = memory.pfns[Math.floor(i / perPage)]! * PAGE_SIZE + (i % perPage) * SLOT_BYTES
-      const slot: Slot = { index: i, pa, nbl, mdl, size: 0, busy: false }
-      this.slots.push(slot)
-      this.bySlotNbl.set(nbl, slot)
-      this.free.push(SEND_WINDOW - 1 - i)
+  /** Makes `mix`'s window of send NBLs current (allocated on first use). */
+  private window(mix: TrafficMix): boolean {
+    if (this.sendMix === mix && this.slots.length > 0) return true
+    let w = this.windows.get(mix)
+    if (w === undefined) {
+      w = mix === 'uniform' ? this.buffers.uniform() : this.buffers.mixed()
+      this.windows.set(mix, w)
+      if (w !== null) for (const s of w) this.bySlotNbl.set(s.nbl, s)
     }
+    if (w === null) return false
+    this.sendMix = mix
+    this.slots = w
+    this.free = w.filter((s) => !s.busy).map((s) => s.index).reverse()
     return true
   }
 
@@ -167,14 +227,12 @@ export class Protocol {
     while (this.toSend > 0 && this.free.length > 0 && n < SEND_BATCH) {
       const slot = this.slots[this.free.pop()!]!
       this.prepare(slot)
-      slot.busy = true
       const nbl = slot.nbl
       nbl.Next = null
       nbl.Status = NDIS_STATUS.NDIS_STATUS_SUCCESS
       if (tail === null) head = nbl
       else tail.Next = nbl
       tail = nbl
-      this.toSend--
       n++
     }
     if (head === null) return
@@ -187,28 +245,39 @@ export class Protocol {
     if (this.toSend > 0 && this.free.length > 0 && !this.sender.armed) k.clock.armAfter(this.sender, 0)
   }
 
-  /** Writes the slot's frame (whole frame when the size changed, else only the sequence) after its backfill. */
-  private prepare(slot: Slot): void {
-    const ram = this.ctx.kernel.ram
-    const size = this.sendSize
-    const seq = this.seq++
-    const backfill = (slot.index % BACKFILL_SLOTS) * BACKFILL_STEP
-    const offset = backfill + size <= SLOT_BYTES ? backfill : 0
-    if (slot.size !== size) {
-      writeTestFrame(this.frame, this.pattern, this.mac, this.mac, seq, slot.index, size)
-      ram.writeFrom(slot.pa + offset, this.frame, 0, size)
-      slot.size = size
-    } else {
-      ram.write32(slot.pa + offset + SEQUENCE_OFFSET, seq)
+  /** Fills the slot's NET_BUFFERs with the next frames (the last NBL may carry fewer). */
+  private prepare(slot: SendSlot): void {
+    const uniform = this.sendMix === 'uniform'
+    const flags = (uniform ? FRAME_FLAG.uniform : 0) | (this.sendSize !== undefined ? FRAME_FLAG.fixedSize : 0)
+    const count = Math.min(slot.buffers.length, this.toSend)
+    for (let i = 0; i < count; i++) {
+      const b = slot.buffers[i]!
+      const seq = this.seq++
+      const pattern = uniform ? (slot.index * 31) % PATTERN_OFFSETS : (seq * 37) % PATTERN_OFFSETS
+      const spec = this.builder.spec(this.spec, seq, flags, this.sendSize ?? MAX_FRAME, pattern)
+      const size = Math.min(spec.size, b.capacity)
+      if (uniform && b.heldSize === size && b.heldFlags === flags && b.heldPattern === pattern) {
+        // The payload is already there: only the headers and the stamp change.
+        writeFrame(this.ctx.kernel, b, this.frame, this.builder.buildHeaders(spec, this.frame))
+      } else {
+        this.builder.build(spec, this.frame)
+        writeFrame(this.ctx.kernel, b, this.frame, size)
+        b.heldSize = size
+        b.heldFlags = flags
+        b.heldPattern = pattern
+      }
+      b.seq = seq
+      prepareBuffer(b, size)
+      b.nb.Next = i + 1 < count ? slot.buffers[i + 1]!.nb : null
+      this.ledger.record(seq, this.filter.verdict(this.filter.classify(this.frame, 0)), false)
     }
-    const nb = slot.nbl.FirstNetBuffer!
-    nb.DataLength = size
-    nb.DataOffset = offset
-    nb.CurrentMdlOffset = offset
-    nb.CurrentMdl = slot.mdl
+    slot.sent = count
+    slot.busy = true
+    this.busy++
+    this.toSend -= count
   }
 
-  /** NdisMSendNetBufferListsComplete. */
+  /** NdisMSendNetBufferListsComplete: each NBL must be one the protocol sent, come back as it went. */
   sendComplete(chain: NET_BUFFER_LIST | null): void {
     for (let nbl = chain; nbl !== null; ) {
       // Whatever the driver passed (undefined, not an NBL) is only looked up until it proves to be one of ours.
@@ -219,17 +288,45 @@ export class Protocol {
       }
       const next: NET_BUFFER_LIST | null = nbl.Next
       slot.busy = false
+      this.busy--
       nbl.Next = null
-      this.free.push(slot.index)
-      if (nbl.Status === NDIS_STATUS.NDIS_STATUS_SUCCESS) this.counters.txFrames++
+      this.checkReturned(slot)
+      if (slot.index < this.slots.length && this.slots[slot.index] === slot) this.free.push(slot.index)
+      const status = nbl.Status
+      const frames = slot.sent
+      if (status === NDIS_STATUS.NDIS_STATUS_SUCCESS) this.counters.txFrames += frames
       else {
-        this.counters.txFailed++
-        const name = statusName(nbl.Status)
-        this.counters.txFailures[name] = (this.counters.txFailures[name] ?? 0) + 1
+        this.counters.txFailed += frames
+        const name = typeof status === 'number' ? statusName(status) : String(status)
+        this.counters.txFailures[name] = (this.counters.txFailures[name] ?? 0) + frames
+        // An error completion means the frames did not go out: nothing of them is owed back.
+        for (let i = 0; i < frames; i++) this.ledger.withdraw(slot.buffers[i]!.seq)
       }
       nbl = next
     }
     if (this.toSend > 0 && !this.stopped && !this.sender.armed) this.ctx.kernel.clock.armAfter(this.sender, 0)
+  }
+
+  /**
+   * The NBL must come back with the NET_BUFFERs it went down with, in order, each describing the
+   * data it described, and a completion status (NDIS_STATUS_PENDING is none).
+   */
+  private checkReturned(slot: SendSlot): void {
+    const nbl = slot.nbl
+    const status = nbl.Status as unknown
+    if (typeof status !== 'number' || status >>> 0 === NDIS_STATUS.NDIS_STATUS_PENDING) {
+      this.ctx.violation('nbl-misuse', `NdisMSendNetBufferListsComplete of a NET_BUFFER_LIST whose Status is ${typeof status === 'number' ? statusName(status) : String(status)}: a completed send carries NDIS_STATUS_SUCCESS or the error it failed with`)
+    }
+    let nb: NET_BUFFER | null | undefined = nbl.FirstNetBuffer
+    for (let i = 0; i < slot.sent; i++) {
+      const b = slot.buffers[i]!
+      if (nb !== b.nb || nb.MdlChain !== b.mdlChain || nb.DataOffset !== b.dataOffset || nb.CurrentMdl !== b.currentMdl || nb.CurrentMdlOffset !== b.currentMdlOffset) {
+        this.ctx.violation('nbl-misuse', `NdisMSendNetBufferListsComplete of a NET_BUFFER_LIST whose NET_BUFFER ${i + 1} of ${slot.sent} is not as the protocol sent it (another NET_BUFFER, or its MDL chain or data offset moved and not restored): NDIS hands the protocol back exactly what it sent`)
+        break
+      }
+      nb = nb.Next
+    }
+    nbl.FirstNetBuffer = slot.buffers[0]!.nb
   }
 
   // ---- receive side -----------------------------------------------------------------------------
@@ -238,10 +335,15 @@ export class Protocol {
   indicate(chain: NET_BUFFER_LIST | null, count: number, flags: number): void {
     let seen = 0
     let last: NET_BUFFER_LIST | null = null
+    const resources = (flags & NDIS_FLAGS.NDIS_RECEIVE_FLAGS_RESOURCES) !== 0
     for (let nbl = chain; nbl !== null; nbl = nbl.Next) {
       if (seen === CHAIN_LIMIT) return this.loops('NET_BUFFER_LIST chain')
       if (!this.nbls.isLive(nbl)) {
         this.ctx.violation('nbl-misuse', 'NdisMIndicateReceiveNetBufferLists: the chain holds something that is not a NET_BUFFER_LIST from NdisAllocateNetBufferAndNetBufferList (or one already freed): nothing was indicated')
+        return
+      }
+      if (this.held.has(nbl)) {
+        this.ctx.violation('nbl-misuse', 'NdisMIndicateReceiveNetBufferLists of a NET_BUFFER_LIST the protocol still holds from an earlier indication (MiniportReturnNetBufferLists has not given it back yet)')
         return
       }
       let buffers = 0
@@ -256,8 +358,10 @@ export class Protocol {
     if (seen !== count) {
       this.ctx.violation('nbl-misuse', `NdisMIndicateReceiveNetBufferLists: NumberOfNetBufferLists is ${count} but the chain holds ${seen}`)
     }
-    // With NDIS_RECEIVE_FLAGS_RESOURCES the miniport reclaims the NBLs as soon as the call returns.
-    if ((flags & NDIS_FLAGS.NDIS_RECEIVE_FLAGS_RESOURCES) !== 0 || chain === null || last === null) return
+    // With NDIS_RECEIVE_FLAGS_RESOURCES the miniport reclaims the NBLs as soon as the call
+    // returns: the protocol has copied what it needs (above) and keeps nothing.
+    if (resources || chain === null || last === null) return
+    for (let nbl: NET_BUFFER_LIST | null = chain; nbl !== null; nbl = nbl.Next) this.held.add(nbl)
     if (this.returnTail === null) this.returnHead = chain
     else this.returnTail.Next = chain
     this.returnTail = last
@@ -272,28 +376,53 @@ export class Protocol {
   private returnIndicated(): void {
     const chain = this.returnHead
     this.returnHead = this.returnTail = null
+    for (let nbl = chain; nbl !== null; nbl = nbl.Next) this.held.delete(nbl)
     if (chain === null || this.miniport.state === 'halted' || this.miniport.state === 'crashed') return
     const chars = this.miniport.chars
     this.ctx.caller.call('MiniportReturnNetBufferLists', DISPATCH_LEVEL, () => chars.ReturnNetBufferListsHandler(this.ctx.adapterContext, chain, NDIS_FLAGS.NDIS_RETURN_FLAGS_DISPATCH_LEVEL))
   }
 
-  /** Reads one frame through its MDL chain and checks it against what was sent. */
+  /** Reads one frame through its MDL chain, rebuilds the frame its stamp names and compares. */
   private check(mdl: MDL | null, offset: number, length: number): void {
-    if (length > this.scratch.length || length < HEADER + STAMP) {
-      this.counters.rxForeign++
+    if (!(length >= 14 && length <= this.scratch.length)) {
+      this.corrupt(`a frame was indicated with DataLength ${length}`, -1)
       return
     }
     if (!this.read(mdl, offset, length)) {
-      this.corrupt(`a received frame's MDL chain does not describe its ${length} bytes`)
+      this.corrupt(`a received frame's MDL chain does not describe its ${length} bytes`, -1)
       return
     }
-    const verdict = checkTestFrame(this.scratch, this.scratchBuffer, this.view, length, this.pattern)
-    if (verdict.kind === 'foreign') {
+    const s = this.scratch
+    const at = findStamp(s, length)
+    if (at < 0) {
       this.counters.rxForeign++
       return
     }
-    if (verdict.kind === 'corrupt') {
-      this.corrupt(verdict.message)
+    const got = this.rxSpec
+    readStamp(s, at, got)
+    const expected = this.builder.spec(this.spec, got.seq, got.flags, got.size, got.pattern)
+    if (expected.size !== length) {
+      this.corrupt(`a ${expected.size}-byte frame (sequence ${got.seq}) arrived as ${length} bytes`, got.seq)
+      return
+    }
+    const h = this.builder.buildHeaders(expected, this.expect)
+    if (h !== at + STAMP_BYTES || this.scratchBuffer.compare(this.expectBuffer, 0, h, 0, h) !== 0 || this.scratchBuffer.compare(this.builder.pattern, got.pattern, got.pattern + length - h, h, length) !== 0) {
+      this.corrupt(`a ${length}-byte ${expected.kind.toUpperCase()} frame (sequence ${got.seq}) arrived with different bytes than were sent`, got.seq)
+      return
+    }
+    const verdict = this.filter.verdict(this.filter.classify(s, 0))
+    const outcome = this.ledger.received(got.seq)
+    if (outcome === 'duplicate') {
+      this.corrupt(`the frame with sequence ${got.seq} was indicated a second time`, -1)
+      return
+    }
+    if (verdict === 'exclude' || outcome === 'excluded') {
+      this.counters.rxFiltered++
+      this.once('packet-filter-ignored', () => ({
+        kind: 'packet-filter-ignored',
+        message: `a frame to ${macText(s, 0)} was indicated while the packet filter is ${filterName(this.filter.filter)}: a miniport indicates only the frames its packet filter selects, and none while it is zero (WDK: OID_GEN_CURRENT_PACKET_FILTER)`,
+        details: { destination: macText(s, 0), filter: this.filter.filter },
+      }))
       return
     }
     this.counters.rxFrames++
@@ -332,8 +461,18 @@ export class Protocol {
     return true
   }
 
-  private corrupt(message: string): void {
+  private corrupt(message: string, seq: number): void {
     this.counters.rxCorrupt++
-    if (this.corruptReported++ < 20) this.ctx.kernel.log.report({ kind: 'frame-corrupted', message })
+    if (seq >= 0) this.ledger.corrupted(seq)
+    this.once('frame-corrupted', () => ({ kind: 'frame-corrupted', message }))
+  }
+
+  /** Reports a per-frame finding for the first REPORTED frames of its kind, with the driver's line. */
+  private once(key: string, finding: () => { kind: 'frame-corrupted' | 'packet-filter-ignored'; message: string; details?: Record<string, string | number> }): void {
+    const n = this.reported.get(key) ?? 0
+    this.reported.set(key, n + 1)
+    if (n >= REPORTED) return
+    const site = siteHere()
+    this.ctx.kernel.log.report({ ...finding(), ...(site === undefined ? {} : { site }) })
   }
 }

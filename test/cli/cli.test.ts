@@ -43,7 +43,7 @@ describe('dmalab command line: usage errors are one line and exit 2', () => {
 
 describe('dmalab run', () => {
   it('--json has every key of the report schema, and exit 0 for a clean run', () => {
-    const r = dmalab('run', 'e1000', '--packets', '40', '--size', '300', '--rx', '3', '--json')
+    const r = dmalab('run', 'e1000', '--packets', '40', '--size', '300', '--rx', '3', '--traffic', 'uniform', '--json')
     expect(r.code).toBe(0)
     const report = JSON.parse(r.stdout) as Record<string, unknown>
     for (const key of ['miniport', 'config', 'outcome', 'init', 'bugcheck', 'findings', 'traffic', 'pool', 'dma', 'faults']) expect(report).toHaveProperty(key)
@@ -92,10 +92,10 @@ describe('dmalab run', () => {
     expect(r.stdout).toMatch(/NdisMAllocateSharedMemory .*IOVA 0x[0-9a-f_]+ → 0x[0-9a-f_]+/)
   })
 
-  it('--pcap writes every frame crossing the wire, readable by an independent parser', async () => {
+  it('--pcap writes every frame crossing the wire, readable by an independent parser: ARP, UDP and TCP with valid checksums', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dmalab-'))
     const file = path.join(dir, 'run.pcap')
-    const r = dmalab('run', 'e1000', '--packets', '25', '--size', '128', '--pcap', file)
+    const r = dmalab('run', 'e1000', '--packets', '200', '--rx', '50', '--pcap', file)
     expect(r.code).toBe(0)
     const pcapParser = createRequire(import.meta.url)('pcap-parser') as { parse: (f: string) => NodeJS.EventEmitter }
     const packets: Array<{ header: { capturedLength: number }; data: Buffer }> = []
@@ -108,14 +108,69 @@ describe('dmalab run', () => {
       p.on('error', reject)
     })
     expect(linkType).toBe(1) // Ethernet
-    expect(packets.length).toBeGreaterThanOrEqual(25)
-    for (const p of packets.slice(0, 25)) {
-      expect(p.header.capturedLength).toBe(128)
-      expect((p.data[12]! << 8) | p.data[13]!).toBe(0x88b5)
-    }
+    // Sent frames cross the wire twice in loopback (out and back); the LAN's once.
+    expect(packets.length).toBeGreaterThanOrEqual(200 + 50)
+    const mix = checkFrames(packets.map((p) => p.data))
+    expect(mix.bad, mix.problems.slice(0, 3).join('\n')).toBe(0)
+    expect(mix.arp).toBeGreaterThan(0)
+    expect(mix.udp).toBeGreaterThan(0)
+    expect(mix.tcp).toBeGreaterThan(0)
+    expect(mix.broadcast).toBeGreaterThan(0)
+    expect(mix.multicast).toBeGreaterThan(0)
+    expect(mix.sizes.has(60)).toBe(true)
+    expect(mix.sizes.has(1514)).toBe(true)
+    expect(mix.sizes.size).toBeGreaterThan(20)
     expect(readFileSync(file).length).toBeGreaterThan(24)
   })
 })
+
+/**
+ * An independent look at Ethernet frames: ARP, or IPv4 carrying UDP or TCP, with the IPv4 header
+ * checksum (RFC 791) and the UDP/TCP checksum over the pseudo-header (RFC 768, 793) recomputed
+ * here with the one's-complement sum of RFC 1071.
+ */
+function checkFrames(frames: Buffer[]): { arp: number; udp: number; tcp: number; broadcast: number; multicast: number; bad: number; sizes: Set<number>; problems: string[] } {
+  const out = { arp: 0, udp: 0, tcp: 0, broadcast: 0, multicast: 0, bad: 0, sizes: new Set<number>(), problems: [] as string[] }
+  const sum = (b: Buffer, from: number, to: number, start = 0): number => {
+    let s = start
+    for (let i = from; i < to; i += 2) s += (b[i]! << 8) | (i + 1 < to ? b[i + 1]! : 0)
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16)
+    return s
+  }
+  for (const f of frames) {
+    out.sizes.add(f.length)
+    if (f[0] === 0xff && f[5] === 0xff) out.broadcast++
+    else if ((f[0]! & 1) === 1) out.multicast++
+    const type = f.readUInt16BE(12)
+    const problem = (why: string): void => {
+      out.bad++
+      out.problems.push(`${why} (${f.length} bytes)`)
+    }
+    if (type === 0x0806) {
+      out.arp++
+      if (f.readUInt16BE(14) !== 1 || f.readUInt16BE(16) !== 0x0800 || f[18] !== 6 || f[19] !== 4) problem('ARP header')
+      continue
+    }
+    if (type !== 0x0800) {
+      problem(`EtherType 0x${type.toString(16)}`)
+      continue
+    }
+    if (f[14] !== 0x45 || f.readUInt16BE(16) !== f.length - 14) problem('IPv4 version/length')
+    if (sum(f, 14, 34) !== 0xffff) problem('IPv4 header checksum')
+    const proto = f[23]!
+    const segment = f.length - 34
+    const pseudo = sum(f, 26, 34, proto + segment)
+    if (proto === 17) {
+      out.udp++
+      if (f.readUInt16BE(38) !== segment) problem('UDP length')
+      if (sum(f, 34, f.length, pseudo) !== 0xffff) problem('UDP checksum')
+    } else if (proto === 6) {
+      out.tcp++
+      if (sum(f, 34, f.length, pseudo) !== 0xffff) problem('TCP checksum')
+    } else problem(`IP protocol ${proto}`)
+  }
+  return out
+}
 
 describe('dmalab sweep, check and examples', () => {
   it('sweep --json: every call classified, exit 0 when all are handled', () => {

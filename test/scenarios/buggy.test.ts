@@ -59,7 +59,7 @@ describe('buggy/physaddr-dma', () => {
     expect(report.traffic.txFrames).toBe(0)
     expect(report.traffic.rxFrames).toBe(0)
     // The consequences the header names: stopped queues, a pause that never completes, lists held.
-    expect(kinds).toEqual(new Set(['iommu-fault', 'device-error', 'hang', 'sg-list-leak']))
+    expect(kinds).toEqual(new Set(['iommu-fault', 'device-error', 'hang', 'sg-list-leak', 'frames-lost']))
   })
 })
 
@@ -70,9 +70,12 @@ describe('buggy/pool-dma-above-4g', () => {
     const truncated = report.findings.find((f) => f.kind === 'dma-address-truncated')!
     expect(truncated.message).toMatch(/beyond its 32-bit DMA reach.*the CPU physical address of nonpaged pool block 'E1kC'/)
     expect(truncated.site).toMatch(/^examples\/buggy\/pool-dma-above-4g\.ts:\d+$/)
-    expect([...kinds].every((k) => k === 'dma-address-truncated' || k === 'dma-outside-buffer')).toBe(true)
+    expect([...kinds].every((k) => k === 'dma-address-truncated' || k === 'dma-outside-buffer' || k === 'frames-lost')).toBe(true)
     expect(report.traffic.rxFrames).toBe(0)
-    expect(report.traffic.dropped['nicFiltered']).toBe(SEND)
+    // Every garbled frame, and the LAN's broadcast after TCP/IP unbound (filter zero: BAM off).
+    expect(report.traffic.dropped['nicFiltered']).toBe(SEND + 1)
+    // The verdict: every frame completed as sent, none came back.
+    expect(report.findings.find((f) => f.kind === 'frames-lost')!.details).toMatchObject({ sent: SEND, sentLost: SEND, sentBack: 0 })
   })
 
   it('IOMMU off, low-first: the pool happens to be reachable; frames arrive intact and dma-not-dma-memory says why it is wrong', async () => {
@@ -84,13 +87,13 @@ describe('buggy/pool-dma-above-4g', () => {
 
   it('IOMMU on, high-first: the truncated address is mapped to nothing in the NIC\'s domain (iommu-fault)', async () => {
     const { report, kinds } = await runExample('buggy/pool-dma-above-4g', { config: IOMMU_ON('high-first'), send: SEND })
-    expect(kinds).toEqual(new Set(['dma-address-truncated', 'iommu-fault']))
+    expect(kinds).toEqual(new Set(['dma-address-truncated', 'iommu-fault', 'frames-lost']))
     expect(report.traffic.rxFrames).toBe(0)
   })
 
   it('IOMMU on, low-first: the raw physical address is no IOVA the HAL mapped (iommu-fault), not another buffer\'s by coincidence', async () => {
     const { report, kinds } = await runExample('buggy/pool-dma-above-4g', { config: IOMMU_ON('low-first'), send: SEND })
-    expect([...kinds]).toEqual(['iommu-fault'])
+    expect([...kinds]).toEqual(['iommu-fault', 'frames-lost'])
     expect(report.findings[0]!.message).toMatch(/never mapped for the device: it is the CPU physical address of nonpaged pool block 'E1kC'/)
     expect(report.traffic.rxFrames).toBe(0)
   })

@@ -5,6 +5,7 @@ describe('bundled miniports', () => {
   it('lists the e1000, wdm-dma, every buggy variant and the C miniports, and nothing that is not a miniport', () => {
     expect(bundledMiniports().map((m) => m.name)).toEqual([
       'buggy/free-rings-before-stop',
+      'buggy/ignores-packet-filter',
       'buggy/leak-on-halt',
       'buggy/mismatched-free',
       'buggy/must-succeed',

@@ -80,7 +80,8 @@ export function bareMiniport(initialize: (ndis: NdisApi, handle: NdisHandle) => 
         HaltHandlerEx: () => halt?.(ndis),
         PauseHandler: () => ndis.NDIS_STATUS_SUCCESS,
         RestartHandler: () => ndis.NDIS_STATUS_SUCCESS,
-        OidRequestHandler: () => ndis.NDIS_STATUS_NOT_SUPPORTED,
+        // Sets are accepted (TCP/IP's packet filter and multicast list); it indicates nothing anyway.
+        OidRequestHandler: (_c, request) => (request.RequestType === ndis.NdisRequestSetInformation ? ndis.NDIS_STATUS_SUCCESS : ndis.NDIS_STATUS_NOT_SUPPORTED),
         SendNetBufferListsHandler: (_c, nbls) => {
           for (let nbl: typeof nbls | null = nbls; nbl !== null; nbl = nbl.Next) nbl.Status = ndis.NDIS_STATUS_FAILURE
           ndis.NdisMSendNetBufferListsComplete(ndis.DriverObject as never, nbls, 0)

@@ -152,6 +152,8 @@ export interface TestAdapter {
   mapping: boolean
   /** OID requests the driver pended, completed by the DPC. */
   readonly pendingOids: NDIS_OID_REQUEST[]
+  /** OID_GEN_CURRENT_PACKET_FILTER: nothing is indicated while it is 0. */
+  packetFilter: number
 }
 
 export interface TestMiniport extends MiniportModule {
@@ -335,7 +337,7 @@ function newAdapter(ndis: NdisApi, handle: NdisHandle, options: TestMiniportOpti
     dmaHandle: null, interruptHandle: null, txRing: 0, txRingDevice: 0, rxRing: 0, rxRingDevice: 0,
     txCount: options.txDescriptors ?? 64, rxCount: options.rxDescriptors ?? 128, txNext: 0, txFree: 0, txQueue: [], inFlight: [],
     rxBlock: 0, rxBlockLogical: 0, rxNext: 0, rxTail: 0, rxIndicated: 0, rxNbls: [], rxMdls: [], pendingIcr: 0, asyncShared: [],
-    txOk: 0, rxOk: 0, deferredSgLists: 0, mapping: false, pendingOids: [],
+    txOk: 0, rxOk: 0, deferredSgLists: 0, mapping: false, pendingOids: [], packetFilter: 0,
   }
 }
 
@@ -614,7 +616,7 @@ function indicateReceives(a: TestAdapter): void {
     const status = m.read8(d + 12)
     if ((status & DD) === 0) break
     a.rxNext = (i + 1) % a.rxCount
-    if ((status & EOP) === 0 || m.read8(d + 13) !== 0 || a.state !== 'running') {
+    if ((status & EOP) === 0 || m.read8(d + 13) !== 0 || a.state !== 'running' || a.packetFilter === 0) {
       m.write8(d + 12, 0)
       a.rxTail = i
       recycled = true
@@ -720,9 +722,23 @@ function oidRequest(a: TestAdapter, request: NDIS_OID_REQUEST): number {
         return answer(8, (va) => m.write64(va, a.txOk))
       case ndis.OID_GEN_RCV_OK:
         return answer(8, (va) => m.write64(va, a.rxOk))
+      case ndis.OID_802_3_MAXIMUM_LIST_SIZE:
+        return answer(4, (va) => m.write32(va, 32))
       default:
         return ndis.NDIS_STATUS_NOT_SUPPORTED
     }
+  }
+  // The sets TCP/IP makes when it binds: the filter is applied in software (nothing indicated
+  // while it is 0); the NIC takes broadcasts and the station address throughout.
+  switch (data.Oid) {
+    case ndis.OID_GEN_CURRENT_PACKET_FILTER:
+      a.packetFilter = m.read32(data.InformationBuffer)
+      data.BytesRead = 4
+      return ndis.NDIS_STATUS_SUCCESS
+    case ndis.OID_802_3_MULTICAST_LIST:
+    case ndis.OID_GEN_CURRENT_LOOKAHEAD:
+      data.BytesRead = data.InformationBufferLength
+      return ndis.NDIS_STATUS_SUCCESS
   }
   return ndis.NDIS_STATUS_NOT_SUPPORTED
 }

@@ -60,7 +60,7 @@ interface TransferSlot {
 }
 
 export class Protocol5 implements ReceiveSink, StatusSink {
-  readonly counters: TrafficCounters = { txRequested: 0, txFrames: 0, txFailed: 0, rxInjected: 0, rxFrames: 0, rxCorrupt: 0, rxForeign: 0, txFailures: {} }
+  readonly counters: TrafficCounters = { txRequested: 0, txFrames: 0, txFailed: 0, rxInjected: 0, rxFrames: 0, rxCorrupt: 0, rxForeign: 0, rxFiltered: 0, txFailures: {} }
   private readonly s: Ndis5State
   private readonly packets: Packets
   private readonly send: SendPath
@@ -109,7 +109,8 @@ export class Protocol5 implements ReceiveSink, StatusSink {
   }
 
   /** Queues `count` frames of `size` bytes; they go down as fast as the miniport takes them. */
-  queueSend(count: number, size: number): void {
+  queueSend(count: number, sizeOrDefault: number | undefined): void {
+    const size = sizeOrDefault ?? 1500
     if (this.stopped || !this.bound || count <= 0) return
     if (this.slots.length === 0 && !this.allocateSlots()) return
     this.sendSize = size
@@ -119,11 +120,12 @@ export class Protocol5 implements ReceiveSink, StatusSink {
   }
 
   /** Frames from another host on the wire, addressed to the NIC. */
-  injectFromWire(count: number, size: number, inject: (frame: Uint8Array) => void): void {
+  injectFromWire(count: number, sizeOrDefault: number | undefined, _mix: unknown, inject: (frame: Uint8Array, length: number) => void): void {
+    const size = sizeOrDefault ?? 1500
     for (let i = 0; i < count; i++) {
       const frame = new Uint8Array(size)
       writeTestFrame(frame, this.pattern, this.mac, this.peerMac, this.seq++, PEER_SLOT, size)
-      inject(frame)
+      inject(frame, size)
       this.counters.rxInjected++
     }
   }

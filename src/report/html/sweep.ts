@@ -67,7 +67,7 @@ ${table(['call', 'routine', 'site', 'phase', 'outcome', 'findings', 'replay'], r
 
 export function sweepHeader(s: SweepJson): string {
   const ok = s.summary.handled === s.runs.length
-  return `<h1>dmalab sweep ${esc(s.miniport)}</h1><p class="verdict ${ok ? 'clean' : 'bad'}">${ok ? `all ${count(s.runs.length)} runs handled` : `${count(s.runs.length - s.summary.handled)} of ${count(s.runs.length)} runs not handled`}</p><p class="muted">${count(s.scenario.packets)} frames of ${count(s.scenario.size)} bytes per run${s.scenario.rx > 0 ? `, ${count(s.scenario.rx)} from the wire` : ''}; IOMMU ${s.config.iommu.enabled ? 'on' : 'off'}, ${esc(s.config.memory.policy)}, ${s.config.nic.dmaAddressBits}-bit DMA device, seed ${s.config.seed}</p>`
+  return `<h1>dmalab sweep ${esc(s.miniport)}</h1><p class="verdict ${ok ? 'clean' : 'bad'}">${ok ? `all ${count(s.runs.length)} runs handled` : `${count(s.runs.length - s.summary.handled)} of ${count(s.runs.length)} runs not handled`}</p><p class="muted">${count(s.scenario.packets)} ${s.scenario.traffic === 'mixed' ? 'frames of a LAN\'s mix' : 'frames'}${s.scenario.size === undefined ? '' : ` of ${count(s.scenario.size)} bytes`} per run${s.scenario.rx > 0 ? `, ${count(s.scenario.rx)} from the wire` : ''}; IOMMU ${s.config.iommu.enabled ? 'on' : 'off'}, ${esc(s.config.memory.policy)}, ${s.config.nic.dmaAddressBits}-bit DMA device, seed ${s.config.seed}</p>`
 }
 
 /** `dmalab sweep --html` and `dmalab merge --html`: the whole page. */

@@ -1,7 +1,7 @@
 // A tiny NDIS miniport for fault-injection tests: two allocations at initialization (an adapter
 // block from NdisAllocateMemoryWithTag, a table from ExAllocatePoolWithTag), released in
 // reverse at halt; every failure is unwound. Variants make it leak on a failure, or use a NULL
-// it did not check. Sends complete at once (no hardware is touched).
+// it did not check. Sends complete at once with an error (no hardware is touched, nothing is sent).
 import type { NdisApi } from '../../../src/ndis/api.js'
 import type { NET_BUFFER_LIST, NdisHandle } from '../../../src/ndis/types.js'
 
@@ -50,9 +50,10 @@ export function tinyMiniport(variant: Variant): (ndis: NdisApi) => number {
       },
       PauseHandler: () => ndis.NDIS_STATUS_SUCCESS,
       RestartHandler: () => ndis.NDIS_STATUS_SUCCESS,
-      OidRequestHandler: () => ndis.NDIS_STATUS_NOT_SUPPORTED,
+      // Sets are accepted (TCP/IP's packet filter and multicast list); it receives nothing anyway.
+      OidRequestHandler: (_c, request) => (request.RequestType === ndis.NdisRequestSetInformation ? ndis.NDIS_STATUS_SUCCESS : ndis.NDIS_STATUS_NOT_SUPPORTED),
       SendNetBufferListsHandler: (context, nbls) => {
-        for (let n: NET_BUFFER_LIST | null = nbls; n !== null; n = n.Next) n.Status = ndis.NDIS_STATUS_SUCCESS
+        for (let n: NET_BUFFER_LIST | null = nbls; n !== null; n = n.Next) n.Status = ndis.NDIS_STATUS_FAILURE
         ndis.NdisMSendNetBufferListsComplete((context as Tiny).handle, nbls, ndis.NDIS_SEND_COMPLETE_FLAGS_DISPATCH_LEVEL)
       },
       ReturnNetBufferListsHandler: () => {},

@@ -1,0 +1,61 @@
+// The run's verdict on its frames, taken after the traffic and before the pause: a run is clean
+// only if every frame the protocol sent came back intact and every frame the LAN offered was
+// indicated or dropped for a reason a correct driver has (its packet filter). Anything else is a
+// `frames-lost` finding whose details carry the counts, with where the NIC says the frames went.
+import type { Nic } from '../hw/nic.js'
+import type { NdisContext } from './context.js'
+import type { Protocol } from './protocol.js'
+
+export function reportVerdict(ctx: NdisContext, protocol: Protocol, nic: Nic): void {
+  const k = ctx.kernel
+  if (k.log.stopped) return
+  const c = protocol.counters
+  const l = protocol.ledger.counts
+  const owed = protocol.ledger.outstanding()
+  const inFlight = protocol.framesInFlight()
+  const sentLost = owed.sent
+  const lanLost = owed.lan
+  if (sentLost === 0 && lanLost === 0 && inFlight.frames === 0) return
+  const rx = nic.counters.rx
+  const parts: string[] = []
+  if (sentLost > 0 || inFlight.frames > 0) {
+    const never = Math.max(0, sentLost - owed.sentCorrupt - inFlight.owed)
+    const why = [
+      inFlight.frames > 0 ? `${inFlight.frames} in sends never completed` : '',
+      owed.sentCorrupt > 0 ? `${owed.sentCorrupt} came back damaged` : '',
+      never > 0 ? `${never} completed as sent but never came back` : '',
+    ].filter((s) => s !== '')
+    parts.push(`${sentLost + Math.max(0, inFlight.frames - inFlight.owed)} of the ${c.txRequested} frames the protocol sent did not come back intact (${why.join(', ')})`)
+  }
+  if (lanLost > 0) {
+    const where = [
+      rx.noBuffers > 0 ? `the NIC missed ${rx.noBuffers} for want of receive buffers (the receive ring was starved)` : '',
+      rx.filtered > 0 ? `the NIC's address filter dropped ${rx.filtered} that the packet filter selects (receive addresses or multicast table not programmed for it)` : '',
+      rx.ignored > 0 ? `${rx.ignored} arrived with the receiver off` : '',
+      owed.lanCorrupt > 0 ? `${owed.lanCorrupt} were indicated damaged` : '',
+    ].filter((s) => s !== '')
+    parts.push(`${lanLost} of the ${l.lanExpected} frames the LAN offered that the packet filter selects were not indicated${where.length > 0 ? ` (${where.join('; ')})` : ''}`)
+  }
+  k.log.report({
+    kind: 'frames-lost',
+    message: `${parts.join('; ')}: a correct miniport completes every send, transmits every frame it completes with success, and indicates every frame its packet filter selects`,
+    details: {
+      sent: c.txRequested,
+      sentExpected: l.sentExpected,
+      sentBack: l.sentBack,
+      sentLost,
+      sentCorrupt: owed.sentCorrupt,
+      sendsNotCompleted: inFlight.nbls,
+      framesNotCompleted: inFlight.frames,
+      lanOffered: c.rxInjected,
+      lanExpected: l.lanExpected,
+      lanIndicated: l.lanIndicated,
+      lanLost,
+      lanCorrupt: owed.lanCorrupt,
+      nicMissed: rx.noBuffers,
+      nicFiltered: rx.filtered,
+      nicReceiverOff: rx.ignored,
+      nicRefused: rx.refused,
+    },
+  })
+}
