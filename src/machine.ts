@@ -2,7 +2,7 @@
 // IOMMU, the NIC and its wire), the kernel on top of it, and the host API a test or the
 // command line drives it with. The firmware step (BAR assignment, interrupt routing) happens
 // here, when the machine is created; so does the OS's IOMMU bring-up when it is configured on.
-import { hexPlain } from './hw/address.js'
+import { PAGE_SIZE, asLogical, hexPlain } from './hw/address.js'
 import { resolveConfig, type MachineConfig, type ResolvedConfig } from './config.js'
 import { IommuDomains } from './dma/iommu-domains.js'
 import { MachineIommu } from './dma/iommu-facade.js'
@@ -242,7 +242,7 @@ export class Machine {
     }
     if (typeof miniport?.default !== 'function') throw new TypeError('a miniport module needs a default export DriverEntry(ndis, registryPath)')
     createDeviceObject(this.kernel, this.dmaVerifier, this.pdo)
-    const host = new NdisHost({ kernel: this.kernel, clock: this.clock, hal: this.hal, caller: this.caller, nic: this.nic, wire: this.wire, pdo: this.pdo, seed: this.config.seed }, name ?? 'miniport')
+    const host = new NdisHost({ kernel: this.kernel, clock: this.clock, hal: this.hal, caller: this.caller, nic: this.nic, wire: this.wire, pdo: this.pdo, seed: this.config.seed, readAsDevice: (logical, length) => this.readAsDevice(logical, length) }, name ?? 'miniport')
     this.ndis = host
     host.runUntil = (done, ns) => this.runUntil(done, ns)
     // From now on every device access is checked against the live DMA mappings.
@@ -371,6 +371,24 @@ export class Machine {
    */
   private refuseCTraffic(what: string): void {
     if (this.cDriver) throw new Error(`${what}: C miniports cannot be sent frames yet (their NET_BUFFER_LIST path is the next stage); run them without traffic`)
+  }
+
+  /**
+   * `length` bytes at a device address as the NIC would read them: through the IOMMU's tables
+   * when translation is on, else as a physical address; null where nothing is mapped. No DMA
+   * happens (no fault, no finding): for diagnoses.
+   */
+  private readAsDevice(logical: number, length: number): Uint8Array | null {
+    const out = new Uint8Array(length)
+    for (let done = 0; done < length; ) {
+      const at = logical + done
+      const chunk = Math.min(length - done, PAGE_SIZE - (at % PAGE_SIZE))
+      const pa = this.iommu.domains.translationEnabled ? this.iommu.domains.lookup(this.nic.pci.requesterId, asLogical(at)) : at
+      if (pa < 0) return null
+      this.ram.readInto(pa, out, done, chunk)
+      done += chunk
+    }
+    return out
   }
 
   private requireDriver(what: string): NdisHost {

@@ -80,7 +80,7 @@ export function runScenario(miniport: LoadableMiniport, config: MachineConfig, o
 export function summarize(report: Report): ScenarioSummary {
   return {
     outcome: report.outcome,
-    findings: report.findings.map((f) => ({ kind: f.kind, message: f.message, ...(f.site === undefined ? {} : { site: f.site }) })),
+    findings: report.findings.map((f) => ({ kind: f.kind, message: f.message, ...(f.site === undefined ? {} : { site: f.site }), ...(f.stack === undefined ? {} : { stack: f.stack }) })),
     bugcheck: report.bugcheck === null ? null : { code: report.bugcheck.code, name: report.bugcheck.name },
   }
 }

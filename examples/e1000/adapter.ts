@@ -58,6 +58,8 @@ export interface Adapter {
   txNext: number
   txClean: number
   txFree: number
+  /** Descriptors always left unused (1): a full ring must never look empty (head == tail). */
+  txSpare: number
   txPackets: Array<TxPacket | null>
   /** NBLs waiting for descriptors, in order. */
   txQueue: NET_BUFFER_LIST[]

@@ -21,7 +21,7 @@ export function newAdapter(ndis: NdisApi, handle: NdisHandle, memory: AdapterMem
   return {
     ndis, handle, memory, regs: 0, regsLength: 0, regsPhysical: 0, mac: new Uint8Array(6),
     dmaHandle: null, interruptHandle: null, nblPool: null, lock: null, stats: 0,
-    txRing: 0, txRingLogical: 0, txCount: 0, txTable: 0, txNext: 0, txClean: 0, txFree: 0,
+    txRing: 0, txRingLogical: 0, txCount: 0, txTable: 0, txNext: 0, txClean: 0, txFree: 0, txSpare: 1,
     txPackets: [], txQueue: [],
     rxRing: 0, rxRingLogical: 0, rxCount: 0, rxTable: 0, rxBlocks: [], rxNbls: [], rxMdls: [],
     rxNext: 0, rxIndicated: 0, rxTail: 0, pendingIcr: 0,

@@ -72,8 +72,8 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
     let nb = (nbl.MiniportReserved[NBL_NEXT_NB] ?? null) as NET_BUFFER | null
     while (nb !== null) {
       const reserve = descriptorsFor(nb)
-      // Keep one descriptor unused: head == tail means an empty ring, never a full one.
-      if (a.txFree - reserve < 1) break
+      // Keep a descriptor unused (a.txSpare): head == tail means an empty ring, never a full one.
+      if (a.txFree - reserve < a.txSpare) break
       a.txFree -= reserve
       const ctx: SendContext = { adapter: a, nbl, nb, reserved: reserve, inline: true, skip: 0, failed: false }
       let status = a.memory.mapTransmit(a, nb, ctx)
@@ -105,16 +105,20 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
  * first `skip` bytes are not the packet's), EOP and RS on the last.
  */
 export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCATTER_GATHER_LIST, context: unknown): void {
-  const ctx = context as SendContext
+  placeSGList(sgl, context as SendContext, sgl.NumberOfElements)
+}
+
+/** Puts the packet's elements of the list on the ring (at most `limit` of them) as one packet. */
+export function placeSGList(sgl: SCATTER_GATHER_LIST, ctx: SendContext, limit: number): void {
   const a = ctx.adapter
   const m = a.ndis.memory
   // The first element holding packet data, and how far into it the data starts.
   let first = 0
   let offset = ctx.skip
   while (first < sgl.NumberOfElements && offset >= sgl.Elements[first]!.Length) offset -= sgl.Elements[first++]!.Length
-  const n = sgl.NumberOfElements - first
+  const n = Math.min(limit, sgl.NumberOfElements - first)
   a.txFree += ctx.reserved
-  if (n <= 0 || n + 1 > a.txFree) {
+  if (n <= 0 || n + a.txSpare > a.txFree) {
     // Cannot happen with the reservation above; if it does, drop the packet rather than overrun.
     a.memory.unmapTransmit(a, sgl, ctx.nb)
     if (ctx.inline) {

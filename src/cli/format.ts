@@ -65,7 +65,17 @@ export function formatFinding(f: Finding, index: number, repeats = 1): string[] 
   const lines = [head, `     ${f.message}`]
   if (repeats > 1) lines.push(dim(`     (the first of ${repeats} of this kind from this line; --json lists each)`))
   if (f.site !== undefined) lines.push(`     at ${bold(f.site)}`)
+  const stack = shortStack(f)
+  if (stack !== '') lines.push(dim(`     stack: ${stack}`))
   return lines
+}
+
+/** The driver's call stack, innermost first, at most four frames: `fn (file:line) ← caller (file:line)`. */
+export function shortStack(f: Finding, frames = 4): string {
+  const stack = f.stack ?? []
+  const shown = stack.slice(0, frames).map((s) => `${s.function} (${s.file}:${s.line})`)
+  if (stack.length > frames) shown.push(`… ${stack.length - frames} more`)
+  return shown.join(' ← ')
 }
 
 /** Findings of the same kind, bug check and driver line, in order of first appearance. */

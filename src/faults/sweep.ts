@@ -2,9 +2,18 @@
 // stack, as Driver Verifier's systematic low-resources simulation does), and classify each
 // run. Running the scenarios is the caller's business (the machine layer, possibly on worker
 // threads); this file knows only calls, specs and outcomes.
+import type { StackFrame } from '../hw/finding.js'
 import type { EnumeratedCall } from './injector.js'
 
 export type SweepMode = 'call' | 'stack'
+
+/** What a sweep keeps of a finding: kind, message, the driver line and its call stack. */
+export interface SweepFinding {
+  readonly kind: string
+  readonly message: string
+  readonly site?: string
+  readonly stack?: readonly StackFrame[]
+}
 export type SweepClass = 'handled' | 'leak' | 'finding' | 'bugcheck' | 'hang'
 
 /** One planned run: fail exactly `replay` (the Nth call of a routine). */
@@ -22,14 +31,14 @@ export interface PlannedRun {
 /** What a sweep needs to know of one scenario run. */
 export interface ScenarioSummary {
   readonly outcome: 'clean' | 'findings' | 'bugcheck' | 'init-failed'
-  readonly findings: ReadonlyArray<{ readonly kind: string; readonly message: string; readonly site?: string }>
+  readonly findings: ReadonlyArray<SweepFinding>
   readonly bugcheck: { readonly code: number; readonly name: string } | null
 }
 
 export interface SweepRun extends PlannedRun {
   readonly outcome: SweepClass
   /** The findings that decided the class (kind, message, site), at most a few. */
-  readonly findings: ReadonlyArray<{ readonly kind: string; readonly message: string; readonly site?: string }>
+  readonly findings: ReadonlyArray<SweepFinding>
 }
 
 export interface SweepSummary {

@@ -19,6 +19,13 @@ export type BugCheckParams = readonly [number, number, number, number]
  */
 export type Severity = 'violation' | 'fatal' | 'info'
 
+/** One frame of the call stack of the code that caused a finding: file, line and function. */
+export interface StackFrame {
+  readonly file: string
+  readonly line: number
+  readonly function: string
+}
+
 /** A recorded finding of one of the kinds `K`. */
 export interface FindingRecord<K extends string = string> {
   /** Stable kebab-case identifier (DESIGN "Findings and bug checks"). */
@@ -30,6 +37,8 @@ export interface FindingRecord<K extends string = string> {
   readonly message: string
   /** The driver source line that caused it (`examples/e1000/init.ts:42`). */
   readonly site?: string
+  /** The driver's call stack, innermost first, driver frames only (dmalab's own are left out). */
+  readonly stack?: readonly StackFrame[]
   readonly timeNs: number
   /** Structured facts (addresses, tags, sizes) for reports and tests. */
   readonly details?: FindingDetails
@@ -42,6 +51,8 @@ export interface FindingReport<K extends string = string> {
   readonly code?: number
   readonly params?: BugCheckParams
   readonly site?: string
+  /** When the reporter knows it (else the log takes the driver frames on the stack, or the site's). */
+  readonly stack?: readonly StackFrame[]
   readonly details?: FindingDetails
 }
 

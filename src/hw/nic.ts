@@ -51,6 +51,20 @@ export interface NicCounters {
   readonly rx: Readonly<NicRxCounters>
 }
 
+/** What a device's state says about a stalled queue, in its register terms. */
+export interface NicHint {
+  readonly queue: 'transmit' | 'receive'
+  readonly message: string
+  /** Descriptors filled (transmit) or frames received since the last refill (receive). */
+  readonly count: number
+}
+
+/** Reads `length` bytes at a device (logical) address as the device would see them, with no side effect; null where nothing is mapped. */
+export type DeviceMemoryReader = (logical: number, length: number) => Uint8Array | null
+
+/** Software handed descriptors to the device: a tail register was written (`tail`), the head then being `head`. */
+export type DoorbellObserver = (queue: 'transmit' | 'receive', tail: number, head: number) => void
+
 /** One network controller on the machine. */
 export interface Nic extends WirePort {
   /** Which model this is (a stable id, e.g. `e1000`). */
@@ -70,4 +84,8 @@ export interface Nic extends WirePort {
   readonly mac: Uint8Array
   readonly linkUp: boolean
   readonly counters: NicCounters
+  /** Told of every tail write (set by whoever watches the driver; null by default). */
+  onDoorbell?: DoorbellObserver | null
+  /** Why a queue may have stalled, read from the device's registers and descriptors. */
+  stallHints?(read: DeviceMemoryReader): NicHint[]
 }

@@ -11,6 +11,8 @@ import type { Clock } from '../hw/clock.js'
 import type { FindingSink, Severity } from '../hw/finding.js'
 import { BugCheck, bugCheckName, type BugCheckInfo } from './bugcheck.js'
 import { FINDING_KINDS, INTERNAL_STOP, declaresBugCheck, defaultBugCheck, type Finding, type FindingInput, type FindingKind, type ReportedKind, type StoppingKind } from './kinds.js'
+import type { StackFrame } from '../hw/finding.js'
+import { stackForSite, stackHere } from './sites.js'
 
 export type VerifierMode = 'log' | 'crash'
 
@@ -117,22 +119,26 @@ export class FindingsLog implements FindingSink {
       return
     }
     const fallback = input.code === undefined ? defaultBugCheck(input.kind) : undefined
+    const count = (this.counts.get(input.kind) ?? 0) + 1
+    this.counts.set(input.kind, count)
+    const stops = this.bugcheck === null && severity !== 'info' && (severity === 'fatal' || this.mode === 'crash')
+    const kept = count <= this.perKind || stops
+    // The driver's call stack: only for what is kept (a capture is a stack walk).
+    const stack = input.stack ?? (kept ? stackOfFinding(input.site) : undefined)
     const finding: Finding = {
       ...input,
+      ...(stack === undefined || stack.length === 0 ? {} : { stack }),
       severity,
       timeNs: this.clock.now,
       ...(fallback === undefined ? {} : { code: fallback.code, params: fallback.params }),
     }
     if (undeclaredBugCheck !== null && finding.code !== undefined && !declaresBugCheck(finding.kind, finding.code, finding.params?.[0] ?? 0)) undeclaredBugCheck(finding)
-    const count = (this.counts.get(input.kind) ?? 0) + 1
-    this.counts.set(input.kind, count)
     if (severity === 'info') {
-      if (count <= this.perKind) this.notes.push(finding)
+      if (kept) this.notes.push(finding)
       else this.suppressed.set(input.kind, (this.suppressed.get(input.kind) ?? 0) + 1)
       return
     }
-    const stops = this.bugcheck === null && (severity === 'fatal' || this.mode === 'crash')
-    if (count <= this.perKind || stops) this.findings.push(finding)
+    if (kept) this.findings.push(finding)
     else this.suppressed.set(input.kind, (this.suppressed.get(input.kind) ?? 0) + 1)
     if (stops) {
       const code = finding.code ?? INTERNAL_STOP.code
@@ -141,4 +147,18 @@ export class FindingsLog implements FindingSink {
       for (const listener of this.stopListeners) listener()
     }
   }
+}
+
+/**
+ * The driver's call stack behind a finding: the driver frames on the stack now when they lead
+ * to the finding's site (or it names none), else the stack last seen for its site (a leak's
+ * allocation, the call that handed a device the address it used).
+ */
+function stackOfFinding(site: string | undefined): readonly StackFrame[] | undefined {
+  const live = stackHere()
+  const top = live[0]
+  if (site === undefined) return live
+  const bare = site.replace(/ \(sampled\)$/, '')
+  if (top !== undefined && `${top.file}:${top.line}` === bare) return live
+  return stackForSite(site)
 }

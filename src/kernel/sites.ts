@@ -7,13 +7,10 @@
 // formatting, source maps, the path) happens only for sites a report or a filter needs.
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { StackFrame } from '../hw/finding.js'
 
 /** One frame of driver code: a source line and the function it is in. */
-export interface DriverFrame {
-  readonly file: string
-  readonly line: number
-  readonly function: string
-}
+export type DriverFrame = StackFrame
 
 /**
  * Source frames for a code offset of a WebAssembly driver module (a C driver: its DWARF line
@@ -61,6 +58,12 @@ const EXAMPLE_DIRS = [path.join(ROOT, 'examples') + path.sep, path.join(ROOT, 'd
 
 /** `file:line:column` at the end of a V8 stack line: a path, a file:// URL or a node: internal. */
 const FRAME = /\(?((?:file:\/\/|node:|\/|[A-Za-z]:\\)[^()]*?):(\d+):(\d+)\)?$/
+/** A frame of dmalab's DriverCaller (`kernel/driver-call.ts`, or `.js` compiled). */
+const CALLER_FRAME = /[\\/]kernel[\\/]driver-call\.[jt]s:\d+:\d+\)?$/
+/** The function name of a V8 stack line: `at name (file:line:col)`; absent for `at file:line:col`. */
+const FUNCTION = /^at (?:async )?(.+?) \(/
+
+export type { StackFrame }
 
 /** Frames to record for a capture: enough to get past dmalab's own layers to the driver. */
 const CAPTURE_DEPTH = 24
@@ -103,40 +106,92 @@ export function driverFrames(stack: string | undefined): string[] {
   return driverStack(stack).map((f) => `${f.file}:${f.line}`)
 }
 
-/**
- * The driver's frames of a stack string, innermost first, with their functions: JavaScript
- * and TypeScript drivers' frames as V8 prints them, a C driver's from its debug information.
- */
-export function driverStack(stack: string | undefined): DriverFrame[] {
+/** The frames of a stack string that are the driver's, innermost first, with their functions. */
+export function driverStack(stack: string | undefined): StackFrame[] {
   if (stack === undefined) return []
-  const out: DriverFrame[] = []
-  for (const line of stack.split('\n')) {
-    if (!line.trimStart().startsWith('at ')) continue
-    const wasm = wasmFrames(line)
+  const out: StackFrame[] = []
+  const lines = stack.split('\n')
+  // Driver code runs inside DriverCaller.call: frames outside the outermost one are the host
+  // program's that drove the machine (a test, a script calling m.traffic.send), not the driver's.
+  let end = lines.length
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (CALLER_FRAME.test(lines[i]!)) {
+      end = i
+      break
+    }
+  }
+  for (let l = 0; l < end; l++) {
+    const text = lines[l]!.trim()
+    if (!text.startsWith('at ')) continue
+    // A C driver's frames, from its debug information.
+    const wasm = wasmFrames(text)
     if (wasm !== undefined) {
       out.push(...wasm)
       continue
     }
-    const f = parseFrame(line)
+    const f = parseFrame(text)
     if (f === undefined || isOwnFrame(f.file)) continue
-    out.push({ file: displayPath(f.file), line: f.line, function: /^\s*at (?:async )?([^\s(]+) \(/.exec(line)?.[1] ?? '<anonymous>' })
+    out.push({ file: displayPath(f.file), line: f.line, function: functionName(text) })
   }
   return out
 }
 
+/** `Object.sendNetBufferLists` → `sendNetBufferLists`; an anonymous frame is `<anonymous>`. */
+function functionName(text: string): string {
+  const m = FUNCTION.exec(text)
+  if (m === null) return '<anonymous>'
+  const name = m[1]!.replace(/^(?:Object|Module|Function)\./, '').replace(/ \[as [^\]]+\]$/, '')
+  return name === '' ? '<anonymous>' : name
+}
+
+/**
+ * The full driver stack last seen for each resolved site (`file:line`): a finding that names
+ * only the line (a leak's allocation, a buffer a device access hit) carries the stack of the
+ * call that line made. Filled when a captured site is resolved; resolving is rare (reports,
+ * filters, findings), so this costs nothing on per-packet paths.
+ */
+const stackBySite = new Map<string, StackFrame[]>()
+const STACKS_KEPT = 4096
+
+function remember(stack: StackFrame[]): void {
+  const top = stack[0]
+  if (top === undefined) return
+  const key = `${top.file}:${top.line}`
+  // Re-inserted, so the oldest entry is the least recently resolved one.
+  stackBySite.delete(key)
+  if (stackBySite.size >= STACKS_KEPT) stackBySite.delete(stackBySite.keys().next().value!)
+  stackBySite.set(key, stack)
+}
+
+/** The driver stack behind a site, when one was resolved; else the site alone as one frame. */
+export function stackForSite(site: string | undefined): StackFrame[] | undefined {
+  if (site === undefined) return undefined
+  const bare = site.replace(/ \(sampled\)$/, '')
+  const known = stackBySite.get(bare)
+  if (known !== undefined) return known
+  const m = /^(.*):(\d+)$/.exec(bare)
+  return m === null ? undefined : [{ file: m[1]!, line: Number(m[2]), function: '<unknown>' }]
+}
+
 /** Captures the current stack without formatting it. */
-export function captureSite(): SiteToken {
+export function captureSite(depth = CAPTURE_DEPTH): SiteToken {
   const token: SiteToken = {}
   const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = CAPTURE_DEPTH
+  Error.stackTraceLimit = depth
   Error.captureStackTrace(token, captureSite)
   Error.stackTraceLimit = limit
   return token
 }
 
+/** Frames a finding's stack capture records: deep enough for the driver's whole stack. */
+const FINDING_DEPTH = 64
+
 /** The driver line a captured stack points at (the innermost driver frame). */
 export function resolveSite(token: SiteToken | undefined): string | undefined {
-  return driverFrames(token?.stack)[0]
+  const stack = driverStack(token?.stack)
+  remember(stack)
+  const top = stack[0]
+  return top === undefined ? undefined : `${top.file}:${top.line}`
 }
 
 /** Capture and resolve at once: for rare events (findings), where cost does not matter. */
@@ -144,7 +199,21 @@ export function siteHere(): string | undefined {
   return resolveSite(captureSite())
 }
 
+/** The driver's frames of the stack right here (a finding reported while driver code runs). */
+export function stackHere(): StackFrame[] {
+  const stack = driverStack(captureSite(FINDING_DEPTH).stack)
+  remember(stack)
+  return stack
+}
+
 /** The driver's part of the call stack, innermost first (for stack-mode sweeps). */
 export function stackOf(token: SiteToken | undefined): string[] {
   return driverFrames(token?.stack)
+}
+
+/** The driver's frames of a captured stack, with their functions. */
+export function framesOf(token: SiteToken | undefined): StackFrame[] {
+  const stack = driverStack(token?.stack)
+  remember(stack)
+  return stack
 }

@@ -1,7 +1,7 @@
 // NDIS on one machine: builds the `ndis` object a miniport receives, and drives the miniport
 // for the host API (m.load, m.traffic, m.halt).
 import type { Clock } from '../hw/clock.js'
-import type { Nic } from '../hw/nic.js'
+import type { DeviceMemoryReader, Nic } from '../hw/nic.js'
 import type { Wire } from '../hw/wire.js'
 import { createKernelApi } from '../kernel/api.js'
 import { DriverCaller } from '../kernel/driver-call.js'
@@ -26,6 +26,7 @@ import { Miniport, type MiniportModule } from './miniport.js'
 import { NblPools } from './nbl.js'
 import { Protocol } from './protocol.js'
 import { reportVerdict } from './verdict.js'
+import { DoorbellWatch } from './doorbells.js'
 import { SpinLocks } from './spinlock.js'
 import type { NDIS_OID_REQUEST } from './types.js'
 import { requireIrql } from '../kernel/irql-checks.js'
@@ -39,6 +40,8 @@ export interface NdisHostParts {
   readonly wire: Wire
   readonly pdo: PhysicalDeviceObject
   readonly seed: number
+  /** Device memory as the NIC sees it, read without a DMA (for stall hints). */
+  readonly readAsDevice: DeviceMemoryReader
 }
 
 export class NdisHost {
@@ -52,6 +55,7 @@ export class NdisHost {
   /** NdisMRegisterIoPortRange and the NdisRaw port routines, for either model. */
   readonly ports: IoPorts
   readonly api: NdisApi
+  readonly doorbells: DoorbellWatch
   private readonly parts: NdisHostParts
 
   constructor(parts: NdisHostParts, driverName: string) {
@@ -72,6 +76,8 @@ export class NdisHost {
       this.v5.takeOver(entry)
       return true
     }
+    this.doorbells = new DoorbellWatch(parts.nic)
+    this.protocol.sendStack = () => this.doorbells.stack('transmit')
     this.api = this.buildApi()
   }
 
@@ -114,7 +120,7 @@ export class NdisHost {
    * the LAN offered (verdict.ts).
    */
   verdict(): void {
-    reportVerdict(this.ctx, this.protocol, this.parts.nic)
+    reportVerdict(this.ctx, this.protocol, this.parts.nic, this.doorbells, this.parts.readAsDevice)
   }
 
   private buildApi(): NdisApi {

@@ -16,6 +16,7 @@ import { DISPATCH_LEVEL } from '../kernel/irql.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
 import type { Timer } from '../hw/clock.js'
 import { siteHere } from '../kernel/sites.js'
+import type { StackFrame } from '../hw/finding.js'
 import { Binding } from './binding.js'
 import { NDIS_FLAGS, NDIS_STATUS, statusName } from './constants.js'
 import type { NdisContext } from './context.js'
@@ -88,6 +89,12 @@ export class Protocol {
   private returnTail: NET_BUFFER_LIST | null = null
   private readonly reported = new Map<string, number>()
   stopped = false
+  /**
+   * The driver's call stack for a sent frame that came back damaged: where its send path handed
+   * frames to the device (set by the host; the receive path on the stack when it is indicated
+   * is not where a send went wrong).
+   */
+  sendStack: () => readonly StackFrame[] = () => []
 
   constructor(ctx: NdisContext, miniport: Miniport, nbls: NblPools, seed: number) {
     this.ctx = ctx
@@ -395,19 +402,22 @@ export class Protocol {
     const s = this.scratch
     const at = findStamp(s, length)
     if (at < 0) {
+      // Every frame on dmalab's LAN is one of its own: one that does not parse was damaged
+      // beyond recognition (or injected by the caller: m.wire.inject).
       this.counters.rxForeign++
       return
     }
     const got = this.rxSpec
     readStamp(s, at, got)
     const expected = this.builder.spec(this.spec, got.seq, got.flags, got.size, got.pattern)
+    const sent = (got.flags & FRAME_FLAG.lan) === 0
     if (expected.size !== length) {
-      this.corrupt(`a ${expected.size}-byte frame (sequence ${got.seq}) arrived as ${length} bytes`, got.seq)
+      this.corrupt(`a ${expected.size}-byte ${expected.kind.toUpperCase()} frame the protocol ${sent ? 'sent' : 'was offered'} (sequence ${got.seq}) arrived as ${length} bytes`, got.seq, sent)
       return
     }
     const h = this.builder.buildHeaders(expected, this.expect)
     if (h !== at + STAMP_BYTES || this.scratchBuffer.compare(this.expectBuffer, 0, h, 0, h) !== 0 || this.scratchBuffer.compare(this.builder.pattern, got.pattern, got.pattern + length - h, h, length) !== 0) {
-      this.corrupt(`a ${length}-byte ${expected.kind.toUpperCase()} frame (sequence ${got.seq}) arrived with different bytes than were sent`, got.seq)
+      this.corrupt(`a ${length}-byte ${expected.kind.toUpperCase()} frame (sequence ${got.seq}) arrived with different bytes than were sent`, got.seq, sent)
       return
     }
     const verdict = this.filter.verdict(this.filter.classify(s, 0))
@@ -461,18 +471,22 @@ export class Protocol {
     return true
   }
 
-  private corrupt(message: string, seq: number): void {
+  private corrupt(message: string, seq: number, sent = false): void {
     this.counters.rxCorrupt++
     if (seq >= 0) this.ledger.corrupted(seq)
-    this.once('frame-corrupted', () => ({ kind: 'frame-corrupted', message }))
+    this.once('frame-corrupted', () => ({ kind: 'frame-corrupted', message }), sent)
   }
 
-  /** Reports a per-frame finding for the first REPORTED frames of its kind, with the driver's line. */
-  private once(key: string, finding: () => { kind: 'frame-corrupted' | 'packet-filter-ignored'; message: string; details?: Record<string, string | number> }): void {
+  /**
+   * Reports a per-frame finding for the first REPORTED frames of its kind: at the driver line
+   * that indicated it, or for a frame the protocol sent, with the stack of its send path.
+   */
+  private once(key: string, finding: () => { kind: 'frame-corrupted' | 'packet-filter-ignored'; message: string; details?: Record<string, string | number> }, sent = false): void {
     const n = this.reported.get(key) ?? 0
     this.reported.set(key, n + 1)
     if (n >= REPORTED) return
-    const site = siteHere()
-    this.ctx.kernel.log.report({ ...finding(), ...(site === undefined ? {} : { site }) })
+    const stack = sent ? this.sendStack() : undefined
+    const site = stack === undefined ? siteHere() : stack[0] === undefined ? undefined : `${stack[0].file}:${stack[0].line}`
+    this.ctx.kernel.log.report({ ...finding(), ...(site === undefined ? {} : { site }), ...(stack === undefined || stack.length === 0 ? {} : { stack }) })
   }
 }

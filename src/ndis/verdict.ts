@@ -1,12 +1,16 @@
 // The run's verdict on its frames, taken after the traffic and before the pause: a run is clean
 // only if every frame the protocol sent came back intact and every frame the LAN offered was
 // indicated or dropped for a reason a correct driver has (its packet filter). Anything else is a
-// `frames-lost` finding whose details carry the counts, with where the NIC says the frames went.
-import type { Nic } from '../hw/nic.js'
+// `frames-lost` finding whose details carry the counts, with where the NIC says the frames went,
+// the device's own hint in its register terms when its state shows a ring mistake (TDT on TDH,
+// a receive ring never refilled), and the driver's call stack at the doorbell that should have
+// handed the frames over.
+import type { DeviceMemoryReader, Nic } from '../hw/nic.js'
 import type { NdisContext } from './context.js'
+import type { DoorbellWatch } from './doorbells.js'
 import type { Protocol } from './protocol.js'
 
-export function reportVerdict(ctx: NdisContext, protocol: Protocol, nic: Nic): void {
+export function reportVerdict(ctx: NdisContext, protocol: Protocol, nic: Nic, doorbells: DoorbellWatch, read: DeviceMemoryReader): void {
   const k = ctx.kernel
   if (k.log.stopped) return
   const c = protocol.counters
@@ -15,17 +19,20 @@ export function reportVerdict(ctx: NdisContext, protocol: Protocol, nic: Nic): v
   const inFlight = protocol.framesInFlight()
   const sentLost = owed.sent
   const lanLost = owed.lan
-  if (sentLost === 0 && lanLost === 0 && inFlight.frames === 0) return
+  if (sentLost === 0 && lanLost === 0 && inFlight.owed === 0) return
   const rx = nic.counters.rx
   const parts: string[] = []
   if (sentLost > 0 || inFlight.frames > 0) {
-    const never = Math.max(0, sentLost - owed.sentCorrupt - inFlight.owed)
+    // Frames that came back too damaged to read their stamp are not told apart from lost ones.
+    const unreadable = Math.min(c.rxForeign, Math.max(0, sentLost - owed.sentCorrupt - inFlight.owed))
+    const never = Math.max(0, sentLost - owed.sentCorrupt - inFlight.owed - unreadable)
     const why = [
-      inFlight.frames > 0 ? `${inFlight.frames} in sends never completed` : '',
+      inFlight.owed > 0 ? `${inFlight.owed} in sends never completed` : '',
       owed.sentCorrupt > 0 ? `${owed.sentCorrupt} came back damaged` : '',
+      unreadable > 0 ? `${unreadable} came back too damaged to tell which frames they were` : '',
       never > 0 ? `${never} completed as sent but never came back` : '',
     ].filter((s) => s !== '')
-    parts.push(`${sentLost + Math.max(0, inFlight.frames - inFlight.owed)} of the ${c.txRequested} frames the protocol sent did not come back intact (${why.join(', ')})`)
+    parts.push(`${sentLost} of the ${c.txRequested} frames the protocol sent did not come back intact (${why.join(', ')})`)
   }
   if (lanLost > 0) {
     const where = [
@@ -36,10 +43,20 @@ export function reportVerdict(ctx: NdisContext, protocol: Protocol, nic: Nic): v
     ].filter((s) => s !== '')
     parts.push(`${lanLost} of the ${l.lanExpected} frames the LAN offered that the packet filter selects were not indicated${where.length > 0 ? ` (${where.join('; ')})` : ''}`)
   }
+  const hints = nic.stallHints?.(read) ?? []
+  const txHint = hints.find((h) => h.queue === 'transmit')
+  const rxHint = hints.find((h) => h.queue === 'receive')
+  // The stack of the doorbell behind the loss: the transmit ring's when sent frames are missing
+  // (the write that put TDT on TDH, when there was one), else the receive ring's.
+  const sendSide = sentLost > 0
+  const stack = sendSide && !(rxHint !== undefined && txHint === undefined) ? doorbells.stack('transmit', txHint !== undefined) : doorbells.stack('receive')
   k.log.report({
     kind: 'frames-lost',
-    message: `${parts.join('; ')}: a correct miniport completes every send, transmits every frame it completes with success, and indicates every frame its packet filter selects`,
+    message: `${parts.join('; ')}${hints.length > 0 ? `. The NIC says: ${hints.map((h) => h.message).join('; ')}` : ''}. A correct miniport completes every send, transmits every frame it completes with success, and indicates every frame its packet filter selects`,
+    stack,
     details: {
+      ...(txHint === undefined ? {} : { transmitHint: txHint.message, descriptorsFilled: txHint.count }),
+      ...(rxHint === undefined ? {} : { receiveHint: rxHint.message, framesSinceRefill: rxHint.count }),
       sent: c.txRequested,
       sentExpected: l.sentExpected,
       sentBack: l.sentBack,

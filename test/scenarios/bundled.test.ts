@@ -4,6 +4,7 @@ import { bundledMiniports, resolveMiniport } from '../../src/driver/loader.js'
 describe('bundled miniports', () => {
   it('lists the e1000, wdm-dma, every buggy variant and the C miniports, and nothing that is not a miniport', () => {
     expect(bundledMiniports().map((m) => m.name)).toEqual([
+      'buggy/first-sg-element-only',
       'buggy/free-rings-before-stop',
       'buggy/ignores-packet-filter',
       'buggy/leak-on-halt',
@@ -19,6 +20,7 @@ describe('bundled miniports', () => {
       'buggy/physaddr-dma',
       'buggy/pool-dma-above-4g',
       'buggy/runtime-contiguous',
+      'buggy/tx-ring-full-stall',
       'buggy/unchecked-allocation',
       'c/minimal',
       'e1000',

@@ -14,7 +14,8 @@ import { DmaEngine } from '../dma-engine.js'
 import type { FindingSink } from '../finding.js'
 import { InterruptLine } from '../interrupt.js'
 import type { Iommu } from '../iommu/iommu.js'
-import type { Nic, NicCounters } from '../nic.js'
+import type { DeviceMemoryReader, DoorbellObserver, Nic, NicCounters, NicHint } from '../nic.js'
+import { stallHints } from './hints.js'
 import { PciFunction } from '../pci.js'
 import { parseMac } from '../traffic.js'
 import type { Wire } from '../wire.js'
@@ -62,6 +63,7 @@ export class E1000 implements Nic {
   readonly link: LinkState = { linkUp: false, vlanMode: false }
   /** The engines' own bookkeeping, typed, as the machine and the report read it. */
   readonly counters: NicCounters
+  onDoorbell: DoorbellObserver | null = null
   /** Plain registers (and the receive addresses and multicast table the filters read). */
   readonly regs = new Uint32Array(REGISTER_FILE_WORDS)
   readonly phy: Phy
@@ -125,6 +127,10 @@ export class E1000 implements Nic {
 
   get interruptAsserted(): boolean {
     return this.interrupt.asserted
+  }
+
+  stallHints(read: DeviceMemoryReader): NicHint[] {
+    return stallHints(this.tx, this.rx, read)
   }
 
   get linkUp(): boolean {
@@ -220,7 +226,9 @@ export class E1000 implements Nic {
       case REG.RDBAH: return rx.ring.writeBaseHigh(value)
       case REG.RDLEN: return rx.ring.writeLength(value)
       case REG.RDH: return rx.ring.writeHead(value)
-      case REG.RDT: return rx.writeTail(value)
+      case REG.RDT:
+        this.onDoorbell?.('receive', value & 0xffff, rx.ring.head)
+        return rx.writeTail(value)
       case REG.RDTR:
         rx.delay.delay = value & 0xffff
         if ((value & DELAY_FPD) !== 0) rx.delay.flush()
@@ -232,7 +240,9 @@ export class E1000 implements Nic {
       case REG.TDBAH: return tx.ring.writeBaseHigh(value)
       case REG.TDLEN: return tx.ring.writeLength(value)
       case REG.TDH: return tx.ring.writeHead(value)
-      case REG.TDT: return tx.writeTail(value)
+      case REG.TDT:
+        this.onDoorbell?.('transmit', value & 0xffff, tx.ring.head)
+        return tx.writeTail(value)
       case REG.TIDV:
         tx.delay.delay = value & 0xffff
         if ((value & DELAY_FPD) !== 0) tx.delay.flush()

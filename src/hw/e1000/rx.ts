@@ -77,6 +77,8 @@ export class RxEngine {
    */
   packetChecksum = false
   readonly counters: NicRxCounters = { frames: 0, bytes: 0, filtered: 0, ignored: 0, noBuffers: 0, waiting: 0, undersize: 0, oversize: 0, refused: 0, dmaErrors: 0 }
+  /** Frames written back since software last moved RDT (for stall hints: a ring nobody refills). */
+  framesSinceRefill = 0
   private readonly dma: DmaEngine
   private readonly causes: InterruptCauses
   private readonly stats: Statistics
@@ -117,6 +119,7 @@ export class RxEngine {
 
   /** RDT: software handed buffers to the device; frames waiting in the FIFO can go. */
   writeTail(value: number): void {
+    if ((value & 0xffff) !== this.ring.tail) this.framesSinceRefill = 0
     this.ring.writeTail(value)
     if ((this.control & RCTL.EN) !== 0 && this.ring.check()) this.drain()
   }
@@ -134,6 +137,7 @@ export class RxEngine {
 
   reset(): void {
     this.ring.reset()
+    this.framesSinceRefill = 0
     this.control = 0
     this.bufferSize = 2048
     this.stopped = false
@@ -316,6 +320,7 @@ export class RxEngine {
     const stats = this.stats
     const ring = this.ring
     this.counters.frames++
+    this.framesSinceRefill++
     this.counters.bytes += length
     stats.increment(STAT.GPRC)
     stats.increment(STAT.TPR)

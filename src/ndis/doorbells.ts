@@ -1,0 +1,47 @@
+// The driver's doorbells: which of its lines last told the NIC about new descriptors (a tail
+// register write), so a finding about frames the device never saw (frames-lost) carries the
+// call stack that should have handed them over. A capture is a short stack walk; doorbells are
+// per batch of frames, so the watch samples them as the allocation hook samples per-packet call
+// sites (kernel/calls.ts): the first 16 and then every power of two, plus every write that puts
+// the tail on the head, which a correct driver does not make when it has handed descriptors over.
+import type { Nic } from '../hw/nic.js'
+import type { StackFrame } from '../hw/finding.js'
+import { captureSite, framesOf, type SiteToken } from '../kernel/sites.js'
+
+const SAMPLE_FIRST = 16
+
+interface QueueWatch {
+  writes: number
+  last: SiteToken | undefined
+  /** The last write that put the tail on the head (transmit: the ring looks empty to the device). */
+  onHead: SiteToken | undefined
+  onHeadWrites: number
+}
+
+export class DoorbellWatch {
+  private readonly queues = {
+    transmit: { writes: 0, last: undefined, onHead: undefined, onHeadWrites: 0 } as QueueWatch,
+    receive: { writes: 0, last: undefined, onHead: undefined, onHeadWrites: 0 } as QueueWatch,
+  }
+
+  constructor(nic: Nic) {
+    nic.onDoorbell = (queue, tail, head) => this.record(queue, tail, head)
+  }
+
+  private record(queue: 'transmit' | 'receive', tail: number, head: number): void {
+    const q = this.queues[queue]
+    const n = ++q.writes
+    if (n <= SAMPLE_FIRST || (n & (n - 1)) === 0) q.last = captureSite()
+    if (tail === head) {
+      const k = ++q.onHeadWrites
+      if (k <= SAMPLE_FIRST || (k & (k - 1)) === 0) q.onHead = captureSite()
+    }
+  }
+
+  /** The driver's stack at the queue's last sampled doorbell (transmit: preferring one onto the head). */
+  stack(queue: 'transmit' | 'receive', onHead = false): StackFrame[] {
+    const q = this.queues[queue]
+    const token = onHead ? (q.onHead ?? q.last) : q.last
+    return token === undefined ? [] : framesOf(token)
+  }
+}
