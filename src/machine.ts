@@ -29,7 +29,7 @@ import { importMiniport, resolveMiniport } from './driver/loader.js'
 import { isCMiniport } from './driver/c/module.js'
 import { NDIS_STATUS, statusName } from './ndis/constants.js'
 import type { OidRequestOptions, OidResult } from './ndis/binding.js'
-import { MAX_FRAME, MIN_FRAME } from './ndis/frames.js'
+import { MAX_FRAME, MAX_JUMBO_FRAME, MIN_FRAME } from './ndis/frames.js'
 import type { TrafficMix } from './ndis/protocol.js'
 import type { NdisApi } from './ndis/api.js'
 import type { DroppedFrames, Outcome, Report } from './report.js'
@@ -72,7 +72,7 @@ export interface LoadedMiniport {
 
 export interface TrafficOptions {
   readonly count: number
-  /** Frame size in bytes, without FCS, 60..1514 (uniform default 1500; mixed default: a LAN's mix of sizes). */
+  /** Frame size in bytes, without FCS: uniform 60..16288 (default 1500), mixed 60..1514 (default: a LAN's mix of sizes). */
   readonly size?: number
   /**
    * `uniform` (default): UDP frames to this host, one size, one buffer per NBL. `mixed`: ARP,
@@ -467,10 +467,14 @@ function checkCount(count: number): number {
   return count
 }
 
-/** A frame size from 60 bytes to a full Ethernet frame (MTU 1500 + header); mixed traffic may leave it open. */
+/**
+ * A frame size: uniform traffic takes 60..16288 bytes (jumbo frames, which a NIC set for a
+ * 1514-byte MTU drops), mixed traffic a LAN's 60..1514 (and may leave the size to the mix).
+ */
 function frameSize(size: number | undefined, mix: TrafficMix): number | undefined {
   if (size === undefined) return mix === 'uniform' ? 1500 : undefined
-  if (!Number.isInteger(size) || size < MIN_FRAME || size > MAX_FRAME) throw new RangeError(`traffic: size must be a whole number of bytes in ${MIN_FRAME}..${MAX_FRAME}, got ${size}`)
+  const max = mix === 'uniform' ? MAX_JUMBO_FRAME : MAX_FRAME
+  if (!Number.isInteger(size) || size < MIN_FRAME || size > max) throw new RangeError(`traffic: size must be a whole number of bytes in ${MIN_FRAME}..${max}${mix === 'uniform' ? '' : ' for mixed traffic'}, got ${size}`)
   return size
 }
 

@@ -46,17 +46,17 @@ interface Guard {
 /** Why each kind of driver memory is not a DMA address (the "why" every finding carries). */
 const NOT_DMA_MEMORY: Record<string, string> = {
   contiguous:
-    'MmAllocateContiguousMemory[SpecifyCache] + MmGetPhysicalAddress gives a CPU physical address, not a DMA address: it reaches the device only while no IOMMU, bounce buffer or translation sits between them. Allocate DMA memory with AllocateCommonBuffer (NdisMAllocateSharedMemory) or map it with an S/G list (S14, S26)',
+    'MmAllocateContiguousMemory[SpecifyCache] + MmGetPhysicalAddress gives a CPU physical address, not a DMA address: it reaches the device only while no IOMMU, bounce buffer or translation sits between them. Allocate DMA memory with AllocateCommonBuffer (NdisMAllocateSharedMemory) or map it with an S/G list',
   noncached:
-    'MmAllocateNonCachedMemory memory must not be used for DMA; its physical address is not a DMA address (S16, S26)',
+    'MmAllocateNonCachedMemory memory must not be used for DMA; its physical address is not a DMA address',
   'mdl-pages':
-    'MmAllocatePagesForMdl pages are not for DMA: even from a range below 4 GiB, their physical addresses are not DMA addresses (S27, S26)',
+    'MmAllocatePagesForMdl pages are not for DMA: even from a range below 4 GiB, their physical addresses are not DMA addresses',
   pool:
-    'pool memory handed to the device by its physical address rather than through an S/G list (GetScatterGatherList / NdisMAllocateNetBufferSGList; for NDIS 5, NdisMStartBufferPhysicalMapping or the ScatterGatherListPacketInfo NDIS builds), so no DMA mapping covers it (S26)',
+    'pool memory handed to the device by its physical address rather than through an S/G list (GetScatterGatherList / NdisMAllocateNetBufferSGList; for NDIS 5, NdisMStartBufferPhysicalMapping or the ScatterGatherListPacketInfo NDIS builds), so no DMA mapping covers it',
   'paged-pool':
-    'pageable pool handed to the device: it can be paged out under the device, and no DMA mapping covers it (S26)',
+    'pageable pool handed to the device: it can be paged out under the device, and no DMA mapping covers it',
   'special-pool':
-    'special-pool memory handed to the device by its physical address rather than through an S/G list (S26)',
+    'special-pool memory handed to the device by its physical address rather than through an S/G list',
 }
 
 /** A driver allocation behind a physical address: what a finding calls it, and where it was made. */
@@ -328,7 +328,7 @@ function capitalized(text: string): string {
 
 /** Why a buffer's physical address is the wrong one to give the device when a DMA mapping covers it. */
 function mappedElsewhere(mapping: LiveMapping): string {
-  return `it has a DMA mapping (the ${mapping.label}), and the device must be given that mapping's logical addresses, not MmGetPhysicalAddress (S26)`
+  return `it has a DMA mapping (the ${mapping.label}), and the device must be given that mapping's logical addresses, not MmGetPhysicalAddress`
 }
 
 function explained(input: DeviceFinding, why: string, site: string | undefined, details: Record<string, string>): DeviceFinding {

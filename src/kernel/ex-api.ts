@@ -77,7 +77,7 @@ export function exRoutines(k: Kernel) {
         kind: 'must-succeed-pool',
         code: BUGCHECK.BAD_POOL_CALLER,
         params: [0x9a, poolType, bytes, tag],
-        message: `${routine} with a must-succeed pool type (${poolType}): NonPagedPoolMustSucceed is no longer supported; use NonPagedPoolNx and handle NULL (S20)`,
+        message: `${routine} with a must-succeed pool type (${poolType}): NonPagedPoolMustSucceed is no longer supported; use NonPagedPoolNx and handle NULL`,
         ...(site === undefined ? {} : { site }),
         details: { poolType, bytes, tag: tagName(tag) },
       })
@@ -89,7 +89,7 @@ export function exRoutines(k: Kernel) {
       badCall([0x00, irql, poolType, 0], BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION, `${routine} of zero bytes`)
     }
     if (request.checkTag === true && tag === 0) {
-      badCall([0x9b, poolType, bytes, 0], BUGCHECK.BAD_POOL_CALLER, `${routine} with tag 0: an untagged allocation cannot be tracked (use a unique four-character tag, S19)`)
+      badCall([0x9b, poolType, bytes, 0], BUGCHECK.BAD_POOL_CALLER, `${routine} with tag 0: an untagged allocation cannot be tracked (use a unique four-character tag)`)
     } else if (request.checkTag === true && !hasLetterOrDigit(tag)) {
       badCall([0x9d, tag, poolType, 0], BUGCHECK.BAD_POOL_CALLER, `${routine} with tag 0x${tag.toString(16).padStart(8, '0')}: a tag must hold a letter or digit, or pool tracking cannot tell it apart`)
     }

@@ -229,7 +229,7 @@ export const FINDING_KINDS = {
       own(C4, DMALAB_P1.lookasideNotInitialized, LOOKASIDE),
       own(C4, DMALAB_P1.lookasideEntryModified, LOOKASIDE, 'the entry'),
     ],
-    summary: 'a lookaside list used against its rules (S24, S28)',
+    summary: 'a lookaside list used against its rules',
   },
   'lookaside-leak': {
     severity: 'violation', leak: true,
@@ -423,7 +423,7 @@ export const FINDING_KINDS = {
   'dma-not-dma-memory': {
     severity: 'violation', leak: false,
     bugchecks: [bc(E6, 0x0f, ['0x0F', 'violation code', 'buffer length or start', 'buffer start or corruption address'])],
-    summary: 'the device touched driver memory no live DMA mapping covers (S14, S16, S27)',
+    summary: 'the device touched driver memory no live DMA mapping covers',
   },
   'dma-bad-argument': {
     severity: 'violation', leak: false,

@@ -123,7 +123,7 @@ export class LookasideLists {
     // Writing the head faults as Windows would if it is not writable memory.
     k.memory.fill(head, LOOKASIDE_LIST_BYTES, 0)
     if ((k.space.pteAt(head) & PTE.PAGED) !== 0 || (k.space.pteAt(head + LOOKASIDE_LIST_BYTES - 1) & PTE.PAGED) !== 0) {
-      this.misuse([LOOKASIDE_MISUSE.HEAD_PAGEABLE, head, paged ? 1 : 0, 0], `${routine}: the list head at ${hex(head)} is in pageable memory; even a paged lookaside list's head must be nonpaged, because the system scans it at DISPATCH_LEVEL (S28)`)
+      this.misuse([LOOKASIDE_MISUSE.HEAD_PAGEABLE, head, paged ? 1 : 0, 0], `${routine}: the list head at ${hex(head)} is in pageable memory; even a paged lookaside list's head must be nonpaged, because the system scans it at DISPATCH_LEVEL`)
     }
     const poolType = (paged ? POOL_TYPE.PagedPool : POOL_TYPE.NonPagedPool) | (init.flags & ALLOWED_FLAGS)
     const list: LookasideList = {

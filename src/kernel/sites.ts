@@ -108,15 +108,26 @@ export function driverFrames(stack: string | undefined): string[] {
 
 /** The frames of a stack string that are the driver's, innermost first, with their functions. */
 export function driverStack(stack: string | undefined): StackFrame[] {
-  if (stack === undefined) return []
+  return callStack(stack)?.frames ?? []
+}
+
+/**
+ * The driver's frames of a stack, and whether they end at a call NDIS made into the driver.
+ * Driver code runs inside DriverCaller.call: frames outside the outermost one are the host
+ * program's that drove the machine (a test, a script calling m.traffic.send), not the driver's.
+ * A stack with no such call is host code calling dmalab directly (its frames are the host's),
+ * or a capture too shallow to tell.
+ */
+function callStack(stack: string | undefined): { frames: StackFrame[]; called: boolean } | undefined {
+  if (stack === undefined) return undefined
   const out: StackFrame[] = []
   const lines = stack.split('\n')
-  // Driver code runs inside DriverCaller.call: frames outside the outermost one are the host
-  // program's that drove the machine (a test, a script calling m.traffic.send), not the driver's.
   let end = lines.length
+  let called = false
   for (let i = lines.length - 1; i >= 0; i--) {
     if (CALLER_FRAME.test(lines[i]!)) {
       end = i
+      called = true
       break
     }
   }
@@ -133,7 +144,15 @@ export function driverStack(stack: string | undefined): StackFrame[] {
     if (f === undefined || isOwnFrame(f.file)) continue
     out.push({ file: displayPath(f.file), line: f.line, function: functionName(text) })
   }
-  return out
+  return { frames: out, called }
+}
+
+/** The driver's call stack of a capture: its frames when they lead to a call NDIS made into the driver, else none. */
+function driverCallStack(stack: string | undefined): StackFrame[] {
+  const s = callStack(stack)
+  if (s === undefined || !s.called) return []
+  remember(s.frames)
+  return s.frames
 }
 
 /** `Object.sendNetBufferLists` → `sendNetBufferLists`; an anonymous frame is `<anonymous>`. */
@@ -188,9 +207,9 @@ const FINDING_DEPTH = 64
 
 /** The driver line a captured stack points at (the innermost driver frame). */
 export function resolveSite(token: SiteToken | undefined): string | undefined {
-  const stack = driverStack(token?.stack)
-  remember(stack)
-  const top = stack[0]
+  const s = callStack(token?.stack)
+  if (s?.called === true) remember(s.frames)
+  const top = s?.frames[0]
   return top === undefined ? undefined : `${top.file}:${top.line}`
 }
 
@@ -201,9 +220,7 @@ export function siteHere(): string | undefined {
 
 /** The driver's frames of the stack right here (a finding reported while driver code runs). */
 export function stackHere(): StackFrame[] {
-  const stack = driverStack(captureSite(FINDING_DEPTH).stack)
-  remember(stack)
-  return stack
+  return driverCallStack(captureSite(FINDING_DEPTH).stack)
 }
 
 /** The driver's part of the call stack, innermost first (for stack-mode sweeps). */
@@ -213,7 +230,5 @@ export function stackOf(token: SiteToken | undefined): string[] {
 
 /** The driver's frames of a captured stack, with their functions. */
 export function framesOf(token: SiteToken | undefined): StackFrame[] {
-  const stack = driverStack(token?.stack)
-  remember(stack)
-  return stack
+  return driverCallStack(token?.stack)
 }

@@ -119,7 +119,7 @@ export class NdisDma {
     // NDIS checks this one itself (bug check 0x7C/0x01: adapter block, length, IRQL).
     if (k.irql !== PASSIVE_LEVEL) reportIrql(k, 'NdisMAllocateSharedMemory', PASSIVE_LEVEL, false, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS_BUGCHECK.allocateSharedMemoryHighIrql, 0, Length, k.irql])
     if (!ctx.inInitialize) {
-      ctx.violation('init-only-call', `NdisMAllocateSharedMemory (${formatBytes(Length)}) outside MiniportInitializeEx: shared memory is allocated during initialization (S04); later, use NdisMAllocateSharedMemoryAsyncEx`, undefined, undefined, {
+      ctx.violation('init-only-call', `NdisMAllocateSharedMemory (${formatBytes(Length)}) outside MiniportInitializeEx: shared memory is allocated during initialization; later, use NdisMAllocateSharedMemoryAsyncEx`, undefined, undefined, {
         routine: 'NdisMAllocateSharedMemory',
         length: Length,
         phase: k.phase,

@@ -9,6 +9,8 @@ import type { StackFrame } from '../hw/finding.js'
 import { captureSite, framesOf, type SiteToken } from '../kernel/sites.js'
 
 const SAMPLE_FIRST = 16
+/** Deep enough to reach the call NDIS made into the driver from a register write in a DPC. */
+const DEPTH = 48
 
 interface QueueWatch {
   writes: number
@@ -31,10 +33,10 @@ export class DoorbellWatch {
   private record(queue: 'transmit' | 'receive', tail: number, head: number): void {
     const q = this.queues[queue]
     const n = ++q.writes
-    if (n <= SAMPLE_FIRST || (n & (n - 1)) === 0) q.last = captureSite()
+    if (n <= SAMPLE_FIRST || (n & (n - 1)) === 0) q.last = captureSite(DEPTH)
     if (tail === head) {
       const k = ++q.onHeadWrites
-      if (k <= SAMPLE_FIRST || (k & (k - 1)) === 0) q.onHead = captureSite()
+      if (k <= SAMPLE_FIRST || (k & (k - 1)) === 0) q.onHead = captureSite(DEPTH)
     }
   }
 

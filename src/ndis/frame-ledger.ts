@@ -2,13 +2,14 @@
 // filter says a correct miniport indicates it, and whether it came back intact. The verdict of a
 // run is read from it: frames that should have come back and did not are lost.
 //
-// The ledger is a window over sequence numbers (typed arrays, no allocation per frame): frames in
-// flight are bounded by the send window and the rings, so an entry the window wraps onto is long
-// settled; one still outstanding then is counted lost on the spot.
+// The ledger is a window over sequence numbers (typed arrays, no allocation per frame). It starts
+// small and doubles when a new frame would land on one still owed (many frames in flight: a
+// long burst from the LAN), up to MAX_WINDOW; only beyond that is an owed frame counted lost
+// when the window wraps onto it.
 import type { FilterVerdict } from './packet-filter.js'
 
-const WINDOW = 1 << 16
-const MASK = WINDOW - 1
+const FIRST_WINDOW = 1 << 10
+const MAX_WINDOW = 1 << 20
 
 const EXPECT_MASK = 0x03
 const EXPECT: Record<FilterVerdict, number> = { indicate: 1, exclude: 2, either: 3 }
@@ -38,13 +39,18 @@ export interface LedgerCounts {
 export type ReceiveOutcome = 'first' | 'duplicate' | 'excluded' | 'unknown'
 
 export class FrameLedger {
-  private readonly state = new Uint8Array(WINDOW)
-  private readonly seqs = new Uint32Array(WINDOW)
+  private state = new Uint8Array(FIRST_WINDOW)
+  private seqs = new Uint32Array(FIRST_WINDOW)
+  private mask = FIRST_WINDOW - 1
   readonly counts: LedgerCounts = { sentExpected: 0, sentBack: 0, lanExpected: 0, lanIndicated: 0, excludedIndicated: 0, duplicates: 0, evictedSent: 0, evictedLan: 0 }
 
   /** A frame goes out (the protocol's) or arrives from the LAN, with what the filter says of it. */
   record(seq: number, verdict: FilterVerdict, lan: boolean): void {
-    const i = seq & MASK
+    let i = seq & this.mask
+    if ((this.state[i]! & LIVE) !== 0 && owed(this.state[i]!) && this.state.length < MAX_WINDOW) {
+      this.grow()
+      i = seq & this.mask
+    }
     const old = this.state[i]!
     if ((old & LIVE) !== 0 && owed(old)) {
       if ((old & LAN) !== 0) this.counts.evictedLan++
@@ -58,9 +64,25 @@ export class FrameLedger {
     }
   }
 
+  /** Doubles the window, each entry moving to its sequence number's new place. */
+  private grow(): void {
+    const size = this.state.length * 2
+    const state = new Uint8Array(size)
+    const seqs = new Uint32Array(size)
+    for (let i = 0; i < this.state.length; i++) {
+      if ((this.state[i]! & LIVE) === 0) continue
+      const j = this.seqs[i]! & (size - 1)
+      state[j] = this.state[i]!
+      seqs[j] = this.seqs[i]!
+    }
+    this.state = state
+    this.seqs = seqs
+    this.mask = size - 1
+  }
+
   /** The miniport completed the send with an error: the frame is not owed. */
   withdraw(seq: number): void {
-    const i = seq & MASK
+    const i = seq & this.mask
     const s = this.state[i]!
     if ((s & LIVE) === 0 || this.seqs[i] !== seq >>> 0 || (s & (WITHDRAWN | RECEIVED)) !== 0) return
     this.state[i] = s | WITHDRAWN
@@ -69,7 +91,7 @@ export class FrameLedger {
 
   /** An intact frame with this stamp was indicated. */
   received(seq: number): ReceiveOutcome {
-    const i = seq & MASK
+    const i = seq & this.mask
     const s = this.state[i]!
     if ((s & LIVE) === 0 || this.seqs[i] !== seq >>> 0) return 'unknown'
     if ((s & RECEIVED) !== 0) {
@@ -91,13 +113,13 @@ export class FrameLedger {
 
   /** A frame with this stamp arrived damaged (its stamp still readable). */
   corrupted(seq: number): void {
-    const i = seq & MASK
+    const i = seq & this.mask
     if ((this.state[i]! & LIVE) !== 0 && this.seqs[i] === seq >>> 0) this.state[i]! |= CORRUPT
   }
 
   /** True while the frame with this sequence is owed and not back. */
   owes(seq: number): boolean {
-    const i = seq & MASK
+    const i = seq & this.mask
     return (this.state[i]! & LIVE) !== 0 && this.seqs[i] === seq >>> 0 && owed(this.state[i]!)
   }
 
@@ -107,7 +129,7 @@ export class FrameLedger {
     let lan = this.counts.evictedLan
     let sentCorrupt = 0
     let lanCorrupt = 0
-    for (let i = 0; i < WINDOW; i++) {
+    for (let i = 0; i < this.state.length; i++) {
       const s = this.state[i]!
       if ((s & LIVE) === 0 || !owed(s)) continue
       const corrupt = (s & CORRUPT) !== 0

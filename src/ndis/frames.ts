@@ -33,8 +33,10 @@ export type DestinationKind = 'self' | 'broadcast' | 'group' | 'other-group' | '
 
 /** Pattern bytes a payload may start at, and room for the largest payload after the last. */
 export const PATTERN_OFFSETS = 8192
-const PATTERN_BYTES = PATTERN_OFFSETS + 2048
 export const MAX_FRAME = 1514
+/** The largest frame a legacy 8254x transmit descriptor carries (manual 3.3.3): uniform traffic's limit. */
+export const MAX_JUMBO_FRAME = 16288
+const PATTERN_BYTES = PATTERN_OFFSETS + MAX_JUMBO_FRAME
 export const MIN_FRAME = 60
 /** A TCP frame carries 14 + 20 + 20 header bytes and the stamp. */
 const MIN_TCP_FRAME = 66
@@ -43,6 +45,7 @@ const ETHERTYPE_IPV4 = 0x0800
 const ETHERTYPE_ARP = 0x0806
 const PROTO_TCP = 6
 const PROTO_UDP = 17
+const SERVICE_PORT = 40000
 
 /** The groups a LAN's hosts send to that this host did not join (SSDP, IGMPv3 reports, DHCPv6), picked so no 8254x hash collides with a joined one. */
 const OTHER_GROUPS: ReadonlyArray<readonly number[]> = [
@@ -192,15 +195,16 @@ export class FrameBuilder {
       put32(out, 30, dstIp)
       put16(out, 24, finish(sumWords(out, 14, 20)))
       const segment = total - 20
+      // Ports no dissector claims (40000-40999 for the service side): Wireshark shows the
+      // payload as data, not as a malformed DNS or NetBIOS message.
       if (l4 === PROTO_UDP) {
-        const mdns = spec.destination === 'group'
-        put16(out, 34, mdns ? 5353 : 49152 + (h & 0x3fff))
-        put16(out, 36, mdns ? 5353 : spec.destination === 'broadcast' ? 137 : [53, 123, 443][h % 3]!)
+        put16(out, 34, 49152 + (h & 0x3fff))
+        put16(out, 36, SERVICE_PORT + ((h >>> 14) % 1000))
         put16(out, 38, segment)
         put16(out, 40, 0)
       } else {
-        put16(out, 34, lan ? 445 : 49152 + (h & 0x3fff))
-        put16(out, 36, lan ? 49152 + (h & 0x3fff) : 445)
+        put16(out, 34, lan ? SERVICE_PORT + ((h >>> 14) % 1000) : 49152 + (h & 0x3fff))
+        put16(out, 36, lan ? 49152 + (h & 0x3fff) : SERVICE_PORT + ((h >>> 14) % 1000))
         put32(out, 38, Math.imul(spec.seq, 1460) >>> 0) // sequence number
         put32(out, 42, (h ^ 0x1234_5678) >>> 0) // acknowledgment number
         out[46] = 0x50 // data offset: 5 words
@@ -369,8 +373,19 @@ const patterns = new Map<number, { bytes: Uint8Array; even: Float64Array; odd: F
 function patternFor(seed: number): { bytes: Uint8Array; even: Float64Array; odd: Float64Array } {
   let p = patterns.get(seed)
   if (p === undefined) {
-    const rng = new Random(seed, 'protocol-pattern')
-    const bytes = Uint8Array.from({ length: PATTERN_BYTES }, () => rng.int(0, 255))
+    // A seeded stream (xorshift32 from the seed's own stream): four bytes a step, so a new seed
+    // costs a few microseconds, not one random draw per byte.
+    let x = new Random(seed, 'protocol-pattern').int(1, 0xffff_ffff) | 0
+    const bytes = new Uint8Array(PATTERN_BYTES)
+    for (let i = 0; i < PATTERN_BYTES; i += 4) {
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+      bytes[i] = x
+      bytes[i + 1] = x >>> 8
+      bytes[i + 2] = x >>> 16
+      bytes[i + 3] = x >>> 24
+    }
     const even = new Float64Array(PATTERN_BYTES + 1)
     const odd = new Float64Array(PATTERN_BYTES + 1)
     for (let i = 0; i < PATTERN_BYTES; i++) {
@@ -379,7 +394,7 @@ function patternFor(seed: number): { bytes: Uint8Array; even: Float64Array; odd:
       odd[i + 1] = odd[i]! + ((i & 1) === 1 ? w : 0)
     }
     p = { bytes, even, odd }
-    if (patterns.size > 64) patterns.clear()
+    if (patterns.size > 16) patterns.clear()
     patterns.set(seed, p)
   }
   return p

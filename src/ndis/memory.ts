@@ -183,7 +183,7 @@ export class NdisMemory {
   private checkInitOnly(length: number, flags: number): void {
     const k = this.ctx.kernel
     if (!this.ctx.inInitialize) {
-      this.ctx.violation('init-only-call', `NdisAllocateMemory with ${flagText(flags)} (${formatBytes(length)}) outside ${this.ctx.initializeHandler}: only a miniport's initialization may ask for contiguous or noncached memory (S04); by now physical memory is fragmented and the call is likely to fail (S06)`, undefined, undefined, {
+      this.ctx.violation('init-only-call', `NdisAllocateMemory with ${flagText(flags)} (${formatBytes(length)}) outside ${this.ctx.initializeHandler}: only a miniport's initialization may ask for contiguous or noncached memory; by now physical memory is fragmented and the call is likely to fail`, undefined, undefined, {
         routine: 'NdisAllocateMemory',
         flags,
         length,

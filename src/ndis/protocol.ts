@@ -24,12 +24,14 @@ import { FRAME_FLAG, FrameBuilder, MAX_FRAME, PATTERN_OFFSETS, STAMP_BYTES, find
 import { FrameLedger } from './frame-ledger.js'
 import type { Miniport } from './miniport.js'
 import type { NblPools } from './nbl.js'
-import { PacketFilter, filterName, macText } from './packet-filter.js'
+import { PacketFilter, filterName, macText, type FilterVerdict } from './packet-filter.js'
 import { SendBufferPool, prepareBuffer, writeFrame, type SendBuffer, type SendSlot } from './send-buffers.js'
 import type { NET_BUFFER, NET_BUFFER_LIST } from './types.js'
 
 /** `uniform`: one frame kind and size, one buffer per NBL. `mixed`: a LAN's mix of kinds, sizes and buffer shapes. */
 export type TrafficMix = 'uniform' | 'mixed'
+
+type WindowKey = TrafficMix | 'jumbo'
 
 /** NBLs per MiniportSendNetBufferLists call. */
 export const SEND_BATCH = 32
@@ -65,7 +67,8 @@ export class Protocol {
   private readonly miniport: Miniport
   private readonly nbls: NblPools
   private readonly buffers: SendBufferPool
-  private readonly windows = new Map<TrafficMix, SendSlot[] | null>()
+  private readonly windows = new Map<WindowKey, SendSlot[] | null>()
+  private windowKey: WindowKey | null = null
   private slots: SendSlot[] = []
   private free: number[] = []
   private readonly bySlotNbl = new Map<NET_BUFFER_LIST, SendSlot>()
@@ -163,8 +166,9 @@ export class Protocol {
   /** Queues `count` frames; they go down as fast as the miniport takes them. `size` fixes their size. */
   queueSend(count: number, size: number | undefined, mix: TrafficMix = 'uniform'): void {
     if (this.stopped || this.miniport.state !== 'running' || this.binding.state !== 'bound' || count <= 0) return
-    if (!this.window(mix)) return
-    this.sendSize = mix === 'uniform' ? (size ?? 1500) : size
+    const sendSize = mix === 'uniform' ? (size ?? 1500) : size
+    if (!this.window(mix, (sendSize ?? 0) > MAX_FRAME)) return
+    this.sendSize = sendSize
     this.toSend += count
     this.counters.txRequested += count
     if (!this.sender.armed) this.ctx.kernel.clock.armAfter(this.sender, 0)
@@ -178,7 +182,7 @@ export class Protocol {
       const seq = this.seq++
       const spec = this.builder.spec(this.spec, seq, flags, size ?? 1500, (seq * 37) % PATTERN_OFFSETS)
       this.builder.build(spec, this.frame)
-      this.ledger.record(seq, this.filter.verdict(this.filter.classify(this.frame, 0)), true)
+      this.ledger.record(seq, this.expectation(spec.size), true)
       inject(this.frame, spec.size)
       this.counters.rxInjected++
     }
@@ -200,6 +204,17 @@ export class Protocol {
     }
   }
 
+  /**
+   * What a correct miniport does with the frame in `this.frame`: its packet filter decides, and a
+   * frame longer than the miniport's MTU (NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES.MtuSize, plus
+   * the Ethernet header) it may drop.
+   */
+  private expectation(size: number): FilterVerdict {
+    const verdict = this.filter.verdict(this.filter.classify(this.frame, 0))
+    const mtu = this.ctx.generalAttributes?.MtuSize
+    return verdict === 'indicate' && size > (typeof mtu === 'number' && mtu > 0 ? mtu : 1500) + 14 ? 'either' : verdict
+  }
+
   /** Stops sending (pause, halt): frames not yet handed to the miniport are dropped. */
   stop(): void {
     this.stopped = true
@@ -209,17 +224,19 @@ export class Protocol {
 
   // ---- send side --------------------------------------------------------------------------------
 
-  /** Makes `mix`'s window of send NBLs current (allocated on first use). */
-  private window(mix: TrafficMix): boolean {
-    if (this.sendMix === mix && this.slots.length > 0) return true
-    let w = this.windows.get(mix)
+  /** Makes `mix`'s window of send NBLs current (allocated on first use; jumbo frames get their own). */
+  private window(mix: TrafficMix, jumbo: boolean): boolean {
+    const key: WindowKey = mix === 'uniform' && jumbo ? 'jumbo' : mix
+    if (this.windowKey === key && this.slots.length > 0) return true
+    let w = this.windows.get(key)
     if (w === undefined) {
-      w = mix === 'uniform' ? this.buffers.uniform() : this.buffers.mixed()
-      this.windows.set(mix, w)
+      w = key === 'mixed' ? this.buffers.mixed() : this.buffers.uniform(key === 'jumbo')
+      this.windows.set(key, w)
       if (w !== null) for (const s of w) this.bySlotNbl.set(s.nbl, s)
     }
     if (w === null) return false
     this.sendMix = mix
+    this.windowKey = key
     this.slots = w
     this.free = w.filter((s) => !s.busy).map((s) => s.index).reverse()
     return true
@@ -276,7 +293,7 @@ export class Protocol {
       b.seq = seq
       prepareBuffer(b, size)
       b.nb.Next = i + 1 < count ? slot.buffers[i + 1]!.nb : null
-      this.ledger.record(seq, this.filter.verdict(this.filter.classify(this.frame, 0)), false)
+      this.ledger.record(seq, this.expectation(size), false)
     }
     slot.sent = count
     slot.busy = true

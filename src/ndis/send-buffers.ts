@@ -25,6 +25,8 @@ import type { NET_BUFFER, NET_BUFFER_LIST } from './types.js'
 export const SEND_WINDOW = 256
 /** Every NET_BUFFER holds at least a full frame after its data offset. */
 const DATA_AREA = 2048
+/** Room for a jumbo frame (16288 bytes) after the largest backfill. */
+const JUMBO_AREA = 17 * 1024
 /** 'TCPs' in a pool dump: the protocol's send buffers. */
 const TAG = tagValue('sPCT')
 const LOOKASIDE_ENTRY = 64
@@ -77,15 +79,19 @@ export class SendBufferPool {
     this.hasHighMemory = k.ram.highEnd > k.ram.highBase
   }
 
-  /** SEND_WINDOW NBLs of the uniform shape (one 2 KiB buffer each), or null when memory ran out. */
-  uniform(): SendSlot[] | null {
+  /**
+   * SEND_WINDOW NBLs of the uniform shape (one 2 KiB buffer each; `jumbo`: 16 KiB and more, for
+   * frames beyond a standard MTU), or null when memory ran out.
+   */
+  uniform(jumbo = false): SendSlot[] | null {
     const k = this.k
-    const memory = k.mm.allocateMapped(Math.ceil((SEND_WINDOW * DATA_AREA) / PAGE_SIZE), { kind: 'pool', label: 'protocol send buffers', driver: false }, {}, 'zero')
+    const area = jumbo ? JUMBO_AREA : DATA_AREA
+    const memory = k.mm.allocateMapped(Math.ceil((SEND_WINDOW * area) / PAGE_SIZE), { kind: 'pool', label: 'protocol send buffers', driver: false }, {}, 'zero')
     const pool = this.pool()
     if (memory === null || pool === null) return null
     const slots: SendSlot[] = []
     for (let i = 0; i < SEND_WINDOW; i++) {
-      const mdl = this.mdl(memory.va + i * DATA_AREA, DATA_AREA)
+      const mdl = this.mdl(memory.va + i * area, area)
       if (mdl === null) return null
       const nbl = this.nbls.allocate(pool, mdl, (i % UNIFORM_BACKFILLS) * UNIFORM_BACKFILL, 0, true, undefined)
       if (nbl === null) return null

@@ -35,13 +35,15 @@ export function reportVerdict(ctx: NdisContext, protocol: Protocol, nic: Nic, do
     parts.push(`${sentLost} of the ${c.txRequested} frames the protocol sent did not come back intact (${why.join(', ')})`)
   }
   if (lanLost > 0) {
-    const where = [
-      rx.noBuffers > 0 ? `the NIC missed ${rx.noBuffers} for want of receive buffers (the receive ring was starved)` : '',
-      rx.filtered > 0 ? `the NIC's address filter dropped ${rx.filtered} that the packet filter selects (receive addresses or multicast table not programmed for it)` : '',
-      rx.ignored > 0 ? `${rx.ignored} arrived with the receiver off` : '',
-      owed.lanCorrupt > 0 ? `${owed.lanCorrupt} were indicated damaged` : '',
+    // The NIC's counters cover every frame of the run (also the ones the filter excluded).
+    const nic = [
+      rx.noBuffers > 0 ? `${rx.noBuffers} missed for want of receive buffers (the ring starved, the FIFO overflowed)` : '',
+      rx.waiting > 0 ? `${rx.waiting} still waiting in its FIFO for a free receive descriptor` : '',
+      rx.filtered > 0 ? `${rx.filtered} dropped by its address filter` : '',
+      rx.oversize > 0 ? `${rx.oversize} too long for its receive setting` : '',
+      rx.ignored > 0 ? `${rx.ignored} arriving with the receiver off` : '',
     ].filter((s) => s !== '')
-    parts.push(`${lanLost} of the ${l.lanExpected} frames the LAN offered that the packet filter selects were not indicated${where.length > 0 ? ` (${where.join('; ')})` : ''}`)
+    parts.push(`${lanLost} of the ${l.lanExpected} frames the LAN offered that the packet filter selects were not indicated${owed.lanCorrupt > 0 ? ` (${owed.lanCorrupt} were indicated damaged)` : ''}${nic.length > 0 ? `; the NIC counted ${nic.join(', ')}` : ''}`)
   }
   const hints = nic.stallHints?.(read) ?? []
   const txHint = hints.find((h) => h.queue === 'transmit')
@@ -70,6 +72,7 @@ export function reportVerdict(ctx: NdisContext, protocol: Protocol, nic: Nic, do
       lanLost,
       lanCorrupt: owed.lanCorrupt,
       nicMissed: rx.noBuffers,
+      nicWaiting: rx.waiting,
       nicFiltered: rx.filtered,
       nicReceiverOff: rx.ignored,
       nicRefused: rx.refused,

@@ -226,7 +226,7 @@ describe('NdisMAllocateSharedMemory', () => {
     const got = l.ndis.NdisMAllocateSharedMemory(l.a.handle, PAGE, false)
     const f = theFinding(l.m, 'init-only-call')
     expect(f.site).toBe(site)
-    expect(f.message).toBe('NdisMAllocateSharedMemory (4 KiB) outside MiniportInitializeEx: shared memory is allocated during initialization (S04); later, use NdisMAllocateSharedMemoryAsyncEx')
+    expect(f.message).toBe('NdisMAllocateSharedMemory (4 KiB) outside MiniportInitializeEx: shared memory is allocated during initialization; later, use NdisMAllocateSharedMemoryAsyncEx')
     l.ndis.NdisMFreeSharedMemory(l.a.handle, PAGE, false, got.virtualAddress, got.physicalAddress)
   })
 

@@ -44,7 +44,8 @@ describe('S14 a ring programmed with MmGetPhysicalAddress of contiguous memory',
       expect(f.message).toContain('in contiguous memory 4 KiB at VA ')
       expect(f.message).toContain(`(allocated at ${f.site!})`)
       expect(f.message).toContain(WHY_CONTIGUOUS)
-      expect(f.message).toContain('(S14, S26)')
+      // What a user reads names no internal rule ID (seed rules stay in tests and comments).
+      expect(f.message).not.toMatch(/\bS\d\d\b/)
       expect(f.details).toMatchObject({ requester: '00:03.0', memoryKind: 'contiguous' })
       expect(f.details!['deviceAddress']).toBe(f.details!['physicalAddress'])
     }
@@ -81,7 +82,7 @@ describe('S14 a ring programmed with MmGetPhysicalAddress of contiguous memory',
       `IOMMU fault: 00:03.0 read at device address ${hex(address)}: read not permitted (VT-d reason 6). ` +
         `${hex(address)} was never mapped for the device: it is the CPU physical address of contiguous memory 4 KiB at VA ${hex(txRing)} (allocated at ${f.site!}), ` +
         `and with DMA remapping on the device sees only addresses the HAL mapped for it. ${WHY_CONTIGUOUS}: it reaches the device only while no IOMMU, bounce buffer or translation sits between them. ` +
-        'Allocate DMA memory with AllocateCommonBuffer (NdisMAllocateSharedMemory) or map it with an S/G list (S14, S26)',
+        'Allocate DMA memory with AllocateCommonBuffer (NdisMAllocateSharedMemory) or map it with an S/G list',
     )
     expect(f.site).toMatch(CONTIGUOUS_RING_SITE)
     expect(r.dma.iommuFaults[0]).toEqual({ requester: '00:03.0', address, access: 'read', reason: 6, reasonText: 'read not permitted' })
@@ -103,7 +104,7 @@ describe('driver memory handed to the device by raw address', () => {
     const f = theFinding(m, 'dma-not-dma-memory')
     expect(f.site).toBe(site)
     expect(f.message).toContain(`in nonpaged pool block 'TrAw' (200 bytes) at VA ${hex(va)} (allocated at ${site}), which no live DMA mapping covers`)
-    expect(f.message).toContain('pool memory handed to the device by its physical address rather than through an S/G list (GetScatterGatherList / NdisMAllocateNetBufferSGList; for NDIS 5, NdisMStartBufferPhysicalMapping or the ScatterGatherListPacketInfo NDIS builds), so no DMA mapping covers it (S26)')
+    expect(f.message).toContain('pool memory handed to the device by its physical address rather than through an S/G list (GetScatterGatherList / NdisMAllocateNetBufferSGList; for NDIS 5, NdisMStartBufferPhysicalMapping or the ScatterGatherListPacketInfo NDIS builds), so no DMA mapping covers it')
     expect(f.details).toMatchObject({ access: 'read', memoryKind: 'pool', physicalAddress: ndis.MmGetPhysicalAddress(va) })
   })
 
@@ -132,7 +133,7 @@ describe('driver memory handed to the device by raw address', () => {
       expect(f.site).toMatch(/^test\/support\/test-miniport\.ts:\d+$/)
       expect(f.message).toContain(`the CPU physical address of common buffer of 256 KiB (NdisMAllocateSharedMemory) (allocated at ${f.site!})`)
       expect(f.message).toContain(hex(pa))
-      expect(f.message).toMatch(/[Ii]t has a DMA mapping \(the common buffer of 256 KiB \(NdisMAllocateSharedMemory\)\), and the device must be given that mapping's logical addresses, not MmGetPhysicalAddress \(S26\)$/)
+      expect(f.message).toMatch(/[Ii]t has a DMA mapping \(the common buffer of 256 KiB \(NdisMAllocateSharedMemory\)\), and the device must be given that mapping's logical addresses, not MmGetPhysicalAddress$/)
     }
   })
 
@@ -144,7 +145,7 @@ describe('driver memory handed to the device by raw address', () => {
     m.runUntilIdle()
     const f = theFinding(m, 'dma-not-dma-memory')
     expect(f.site).toBe(site)
-    expect(f.message).toContain('MmAllocateNonCachedMemory memory must not be used for DMA; its physical address is not a DMA address (S16, S26)')
+    expect(f.message).toContain('MmAllocateNonCachedMemory memory must not be used for DMA; its physical address is not a DMA address')
     ndis.MmFreeNonCachedMemory(va, PAGE)
   })
 
@@ -159,7 +160,7 @@ describe('driver memory handed to the device by raw address', () => {
       m.runUntilIdle()
       const f = theFinding(m, iommu ? 'iommu-fault' : 'dma-not-dma-memory')
       expect(f.site).toBe(site)
-      expect(f.message).toContain('MmAllocatePagesForMdl pages are not for DMA: even from a range below 4 GiB, their physical addresses are not DMA addresses (S27, S26)')
+      expect(f.message).toContain('MmAllocatePagesForMdl pages are not for DMA: even from a range below 4 GiB, their physical addresses are not DMA addresses')
       if (iommu) expect(f.message).toContain(`${hex(pa)} was never mapped for the device`)
       ndis.MmFreePagesFromMdl(mdl)
       ndis.ExFreePool(mdl as never)
@@ -182,7 +183,7 @@ describe('driver memory handed to the device by raw address', () => {
     expect(f.message).toBe(
       `00:03.0 was given device address ${hex(pa)} for a 256-byte read, beyond its 32-bit DMA reach: with 32 address lines the bus saw ${hex(pa - TWO_POW_32)}. ` +
         `${hex(pa)} is the CPU physical address of pages for an MDL (4 KiB asked) (allocated at ${site}), which no DMA mapping covers: ` +
-        'MmAllocatePagesForMdl pages are not for DMA: even from a range below 4 GiB, their physical addresses are not DMA addresses (S27, S26)',
+        'MmAllocatePagesForMdl pages are not for DMA: even from a range below 4 GiB, their physical addresses are not DMA addresses',
     )
   })
 })

@@ -119,7 +119,7 @@ describe('NdisAllocateMemory (S01–S05)', () => {
     const f = theFinding(m, 'init-only-call')
     expect(f.severity).toBe('violation')
     expect(f.site).toBe(site)
-    expect(f.message).toBe('NdisAllocateMemory with NDIS_MEMORY_CONTIGUOUS (8 KiB) outside MiniportInitializeEx: only a miniport\'s initialization may ask for contiguous or noncached memory (S04); by now physical memory is fragmented and the call is likely to fail (S06)')
+    expect(f.message).toBe('NdisAllocateMemory with NDIS_MEMORY_CONTIGUOUS (8 KiB) outside MiniportInitializeEx: only a miniport\'s initialization may ask for contiguous or noncached memory; by now physical memory is fragmented and the call is likely to fail')
     expect(f.details).toMatchObject({ routine: 'NdisAllocateMemory', flags: CONTIGUOUS, length: 2 * PAGE, phase: 'runtime' })
     expect(status).toBe(ndis.NDIS_STATUS_SUCCESS)
     ndis.NdisFreeMemory(virtualAddress, 2 * PAGE, CONTIGUOUS)

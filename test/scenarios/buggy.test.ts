@@ -226,3 +226,47 @@ describe('buggy/mismatched-free', () => {
     expect(report.traffic.rxFrames).toBe(SEND)
   })
 })
+
+describe('buggy/ignores-packet-filter', () => {
+  // WDK OID_GEN_CURRENT_PACKET_FILTER: while the filter is zero a miniport indicates nothing.
+  it.each(MATRIX)('$label: the LAN\'s frames after TCP/IP unbound (filter zero) are indicated: packet-filter-ignored, with the driver\'s call stack', async (c) => {
+    const { report, kinds } = await runExample('buggy/ignores-packet-filter', { config: matrixConfig(c), send: SEND, traffic: 'mixed' })
+    expect([...kinds]).toEqual(['packet-filter-ignored'])
+    const f = report.findings[0]!
+    expect(f.message).toMatch(/^a frame to (ff:ff:ff:ff:ff:ff|52:54:00:12:34:56) was indicated while the packet filter is 0 \(receive indications off\)/)
+    expect(f.stack?.map((s) => s.function)).toEqual(['receiveFrames', 'interruptDpc'])
+    expect(report.traffic.dropped.rxFiltered).toBe(2)
+    expect(report.traffic.rxFrames).toBe(SEND)
+  })
+})
+
+describe('buggy/first-sg-element-only', () => {
+  it.each(MATRIX)('$label, mixed traffic: frames go out truncated to their first S/G element: frame-corrupted and frames-lost, with the send path\'s call stack', async (c) => {
+    const { report, kinds } = await runExample('buggy/first-sg-element-only', { config: matrixConfig(c), send: 300, traffic: 'mixed' })
+    expect(kinds).toEqual(new Set(['frame-corrupted', 'frames-lost']))
+    expect(report.findings.find((f) => f.kind === 'frame-corrupted')!.message).toMatch(/frame the protocol sent \(sequence \d+\) arrived as \d+ bytes/)
+    const lost = report.findings.find((f) => f.kind === 'frames-lost')!
+    expect(lost.details!['sentLost']).toBeGreaterThan(30)
+    // The doorbell of the send path: placeSGList (called by the buggy ProcessSGList) or drainQueue.
+    expect(lost.stack?.some((s) => s.function === 'placeSGList' || s.function === 'drainQueue')).toBe(true)
+  })
+
+  it('uniform traffic (one buffer per frame, within a page) does not show it: every list has one element', async () => {
+    const { report } = await runExample('buggy/first-sg-element-only', { config: IOMMU_ON('high-first'), send: SEND })
+    expect(report.outcome).toBe('clean')
+  })
+})
+
+describe('buggy/tx-ring-full-stall', () => {
+  it.each(['high-first', 'low-first'] as const)('IOMMU on, %s, mixed traffic: the ring fills to TDT == TDH, nothing more is sent: frames-lost with the NIC\'s hint and the doorbell\'s stack, then a hung pause', async (policy) => {
+    const { report, kinds } = await runExample('buggy/tx-ring-full-stall', { config: IOMMU_ON(policy), send: 1000, traffic: 'mixed' })
+    expect(kinds.has('frames-lost')).toBe(true)
+    expect(kinds.has('hang')).toBe(true)
+    const lost = report.findings.find((f) => f.kind === 'frames-lost')!
+    expect(lost.message).toMatch(/TDT written equal to TDH \(\d+\) with 256 descriptors filled \(the ring looks empty to the NIC\)/)
+    expect(lost.details).toMatchObject({ descriptorsFilled: 256 })
+    expect(lost.details!['sendsNotCompleted']).toBeGreaterThan(0)
+    expect(lost.stack?.[0]).toMatchObject({ function: 'writeReg', file: 'examples/e1000/adapter.ts' })
+    expect(lost.stack?.some((s) => s.function === 'drainQueue')).toBe(true)
+  })
+})

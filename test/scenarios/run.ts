@@ -13,6 +13,8 @@ export interface Scenario {
   readonly receive?: number
   /** Virtual time the machine runs idle between initialization and the first frame. */
   readonly idleNs?: number
+  /** `mixed`: a LAN's mix of frames and NBL shapes, sizes chosen by the mix (default uniform 1500-byte frames). */
+  readonly traffic?: 'uniform' | 'mixed'
 }
 
 export interface ScenarioResult {
@@ -27,7 +29,7 @@ export async function runExample(name: string, s: Scenario = {}): Promise<Scenar
   const loaded = await m.load(name)
   if (loaded.state === 'running') {
     if (s.idleNs !== undefined) m.run({ ns: s.idleNs })
-    m.traffic.send({ count: s.send ?? 40, size: 1500 })
+    m.traffic.send(s.traffic === 'mixed' ? { count: s.send ?? 40, traffic: 'mixed' } : { count: s.send ?? 40, size: 1500 })
     if (s.receive !== undefined) m.traffic.receive({ count: s.receive, size: 200 })
   }
   m.halt()
