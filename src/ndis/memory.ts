@@ -211,7 +211,7 @@ export class NdisMemory {
   /** NdisAllocateMemoryWithTagPriority is pool: the pool's tag rules apply (0xC2/0x9B, 0x9D). */
   private checkTag(tag: number, length: number): void {
     if (tag === 0) {
-      this.ctx.kernel.log.violation({ kind: 'pool-bad-call', code: BUGCHECK.BAD_POOL_CALLER, params: [0x9b, POOL_TYPE.NonPagedPoolNx, length, 0], message: 'NdisAllocateMemoryWithTagPriority with tag 0: an untagged allocation cannot be tracked (use a unique four-character tag, S19)', ...this.site() })
+      this.ctx.kernel.log.violation({ kind: 'pool-bad-call', code: BUGCHECK.BAD_POOL_CALLER, params: [0x9b, POOL_TYPE.NonPagedPoolNx, length, 0], message: 'NdisAllocateMemoryWithTagPriority with tag 0: an untagged allocation cannot be tracked (use a unique four-character tag)', ...this.site() })
     } else if (!hasLetterOrDigit(tag)) {
       this.ctx.kernel.log.violation({ kind: 'pool-bad-call', code: BUGCHECK.BAD_POOL_CALLER, params: [0x9d, tag, POOL_TYPE.NonPagedPoolNx, 0], message: `NdisAllocateMemoryWithTagPriority with tag 0x${tag.toString(16).padStart(8, '0')}: a tag must hold a letter or digit, or pool tracking cannot tell it apart`, ...this.site() })
     }
