@@ -13,6 +13,8 @@ import { Random } from '../hw/random.js'
 
 export const ETH_HEADER = 14
 export const STAMP_BYTES = 12
+/** Where the sequence number sits in the stamp (little-endian u32). */
+export const STAMP_SEQUENCE = 4
 /** 'D' 'M' 'L': the first three stamp bytes. */
 const MAGIC = [0x44, 0x4d, 0x4c] as const
 
@@ -20,7 +22,7 @@ const MAGIC = [0x44, 0x4d, 0x4c] as const
 export const FRAME_FLAG = {
   /** Offered by another host on the LAN (else sent by the protocol above the miniport). */
   lan: 0x01,
-  /** The uniform mix: one kind (UDP to this host), one size, the pattern chosen by the slot. */
+  /** The uniform mix: one kind (a test frame to this host), one size, the pattern chosen by the slot. */
   uniform: 0x02,
   /** The size was fixed by the caller (`--size`). */
   fixedSize: 0x04,
@@ -28,7 +30,8 @@ export const FRAME_FLAG = {
   arp: 0x08,
 } as const
 
-export type FrameKind = 'arp' | 'udp' | 'tcp'
+/** `test`: the uniform mix's frame, EtherType 0x88B5 (IEEE 802 local experimental), the stamp right after the header. */
+export type FrameKind = 'arp' | 'udp' | 'tcp' | 'test'
 export type DestinationKind = 'self' | 'broadcast' | 'group' | 'other-group' | 'other-host'
 
 /** Pattern bytes a payload may start at, and room for the largest payload after the last. */
@@ -43,6 +46,8 @@ const MIN_TCP_FRAME = 66
 
 const ETHERTYPE_IPV4 = 0x0800
 const ETHERTYPE_ARP = 0x0806
+/** IEEE 802 local experimental EtherType 1: the uniform mix's test frames. */
+const ETHERTYPE_TEST = 0x88b5
 const PROTO_TCP = 6
 const PROTO_UDP = 17
 const SERVICE_PORT = 40000
@@ -99,7 +104,8 @@ export class FrameBuilder {
   /**
    * The frame a sequence number stands for: kind, destination and size from a hash of the seed
    * and the sequence (so the receiver can rebuild it from the stamp alone), the size fixed by
-   * the caller when `size` is given, and in the uniform mix a UDP frame to this host.
+   * the caller when `size` is given, and in the uniform mix a test frame to this host (no IP:
+   * the cheapest frame to build and check, for throughput).
    */
   spec(out: FrameSpec, seq: number, flags: number, size: number, pattern: number): FrameSpec {
     const h = mix(this.seed, seq, flags)
@@ -109,7 +115,7 @@ export class FrameBuilder {
     out.which = (h >>> 24) % 3
     const lan = (flags & FRAME_FLAG.lan) !== 0
     if ((flags & FRAME_FLAG.uniform) !== 0) {
-      out.kind = 'udp'
+      out.kind = 'test'
       out.destination = 'self'
       out.size = size
       return out
@@ -142,7 +148,7 @@ export class FrameBuilder {
 
   /** Where the stamp sits in a frame of this kind: after the UDP or TCP header, or the ARP body. */
   static headerBytes(kind: FrameKind): number {
-    return kind === 'tcp' ? 54 : 42
+    return kind === 'tcp' ? 54 : kind === 'test' ? ETH_HEADER : 42
   }
 
   /** Writes the whole frame into `out` (at least `spec.size` bytes). */
@@ -163,6 +169,11 @@ export class FrameBuilder {
     this.destination(spec, out)
     out.set(src, 6)
     const stampAt = at
+    if (spec.kind === 'test') {
+      put16(out, 12, ETHERTYPE_TEST)
+      this.stamp(spec, out, stampAt)
+      return stampAt + STAMP_BYTES
+    }
     const h = mix(this.seed, spec.seq, spec.flags ^ 0x5a)
     if (spec.kind === 'arp') {
       put16(out, 12, ETHERTYPE_ARP)
@@ -300,7 +311,8 @@ export function findStamp(frame: Uint8Array, length: number): number {
   if (length < MIN_FRAME) return -1
   const type = (frame[12]! << 8) | frame[13]!
   let at: number
-  if (type === ETHERTYPE_ARP) at = 42
+  if (type === ETHERTYPE_TEST) at = ETH_HEADER
+  else if (type === ETHERTYPE_ARP) at = 42
   else if (type === ETHERTYPE_IPV4 && frame[23] === PROTO_UDP) at = 42
   else if (type === ETHERTYPE_IPV4 && frame[23] === PROTO_TCP) at = 54
   else return -1

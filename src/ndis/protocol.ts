@@ -20,11 +20,11 @@ import type { StackFrame } from '../hw/finding.js'
 import { Binding } from './binding.js'
 import { NDIS_FLAGS, NDIS_STATUS, statusName } from './constants.js'
 import type { NdisContext } from './context.js'
-import { FRAME_FLAG, FrameBuilder, MAX_FRAME, PATTERN_OFFSETS, STAMP_BYTES, findStamp, newSpec, readStamp } from './frames.js'
+import { ETH_HEADER, FRAME_FLAG, FrameBuilder, MAX_FRAME, PATTERN_OFFSETS, STAMP_BYTES, STAMP_SEQUENCE, findStamp, newSpec, readStamp } from './frames.js'
 import { FrameLedger } from './frame-ledger.js'
 import type { Miniport } from './miniport.js'
 import type { NblPools } from './nbl.js'
-import { PacketFilter, filterName, macText, type FilterVerdict } from './packet-filter.js'
+import { PacketFilter, filterName, macText, type DestinationClass, type FilterVerdict } from './packet-filter.js'
 import { SendBufferPool, prepareBuffer, writeFrame, type SendBuffer, type SendSlot } from './send-buffers.js'
 import type { NET_BUFFER, NET_BUFFER_LIST } from './types.js'
 
@@ -209,8 +209,8 @@ export class Protocol {
    * frame longer than the miniport's MTU (NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES.MtuSize, plus
    * the Ethernet header) it may drop.
    */
-  private expectation(size: number): FilterVerdict {
-    const verdict = this.filter.verdict(this.filter.classify(this.frame, 0))
+  private expectation(size: number, destination: DestinationClass = this.filter.classify(this.frame, 0)): FilterVerdict {
+    const verdict = this.filter.verdict(destination)
     const mtu = this.ctx.generalAttributes?.MtuSize
     return verdict === 'indicate' && size > (typeof mtu === 'number' && mtu > 0 ? mtu : 1500) + 14 ? 'either' : verdict
   }
@@ -280,20 +280,24 @@ export class Protocol {
       const pattern = uniform ? (slot.index * 31) % PATTERN_OFFSETS : (seq * 37) % PATTERN_OFFSETS
       const spec = this.builder.spec(this.spec, seq, flags, this.sendSize ?? MAX_FRAME, pattern)
       const size = Math.min(spec.size, b.capacity)
+      let destination: DestinationClass
       if (uniform && b.heldSize === size && b.heldFlags === flags && b.heldPattern === pattern) {
-        // The payload is already there: only the headers and the stamp change.
-        writeFrame(this.ctx.kernel, b, this.frame, this.builder.buildHeaders(spec, this.frame))
+        // The same test frame to this host is already there: only the stamp's sequence number
+        // changes (in the first piece, which holds at least the header and the stamp).
+        this.ctx.kernel.ram.write32(b.pieceAddress[0]! + ETH_HEADER + STAMP_SEQUENCE, seq)
+        destination = 'directed'
       } else {
         this.builder.build(spec, this.frame)
         writeFrame(this.ctx.kernel, b, this.frame, size)
         b.heldSize = size
         b.heldFlags = flags
         b.heldPattern = pattern
+        destination = this.filter.classify(this.frame, 0)
       }
       b.seq = seq
       prepareBuffer(b, size)
       b.nb.Next = i + 1 < count ? slot.buffers[i + 1]!.nb : null
-      this.ledger.record(seq, this.expectation(size), false)
+      this.ledger.record(seq, this.expectation(size, destination), false)
     }
     slot.sent = count
     slot.busy = true
@@ -429,12 +433,12 @@ export class Protocol {
     const expected = this.builder.spec(this.spec, got.seq, got.flags, got.size, got.pattern)
     const sent = (got.flags & FRAME_FLAG.lan) === 0
     if (expected.size !== length) {
-      this.corrupt(`a ${expected.size}-byte ${expected.kind.toUpperCase()} frame the protocol ${sent ? 'sent' : 'was offered'} (sequence ${got.seq}) arrived as ${length} bytes`, got.seq, sent)
+      this.corrupt(`a ${expected.size}-byte ${expected.kind === 'test' ? 'test' : expected.kind.toUpperCase()} frame the protocol ${sent ? 'sent' : 'was offered'} (sequence ${got.seq}) arrived as ${length} bytes`, got.seq, sent)
       return
     }
     const h = this.builder.buildHeaders(expected, this.expect)
     if (h !== at + STAMP_BYTES || this.scratchBuffer.compare(this.expectBuffer, 0, h, 0, h) !== 0 || this.scratchBuffer.compare(this.builder.pattern, got.pattern, got.pattern + length - h, h, length) !== 0) {
-      this.corrupt(`a ${length}-byte ${expected.kind.toUpperCase()} frame (sequence ${got.seq}) arrived with different bytes than were sent`, got.seq, sent)
+      this.corrupt(`a ${length}-byte ${expected.kind === 'test' ? 'test' : expected.kind.toUpperCase()} frame (sequence ${got.seq}) arrived with different bytes than were sent`, got.seq, sent)
       return
     }
     const verdict = this.filter.verdict(this.filter.classify(s, 0))

@@ -70,7 +70,7 @@ describe('the test miniport through loopback', () => {
     expect(r.traffic.txFrames).toBe(3)
     expect(r.traffic.rxFrames).toBe(2)
     expect(r.traffic.dropped.rxCorrupt).toBe(1)
-    expect(r.findings.map((f) => [f.kind, f.message])).toEqual([['frame-corrupted', 'a 600-byte UDP frame (sequence 2) arrived with different bytes than were sent']])
+    expect(r.findings.map((f) => [f.kind, f.message])).toEqual([['frame-corrupted', 'a 600-byte test frame (sequence 2) arrived with different bytes than were sent']])
   })
 
   it('runs every handler at the IRQL Windows calls it at', () => {
