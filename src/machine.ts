@@ -75,7 +75,7 @@ export interface TrafficOptions {
   /** Frame size in bytes, without FCS: uniform 60..16288 (default 1500), mixed 60..1514 (default: a LAN's mix of sizes). */
   readonly size?: number
   /**
-   * `uniform` (default): UDP frames to this host, one size, one buffer per NBL. `mixed`: ARP,
+   * `uniform` (default): test frames (EtherType 0x88B5) to this host, one size, one buffer per NBL. `mixed`: ARP,
    * UDP and TCP to this host, broadcast and groups (from the LAN also to other hosts), sizes
    * 60..1514, NBLs of several NET_BUFFERs of several MDLs in varied memory.
    */
