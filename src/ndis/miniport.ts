@@ -9,6 +9,7 @@ import { PASSIVE_LEVEL } from '../kernel/irql.js'
 import { PTE } from '../kernel/address-space.js'
 import { CM_RESOURCE_PORT_IO, CM_RESOURCE_TYPE, NDIS_HALT_ACTION, NDIS_OBJECT_TYPE, NDIS_STATUS, isSuccess, statusName } from './constants.js'
 import { NDIS_BUGCHECK, type DriverHandle, type NdisContext } from './context.js'
+import { NDIS_OFFLOAD_CONSTANTS, readOffloadAttributes } from './offload.js'
 import type { Interrupts } from './interrupt.js'
 import type { NblPools } from './nbl.js'
 import type {
@@ -106,6 +107,16 @@ export class Miniport {
         if (!ctx.registrationAttributesSet) ctx.callOrder('NdisMSetMiniportAttributes: general attributes before the registration attributes')
         ctx.generalAttributes = attributes as NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES
         return NDIS_STATUS.NDIS_STATUS_SUCCESS
+      case NDIS_OFFLOAD_CONSTANTS.NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES: {
+        if (!ctx.registrationAttributesSet) ctx.callOrder('NdisMSetMiniportAttributes: offload attributes before the registration attributes')
+        const read = readOffloadAttributes(attributes)
+        if ('problem' in read) {
+          ctx.violation('ndis-bad-argument', `NdisMSetMiniportAttributes: offload attributes: ${read.problem}`)
+          return NDIS_STATUS.NDIS_STATUS_INVALID_PARAMETER
+        }
+        ctx.offload = read.config
+        return NDIS_STATUS.NDIS_STATUS_SUCCESS
+      }
       default:
         ctx.violation('ndis-bad-argument', `NdisMSetMiniportAttributes: unknown attribute header type ${hex(attributes?.Header?.Type ?? 0)}`)
         return NDIS_STATUS.NDIS_STATUS_INVALID_PARAMETER
