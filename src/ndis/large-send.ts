@@ -16,6 +16,7 @@
 // Each send's frames live in pages of their own (freed when the last NBL completes), so a send
 // is as large as LSO allows without touching the protocol's other send slots.
 import { PAGE_SIZE } from '../hw/address.js'
+import { internetChecksum, onesSum } from '../hw/checksum.js'
 import { DISPATCH_LEVEL } from '../kernel/irql.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
 import type { MappedMemory } from '../kernel/mm.js'
@@ -24,11 +25,10 @@ import { pageNote } from '../kernel/page-notes.js'
 import { POOL_TYPE } from '../kernel/wdm.js'
 import { tagValue } from '../kernel/tags.js'
 import { NDIS_FLAGS, NDIS_OBJECT_TYPE, NDIS_REQUEST_TYPE, NDIS_STATUS } from './constants.js'
-import type { NdisContext } from './context.js'
+import type { NblPoolHandle, NdisContext } from './context.js'
 import type { Miniport } from './miniport.js'
 import type { NblPools } from './nbl.js'
 import { CHECKSUM_TX, LSO_V1, NDIS_OFFLOAD_CONSTANTS as K, NDIS_OFFLOAD_PARAMETERS_LAYOUT as P, lsoV1Transmit } from './offload.js'
-import type { NblPoolHandle } from './context.js'
 import type { NET_BUFFER_LIST, NDIS_OID_REQUEST } from './types.js'
 
 const ETH = 14
@@ -66,7 +66,9 @@ interface Frame {
 }
 
 interface Send {
+  /** The frames' pages, and how many bytes of them the frames fill. */
   readonly memory: MappedMemory
+  readonly bytes: number
   readonly mdls: MDL[]
   readonly nbls: NET_BUFFER_LIST[]
   /** Per NBL: the TCP payload of a large send (its completion reports it), else 0. */
@@ -87,7 +89,6 @@ export class LargeSender {
   private readonly byNbl = new Map<NET_BUFFER_LIST, Send>()
   private seq = 0x1000_0000
   private ipId = 0x100
-  private readonly frame = new Uint8Array(HEADERS)
 
   constructor(ctx: NdisContext, miniport: Miniport, nbls: NblPools, mac: () => Uint8Array, peer: Uint8Array) {
     this.ctx = ctx
@@ -117,36 +118,35 @@ export class LargeSender {
     const plan = this.plan(payload, mss)
     const send = this.allocate(plan)
     if (send === null) return false
-    const ram = this.ctx.kernel.ram
+    // The whole send is built in one image, then copied into its pages.
+    const image = new Uint8Array(send.bytes)
+    const view = new DataView(image.buffer)
     let at = 0
     let sent = 0
     plan.forEach(({ size, large }, f) => {
-      const last = sent + size === payload
+      const ip = at + ETH
+      const tcp = ip + IP
       const length = HEADERS + size
-      this.writeHeaders(size, last, this.seq + sent, large ? Math.ceil(size / mss) : 1)
-      this.writePayload(send.memory, at + HEADERS, sent, size)
+      this.writeHeaders(view, at, size, sent + size === payload, this.seq + sent, large ? Math.ceil(size / mss) : 1)
+      for (let i = 0; i < size; i++) image[tcp + TCP + i] = streamByte(sent + i)
       const nbl = send.nbls[f]!
       const info = nbl.NetBufferListInfo
       info[K.TcpIpChecksumNetBufferListInfo] = 0
       info[K.TcpLargeSendNetBufferListInfo] = 0
-      const f0 = this.frame
       if (large) {
         // The pseudo-header sum without the TCP length; the IP checksum left 0.
-        put16(f0, ETH + IP + 16, sum16(f0, ETH + 12, ETH + 20, PROTO_TCP))
+        view.setUint16(tcp + 16, onesSum(image, ip + 12, ip + 20, PROTO_TCP))
         info[K.TcpLargeSendNetBufferListInfo] = lsoV1Transmit(mss, ETH + IP)
         this.counters.lsoSends++
       } else if (checksum) {
-        put16(f0, ETH + IP + 16, sum16(f0, ETH + 12, ETH + 20, PROTO_TCP + TCP + size))
+        view.setUint16(tcp + 16, onesSum(image, ip + 12, ip + 20, PROTO_TCP + TCP + size))
         info[K.TcpIpChecksumNetBufferListInfo] = (CHECKSUM_TX.IsIPv4 | CHECKSUM_TX.TcpChecksum | CHECKSUM_TX.IpHeaderChecksum | ((ETH + IP) << CHECKSUM_TX.TcpHeaderOffsetShift)) >>> 0
         this.counters.checksumSegments++
       } else {
-        put16(f0, ETH + 10, ~sum16(f0, ETH, ETH + IP) & 0xffff)
-        const pseudo = sum16(f0, ETH + 12, ETH + 20, PROTO_TCP + TCP + size)
-        const headerSum = sum16(f0, ETH + IP, HEADERS, pseudo)
-        put16(f0, ETH + IP + 16, ~this.payloadSum(send.memory, at + HEADERS, size, headerSum) & 0xffff)
+        view.setUint16(ip + 10, internetChecksum(image, ip, tcp))
+        view.setUint16(tcp + 16, internetChecksum(image, tcp, at + length, onesSum(image, ip + 12, ip + 20, PROTO_TCP + TCP + size)))
         this.counters.softwareSegments++
       }
-      writeMapped(ram, send.memory, at, f0, HEADERS)
       const nb = nbl.FirstNetBuffer!
       nb.DataOffset = 0
       nb.CurrentMdlOffset = 0
@@ -155,6 +155,7 @@ export class LargeSender {
       at += length
       sent += size
     })
+    this.writeMapped(send.memory, image)
     this.seq = (this.seq + payload) % 4294967296
     this.counters.sends++
     const chars = this.miniport.chars
@@ -255,7 +256,7 @@ export class LargeSender {
     const bytes = plan.reduce((n, f) => n + HEADERS + f.size, 0)
     const memory = k.mm.allocateMapped(Math.ceil(bytes / PAGE_SIZE), { kind: 'pool', label: 'protocol large send', driver: false }, {}, 'zero')
     if (memory === null) return null
-    const send: Send = { memory, mdls: [], nbls: [], lsoPayloads: [], outstanding: plan.length }
+    const send: Send = { memory, bytes, mdls: [], nbls: [], lsoPayloads: [], outstanding: plan.length }
     let at = 0
     for (const frame of plan) {
       const length = HEADERS + frame.size
@@ -289,92 +290,49 @@ export class LargeSender {
   }
 
   /**
-   * Ethernet, IPv4 and TCP headers of a frame carrying `chunk` payload bytes from sequence number
-   * `seq`, to become `segments` packets on the wire: the NIC gives each segment of a large packet
-   * the next IP Identification (manual 3.5.9.2), so the transport skips that many.
+   * Ethernet, IPv4 and TCP headers at `at` of a frame carrying `chunk` payload bytes from
+   * sequence number `seq`, to become `segments` packets on the wire: the NIC gives each segment
+   * of a large packet the next IP Identification (manual 3.5.9.2), so the transport skips that
+   * many. Checksum fields are left 0.
    */
-  private writeHeaders(chunk: number, last: boolean, seq: number, segments: number): void {
-    const f = this.frame
+  private writeHeaders(v: DataView, at: number, chunk: number, last: boolean, seq: number, segments: number): void {
+    const f = new Uint8Array(v.buffer, at, HEADERS)
     f.set(this.peer, 0)
     f.set(this.mac(), 6)
-    put16(f, 12, 0x0800)
-    f[ETH] = 0x45
-    f[ETH + 1] = 0
-    put16(f, ETH + 2, IP + TCP + chunk)
-    put16(f, ETH + 4, this.ipId)
+    v.setUint16(at + 12, 0x0800)
+    const ip = at + ETH
+    v.setUint8(ip, 0x45)
+    v.setUint16(ip + 2, IP + TCP + chunk)
+    v.setUint16(ip + 4, this.ipId)
     this.ipId = (this.ipId + segments) & 0xffff
-    put16(f, ETH + 6, 0x4000) // DF
-    f[ETH + 8] = 128
-    f[ETH + 9] = PROTO_TCP
-    put16(f, ETH + 10, 0)
+    v.setUint16(ip + 6, 0x4000) // DF
+    v.setUint8(ip + 8, 128)
+    v.setUint8(ip + 9, PROTO_TCP)
     f.set(SRC_IP, ETH + 12)
     f.set(DST_IP, ETH + 16)
-    const t = ETH + IP
-    put16(f, t, SRC_PORT)
-    put16(f, t + 2, DST_PORT)
-    put32(f, t + 4, seq)
-    put32(f, t + 8, 1)
-    f[t + 12] = (TCP / 4) << 4
-    f[t + 13] = ACK | (last ? PSH : 0)
-    put16(f, t + 14, 0xffff)
-    put16(f, t + 16, 0)
-    put16(f, t + 18, 0)
+    const t = ip + IP
+    v.setUint16(t, SRC_PORT)
+    v.setUint16(t + 2, DST_PORT)
+    v.setUint32(t + 4, seq >>> 0)
+    v.setUint32(t + 8, 1)
+    v.setUint8(t + 12, (TCP / 4) << 4)
+    v.setUint8(t + 13, ACK | (last ? PSH : 0))
+    v.setUint16(t + 14, 0xffff)
   }
 
-  /** Payload byte i of the stream is `(i * 31 + (i >>> 9)) & 0xff`: anyone can check what arrived. */
-  private writePayload(memory: MappedMemory, at: number, from: number, length: number): void {
+  /** Copies `image` into the send's pages. */
+  private writeMapped(memory: MappedMemory, image: Uint8Array): void {
     const ram = this.ctx.kernel.ram
-    const chunk = new Uint8Array(Math.min(length, PAGE_SIZE))
-    for (let done = 0; done < length; done += chunk.length) {
-      const n = Math.min(chunk.length, length - done)
-      for (let i = 0; i < n; i++) chunk[i] = streamByte(from + done + i)
-      writeMapped(ram, memory, at + done, chunk, n)
-    }
-  }
-
-  private payloadSum(memory: MappedMemory, at: number, length: number, initial: number): number {
-    const ram = this.ctx.kernel.ram
-    const bytes = new Uint8Array(length)
-    for (let done = 0; done < length; ) {
-      const page = Math.floor((at + done) / PAGE_SIZE)
-      const off = (at + done) % PAGE_SIZE
-      const n = Math.min(PAGE_SIZE - off, length - done)
-      ram.readInto(memory.pfns[page]! * PAGE_SIZE + off, bytes, done, n)
+    for (let done = 0; done < image.length; ) {
+      const page = Math.floor(done / PAGE_SIZE)
+      const n = Math.min(PAGE_SIZE, image.length - done)
+      ram.writeFrom(memory.pfns[page]! * PAGE_SIZE, image, done, n)
       done += n
     }
-    return sum16(bytes, 0, length, initial)
   }
 }
 
 /** The byte at offset `i` of the protocol's TCP stream. */
 export function streamByte(i: number): number {
   return (i * 31 + (i >>> 9)) & 0xff
-}
-
-/** Copies `bytes[0, length)` into the mapped memory at byte offset `at`, page by page. */
-function writeMapped(ram: { writeFrom(pa: number, src: Uint8Array, off: number, len: number): void }, memory: MappedMemory, at: number, bytes: Uint8Array, length: number): void {
-  for (let done = 0; done < length; ) {
-    const page = Math.floor((at + done) / PAGE_SIZE)
-    const off = (at + done) % PAGE_SIZE
-    const n = Math.min(PAGE_SIZE - off, length - done)
-    ram.writeFrom(memory.pfns[page]! * PAGE_SIZE + off, bytes, done, n)
-    done += n
-  }
-}
-
-const put16 = (b: Uint8Array, at: number, v: number): void => {
-  b[at] = (v >>> 8) & 0xff
-  b[at + 1] = v & 0xff
-}
-const put32 = (b: Uint8Array, at: number, v: number): void => {
-  put16(b, at, Math.floor(v / 65536) & 0xffff)
-  put16(b, at + 2, v & 0xffff)
-}
-
-/** RFC 1071 one's complement sum of big-endian words, folded, plus `initial`. */
-function sum16(b: Uint8Array, start: number, end: number, initial = 0): number {
-  let s = initial
-  for (let i = start; i < end; i += 2) s += (b[i]! << 8) | (i + 1 < end ? b[i + 1]! : 0)
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16)
-  return s
 }
