@@ -475,7 +475,7 @@ export const FINDING_KINDS = {
     severity: 'violation', leak: true,
     bugchecks: [
       bc(E6, 0x09, ['0x09', 'the DMA adapter', 'outstanding map registers', 'verifier data']),
-      bc(E6, 0x10, ['0x10', 'number of registers still mapped', '0', '0'], 'map registers freed while some still map a buffer (NdisMFreeMapRegisters)'),
+      bc(E6, 0x10, ['0x10', 'number of registers still mapped', '0', '0'], 'map registers freed while some still map a buffer (NdisMFreeMapRegisters; FreeMapRegisters / FreeAdapterChannel before FlushAdapterBuffers)'),
     ],
     summary: 'the adapter released with map registers outstanding, or map registers freed while still mapped',
   },
@@ -485,7 +485,6 @@ export const FINDING_KINDS = {
       bc(E6, 0x1d, ['0x1D', 'buffer to map start', 'buffer to map end', 'system address in buffer that is already mapped'], 'a map register mapped again before its mapping was completed'),
       bc(E6, 0x20, ['0x20', 'map register base', 'VA of the start of the DMA buffer', 'the MDL'], 'a mapping completed that was never started'),
       bc(E6, 0x05, ['0x05', 'extra map registers freed', '0', '0'], 'FreeMapRegisters of map registers already freed'),
-      bc(E6, 0x10, ['0x10', 'map registers still mapped', '0', '0'], 'map registers freed while transfers are still mapped on them'),
       bc(E6, 0x15, ['0x15', 'map registers used', 'map registers allocated', '0'], 'MapTransfer beyond the map registers AllocateAdapterChannel allocated'),
       own(E6, DMALAB_P1.mapRegisterMisuse, 'the register index'),
     ],
