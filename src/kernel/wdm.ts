@@ -107,6 +107,17 @@ export const MM_PAGE_PRIORITY = {
 } as const
 
 /** LOCK_OPERATION and KPROCESSOR_MODE (wdm.h). */
+/** Page protections MmMapIoSpaceEx takes (the PAGE_* values of the Windows headers). */
+export const PAGE_PROTECTION = {
+  PAGE_READONLY: 0x02,
+  PAGE_READWRITE: 0x04,
+  PAGE_EXECUTE: 0x10,
+  PAGE_EXECUTE_READ: 0x20,
+  PAGE_EXECUTE_READWRITE: 0x40,
+  PAGE_NOCACHE: 0x200,
+  PAGE_WRITECOMBINE: 0x400,
+} as const
+
 export const LOCK_OPERATION = { IoReadAccess: 0, IoWriteAccess: 1, IoModifyAccess: 2 } as const
 export const KPROCESSOR_MODE = { KernelMode: 0, UserMode: 1 } as const
 
