@@ -139,6 +139,8 @@ export type NtStatus = number
 
 /** sizeof(MDL) on x64: the header before the PFN array (Next … ByteOffset). */
 export const MDL_HEADER_BYTES = 0x30
+/** sizeof(MDL) on x86 (seven 4-byte fields; CSHORT Size and MdlFlags share one). */
+export const MDL_HEADER_BYTES_X86 = 0x1c
 /** sizeof(PFN_NUMBER) on x64. */
 export const PFN_ENTRY_BYTES = 8
 /**
