@@ -30,7 +30,7 @@ describe('c/e1000', () => {
     expect(notHandled).toEqual([])
     // The same allocating routines as the TypeScript e1000's sweep.
     expect(new Set(r.runs.map((x) => x.routine))).toEqual(
-      new Set(['NdisAllocateMemoryWithTagPriority', 'NdisAllocateNetBufferListPool', 'NdisMRegisterScatterGatherDma', 'NdisMAllocateSharedMemory', 'NdisAllocateMdl', 'NdisAllocateNetBufferAndNetBufferList', 'NdisMAllocateNetBufferSGList']),
+      new Set(['NdisAllocateMemoryWithTagPriority', 'NdisAllocateNetBufferListPool', 'NdisMMapIoSpace', 'NdisMRegisterScatterGatherDma', 'NdisMAllocateSharedMemory', 'NdisAllocateMdl', 'NdisAllocateNetBufferAndNetBufferList', 'NdisMAllocateNetBufferSGList']),
     )
     expect(r.runs.every((x) => /^examples\/c\/e1000\/\w+\.c:\d+$/.test(x.site ?? ''))).toBe(true)
   })
