@@ -5,6 +5,7 @@
 import type { NDIS_OID_REQUEST } from '../../src/ndis/types.js'
 import { STAT, type Adapter } from './adapter.js'
 import { MAX_MULTICAST, applyReceiveFilter, supportedFilters } from './filter.js'
+import { setOffloadParameters } from './offload.js'
 
 export function oidRequest(a: Adapter, request: NDIS_OID_REQUEST): number {
   const ndis = a.ndis
@@ -44,6 +45,11 @@ export function oidRequest(a: Adapter, request: NDIS_OID_REQUEST): number {
     }
   }
   switch (data.Oid) {
+    case ndis.OID_TCP_OFFLOAD_PARAMETERS: {
+      const status = setOffloadParameters(a, data.InformationBuffer, data.InformationBufferLength)
+      if (status === ndis.NDIS_STATUS_SUCCESS) data.BytesRead = data.InformationBufferLength
+      return status
+    }
     case ndis.OID_GEN_CURRENT_PACKET_FILTER:
     case ndis.OID_GEN_CURRENT_LOOKAHEAD: {
       if (data.InformationBufferLength < 4) {

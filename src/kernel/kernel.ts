@@ -25,6 +25,7 @@ import { MdlService } from './mdl.js'
 import { MdlPages } from './mdl-pages.js'
 import { MappingAddresses } from './mapping-address.js'
 import { LookasideLists } from './lookaside.js'
+import { IoSpace } from './io-space.js'
 import { checkLeaks, type LeakSummary } from './leaks.js'
 
 /** Where the driver is in its life; fault specs filter on it (`phase=init|runtime|halt`). */
@@ -69,6 +70,8 @@ export class Kernel {
   /** MmAllocateMappingAddress reservations (mapping-address.ts). */
   readonly mappingAddresses: MappingAddresses
   readonly lookaside: LookasideLists
+  /** MmMapIoSpace[Ex] mappings (io-space.ts). */
+  readonly ioSpace: IoSpace
   irql: Irql = PASSIVE_LEVEL
   phase: Phase = 'boot'
 
@@ -91,6 +94,7 @@ export class Kernel {
     this.mdlPages = new MdlPages(this, this.mdl)
     this.mappingAddresses = new MappingAddresses(this, this.mdl)
     this.lookaside = new LookasideLists(this)
+    this.ioSpace = new IoSpace(this)
   }
 
   /**

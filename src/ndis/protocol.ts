@@ -20,13 +20,14 @@ import type { StackFrame } from '../hw/finding.js'
 import { Binding } from './binding.js'
 import { NDIS_FLAGS, NDIS_STATUS, statusName } from './constants.js'
 import type { NdisContext } from './context.js'
-import { ETH_HEADER, FRAME_FLAG, FrameBuilder, MAX_FRAME, PATTERN_OFFSETS, STAMP_BYTES, STAMP_SEQUENCE, findStamp, newSpec, readStamp } from './frames.js'
+import { ETH_HEADER, FRAME_FLAG, FrameBuilder, MAX_FRAME, PATTERN_OFFSETS, PEER_MAC, STAMP_BYTES, STAMP_SEQUENCE, findStamp, newSpec, readStamp } from './frames.js'
 import { FrameLedger } from './frame-ledger.js'
 import type { Miniport } from './miniport.js'
 import type { NblPools } from './nbl.js'
 import { PacketFilter, filterName, macText, type DestinationClass, type FilterVerdict } from './packet-filter.js'
 import { SendBufferPool, prepareBuffer, writeFrame, type SendBuffer, type SendSlot } from './send-buffers.js'
 import type { NET_BUFFER, NET_BUFFER_LIST } from './types.js'
+import { LargeSender } from './large-send.js'
 
 /** `uniform`: one frame kind and size, one buffer per NBL. `mixed`: a LAN's mix of kinds, sizes and buffer shapes. */
 export type TrafficMix = 'uniform' | 'mixed'
@@ -98,6 +99,8 @@ export class Protocol {
    * is not where a send went wrong).
    */
   sendStack: () => readonly StackFrame[] = () => []
+  /** The transport's TCP bulk sends, with the task offload the miniport advertised (large-send.ts). */
+  readonly tcp: LargeSender
 
   constructor(ctx: NdisContext, miniport: Miniport, nbls: NblPools, seed: number) {
     this.ctx = ctx
@@ -106,6 +109,7 @@ export class Protocol {
     this.builder = new FrameBuilder(seed)
     this.buffers = new SendBufferPool(ctx.kernel, nbls, seed)
     this.binding = new Binding(ctx, miniport, this.filter)
+    this.tcp = new LargeSender(ctx, miniport, nbls, () => this.mac, PEER_MAC)
     const clock = ctx.kernel.clock
     this.sender = clock.timer('protocol send', () => this.sendBatch())
     this.returner = clock.timer('protocol return', () => this.returnIndicated())
@@ -122,7 +126,7 @@ export class Protocol {
 
   /** Send NBLs the miniport has not completed yet. */
   get inFlight(): number {
-    return this.busy
+    return this.busy + this.tcp.inFlight
   }
 
   /** Sends not completed yet: NBLs, the frames they carry, and how many of those the ledger still owes. */
@@ -308,6 +312,11 @@ export class Protocol {
   /** NdisMSendNetBufferListsComplete: each NBL must be one the protocol sent, come back as it went. */
   sendComplete(chain: NET_BUFFER_LIST | null): void {
     for (let nbl = chain; nbl !== null; ) {
+      const ours = this.tcp.complete(nbl)
+      if (ours !== undefined) {
+        nbl = ours
+        continue
+      }
       // Whatever the driver passed (undefined, not an NBL) is only looked up until it proves to be one of ours.
       const slot = this.bySlotNbl.get(nbl)
       if (slot === undefined || !slot.busy) {

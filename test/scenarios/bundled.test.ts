@@ -22,6 +22,7 @@ describe('bundled miniports', () => {
       'buggy/runtime-contiguous',
       'buggy/tx-ring-full-stall',
       'buggy/unchecked-allocation',
+      'c/e1000',
       'c/minimal',
       'e1000',
       'e1000-ndis5',

@@ -18,6 +18,7 @@ import { NDIS_STATUS } from '../constants.js'
 import { NDIS_PER_PACKET_INFO } from './constants.js'
 import type { Ndis5State } from './state.js'
 import type { NDIS_BUFFER, NDIS_PACKET, NDIS_PACKET_EXTENSION, NDIS_PACKET_OOB_DATA } from './types.js'
+import type { AllocationRoutine } from '../../faults/routines.js'
 
 /** Pool tag of packet-pool memory (dmalab's choice; reads "NDpp" in a pool dump). */
 export const PACKET_POOL_TAG = tagValue('ppDN')
@@ -84,7 +85,7 @@ export class Packets {
   }
 
   /** The pool behind NdisAllocatePacketPool[Ex]; NDIS and the emulated protocol use it with driver = false. */
-  allocatePacketPool(routine: string, descriptors: number, overflow: number, protocolReserved: number, driver: boolean): { status: number; poolHandle: PacketPoolHandle | null } {
+  allocatePacketPool(routine: AllocationRoutine, descriptors: number, overflow: number, protocolReserved: number, driver: boolean): { status: number; poolHandle: PacketPoolHandle | null } {
     const s = this.s
     const k = s.ctx.kernel
     const fail = { status: NDIS_STATUS.NDIS_STATUS_RESOURCES, poolHandle: null }
@@ -151,7 +152,7 @@ export class Packets {
     return this.allocatePacket('NdisDprAllocatePacket', PoolHandle, true)
   }
 
-  allocatePacket(routine: string, poolHandle: unknown, driver: boolean): { status: number; packet: NDIS_PACKET | null } {
+  allocatePacket(routine: AllocationRoutine, poolHandle: unknown, driver: boolean): { status: number; packet: NDIS_PACKET | null } {
     const s = this.s
     const fail = { status: NDIS_STATUS.NDIS_STATUS_RESOURCES, packet: null }
     if (driver) {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
 import type { NdisApi } from '../../../src/ndis/api.js'
+import type { NDIS_MINIPORT_TIMER } from '../../../src/ndis/v5/types.js'
 import { ndis5Loop } from '../../support/miniports/ndis5-loop.js'
 
 const load = (entry: (ndis: NdisApi) => number, config = {}) => {
@@ -175,12 +176,14 @@ describe('NDIS 5.1 check-for-hang, reset and halt', () => {
 
   it('a reset that pends completes through NdisMResetComplete', () => {
     let pending = false
+    let t: NDIS_MINIPORT_TIMER | null = null
     const loop = ndis5Loop({ hooks: {
+      // Timers are initialized at PASSIVE_LEVEL; MiniportReset runs at DISPATCH_LEVEL.
+      initialize: (ndis, handle) => { t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMResetComplete(handle, ndis.NDIS_STATUS_SUCCESS, true), null).timer },
       checkForHang: () => !pending,
-      reset: (ndis, handle) => {
+      reset: (ndis) => {
         pending = true
-        const t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMResetComplete(handle, ndis.NDIS_STATUS_SUCCESS, true), null).timer!
-        ndis.NdisMSetTimer(t, 10)
+        ndis.NdisMSetTimer(t!, 10)
         return { status: ndis.NDIS_STATUS_PENDING, addressingReset: false }
       },
     } })
@@ -228,11 +231,12 @@ describe('NDIS 5.1 check-for-hang, reset and halt', () => {
   })
 
   it('a request a serialized miniport pends and never completes times out: NDIS resets the adapter and completes it as aborted; a late Complete is out of order', () => {
+    let t: NDIS_MINIPORT_TIMER | null = null
     const loop = ndis5Loop({ serialized: true, hooks: {
+      initialize: (ndis, handle) => { t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMSetInformationComplete(handle, ndis.NDIS_STATUS_SUCCESS), null).timer },
       set: (ndis, _h, oid) => (oid === ndis.OID_GEN_CURRENT_PACKET_FILTER ? { status: ndis.NDIS_STATUS_PENDING, bytesRead: 0, bytesNeeded: 0 } : undefined),
-      reset: (ndis, handle) => {
-        const t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMSetInformationComplete(handle, ndis.NDIS_STATUS_SUCCESS), null).timer!
-        ndis.NdisMSetTimer(t, 10)
+      reset: (ndis) => {
+        ndis.NdisMSetTimer(t!, 10)
         return { status: ndis.NDIS_STATUS_SUCCESS, addressingReset: false }
       },
     } })
