@@ -378,7 +378,6 @@ export class Dma5 {
     const s = this.s
     if (!s.enterAdapter('NdisMFreeSharedMemory', MiniportAdapterHandle)) return
     s.dispatchOrBelow('NdisMFreeSharedMemory')
-    if (s.inShutdown) s.callOrder('NdisMFreeSharedMemory from MiniportShutdown: the NDIS 5.1 reference forbids it (shutdown only stops the NIC)')
     const adapter = this.adapter
     if (adapter === null || adapter.released) {
       s.callOrder(`NdisMFreeSharedMemory of ${hex(VirtualAddress)}: the adapter has no DMA set up (or it was already released)`)
