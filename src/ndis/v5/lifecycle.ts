@@ -339,6 +339,7 @@ export class Miniport5 implements DriverModel {
     if (k.log.stopped) return
     interrupts.checkDeregistered(after)
     timers.checkCancelled(after)
+    if (after === 'halt' && !k.log.stopped) this.p.requests.checkStatusCompleted()
     dma.releaseAfterHalt()
     const who = after === 'halt' ? 'MiniportHalt returned' : 'MiniportInitialize failed'
     const leak = (what: string): void => k.log.report({ kind: 'ndis-resource-leak', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.resourceLeak, 0, 0, 0], message: `${who} with ${what}` })
