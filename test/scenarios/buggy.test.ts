@@ -73,7 +73,7 @@ describe('buggy/pool-dma-above-4g', () => {
     expect([...kinds].every((k) => k === 'dma-address-truncated' || k === 'dma-outside-buffer' || k === 'frames-lost')).toBe(true)
     expect(report.traffic.rxFrames).toBe(0)
     // Every garbled frame, and the LAN's broadcast after TCP/IP unbound (filter zero: BAM off).
-    expect(report.traffic.dropped['nicFiltered']).toBe(SEND + 1)
+    expect(report.traffic.dropped.nicFiltered).toBe(SEND + 1)
     // The verdict: every frame completed as sent, none came back.
     expect(report.findings.find((f) => f.kind === 'frames-lost')!.details).toMatchObject({ sent: SEND, sentLost: SEND, sentBack: 0 })
   })
@@ -137,7 +137,7 @@ describe('buggy/runtime-contiguous', () => {
     const { report } = await runExample('buggy/runtime-contiguous', { config: { memory: { fragmentation: 0.5 } }, idleNs: 20_000_000, send: SEND })
     expect(report.findings.filter((f) => f.kind === 'init-only-call')).toHaveLength(SEND)
     expect(report.traffic.txFrames).toBe(0)
-    expect(report.traffic.dropped['txFailed']).toBe(SEND)
+    expect(report.traffic.dropped.txFailed).toBe(SEND)
     expect(report.traffic.rxFrames).toBe(0)
     expect(report.outcome).toBe('findings')
   })

@@ -23,6 +23,7 @@ describe('bundled miniports', () => {
       'buggy/tx-ring-full-stall',
       'buggy/unchecked-allocation',
       'c/e1000',
+      'c/e1000-ndis5',
       'c/minimal',
       'e1000',
       'e1000-ndis5',
