@@ -50,7 +50,9 @@ const ETHERTYPE_ARP = 0x0806
 const ETHERTYPE_TEST = 0x88b5
 const PROTO_TCP = 6
 const PROTO_UDP = 17
-const SERVICE_PORT = 40000
+/** The service side's UDP/TCP ports: SERVICE_PORT up to SERVICE_PORT + SERVICE_PORTS - 1. */
+export const SERVICE_PORT = 40000
+export const SERVICE_PORTS = 1000
 
 /** The groups a LAN's hosts send to that this host did not join (SSDP, IGMPv3 reports, DHCPv6), picked so no 8254x hash collides with a joined one. */
 const OTHER_GROUPS: ReadonlyArray<readonly number[]> = [
@@ -207,15 +209,16 @@ export class FrameBuilder {
       put16(out, 24, finish(sumWords(out, 14, 20)))
       const segment = total - 20
       // Ports no dissector claims (40000-40999 for the service side): Wireshark shows the
-      // payload as data, not as a malformed DNS or NetBIOS message.
+      // payload as data, not as a malformed DNS or NetBIOS message (a dissector that guesses
+      // from the payload may still try; decode the service ports as data to stop it).
       if (l4 === PROTO_UDP) {
         put16(out, 34, 49152 + (h & 0x3fff))
-        put16(out, 36, SERVICE_PORT + ((h >>> 14) % 1000))
+        put16(out, 36, SERVICE_PORT + ((h >>> 14) % SERVICE_PORTS))
         put16(out, 38, segment)
         put16(out, 40, 0)
       } else {
-        put16(out, 34, lan ? SERVICE_PORT + ((h >>> 14) % 1000) : 49152 + (h & 0x3fff))
-        put16(out, 36, lan ? 49152 + (h & 0x3fff) : SERVICE_PORT + ((h >>> 14) % 1000))
+        put16(out, 34, lan ? SERVICE_PORT + ((h >>> 14) % SERVICE_PORTS) : 49152 + (h & 0x3fff))
+        put16(out, 36, lan ? 49152 + (h & 0x3fff) : SERVICE_PORT + ((h >>> 14) % SERVICE_PORTS))
         put32(out, 38, Math.imul(spec.seq, 1460) >>> 0) // sequence number
         put32(out, 42, (h ^ 0x1234_5678) >>> 0) // acknowledgment number
         out[46] = 0x50 // data offset: 5 words

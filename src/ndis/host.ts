@@ -69,6 +69,7 @@ export class NdisHost {
     this.miniport = new Miniport(ctx, this.interrupts, this.nbls, driverName)
     this.protocol = new Protocol(ctx, this.miniport, this.nbls, parts.seed)
     this.protocol.mac = parts.nic.mac.slice()
+    this.protocol.loopback = parts.wire.mode === 'loopback'
     this.miniport.outstandingSends = () => this.protocol.inFlight
     this.v5 = new Ndis5(ctx, this.miniport.driverObject, () => this.miniport.resources(), parts.seed)
     this.ports = new IoPorts(ctx)

@@ -99,6 +99,11 @@ export class Protocol {
    * is not where a send went wrong).
    */
   sendStack: () => readonly StackFrame[] = () => []
+  /**
+   * Whether the wire brings sent frames back (`wire: 'loopback'`, what the command line runs).
+   * On a capturing wire a sent frame leaves for good: only its completion is owed.
+   */
+  loopback = true
   /** The transport's TCP bulk sends, with the task offload the miniport advertised (large-send.ts). */
   readonly tcp: LargeSender
 
@@ -301,7 +306,7 @@ export class Protocol {
       b.seq = seq
       prepareBuffer(b, size)
       b.nb.Next = i + 1 < count ? slot.buffers[i + 1]!.nb : null
-      this.ledger.record(seq, this.expectation(size, destination), false)
+      this.ledger.record(seq, this.loopback ? this.expectation(size, destination) : 'either', false)
     }
     slot.sent = count
     slot.busy = true

@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { checkFrames } from '../support/ethernet.js'
+import { findTshark, readPcap, tsharkChecksums } from '../support/pcap.js'
+import { SERVICE_PORT, SERVICE_PORTS } from '../../src/ndis/frames.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const tiny = 'test/support/miniports/tiny.ts'
@@ -100,16 +101,8 @@ describe('dmalab run', () => {
     const file = path.join(dir, 'run.pcap')
     const r = dmalab('run', 'e1000', '--packets', '200', '--rx', '50', '--pcap', file)
     expect(r.code).toBe(0)
-    const pcapParser = createRequire(import.meta.url)('pcap-parser') as { parse: (f: string) => NodeJS.EventEmitter }
-    const packets: Array<{ header: { capturedLength: number }; data: Buffer }> = []
-    let linkType = -1
-    await new Promise<void>((resolve, reject) => {
-      const p = pcapParser.parse(file)
-      p.on('globalHeader', (h: { linkLayerType: number }) => (linkType = h.linkLayerType))
-      p.on('packet', (pkt: { header: { capturedLength: number }; data: Buffer }) => packets.push(pkt))
-      p.on('end', () => resolve())
-      p.on('error', reject)
-    })
+    const { header, packets } = await readPcap(file)
+    const linkType = header.linkLayerType
     expect(linkType).toBe(1) // Ethernet
     // Sent frames cross the wire twice in loopback (out and back); the LAN's once.
     expect(packets.length).toBeGreaterThanOrEqual(200 + 50)
@@ -124,6 +117,23 @@ describe('dmalab run', () => {
     expect(mix.sizes.has(1514)).toBe(true)
     expect(mix.sizes.size).toBeGreaterThan(20)
     expect(readFileSync(file).length).toBeGreaterThan(24)
+    // Wireshark itself (tshark, checksum validation on) when installed: every frame dissected
+    // as ARP, UDP or TCP over IPv4, none malformed, every IPv4/UDP/TCP checksum good. The
+    // payloads are opaque data on the upper edge's service ports: decoded as data.
+    const tshark = findTshark()
+    if (tshark === null) return
+    const frames = tsharkChecksums(tshark, file, { dataPorts: `${SERVICE_PORT}-${SERVICE_PORT + SERVICE_PORTS - 1}` })
+    expect(frames.length).toBe(packets.length)
+    const kinds = { arp: 0, udp: 0, tcp: 0 }
+    for (const f of frames) {
+      expect(f.malformed, `frame ${f.frame}: ${f.protocols}`).toBe(false)
+      if (f.protocols.startsWith('eth:ethertype:arp')) kinds.arp++
+      else if (f.protocols.startsWith('eth:ethertype:ip:udp')) kinds.udp++
+      else if (f.protocols.startsWith('eth:ethertype:ip:tcp')) kinds.tcp++
+      else throw new Error(`frame ${f.frame} is ${f.protocols}`)
+      for (const status of [f.ip, f.udp, f.tcp]) expect(status === '' || status === '1', `frame ${f.frame} checksums ${f.ip}/${f.udp}/${f.tcp}`).toBe(true)
+    }
+    expect(kinds).toEqual({ arp: mix.arp, udp: mix.udp, tcp: mix.tcp })
   })
 })
 

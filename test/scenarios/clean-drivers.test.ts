@@ -6,7 +6,8 @@ import { AdapterState } from '../../src/dma/adapter.js'
 import { FaultInjector } from '../../src/faults/injector.js'
 import { classify, planSweep } from '../../src/faults/sweep.js'
 import { MATRIX, matrixConfig, poolOutstanding, runExample } from './run.js'
-import { isLeak } from '../../src/sweep.js'
+import { isLeak, sweep } from '../../src/sweep.js'
+import { loadMiniport } from '../../src/scenario.js'
 
 const SEND = 60
 const RECEIVE = 5
@@ -146,5 +147,35 @@ describe('every allocation site failed once (a stack-mode sweep) is handled', ()
     ['wdm-dma', 'on', true],
   ] as const)('%s with the IOMMU %s', async (name, _label, iommu) => {
     expect(await sweep(name, iommu)).toEqual([])
+  })
+})
+
+// What `dmalab check` runs by default: the LAN's mix (ARP, UDP and TCP; broadcast, multicast
+// and unicast; 60..1514 bytes; NBLs of several NET_BUFFERs of several MDLs with a
+// CurrentMdlOffset, in pool, lookaside entries and pages below and above 4 GiB), sent and
+// offered from the LAN. A correct miniport sends every frame back intact, indicates every
+// frame its packet filter selects, and the verdict is clean in every configuration.
+describe.each(['e1000', 'wdm-dma'])('%s under mixed traffic', (name) => {
+  it.each(MATRIX)('is clean with $label: every frame sent back intact, every frame offered indicated or filtered', async (c) => {
+    const m = createMachine({ wire: 'loopback', ...matrixConfig(c) })
+    await m.load(name)
+    m.traffic.send({ count: 200, traffic: 'mixed' })
+    m.traffic.receive({ count: 100, traffic: 'mixed' })
+    m.halt()
+    const report = m.report()
+    expect(report.findings).toEqual([])
+    expect(report.outcome).toBe('clean')
+    expect(report.traffic.txFrames).toBe(200)
+    expect(report.traffic.dropped).toMatchObject({ txFailed: 0, rxCorrupt: 0, rxForeign: 0, nicDmaErrors: 0 })
+    expect(poolOutstanding(report)).toBe(0)
+  })
+
+  it('handles every unique call stack failing under mixed traffic (a sweep in stack mode, IOMMU on)', async () => {
+    const driver = await loadMiniport(name)
+    const r = await sweep(driver, { config: { iommu: true }, scenario: { packets: 30, rx: 10, traffic: 'mixed' }, jobs: 1, mode: 'stack' })
+    expect(r.baseline).toBe('clean')
+    const notHandled = r.runs.filter((x) => x.outcome !== 'handled').map((x) => `${x.replay}: ${x.outcome} ${x.findings[0]?.kind ?? ''} ${x.findings[0]?.message ?? ''}`)
+    expect(notHandled).toEqual([])
+    expect(r.runs.length).toBeGreaterThan(3)
   })
 })

@@ -26,18 +26,23 @@ export function findTshark(): string | null {
 /**
  * The frames of `path` tshark dissects, with checksum validation on (off by default in
  * Wireshark): per frame its number, its length, and the IPv4 / TCP / UDP checksum status
- * (Wireshark's: 1 good, 0 bad, 2 unverified; empty when the header is absent).
+ * (Wireshark's: 1 good, 0 bad, 2 unverified; empty when the header is absent) and the protocols
+ * Wireshark dissected (`eth:ethertype:ip:udp:data`).
  */
-export function tsharkChecksums(tshark: string, path: string): { frame: number; length: number; ip: string; tcp: string; udp: string; malformed: boolean }[] {
+export function tsharkChecksums(tshark: string, path: string, options: { dataPorts?: string } = {}): { frame: number; length: number; ip: string; tcp: string; udp: string; malformed: boolean; protocols: string }[] {
   const r = spawnSync(tshark, [
     '-n', '-r', path,
+    // Ports whose payload is opaque data: decoded as such, before any dissector that guesses
+    // a protocol from the payload (a heuristic) can take it for its own and call it malformed.
+    ...(options.dataPorts === undefined ? [] : ['-d', `udp.port==${options.dataPorts},data`, '-d', `tcp.port==${options.dataPorts},data`]),
     '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE',
     '-T', 'fields', '-E', 'separator=,',
-    '-e', 'frame.number', '-e', 'frame.len', '-e', 'ip.checksum.status', '-e', 'tcp.checksum.status', '-e', 'udp.checksum.status', '-e', '_ws.malformed',
+    '-e', 'frame.number', '-e', 'frame.len', '-e', 'ip.checksum.status', '-e', 'tcp.checksum.status', '-e', 'udp.checksum.status', '-e', '_ws.malformed', '-e', 'frame.protocols',
   ], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`tshark failed (${r.status}): ${r.stderr}`)
   return r.stdout.trim().split('\n').map((line) => {
-    const [frame = '', length = '', ip = '', tcp = '', udp = '', malformed = ''] = line.split(',')
-    return { frame: Number(frame), length: Number(length), ip, tcp, udp, malformed: malformed !== '' }
+    const [frame = '', length = '', ip = '', tcp = '', udp = '', malformed = '', protocols = ''] = line.split(',')
+    return { frame: Number(frame), length: Number(length), ip, tcp, udp, malformed: malformed !== '', protocols }
   })
 }
+

@@ -21,8 +21,10 @@ ULONG E1000ReceiveFrames(PADAPTER Adapter, ULONG Budget)
         if ((status & RXD_STA_DD) == 0) break;
         Adapter->RxNext = (i + 1) % Adapter->RxCount;
         /* Frames that span descriptors cannot happen with 2 KiB buffers and a 1514-byte MTU: drop
-           them (and errored frames) and give the buffer straight back. */
-        if (nbl == NULL || d->Errors != 0 || (status & RXD_STA_EOP) == 0 || Adapter->Halting || Adapter->Paused) {
+           them (and errored frames, and every frame while the packet filter is zero: before
+           TCP/IP binds and after it unbinds a miniport indicates nothing, WDK
+           OID_GEN_CURRENT_PACKET_FILTER) and give the buffer straight back. */
+        if (nbl == NULL || d->Errors != 0 || (status & RXD_STA_EOP) == 0 || Adapter->Halting || Adapter->Paused || Adapter->PacketFilter == 0) {
             Adapter->Stats->RxErrors++;
             d->Status = 0;
             Adapter->RxTail = i;

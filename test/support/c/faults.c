@@ -117,11 +117,21 @@ static NDIS_STATUS Restart(NDIS_HANDLE Context, PNDIS_MINIPORT_RESTART_PARAMETER
     return NDIS_STATUS_SUCCESS;
 }
 
+/* The sets TCP/IP makes when it binds (the packet filter is mandatory for NDIS 6): taken and
+   ignored, this miniport indicates nothing. Everything else is not supported. */
 static NDIS_STATUS Oid(NDIS_HANDLE Context, PNDIS_OID_REQUEST Request)
 {
     UNREFERENCED_PARAMETER(Context);
-    UNREFERENCED_PARAMETER(Request);
-    return NDIS_STATUS_NOT_SUPPORTED;
+    if (Request->RequestType != NdisRequestSetInformation) return NDIS_STATUS_NOT_SUPPORTED;
+    switch (Request->DATA.SET_INFORMATION.Oid) {
+    case OID_GEN_CURRENT_PACKET_FILTER:
+    case OID_GEN_CURRENT_LOOKAHEAD:
+    case OID_802_3_MULTICAST_LIST:
+        Request->DATA.SET_INFORMATION.BytesRead = Request->DATA.SET_INFORMATION.InformationBufferLength;
+        return NDIS_STATUS_SUCCESS;
+    default:
+        return NDIS_STATUS_NOT_SUPPORTED;
+    }
 }
 
 static void Send(NDIS_HANDLE Context, PNET_BUFFER_LIST Lists, NDIS_PORT_NUMBER Port, ULONG Flags)
