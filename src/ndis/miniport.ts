@@ -326,6 +326,7 @@ export class Miniport {
     }
     for (const [va, length] of ctx.ioMappings) leak(`the register window at ${hex(va)} (${length} bytes) mapped (NdisMUnmapIoSpace not called)`)
     for (const [port, count] of ctx.ioPortRanges) leak(`the I/O ports ${hex(port)} (+${count}) registered (NdisMDeregisterIoPortRange not called)`)
+    for (const held of ctx.heldAtUnload) for (const what of held()) leak(what)
     for (const pool of this.nbls.leftovers()) leak(`NET_BUFFER_LIST pool '${pool.tag}' allocated${pool.live > 0 ? ` with ${pool.live} NBLs` : ''} (NdisFreeNetBufferListPool not called)`)
     for (const a of ctx.hal.adapters) if (!a.released) {
       leak(`DMA adapter #${a.id} from IoGetDmaAdapter (PutDmaAdapter not called)`)
