@@ -199,7 +199,7 @@ export class SendBufferPool {
       case 'pool':
         return k.pool.allocate(POOL_TYPE.NonPagedPoolNx, bytes, TAG, { driver: false })
       case 'lookaside':
-        return k.lookaside.allocate(this.lookaside(), false, undefined, 'ExAllocateFromNPagedLookasideList')
+        return k.lookaside.allocate(this.lookaside(), 'npaged', undefined, 'ExAllocateFromNPagedLookasideList')
       case 'below-4g':
       case 'above-4g': {
         const high = memory === 'above-4g' && this.hasHighMemory
@@ -224,7 +224,7 @@ export class SendBufferPool {
     const head = k.pool.allocate(POOL_TYPE.NonPagedPoolNx, 128, TAG, { driver: false })
     if (head === 0) return 0
     const allocate = (type: number, size: number, tag: number): number => k.pool.allocate(type, size, tag, { driver: false })
-    k.lookaside.initialize(head, false, { allocate, free: null, flags: 0, size: LOOKASIDE_ENTRY, tag: TAG, depth: 0 }, 'ExInitializeNPagedLookasideList')
+    k.lookaside.initialize(head, 'npaged', { allocate, free: null, flags: 0, size: LOOKASIDE_ENTRY, tag: TAG, depth: 0 }, 'ExInitializeNPagedLookasideList')
     this.lookasideHead = head
     return head
   }
