@@ -73,7 +73,7 @@ export function checkLeaks(kernel: Kernel, driverName: string): LeakSummary {
   const log = kernel.log
   // A lookaside list still initialized: the system's periodic scan of lookaside lists walks a
   // head in the unloaded driver's memory (bug check 0xCE, DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS).
-  const lists = [...kernel.lookaside.active]
+  const lists = [...kernel.lookaside.active].filter((list) => list.driver)
   if (report) log.batch(() => lists.forEach((list) => log.report({
     kind: 'lookaside-leak',
     code: BUGCHECK.DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS,

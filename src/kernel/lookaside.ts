@@ -84,6 +84,8 @@ export interface LookasideList {
   readonly free: LookasideFree | null
   /** Entries on the list, most recently freed last. */
   readonly entries: number[]
+  /** The driver's (false: dmalab's own upper edge's, never the driver's leak). */
+  readonly driver: boolean
   totalAllocates: number
   allocateMisses: number
   totalFrees: number
@@ -98,6 +100,8 @@ export interface LookasideInit {
   readonly flags: number
   readonly size: number
   readonly tag: number
+  /** False for a list of dmalab's own (the upper edge's send buffers); the driver's unless said. */
+  readonly driver?: boolean
   readonly depth: number
 }
 
@@ -146,7 +150,7 @@ export class LookasideLists {
     }
     const poolType = kind === 'ex' ? init.poolType ?? 0 : (paged ? POOL_TYPE.PagedPool : POOL_TYPE.NonPagedPool) | (init.flags & ALLOWED_FLAGS)
     const list: LookasideList = {
-      head, kind, paged, poolType, size, tag: init.tag >>> 0, allocate: init.allocate, free: init.free, entries: [],
+      head, kind, paged, poolType, size, tag: init.tag >>> 0, allocate: init.allocate, free: init.free, entries: [], driver: init.driver ?? true,
       totalAllocates: 0, allocateMisses: 0, totalFrees: 0, freeMisses: 0,
     }
     this.lists.set(head, list)

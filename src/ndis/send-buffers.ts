@@ -224,7 +224,7 @@ export class SendBufferPool {
     const head = k.pool.allocate(POOL_TYPE.NonPagedPoolNx, 128, TAG, { driver: false })
     if (head === 0) return 0
     const allocate = (type: number, size: number, tag: number): number => k.pool.allocate(type, size, tag, { driver: false })
-    k.lookaside.initialize(head, 'npaged', { allocate, free: null, flags: 0, size: LOOKASIDE_ENTRY, tag: TAG, depth: 0 }, 'ExInitializeNPagedLookasideList')
+    k.lookaside.initialize(head, 'npaged', { allocate, free: null, flags: 0, size: LOOKASIDE_ENTRY, tag: TAG, depth: 0, driver: false }, 'ExInitializeNPagedLookasideList')
     this.lookasideHead = head
     return head
   }
