@@ -7,6 +7,9 @@
  * and buffer pools, the packet's OOB data through the documented macros, NdisMSendComplete,
  * NdisMIndicateReceivePacket with MiniportReturnPacket, the interrupt and a timer.
  *
+ * The driver's name (the registry path's last component) picks a mistake for the tests:
+ * "wild-packet" completes a send with a pointer that is no packet, "no-header-size" indicates
+ * receives without NDIS_SET_PACKET_HEADER_SIZE; any other name is the clean driver.
  */
 #include <ndis.h>
 
@@ -37,6 +40,16 @@ typedef struct _LOOP_ADAPTER {
 } LOOP_ADAPTER, *PLOOP_ADAPTER;
 
 static NDIS_HANDLE WrapperHandle;
+static WCHAR Scenario[16];
+
+static BOOLEAN Is(const WCHAR *Name)
+{
+    ULONG i;
+    for (i = 0; Name[i] != 0 || Scenario[i] != 0; i++) {
+        if (Name[i] != Scenario[i]) return FALSE;
+    }
+    return TRUE;
+}
 static const NDIS_PHYSICAL_ADDRESS AnyAddress = { .QuadPart = -1 };
 
 static void Release(PLOOP_ADAPTER a)
@@ -116,7 +129,7 @@ static NDIS_STATUS SetUp(PLOOP_ADAPTER a, NDIS_HANDLE Configuration)
         if (status != NDIS_STATUS_SUCCESS) return status;
         NdisChainBufferAtFront(a->Packets[i], a->Buffers[i]);
         *(ULONG *)a->Packets[i]->MiniportReservedEx = i;
-        NDIS_SET_PACKET_HEADER_SIZE(a->Packets[i], 14);
+        if (!Is(L"no-header-size")) NDIS_SET_PACKET_HEADER_SIZE(a->Packets[i], 14);
     }
 
     status = NdisMRegisterInterrupt(&a->Interrupt, a->Handle, vector, level, TRUE, TRUE, NdisInterruptLevelSensitive);
@@ -279,7 +292,8 @@ static void LoopSendPackets(NDIS_HANDLE Context, PPNDIS_PACKET PacketArray, UINT
             continue;
         }
         slot = CopyToSlot(a, p, &length);
-        NdisMSendComplete(a->Handle, p, NDIS_STATUS_SUCCESS);
+        /* The mistake: the adapter context is no packet descriptor. */
+        NdisMSendComplete(a->Handle, Is(L"wild-packet") ? (PNDIS_PACKET)a : p, NDIS_STATUS_SUCCESS);
         if (slot == LOOP_SLOTS) continue;
         {
             PNDIS_PACKET r = a->Packets[slot];
@@ -317,6 +331,10 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
     NDIS_MINIPORT_CHARACTERISTICS chars;
     NDIS_STATUS status;
+    ULONG length = RegistryPath->Length / sizeof(WCHAR), start = length, i;
+    /* The scenario is the registry path's last component (the driver's name). */
+    while (start > 0 && RegistryPath->Buffer[start - 1] != L'\\') start--;
+    for (i = 0; i + start < length && i < 15; i++) Scenario[i] = RegistryPath->Buffer[start + i];
     NdisMInitializeWrapper(&WrapperHandle, DriverObject, RegistryPath, NULL);
     if (WrapperHandle == NULL) return NDIS_STATUS_FAILURE;
     NdisZeroMemory(&chars, sizeof(chars));
