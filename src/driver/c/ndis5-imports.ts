@@ -7,6 +7,8 @@
 // over (the timer function, the unload and shutdown handlers, a synchronize function) are called
 // through its table.
 import type { MDL } from '../../kernel/mdl.js'
+import type { SCATTER_GATHER_LIST } from '../../ndis/types.js'
+import { NDIS_PER_PACKET_INFO } from '../../ndis/v5/constants.js'
 import type { NDIS_MINIPORT_INTERRUPT, NDIS_MINIPORT_TIMER, NDIS_PACKET, NDIS_PHYSICAL_ADDRESS_UNIT } from '../../ndis/v5/types.js'
 import { routine, write64, type CRoutines } from './imports.js'
 import type { CDriverInstance } from './instance.js'
@@ -325,7 +327,15 @@ export function ndis5Routines(c: CDriverInstance, p: Ndis5Parts): CRoutines {
     NdisGetBufferPhysicalArraySize: routine('ii', '', (buf: number, sizeOut: number) => out(sizeOut, n().NdisGetBufferPhysicalArraySize(buffer(buf)).arraySize)),
 
     // ---- sends and receives ----
-    NdisMSendComplete: routine('iii', '', (handle: number, pk: number, st: number) => n().NdisMSendComplete(c.object(handle) as never, packet(pk), u(st))),
+    NdisMSendComplete: routine('iii', '', (handle: number, pk: number, st: number) => {
+      const x = packet(pk)
+      // NDIS frees the scatter/gather list of a completed send; its x86 copy goes with it.
+      const sgl = typeof x === 'object' && x !== null ? x.Extension.NdisPacketInfo[NDIS_PER_PACKET_INFO.ScatterGatherListPacketInfo] : null
+      n().NdisMSendComplete(c.object(handle) as never, x, u(st))
+      if (sgl !== null && sgl !== undefined && (typeof x !== 'object' || x === null || x.Extension.NdisPacketInfo[NDIS_PER_PACKET_INFO.ScatterGatherListPacketInfo] !== sgl)) {
+        objects.releaseSgl(sgl as SCATTER_GATHER_LIST)
+      }
+    }),
     NdisMSendResourcesAvailable: routine('i', '', (handle: number) => n().NdisMSendResourcesAvailable(c.object(handle) as never)),
     NdisMEthIndicateReceive: routine('iiiiiii', '', (handle: number, context: number, header: number, headerSize: number, lookahead: number, lookaheadSize: number, size: number) =>
       n().NdisMEthIndicateReceive(c.object(handle) as never, u(context), u(header), u(headerSize), u(lookahead), u(lookaheadSize), u(size))),

@@ -9,7 +9,9 @@
  *
  * The driver's name (the registry path's last component) picks a mistake for the tests:
  * "wild-packet" completes a send with a pointer that is no packet, "no-header-size" indicates
- * receives without NDIS_SET_PACKET_HEADER_SIZE; any other name is the clean driver.
+ * receives without NDIS_SET_PACKET_HEADER_SIZE; "sg-dma" is the clean driver with NDIS's
+ * scatter/gather DMA instead of map registers (NdisMInitializeScatterGatherDma: NDIS maps each send
+ * and hands its list in ScatterGatherListPacketInfo); any other name is the clean driver.
  */
 #include <ndis.h>
 
@@ -112,9 +114,14 @@ static NDIS_STATUS SetUp(PLOOP_ADAPTER a, NDIS_HANDLE Configuration)
     if (a->Registers == NULL) return NDIS_STATUS_ADAPTER_NOT_FOUND;
     NdisWriteRegisterUlong(a->Registers + REG_IMC, 0xFFFFFFFF);
 
-    status = NdisMAllocateMapRegisters(a->Handle, 0, NDIS_DMA_32BITS, MAP_REGISTERS, SLOT_BYTES);
-    if (status != NDIS_STATUS_SUCCESS) return status;
-    a->MapRegisters = TRUE;
+    if (Is(L"sg-dma")) {
+        status = NdisMInitializeScatterGatherDma(a->Handle, FALSE, SLOT_BYTES);
+        if (status != NDIS_STATUS_SUCCESS) return status;
+    } else {
+        status = NdisMAllocateMapRegisters(a->Handle, 0, NDIS_DMA_32BITS, MAP_REGISTERS, SLOT_BYTES);
+        if (status != NDIS_STATUS_SUCCESS) return status;
+        a->MapRegisters = TRUE;
+    }
 
     NdisAllocatePacketPool(&status, &a->PacketPool, LOOP_SLOTS, 0);
     if (status != NDIS_STATUS_SUCCESS) return status;
@@ -232,12 +239,26 @@ static void LoopIsr(PBOOLEAN InterruptRecognized, PBOOLEAN QueueMiniportHandleIn
 
 static void LoopHandleInterrupt(NDIS_HANDLE Context) {}
 
+/* With scatter/gather DMA: NDIS's list covers the whole packet, every element within 32 address lines. */
+static BOOLEAN CheckScatterGather(PNDIS_PACKET Packet, UINT Length)
+{
+    PSCATTER_GATHER_LIST sgl = NDIS_PER_PACKET_INFO_FROM_PACKET(Packet, ScatterGatherListPacketInfo);
+    ULONG i, total = 0;
+    if (sgl == NULL || sgl->NumberOfElements == 0) return FALSE;
+    for (i = 0; i < sgl->NumberOfElements; i++) {
+        if (sgl->Elements[i].Address.HighPart != 0) return FALSE;
+        total += sgl->Elements[i].Length;
+    }
+    return total == Length;
+}
+
 /* Maps every buffer of a send for the device (as a bus master would before DMA) and gives the mapping back. */
 static BOOLEAN MapForDevice(PLOOP_ADAPTER a, PNDIS_PACKET Packet)
 {
     PNDIS_BUFFER b;
     UINT count, length;
     NdisQueryPacket(Packet, NULL, &count, &b, &length);
+    if (!a->MapRegisters) return CheckScatterGather(Packet, length);
     for (; b != NULL; NdisGetNextBuffer(b, &b)) {
         NDIS_PHYSICAL_ADDRESS_UNIT units[4];
         UINT n = 0;
