@@ -93,8 +93,8 @@ export class Protocol {
     this.nbls = nbls
     this.pattern = patternFor(seed)
     const clock = ctx.kernel.clock
-    this.sender = clock.timer('protocol send', () => this.sendBatch())
-    this.returner = clock.timer('protocol return', () => this.returnIndicated())
+    this.sender = clock.timer('protocol send', () => this.sendBatch(), { needsCpu: true })
+    this.returner = clock.timer('protocol return', () => this.returnIndicated(), { needsCpu: true })
   }
 
   get inFlight(): number {
