@@ -8,7 +8,7 @@ import { isCMiniport } from './driver/c/module.js'
 import type { Report } from './report.js'
 import type { ScenarioSummary } from './faults/sweep.js'
 import { FaultInjector } from './faults/injector.js'
-import { BugCheck } from './kernel/bugcheck.js'
+import { isBugCheck } from './kernel/bugcheck.js'
 import { FRAGMENTATION_STEPS, FRAGMENTATION_STEP_NS } from './kernel/fragmentation.js'
 import { parseFaultSpecs } from './faults/spec.js'
 
@@ -63,7 +63,7 @@ export function runScenario(miniport: LoadableMiniport, config: MachineConfig, o
     m.halt()
   } catch (error) {
     // Crash mode throws the BugCheck to the host caller; a scenario reports it instead.
-    if (!(error instanceof BugCheck)) throw error
+    if (!isBugCheck(error)) throw error
   }
   return { machine: m, report: m.report() }
 }

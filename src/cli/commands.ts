@@ -1,7 +1,7 @@
 // The dmalab commands. Each returns its exit code: 0 clean, 1 findings / bug check / failed
 // init (sweep: not every run handled; check: not every configuration clean or the sweep not
 // all handled). Usage errors (exit 2) are thrown as UsageError before anything runs.
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, writeSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MiniportLoadError, MiniportNotFound, bundledMiniports } from '../driver/loader.js'
@@ -63,23 +63,47 @@ function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`)
 }
 
+/**
+ * The --pcap file, opened before anything runs: a path that cannot be written is a usage
+ * error naming it, never a stack trace after the run with the report lost.
+ */
+function openPcap(file: string): number {
+  try {
+    return openSync(file, 'w')
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    throw new UsageError(`--pcap ${file}: cannot write it (${typeof code === 'string' ? code : 'not writable'})`)
+  }
+}
+
 export async function run(o: CliOptions): Promise<number> {
   const mp = await miniportFor(o)
+  const fd = o.pcap === undefined ? undefined : openPcap(o.pcap)
   let pcap: PcapWriter | undefined
   let recorder: Recorder | undefined
-  const { report: plain } = runScenario(mp, o.machine, scenarioOf(o), {
-    onMachine: (m) => {
-      if (o.pcap !== undefined) pcap = m.wire.capturePcap()
-      // The picture is recorded only when it was asked for (it costs time and memory).
-      if (o.html !== undefined) recorder = attachRecorder(m)
-    },
-  })
-  const pictured = recorder?.finish(plain)
-  const report: Report = pictured ?? plain
-  if (pictured !== undefined) writeHtml(o.html, () => runHtml(pictured))
-  if (o.pcap !== undefined && pcap !== undefined) writeFileSync(o.pcap, pcap.toBytes())
+  let report: Report
+  try {
+    const { report: plain } = runScenario(mp, o.machine, scenarioOf(o), {
+      onMachine: (m) => {
+        // Streamed to the file as the capture fills its buffer: memory stays bounded.
+        if (fd !== undefined) pcap = m.wire.capturePcap(undefined, (bytes) => writeAll(fd, bytes))
+        // The picture is recorded only when it was asked for (it costs time and memory).
+        if (o.html !== undefined) recorder = attachRecorder(m)
+      },
+    })
+    pcap?.flush()
+    const pictured = recorder?.finish(plain)
+    report = pictured ?? plain
+    if (pictured !== undefined) writeHtml(o.html, () => runHtml(pictured))
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
   print(o.json, report, () => formatReport(report) + (o.pcap !== undefined ? `\nframes written to ${o.pcap} (libpcap, Ethernet)\n` : ''))
   return report.outcome === 'clean' ? 0 : 1
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done)
 }
 
 export const MATRIX = [

@@ -39,6 +39,14 @@ export interface BugCheckInfo {
   readonly params: BugCheckParams
 }
 
+/** Every BugCheck made, so a thrown value is recognised without `instanceof` (which a Proxy traps). */
+const bugChecks = new WeakSet<object>()
+
+/** True for a BugCheck; safe for any thrown value (no getter or Proxy trap runs). */
+export function isBugCheck(value: unknown): value is BugCheck {
+  return typeof value === 'object' && value !== null && bugChecks.has(value)
+}
+
 /** Thrown through driver code when the machine stops; reaches the host only in `crash` mode. */
 export class BugCheck extends Error {
   readonly code: number
@@ -53,6 +61,7 @@ export class BugCheck extends Error {
     this.name = info.name
     this.params = info.params
     this.kind = kind
+    bugChecks.add(this)
   }
 
   get info(): BugCheckInfo {

@@ -4,7 +4,7 @@
 // stopped; anything else is the driver's own exception, fatal as on Windows (bug check 0x7E,
 // `driver-exception`), with the driver line that threw. Nothing escapes to the host except
 // through the host API's crash-mode rethrow, so a broken driver can never crash the emulator.
-import { BugCheck, BUGCHECK } from './bugcheck.js'
+import { BUGCHECK, isBugCheck } from './bugcheck.js'
 import { irqlName, type Irql } from './irql.js'
 import type { Kernel } from './kernel.js'
 import { driverFrames } from './sites.js'
@@ -93,7 +93,7 @@ export class DriverCaller {
       }
       return k.log.stopped ? DRIVER_FAILED : value
     } catch (error) {
-      if (!(error instanceof BugCheck) && !k.log.stopped) this.driverException(handler, error)
+      if (!isBugCheck(error) && !k.log.stopped) this.driverException(handler, error)
       return DRIVER_FAILED
     } finally {
       k.irql = savedIrql
