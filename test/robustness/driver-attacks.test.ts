@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { runScenario, type LoadableMiniport } from '../../src/scenario.js'
 import type { Report } from '../../src/report.js'
-import type { Finding } from '../../src/hw/finding.js'
+import { DMALAB_P1, type Finding } from '../../src/kernel/kinds.js'
 import hostile, { type Attack } from './drivers/hostile.js'
 
 const miniport: LoadableMiniport = { module: { default: hostile as never }, name: 'hostile', file: 'test/robustness/drivers/hostile.ts' }
@@ -64,10 +64,11 @@ describe('a handler that never returns gets the verdict Windows gives it, in vir
     expect(f.code).toBe(0x133)
   })
 
-  it('MiniportInitializeEx sleeping on a bit that never comes, at PASSIVE_LEVEL: a hang finding (no bug check code: Windows stops nothing there)', () => {
+  it('MiniportInitializeEx sleeping on a bit that never comes, at PASSIVE_LEVEL: a hang in dmalab\'s own range (Windows stops nothing there)', () => {
     const r = attack('spin-init')
     const f = finding(r, 'hang')
-    expect(f.code).toBeUndefined()
+    expect(f.code).toBe(0xc4)
+    expect(f.params?.[0]).toBe(DMALAB_P1.hang)
     expect(f.message).toMatch(/^MiniportInitializeEx ran for over 20 s at PASSIVE_LEVEL without returning .*it last read register 0x0*8 of 00:03\.0/)
   })
 })
