@@ -81,10 +81,15 @@ export function summarize(report: Report): ScenarioSummary {
  * One sweep run: without call sites first (fast), and again with them when the run is not
  * handled, so its findings name the driver lines. Both runs are the same run (determinism).
  */
-export function runForSweep(miniport: LoadableMiniport, config: MachineConfig, options: ScenarioOptions): ScenarioSummary {
-  const quick = summarize(runScenario(miniport, config, options, { onMachine: (m) => (m.kernel.calls.captureSites = false) }).report)
+export function runForSweep(miniport: LoadableMiniport, config: MachineConfig, options: ScenarioOptions, hooks: RunHooks = {}): ScenarioSummary {
+  const quick = summarize(runScenario(miniport, config, options, {
+    onMachine: (m) => {
+      m.kernel.calls.captureSites = false
+      hooks.onMachine?.(m)
+    },
+  }).report)
   if (quick.outcome === 'clean' || (quick.outcome === 'init-failed' && quick.findings.length === 0)) return quick
-  return summarize(runScenario(miniport, config, options).report)
+  return summarize(runScenario(miniport, config, options, hooks).report)
 }
 
 /** Makes a machine count (and optionally trace the stacks of) every allocation call. */
