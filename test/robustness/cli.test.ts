@@ -81,3 +81,58 @@ describe('bundled names stay inside examples/, and a file does not silently shad
     expect(own.stdout).toMatch(/init-failed|failed/)
   })
 })
+
+/** The JSON report a run printed, and that nothing but it is on stdout. */
+function reportOf(stdout: string): { outcome: string; bugcheck: { code: number } | null; findings: Array<{ kind: string; message: string; site?: string; code?: number }> } {
+  return JSON.parse(stdout) as ReturnType<typeof reportOf>
+}
+
+describe('driver code that reaches for the process it runs in (it runs in a worker of its own)', () => {
+  it('a handler that loops without calling back is stopped by the wall-clock watchdog: a hang at its line, then the report', () => {
+    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json', '--driver-timeout', '1'], { env: { DMALAB_ATTACK: 'loop-forever' } })
+    expect(r.code).toBe(1)
+    expect(r.ms).toBeLessThan(40_000)
+    const f = reportOf(r.stdout).findings.find((x) => x.kind === 'hang')
+    expect(f?.message).toMatch(/^MiniportRestart did not return within 1 s of host time at PASSIVE_LEVEL/)
+    expect(f?.site).toMatch(/^test\/robustness\/drivers\/hostile\.ts:\d+$/)
+  })
+
+  it('a sweep --jobs 1 of that driver ends too: its clean run is the hang', () => {
+    const r = dmalab(['sweep', HOSTILE, '--packets', '4', '--jobs', '1', '--json', '--driver-timeout', '1'], { env: { DMALAB_ATTACK: 'loop-forever' } })
+    expect(r.code).toBe(1)
+    expect(r.ms).toBeLessThan(60_000)
+    expect(JSON.parse(r.stdout)).toMatchObject({ baseline: 'bugcheck' })
+  })
+
+  it('process.exit(0) in the send handler is a finding (driver-exception), not exit 0 with nothing printed', () => {
+    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json'], { env: { DMALAB_ATTACK: 'exit-in-send' } })
+    expect(r.code).toBe(1)
+    const report = reportOf(r.stdout)
+    expect(report.bugcheck?.code).toBe(0x7e)
+    expect(report.findings.find((f) => f.kind === 'driver-exception')?.message).toMatch(/process\.exit\(0\) called by driver code: a driver cannot end the system it runs in/)
+  })
+
+  it('a driver that patches JSON.stringify and Object.prototype.toJSON cannot forge the report', () => {
+    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json'], { env: { DMALAB_ATTACK: 'patch-json' } })
+    expect(r.code).toBe(1)
+    const report = reportOf(r.stdout)
+    expect(report.outcome).toBe('bugcheck')
+    expect(report.findings.find((f) => f.kind === 'driver-exception')?.message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'stringify'/)
+  })
+
+  it('a timer left running is async-driver-code; it never fires, and the process ends after the report', () => {
+    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json'], { env: { DMALAB_ATTACK: 'timer-left' } })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe('')
+    const report = reportOf(r.stdout)
+    expect(report.findings.map((f) => f.kind)).toEqual(['async-driver-code'])
+    expect(report.findings[0]!.message).toMatch(/^driver code set a timer \(setInterval\) in MiniportInitializeEx/)
+  })
+
+  it('a promise rejection left behind is async-driver-code, never a crash after the report', () => {
+    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json'], { env: { DMALAB_ATTACK: 'reject-left' } })
+    expect(r.code).toBe(1)
+    expect(r.stderr).toBe('')
+    expect(reportOf(r.stdout).findings.map((f) => f.message)).toEqual([expect.stringMatching(/^driver code left a Promise rejected with no handler/)])
+  })
+})

@@ -16,6 +16,8 @@ export const ATTACKS = [
   'isr-undefined', 'restart-bigint', 'restart-symbol', 'entry-nan', 'entry-huge', 'init-nan', 'async-send',
   'throw-null-proto', 'throw-proxy', 'throw-getters', 'throw-symbol', 'throw-bigint',
   'forge-pfn', 'interrupt-left', 'register-twice',
+  // Only through the command line (they reach for the process the driver runs in):
+  'loop-forever', 'exit-in-send', 'patch-json', 'timer-left', 'reject-left',
 ] as const
 export type Attack = (typeof ATTACKS)[number]
 
@@ -61,6 +63,21 @@ function characteristics(ndis: NdisApi, attack: string): NDIS_MINIPORT_DRIVER_CH
           await null
           c.SendNetBufferListsHandler(context, nbls, port, flags)
         }) as unknown as NDIS_MINIPORT_DRIVER_CHARACTERISTICS['SendNetBufferListsHandler'],
+      }
+    case 'loop-forever':
+      // Never calls back: only the wall-clock watchdog can end it.
+      return { ...c, RestartHandler: () => { for (;;) { /* spin */ } } }
+    case 'exit-in-send':
+      return { ...c, SendNetBufferListsHandler: () => process.exit(0) }
+    case 'timer-left':
+    case 'reject-left':
+      return {
+        ...c,
+        InitializeHandlerEx: (handle, context, params) => {
+          if (attack === 'timer-left') setInterval(() => ndis.ExAllocatePoolWithTag(ndis.NonPagedPoolMustSucceed, 8, 'tseT'), 1)
+          else void Promise.reject(new Error('left behind'))
+          return c.InitializeHandlerEx(handle, context, params)
+        },
       }
     case 'throw-null-proto':
     case 'throw-proxy':
@@ -126,6 +143,11 @@ function oddity(attack: string): unknown {
 
 export default function DriverEntry(ndis: NdisApi, registryPath?: string): number {
   const attack = process.env.DMALAB_ATTACK ?? ''
+  if (attack === 'patch-json') {
+    // Forging the report: what the host serializes it with, and what every object inherits.
+    JSON.stringify = () => '{"outcome":"clean"}'
+    ;(Object.prototype as { toJSON?: () => unknown }).toJSON = () => ({ outcome: 'clean' })
+  }
   if (attack === 'entry-nan') return Number.NaN
   if (attack === 'entry-huge') return 1e308
   const c = characteristics(ndis, attack)
