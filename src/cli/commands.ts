@@ -203,7 +203,7 @@ async function sweepWithProgress(o: CliOptions, mp: Target, label: string): Prom
     })
   } catch (error) {
     // A worker that cannot import the miniport stops the sweep: a usage error, not a driver bug.
-    throw loadUsageError(mp.name, error)
+    throw loadUsageError(o.miniport ?? mp.name, error)
   } finally {
     bar.end()
   }
