@@ -14,7 +14,7 @@ describe('bounded resources', () => {
     let most = 0
     const sample = m.clock.timer('sample', () => {
       most = Math.max(most, m.wire.inFlight)
-      if (m.ndis!.protocol.peerPending > 0 || m.wire.inFlight > 0) m.clock.armAfter(sample, 10_000)
+      if (m.lanPending > 0 || m.wire.inFlight > 0) m.clock.armAfter(sample, 10_000)
     })
     m.clock.armAfter(sample, 0)
     m.traffic.receive({ count: 20_000, size: 1500 })

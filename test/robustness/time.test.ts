@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest'
 import { DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../src/kernel/irql.js'
 import { MMIO_READ_NS, MMIO_WRITE_NS } from '../../src/kernel/cpu-time.js'
 import { loadTestMiniport } from '../support/driver-fixture.js'
+import { e1000 } from '../support/e1000-driver.js'
 import { REG, readReg, transmitRaw } from '../support/test-miniport.js'
-import { TX_FIFO_BYTES } from '../../src/hw/e1000/tx.js'
 
 /** Frames queued at once: well past the transmit FIFO, within the 64-descriptor ring. */
 const FRAMES = 40
@@ -32,7 +32,7 @@ describe('virtual time while a driver polls', () => {
     const elapsed = m.clock.now - start
     // The loop waited while the wire carried what the FIFO could not hold, not zero, not forever.
     const frame = m.wire.frameTimeNs(1514)
-    const fifoFrames = Math.ceil(TX_FIFO_BYTES / 1538)
+    const fifoFrames = Math.ceil(e1000(m).tx.fifoBytes / 1538)
     expect(polls).toBeGreaterThan(10)
     expect(elapsed).toBeGreaterThan((FRAMES - fifoFrames - 1) * frame)
     expect(elapsed).toBeLessThan(FRAMES * frame)
