@@ -369,7 +369,7 @@ export class Dma5 {
       const cb = allocateCommonBuffer(adapter, Length, Cached, 'NdisMAllocateSharedMemoryAsync', site)
       // MiniportAllocateComplete runs at IRQL = DISPATCH_LEVEL, with NULL addresses on failure.
       ctx.caller.call('MiniportAllocateComplete', DISPATCH_LEVEL, () => handler(s.adapterContext, cb?.va ?? 0, cb?.logical ?? 0, Length, Context))
-    })
+    }, { needsCpu: true })
     return NDIS_STATUS.NDIS_STATUS_PENDING
   }
 

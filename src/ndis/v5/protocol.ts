@@ -94,7 +94,7 @@ export class Protocol5 implements ReceiveSink, StatusSink {
     this.send = send
     this.receivePath = receive
     this.pattern = patternFor(seed)
-    this.sender = state.ctx.kernel.clock.timer('protocol send (NDIS 5)', () => this.sendBatch())
+    this.sender = state.ctx.kernel.clock.timer('protocol send (NDIS 5)', () => this.sendBatch(), { needsCpu: true })
     send.onComplete = (packet, status) => this.sendComplete(packet, status)
     receive.sink = this
   }
