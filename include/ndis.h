@@ -435,6 +435,101 @@ struct _NDIS_OID_REQUEST {
     USHORT Reserved2;
 };
 
+/* ---- The data path's structures (ndis.h, ndis/nblapi.h) ---------------------------------------- */
+
+/* NDIS_SPIN_LOCK ("NdisAllocateSpinLock"): the driver provides the storage, in nonpaged memory. */
+typedef struct _NDIS_SPIN_LOCK {
+    KSPIN_LOCK SpinLock;
+    KIRQL OldIrql;
+} NDIS_SPIN_LOCK, *PNDIS_SPIN_LOCK;
+
+/* NET_BUFFER_LIST_POOL_PARAMETERS (ndis/nblapi.h); revision 1 ends at DataSize. */
+typedef struct _NET_BUFFER_LIST_POOL_PARAMETERS {
+    NDIS_OBJECT_HEADER Header;
+    UCHAR ProtocolId;
+    BOOLEAN fAllocateNetBuffer;
+    USHORT ContextSize;
+    ULONG PoolTag;
+    ULONG DataSize;
+    ULONG Flags;
+} NET_BUFFER_LIST_POOL_PARAMETERS, *PNET_BUFFER_LIST_POOL_PARAMETERS;
+#define NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 1
+#define NDIS_SIZEOF_NET_BUFFER_LIST_POOL_PARAMETERS_REVISION_1 \
+    RTL_SIZEOF_THROUGH_FIELD(NET_BUFFER_LIST_POOL_PARAMETERS, DataSize)
+#define NDIS_PROTOCOL_ID_DEFAULT 0x00
+
+/* Scatter/gather DMA ("NdisMRegisterScatterGatherDma", "MINIPORT_PROCESS_SG_LIST callback"). */
+typedef void MINIPORT_PROCESS_SG_LIST(PDEVICE_OBJECT pDO, PVOID Reserved, PSCATTER_GATHER_LIST pSGL, PVOID Context);
+typedef MINIPORT_PROCESS_SG_LIST *MINIPORT_PROCESS_SG_LIST_HANDLER;
+typedef void MINIPORT_ALLOCATE_SHARED_MEM_COMPLETE(NDIS_HANDLE MiniportAdapterContext, PVOID VirtualAddress,
+                                                   PNDIS_PHYSICAL_ADDRESS PhysicalAddress, ULONG Length, PVOID Context);
+typedef MINIPORT_ALLOCATE_SHARED_MEM_COMPLETE *MINIPORT_ALLOCATE_SHARED_MEM_COMPLETE_HANDLER;
+
+typedef struct _NDIS_SG_DMA_DESCRIPTION {
+    NDIS_OBJECT_HEADER Header;
+    ULONG Flags;
+    ULONG MaximumPhysicalMapping;
+    MINIPORT_PROCESS_SG_LIST_HANDLER ProcessSGListHandler;
+    MINIPORT_ALLOCATE_SHARED_MEM_COMPLETE_HANDLER SharedMemAllocateCompleteHandler;
+    ULONG ScatterGatherListSize;
+} NDIS_SG_DMA_DESCRIPTION, *PNDIS_SG_DMA_DESCRIPTION;
+#define NDIS_SG_DMA_DESCRIPTION_REVISION_1 1
+#define NDIS_SIZEOF_SG_DMA_DESCRIPTION_REVISION_1 RTL_SIZEOF_THROUGH_FIELD(NDIS_SG_DMA_DESCRIPTION, ScatterGatherListSize)
+#define NDIS_SG_DMA_64_BIT_ADDRESS 0x00000001
+#define NDIS_SG_LIST_WRITE_TO_DEVICE 0x000000001
+
+/* Interrupts ("NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS structure", "MINIPORT_ISR callback"). */
+typedef BOOLEAN MINIPORT_ISR(NDIS_HANDLE MiniportInterruptContext, PBOOLEAN QueueDefaultInterruptDpc, PULONG TargetProcessors);
+typedef MINIPORT_ISR *MINIPORT_ISR_HANDLER;
+typedef void MINIPORT_INTERRUPT_DPC(NDIS_HANDLE MiniportInterruptContext, PVOID MiniportDpcContext, PVOID ReceiveThrottleParameters,
+                                    PVOID NdisReserved2);
+typedef MINIPORT_INTERRUPT_DPC *MINIPORT_INTERRUPT_DPC_HANDLER;
+typedef void MINIPORT_DISABLE_INTERRUPT(NDIS_HANDLE MiniportInterruptContext);
+typedef MINIPORT_DISABLE_INTERRUPT *MINIPORT_DISABLE_INTERRUPT_HANDLER;
+typedef void MINIPORT_ENABLE_INTERRUPT(NDIS_HANDLE MiniportInterruptContext);
+typedef MINIPORT_ENABLE_INTERRUPT *MINIPORT_ENABLE_INTERRUPT_HANDLER;
+typedef BOOLEAN MINIPORT_SYNCHRONIZE_INTERRUPT(NDIS_HANDLE SynchronizeContext);
+typedef MINIPORT_SYNCHRONIZE_INTERRUPT *MINIPORT_SYNCHRONIZE_INTERRUPT_HANDLER;
+typedef enum _NDIS_INTERRUPT_TYPE { NDIS_CONNECT_LINE_BASED = 1, NDIS_CONNECT_MESSAGE_BASED } NDIS_INTERRUPT_TYPE, *PNDIS_INTERRUPT_TYPE;
+
+/* Message-signaled interrupts are not emulated (the 82540EM has none): dmalab never calls these. */
+typedef struct _NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS {
+    NDIS_OBJECT_HEADER Header;
+    MINIPORT_ISR_HANDLER InterruptHandler;
+    MINIPORT_INTERRUPT_DPC_HANDLER InterruptDpcHandler;
+    MINIPORT_DISABLE_INTERRUPT_HANDLER DisableInterruptHandler;
+    MINIPORT_ENABLE_INTERRUPT_HANDLER EnableInterruptHandler;
+    BOOLEAN MsiSupported;
+    BOOLEAN MsiSyncWithAllMessages;
+    PVOID MessageInterruptHandler;
+    PVOID MessageInterruptDpcHandler;
+    PVOID DisableMessageInterruptHandler;
+    PVOID EnableMessageInterruptHandler;
+    NDIS_INTERRUPT_TYPE InterruptType;
+    PVOID MessageInfoTable;
+} NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS, *PNDIS_MINIPORT_INTERRUPT_CHARACTERISTICS;
+#define NDIS_MINIPORT_INTERRUPT_REVISION_1 1
+#define NDIS_SIZEOF_MINIPORT_INTERRUPT_CHARACTERISTICS_REVISION_1 \
+    RTL_SIZEOF_THROUGH_FIELD(NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS, MessageInfoTable)
+
+/* NDIS_RECEIVE_THROTTLE_PARAMETERS: what MiniportInterruptDPC's ReceiveThrottleParameters points at. */
+typedef struct _NDIS_RECEIVE_THROTTLE_PARAMETERS {
+    ULONG MaxNblsToIndicate;
+    ULONG MoreNblsPending : 1;
+    ULONG Flags : 31;
+} NDIS_RECEIVE_THROTTLE_PARAMETERS, *PNDIS_RECEIVE_THROTTLE_PARAMETERS;
+#define NDIS_INDICATE_ALL_NBLS (~0UL)
+
+/* MDL helpers ("MmGetSystemAddressForMdlSafe macro", "NdisQueryMdl macro", "NdisAdjustMdlLength
+   macro"). The MDLs NDIS hands a miniport (NdisAllocateMdl, a protocol's buffers) describe
+   nonpaged memory and are mapped: MappedSystemVa is their system address. */
+#define MmGetSystemAddressForMdlSafe(Mdl, Priority) \
+    (((Mdl)->MdlFlags & (MDL_MAPPED_TO_SYSTEM_VA | MDL_SOURCE_IS_NONPAGED_POOL)) ? (Mdl)->MappedSystemVa : (PVOID)0)
+#define NdisQueryMdl(Mdl, VirtualAddress, Length, Priority) \
+    do { *(VirtualAddress) = MmGetSystemAddressForMdlSafe((Mdl), (Priority)); *(Length) = MmGetMdlByteCount(Mdl); } while (0)
+#define NdisAdjustMdlLength(Mdl, Length) ((Mdl)->ByteCount = (Length))
+#define NET_BUFFER_LIST_MINIPORT_RESERVED_SIZE 2
+
 /* ---- Register access (ndis.h "NdisReadRegisterUlong macro", wdm.h "READ_REGISTER_ULONG"):
         a volatile access to the mapped register window; dmalab sends it through the page tables
         to the device. ------------------------------------------------------------------------------ */
@@ -465,6 +560,10 @@ NDIS_STATUS NdisMSetMiniportAttributes(NDIS_HANDLE NdisMiniportAdapterHandle, PN
 void NdisMPauseComplete(NDIS_HANDLE MiniportAdapterHandle);
 void NdisMOidRequestComplete(NDIS_HANDLE MiniportAdapterHandle, PNDIS_OID_REQUEST OidRequest, NDIS_STATUS Status);
 
+/* The device objects and the resources of the adapter (any out parameter may be NULL). */
+void NdisMGetDeviceProperty(NDIS_HANDLE MiniportAdapterHandle, PDEVICE_OBJECT *PhysicalDeviceObject, PDEVICE_OBJECT *FunctionalDeviceObject,
+                            PDEVICE_OBJECT *NextDeviceObject, PCM_RESOURCE_LIST *AllocatedResources, PCM_RESOURCE_LIST *AllocatedResourcesTranslated);
+
 NDIS_STATUS NdisMMapIoSpace(PVOID *VirtualAddress, NDIS_HANDLE MiniportAdapterHandle, NDIS_PHYSICAL_ADDRESS PhysicalAddress, UINT Length);
 void NdisMUnmapIoSpace(NDIS_HANDLE MiniportAdapterHandle, PVOID VirtualAddress, UINT Length);
 ULONG NdisMGetBusData(NDIS_HANDLE NdisMiniportHandle, ULONG WhichSpace, ULONG Offset, PVOID Buffer, ULONG Length);
@@ -479,6 +578,44 @@ void NdisFreeMemoryWithTagPriority(NDIS_HANDLE NdisHandle, PVOID VirtualAddress,
 
 void NdisStallExecution(UINT MicrosecondsToStall);
 void NdisMSleep(ULONG MicrosecondsToSleep);
+
+/* The data path (ndis.h). */
+void NdisAllocateSpinLock(PNDIS_SPIN_LOCK SpinLock);
+void NdisFreeSpinLock(PNDIS_SPIN_LOCK SpinLock);
+void NdisAcquireSpinLock(PNDIS_SPIN_LOCK SpinLock);
+void NdisReleaseSpinLock(PNDIS_SPIN_LOCK SpinLock);
+void NdisDprAcquireSpinLock(PNDIS_SPIN_LOCK SpinLock);
+void NdisDprReleaseSpinLock(PNDIS_SPIN_LOCK SpinLock);
+
+NDIS_STATUS NdisMRegisterInterruptEx(NDIS_HANDLE MiniportAdapterHandle, NDIS_HANDLE MiniportInterruptContext,
+                                     PNDIS_MINIPORT_INTERRUPT_CHARACTERISTICS MiniportInterruptCharacteristics, PNDIS_HANDLE NdisInterruptHandle);
+void NdisMDeregisterInterruptEx(NDIS_HANDLE NdisInterruptHandle);
+BOOLEAN NdisMSynchronizeWithInterruptEx(NDIS_HANDLE NdisInterruptHandle, ULONG MessageId,
+                                        MINIPORT_SYNCHRONIZE_INTERRUPT_HANDLER SynchronizeFunction, PVOID SynchronizeContext);
+
+NDIS_STATUS NdisMRegisterScatterGatherDma(NDIS_HANDLE MiniportAdapterHandle, PNDIS_SG_DMA_DESCRIPTION DmaDescription,
+                                          PNDIS_HANDLE NdisMiniportDmaHandle);
+void NdisMDeregisterScatterGatherDma(NDIS_HANDLE NdisMiniportDmaHandle);
+void NdisMAllocateSharedMemory(NDIS_HANDLE MiniportAdapterHandle, ULONG Length, BOOLEAN Cached, PVOID *VirtualAddress,
+                               PNDIS_PHYSICAL_ADDRESS PhysicalAddress);
+void NdisMFreeSharedMemory(NDIS_HANDLE MiniportAdapterHandle, ULONG Length, BOOLEAN Cached, PVOID VirtualAddress,
+                           NDIS_PHYSICAL_ADDRESS PhysicalAddress);
+NDIS_STATUS NdisMAllocateSharedMemoryAsyncEx(NDIS_HANDLE MiniportDmaHandle, ULONG Length, BOOLEAN Cached, PVOID Context);
+ULONG NdisMGetDmaAlignment(NDIS_HANDLE MiniportAdapterHandle);
+NDIS_STATUS NdisMAllocateNetBufferSGList(NDIS_HANDLE NdisMiniportDmaHandle, PNET_BUFFER NetBuffer, PVOID Context, ULONG Flags,
+                                         PVOID ScatterGatherListBuffer, ULONG ScatterGatherListBufferSize);
+void NdisMFreeNetBufferSGList(NDIS_HANDLE NdisMiniportDmaHandle, PSCATTER_GATHER_LIST pSGL, PNET_BUFFER NetBuffer);
+
+NDIS_HANDLE NdisAllocateNetBufferListPool(NDIS_HANDLE NdisHandle, PNET_BUFFER_LIST_POOL_PARAMETERS Parameters);
+void NdisFreeNetBufferListPool(NDIS_HANDLE PoolHandle);
+PNET_BUFFER_LIST NdisAllocateNetBufferAndNetBufferList(NDIS_HANDLE PoolHandle, USHORT ContextSize, USHORT ContextBackFill, PMDL MdlChain,
+                                                       ULONG DataOffset, SIZE_T DataLength);
+void NdisFreeNetBufferList(PNET_BUFFER_LIST NetBufferList);
+PMDL NdisAllocateMdl(NDIS_HANDLE NdisHandle, PVOID VirtualAddress, UINT Length);
+void NdisFreeMdl(PMDL Mdl);
+void NdisMSendNetBufferListsComplete(NDIS_HANDLE MiniportAdapterHandle, PNET_BUFFER_LIST NetBufferLists, ULONG SendCompleteFlags);
+void NdisMIndicateReceiveNetBufferLists(NDIS_HANDLE MiniportAdapterHandle, PNET_BUFFER_LIST NetBufferLists, NDIS_PORT_NUMBER PortNumber,
+                                        ULONG NumberOfNetBufferLists, ULONG ReceiveFlags);
 
 #ifdef __cplusplus
 }

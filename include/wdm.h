@@ -348,6 +348,27 @@ typedef struct _CM_PARTIAL_RESOURCE_LIST {
     ULONG Count;
     CM_PARTIAL_RESOURCE_DESCRIPTOR PartialDescriptors[1];
 } CM_PARTIAL_RESOURCE_LIST, *PCM_PARTIAL_RESOURCE_LIST;
+
+typedef enum _INTERFACE_TYPE {
+    InterfaceTypeUndefined = -1,
+    Internal = 0,
+    Isa = 1,
+    Eisa = 2,
+    MicroChannel = 3,
+    TurboChannel = 4,
+    PCIBus = 5
+} INTERFACE_TYPE, *PINTERFACE_TYPE;
+
+typedef struct _CM_FULL_RESOURCE_DESCRIPTOR {
+    INTERFACE_TYPE InterfaceType;
+    ULONG BusNumber;
+    CM_PARTIAL_RESOURCE_LIST PartialResourceList;
+} CM_FULL_RESOURCE_DESCRIPTOR, *PCM_FULL_RESOURCE_DESCRIPTOR;
+
+typedef struct _CM_RESOURCE_LIST {
+    ULONG Count;
+    CM_FULL_RESOURCE_DESCRIPTOR List[1];
+} CM_RESOURCE_LIST, *PCM_RESOURCE_LIST;
 #pragma pack(pop)
 
 /* ---- Driver and device objects (wdm.h) ------------------------------------------------------ */
@@ -385,6 +406,36 @@ typedef struct _DRIVER_OBJECT {
 } DRIVER_OBJECT, *PDRIVER_OBJECT;
 
 /* ---- DMA (wdm.h, "DMA_ADAPTER structure", "DMA_OPERATIONS structure") ------------------------ */
+typedef enum _DMA_WIDTH { Width8Bits = 0, Width16Bits = 1, Width32Bits = 2, Width64Bits = 3, WidthNoWrap = 4, MaximumDmaWidth = 5 } DMA_WIDTH;
+typedef enum _DMA_SPEED { Compatible = 0, TypeA = 1, TypeB = 2, TypeC = 3, TypeF = 4, MaximumDmaSpeed = 5 } DMA_SPEED;
+#define DEVICE_DESCRIPTION_VERSION 0
+#define DEVICE_DESCRIPTION_VERSION1 1
+#define DEVICE_DESCRIPTION_VERSION2 2
+#define DEVICE_DESCRIPTION_VERSION3 3
+
+typedef struct _DEVICE_DESCRIPTION {
+    ULONG Version;
+    BOOLEAN Master;
+    BOOLEAN ScatterGather;
+    BOOLEAN DemandMode;
+    BOOLEAN AutoInitialize;
+    BOOLEAN Dma32BitAddresses;
+    BOOLEAN IgnoreCount;
+    BOOLEAN Reserved1;
+    BOOLEAN Dma64BitAddresses;
+    ULONG BusNumber;
+    ULONG DmaChannel;
+    INTERFACE_TYPE InterfaceType;
+    DMA_WIDTH DmaWidth;
+    DMA_SPEED DmaSpeed;
+    ULONG MaximumLength;
+    ULONG DmaPort;
+    ULONG DmaAddressWidth;
+    ULONG DmaControllerInstance;
+    ULONG DmaRequestLine;
+    PHYSICAL_ADDRESS DeviceAddress;
+} DEVICE_DESCRIPTION, *PDEVICE_DESCRIPTION;
+
 typedef struct _SCATTER_GATHER_ELEMENT {
     PHYSICAL_ADDRESS Address;
     ULONG Length;
@@ -446,6 +497,11 @@ typedef struct _DMA_OPERATIONS {
 } DMA_OPERATIONS, *PDMA_OPERATIONS;
 
 /* ---- Routines dmalab implements for C drivers -------------------------------------------- */
+
+/* The HAL's DMA adapter (wdm.h "IoGetDmaAdapter"). Of its DMA_OPERATIONS, dmalab fills
+   PutDmaAdapter, AllocateCommonBuffer, FreeCommonBuffer and GetDmaAlignment for C drivers;
+   the scatter/gather and map-register operations are NULL until their stage. */
+PDMA_ADAPTER IoGetDmaAdapter(PDEVICE_OBJECT PhysicalDeviceObject, PDEVICE_DESCRIPTION DeviceDescription, PULONG NumberOfMapRegisters);
 
 /* Pool (wdm.h, "ExAllocatePoolWithTag" and neighbours). A tag is a ULONG written as a reversed
    multi-character literal ('tseT' reads "Test" in a pool dump). */

@@ -101,7 +101,6 @@ export class Machine {
   /** The NIC's physical device object, as NdisMGetDeviceProperty hands it out. */
   readonly pdo: PhysicalDeviceObject
   /** True once a C driver is loaded (driver/c). */
-  private cDriver = false
   /** NDIS and the miniport, once one is loaded. */
   ndis: NdisHost | null = null
   /** The LAN's frames after MiniportHaltEx, and how many found the receiver off (as they should). */
@@ -231,21 +230,20 @@ export class Machine {
       return importMiniport(found.file, found.name).then((mod) => this.load(mod, found.name))
     }
     if (this.ndis !== null) throw new Error('a miniport is already loaded on this machine (one NIC, one driver)')
-    if (isCMiniport(miniport)) {
-      // A C driver's pointers are 32 bits: it runs on the x86 machine, its image and stack in
-      // this machine's kernel memory (driver/c/module.ts).
-      if (this.config.arch !== 'x86') throw new Error(`${miniport.cDriver.name} is a C driver: it runs on the 32-bit machine, createMachine({ arch: 'x86' })`)
-      this.cDriver = true
-      miniport = miniport.cDriver.bind(this.kernel)
-    }
-    if (typeof miniport?.default !== 'function') throw new TypeError('a miniport module needs a default export DriverEntry(ndis, registryPath)')
+    const cDriver = isCMiniport(miniport) ? miniport.cDriver : null
+    // A C driver's pointers are 32 bits: it runs on the x86 machine, its image and stack in
+    // this machine's kernel memory (driver/c/module.ts).
+    if (cDriver !== null && this.config.arch !== 'x86') throw new Error(`${cDriver.name} is a C driver: it runs on the 32-bit machine, createMachine({ arch: 'x86' })`)
+    if (cDriver === null && typeof miniport?.default !== 'function') throw new TypeError('a miniport module needs a default export DriverEntry(ndis, registryPath)')
     createDeviceObject(this.kernel, this.dmaVerifier, this.pdo)
     const host = new NdisHost({ kernel: this.kernel, clock: this.clock, hal: this.hal, caller: this.caller, nic: this.nic, wire: this.wire, pdo: this.pdo, seed: this.config.seed }, name ?? 'miniport')
     this.ndis = host
+    // The C driver is bound to this machine's kernel and to NDIS's pools, whose blocks hold the NBLs it sees.
+    const module = cDriver === null ? miniport : cDriver.bind(this.kernel, host.nbls)
     host.runUntil = (done, ns) => this.runUntil(done, ns)
     // From now on every device access is checked against the live DMA mappings.
     this.nic.dma.observer = { onAccess: (requester, logical, pa, length, access) => this.dmaVerifier.deviceAccess(requester, logical, pa, length, access) }
-    this.step(() => host.start(miniport))
+    this.step(() => host.start(module))
     return this.loaded()
   }
 
@@ -279,7 +277,6 @@ export class Machine {
 
   private sendFrames(options: TrafficOptions): void {
     const host = this.requireDriver('traffic.send')
-    this.refuseCTraffic('traffic.send')
     const count = checkCount(options.count)
     const size = frameSize(options.size)
     this.step(() => {
@@ -290,7 +287,6 @@ export class Machine {
 
   private receiveFrames(options: TrafficOptions): void {
     this.requireDriver('traffic.receive')
-    this.refuseCTraffic('traffic.receive')
     const count = checkCount(options.count)
     const size = frameSize(options.size)
     this.step(() => {
@@ -355,14 +351,6 @@ export class Machine {
         break
       }
     }
-  }
-
-  /**
-   * NET_BUFFER_LISTs do not live in emulated memory yet, and a C driver can only take them there
-   * (docs/DESIGN-c-drivers.md): until they do, a C miniport carries no traffic.
-   */
-  private refuseCTraffic(what: string): void {
-    if (this.cDriver) throw new Error(`${what}: C miniports cannot be sent frames yet (their NET_BUFFER_LIST path is the next stage); run them without traffic`)
   }
 
   private requireDriver(what: string): NdisHost {

@@ -26,6 +26,8 @@ export const CTX = {
   lastTxClean: 44,
   stalledChecks: 48,
   multicastCount: 52,
+  /** MiniportPnPEventNotify said the NIC was surprise-removed: its registers are gone. */
+  removed: 56,
   txOk: 64,
   rxOk: 72,
   txErrors: 80,

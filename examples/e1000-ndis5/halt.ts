@@ -14,12 +14,21 @@ export function halt(driver: Driver, context: unknown): void {
   const a = adapterOf(driver, context)
   const ndis = a.ndis
   set(a, CTX.halting, 1)
-  stopDevice(a)
+  if (get(a, CTX.removed) === 0) stopDevice(a)
   ndis.NdisAcquireSpinLock(a.lock!)
   const aborted = abortTransmits(a)
   ndis.NdisReleaseSpinLock(a.lock!)
   completeSends(a, aborted, ndis.NDIS_STATUS_REQUEST_ABORTED)
   release(a)
+}
+
+/**
+ * MiniportPnPEventNotify (PASSIVE_LEVEL): after a surprise removal the NIC's registers are gone,
+ * so halt must not touch them; a change of power source needs nothing from a wired NIC.
+ */
+export function pnpEventNotify(driver: Driver, context: unknown, event: number): void {
+  const a = driver.adapters.get(context as number)
+  if (a !== undefined && event === a.ndis.NdisDevicePnPEventSurpriseRemoved) set(a, CTX.removed, 1)
 }
 
 /** MiniportShutdown: the system is going down; the NIC must stop its DMA, nothing is freed. */

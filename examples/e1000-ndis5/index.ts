@@ -9,13 +9,13 @@
 import type { NdisApi } from '../../src/ndis/api.js'
 import type { NDIS_MINIPORT_CHARACTERISTICS } from '../../src/ndis/v5/types.js'
 import type { Driver, Hooks } from './adapter.js'
-import { halt, shutdown } from './halt.js'
+import { halt, pnpEventNotify, shutdown } from './halt.js'
 import { miniportInitialize } from './init.js'
 import { checkForHang, disableInterrupt, enableInterrupt, handleInterrupt, isr, reset } from './interrupt.js'
 import { defaultHooks } from './memory.js'
 import { queryInformation, setInformation } from './oid.js'
 import { returnPacket } from './receive.js'
-import { sendPackets } from './send.js'
+import { cancelSendPackets, sendPackets } from './send.js'
 
 /** sizeof(NDIS51_MINIPORT_CHARACTERISTICS) on x64 (ndis.h). */
 const NDIS51_CHARACTERISTICS_BYTES = 0xf0
@@ -52,5 +52,7 @@ function characteristics(driver: Driver): NDIS_MINIPORT_CHARACTERISTICS {
     SendPacketsHandler: (context, packets, count) => sendPackets(driver, context, packets, count),
     ReturnPacketHandler: (context, packet) => returnPacket(driver, context, packet),
     AdapterShutdownHandler: (context) => shutdown(driver, context),
+    CancelSendPacketsHandler: (context, cancelId) => cancelSendPackets(driver, context, cancelId),
+    PnPEventNotifyHandler: (context, event) => pnpEventNotify(driver, context, event),
   }
 }

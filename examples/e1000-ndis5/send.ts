@@ -166,6 +166,27 @@ export function finishRecord(a: Adapter, record: TxPacket): void {
   if (record.slot >= 0) a.freeSlots.push(record.slot)
 }
 
+/**
+ * MiniportCancelSendPackets (IRQL <= DISPATCH_LEVEL): packets still queued with this cancel ID go
+ * back with NDIS_STATUS_REQUEST_ABORTED; those on the ring are the NIC's and complete when it is
+ * done with them.
+ */
+export function cancelSendPackets(driver: Driver, context: unknown, cancelId: unknown): void {
+  const a = adapterOf(driver, context)
+  const ndis = a.ndis
+  const cancelled: NDIS_PACKET[] = []
+  ndis.NdisAcquireSpinLock(a.lock!)
+  const keep = a.txQueue.filter((p) => {
+    if (ndis.NDIS_GET_PACKET_CANCEL_ID(p) !== cancelId) return true
+    cancelled.push(p)
+    return false
+  })
+  a.txQueue.length = 0
+  a.txQueue.push(...keep)
+  ndis.NdisReleaseSpinLock(a.lock!)
+  completeSends(a, cancelled, ndis.NDIS_STATUS_REQUEST_ABORTED)
+}
+
 /** Completes packets to NDIS (lock not held). */
 export function completeSends(a: Adapter, packets: readonly NDIS_PACKET[], status: number): void {
   for (const p of packets) a.ndis.NdisMSendComplete(a.handle, p, status)

@@ -6,6 +6,7 @@ import type { NdisApi } from '../../src/ndis/api.js'
 import type { MDL, NdisHandle, NDIS_SPIN_LOCK, NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import { DESC_SIZE } from './hw.js'
 import type { AdapterMemory } from './memory.js'
+import type { OffloadState } from './offload.js'
 import type { RxBlock } from './rx-blocks.js'
 
 /**
@@ -28,6 +29,8 @@ export interface TxPacket {
   sgl: SCATTER_GATHER_LIST | null
   /** Index of the packet's last descriptor: its DD bit says the packet is done. */
   lastDescriptor: number
+  /** TCP payload bytes of a large send (0 for any other), reported when it completes. */
+  lsoPayload: number
 }
 
 
@@ -82,6 +85,8 @@ export interface Adapter {
   halting: boolean
   linkUp: boolean
   packetFilter: number
+  /** Task offload services on now (offload.ts). */
+  offload: OffloadState
 }
 
 /**

@@ -31,6 +31,7 @@ export const REG = {
   GPRC: 0x4074,
   GPTC: 0x4080,
   RNBC: 0x40a0,
+  RXCSUM: 0x5000,
   MTA: 0x5200,
   RAL0: 0x5400,
   RAH0: 0x5404,
@@ -80,6 +81,28 @@ export const TXD_CMD_RS = 0x08
 export const TXD_STA_DD = 0x01
 export const RXD_STA_DD = 0x01
 export const RXD_STA_EOP = 0x02
+/** Receive status (3.2.3.1): ignore checksum indication, TCP/UDP and IP checksums checked. */
+export const RXD_STA_IXSM = 0x04
+export const RXD_STA_TCPCS = 0x20
+export const RXD_STA_IPCS = 0x40
+/** Receive errors (3.2.3.2): TCP/UDP checksum, IP checksum, receive data error. */
+export const RXD_ERR_TCPE = 0x20
+export const RXD_ERR_IPE = 0x40
+export const RXD_ERR_RXE = 0x80
+
+/** Extended descriptors (3.3.6, 3.3.7): DEXT and TSE in the command byte, DTYP 0001b for data. */
+export const TXD_CMD_DEXT = 0x20
+export const TXD_CMD_TSE = 0x04
+export const TXD_DTYP_DATA = 0x1 << 20
+/** Context descriptor TUCMD: TCP (else UDP), IPv4, segmentation. Data descriptor POPTS: IP, TCP/UDP checksums. */
+export const TUCMD_TCP = 0x01
+export const TUCMD_IP = 0x02
+export const TUCMD_TSE = 0x04
+export const POPTS_IXSM = 0x01
+export const POPTS_TXSM = 0x02
+/** RXCSUM (0x5000): IP and TCP/UDP receive checksum offload. */
+export const RXCSUM_IPOFLD = 0x100
+export const RXCSUM_TUOFLD = 0x200
 
 /** Receive buffers are 2 KiB (RCTL.BSIZE = 00): one full frame each. */
 export const RX_BUFFER_SIZE = 2048

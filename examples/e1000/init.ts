@@ -9,8 +9,9 @@ import type { NdisHandle, NDIS_MINIPORT_INIT_PARAMETERS } from '../../src/ndis/t
 import { RING_SIZES, STATS_SIZE, TAG, TX_TABLE_ENTRY, RX_TABLE_ENTRY, ring, readReg, writeReg, type Adapter } from './adapter.js'
 import {
   CTRL_SLU, DESC_ADDR_HI, DESC_ADDR_LO, IMS_ENABLE, ITR_COALESCE, RAH_AV, RCTL_BAM, RCTL_BSIZE_2048,
-  RCTL_EN, RCTL_SECRC, REG, RX_BUFFER_SIZE, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
+  RCTL_EN, RCTL_SECRC, REG, RX_BUFFER_SIZE, RXCSUM_IPOFLD, RXCSUM_TUOFLD, STATUS_LU, TCTL_CT_COLD, TCTL_EN, TCTL_PSP,
 } from './hw.js'
+import { offloadAttributes } from './offload.js'
 import { interruptDpc, isr } from './interrupt.js'
 import { release } from './halt.js'
 import type { AdapterMemory } from './memory.js'
@@ -26,6 +27,7 @@ export function newAdapter(ndis: NdisApi, handle: NdisHandle, memory: AdapterMem
     rxRing: 0, rxRingLogical: 0, rxCount: 0, rxTable: 0, rxBlocks: [], rxNbls: [], rxMdls: [],
     rxNext: 0, rxIndicated: 0, rxTail: 0, pendingIcr: 0,
     paused: true, pausing: false, halting: false, linkUp: false, packetFilter: 0,
+    offload: { txChecksum: true, rxChecksum: true, lso: true },
   }
 }
 
@@ -97,6 +99,9 @@ function setUp(a: Adapter, params: NDIS_MINIPORT_INIT_PARAMETERS): number {
     CurrentMacAddress: a.mac,
     SupportedPacketFilters: ndis.NDIS_PACKET_TYPE_DIRECTED | ndis.NDIS_PACKET_TYPE_BROADCAST | ndis.NDIS_PACKET_TYPE_MULTICAST,
   })
+  if (status !== ndis.NDIS_STATUS_SUCCESS) return status
+  // What the NIC can offload (offload.ts); the default configuration has everything on.
+  status = ndis.NdisMSetMiniportAttributes(a.handle, offloadAttributes(ndis))
   if (status !== ndis.NDIS_STATUS_SUCCESS) return status
 
   startDevice(a)
@@ -187,6 +192,8 @@ function startDevice(a: Adapter): void {
   // All but one descriptor to the hardware: head == tail means empty.
   a.rxTail = a.rxCount - 1
   writeReg(a, REG.RDT, a.rxTail)
+  // Receive checksum offload (3.2.9), written while the receiver is off.
+  writeReg(a, REG.RXCSUM, RXCSUM_IPOFLD | RXCSUM_TUOFLD)
   writeReg(a, REG.RCTL, RCTL_EN | RCTL_BAM | RCTL_BSIZE_2048 | RCTL_SECRC)
 
   writeReg(a, REG.ITR, ITR_COALESCE)

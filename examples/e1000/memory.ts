@@ -10,13 +10,13 @@ import type { NET_BUFFER, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import { TAG, type Adapter } from './adapter.js'
 import { processSGList, type SendContext } from './send.js'
 import { onSharedMemoryAllocated } from './receive.js'
+import { LSO_MAX_HEADER, LSO_MAX_OFFLOAD_SIZE } from './offload.js'
 
 /** No limit on where the driver's own tables may live (NDIS_PHYSICAL_ADDRESS_CONST(-1, -1)). */
 export const ANY_ADDRESS = -1
 
-/** NDIS_SG_DMA_DESCRIPTION.MaximumPhysicalMapping: the most one packet may need mapped at once
- * (a 1514-byte frame needs far less; the DMA adapter gets map registers for this much). */
-export const MAXIMUM_PHYSICAL_MAPPING = 16 * 1024
+/** NDIS_SG_DMA_DESCRIPTION.MaximumPhysicalMapping: the most one packet needs mapped, a large send (offload.ts). */
+export const MAXIMUM_PHYSICAL_MAPPING = LSO_MAX_OFFLOAD_SIZE + LSO_MAX_HEADER
 
 export interface AdapterMemory {
   /** The statistics block, zeroed; its VA, or 0 when there is no memory. */

@@ -1,6 +1,7 @@
 // MiniportOidRequest: the few OIDs a protocol asks an Ethernet miniport for.
 import type { NDIS_OID_REQUEST } from '../../src/ndis/types.js'
 import { STAT, type Adapter } from './adapter.js'
+import { setOffloadParameters } from './offload.js'
 
 export function oidRequest(a: Adapter, request: NDIS_OID_REQUEST): number {
   const ndis = a.ndis
@@ -36,6 +37,11 @@ export function oidRequest(a: Adapter, request: NDIS_OID_REQUEST): number {
       default:
         return ndis.NDIS_STATUS_NOT_SUPPORTED
     }
+  }
+  if (data.Oid === ndis.OID_TCP_OFFLOAD_PARAMETERS) {
+    const status = setOffloadParameters(a, data.InformationBuffer, data.InformationBufferLength)
+    if (status === ndis.NDIS_STATUS_SUCCESS) data.BytesRead = data.InformationBufferLength
+    return status
   }
   if (data.Oid === ndis.OID_GEN_CURRENT_PACKET_FILTER) {
     if (data.InformationBufferLength < 4) {

@@ -1,10 +1,14 @@
 // Transmit: MiniportSendNetBufferLists queues the NBLs; each NET_BUFFER is mapped (for the
 // e1000, NdisMAllocateNetBufferSGList; see memory.ts), and ProcessSGList writes one descriptor
-// per S/G element. The device is told once per batch (one TDT write). Completions are reaped
-// in the DPC.
+// per S/G element — legacy descriptors for a plain send, a TCP/IP context descriptor and data
+// descriptors for one that asks for checksum or large send offload (offload.ts). The device is
+// told once per batch (one TDT write). Completions are reaped in the DPC.
 import type { NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import { NBL_NBS_LEFT, NBL_NEXT_NB, TX_TABLE_ENTRY, bumpStat, STAT, writeReg, type Adapter, type TxPacket } from './adapter.js'
-import { DESC_ADDR_HI, DESC_ADDR_LO, DESC_LENGTH, DESC_SIZE, REG, TXD_CMD, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_STA, TXD_STA_DD } from './hw.js'
+import {
+  DESC_ADDR_HI, DESC_ADDR_LO, DESC_LENGTH, DESC_SIZE, REG, TXD_CMD, TXD_CMD_DEXT, TXD_CMD_EOP, TXD_CMD_IFCS, TXD_CMD_RS, TXD_CMD_TSE, TXD_DTYP_DATA, TXD_STA, TXD_STA_DD,
+} from './hw.js'
+import { NO_TASK, completeLargeSend, sendTask, writeContext, type SendTask } from './offload.js'
 
 /** What ProcessSGList needs to know about the packet being mapped. */
 export interface SendContext {
@@ -22,6 +26,8 @@ export interface SendContext {
    * A list from GetScatterGatherList at CurrentMdl + CurrentMdlOffset starts at the data (0).
    */
   skip: number
+  /** The offload the send asks for (offload.ts). */
+  task: SendTask
 }
 
 export function sendNetBufferLists(a: Adapter, nbls: NET_BUFFER_LIST, _port: number, sendFlags: number): void {
@@ -69,11 +75,13 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
     const nbl = a.txQueue[0]!
     let nb = (nbl.MiniportReserved[NBL_NEXT_NB] ?? null) as NET_BUFFER | null
     while (nb !== null) {
-      const reserve = Math.ceil(nb.DataLength / 4096) + 1
+      const task = nb === nbl.FirstNetBuffer ? sendTask(a, nbl, nb) : NO_TASK
+      // A context descriptor and, for a large send, the header in a descriptor of its own.
+      const reserve = Math.ceil(nb.DataLength / 4096) + 1 + (task.kind === 'none' ? 0 : 2)
       // Keep one descriptor unused: head == tail means an empty ring, never a full one.
       if (a.txFree - reserve < 1) break
       a.txFree -= reserve
-      const ctx: SendContext = { adapter: a, nbl, nb, reserved: reserve, inline: true, skip: 0 }
+      const ctx: SendContext = { adapter: a, nbl, nb, reserved: reserve, inline: true, skip: 0, task }
       const status = a.memory.mapTransmit(a, nb, ctx)
       ctx.inline = false
       if (status !== ndis.NDIS_STATUS_SUCCESS) {
@@ -99,7 +107,9 @@ export function drainQueue(a: Adapter): NET_BUFFER_LIST | null {
 
 /**
  * ProcessSGList (DISPATCH_LEVEL): one descriptor per element of the packet's data (the list's
- * first `skip` bytes are not the packet's), EOP and RS on the last.
+ * first `skip` bytes are not the packet's), EOP and RS on the last. A send with an offload task
+ * starts with its context descriptor and uses data descriptors; a large send's headers get a
+ * descriptor of their own, as the manual recommends (3.5.6).
  */
 export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCATTER_GATHER_LIST, context: unknown): void {
   const ctx = context as SendContext
@@ -109,9 +119,12 @@ export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCAT
   let first = 0
   let offset = ctx.skip
   while (first < sgl.NumberOfElements && offset >= sgl.Elements[first]!.Length) offset -= sgl.Elements[first++]!.Length
-  const n = sgl.NumberOfElements - first
+  const task = ctx.task
+  const split = task.kind === 'lso' && sgl.NumberOfElements > first && sgl.Elements[first]!.Length - offset > task.hdrlen
+  const n = sgl.NumberOfElements - first + (split ? 1 : 0)
+  const extra = task.kind === 'none' ? 0 : 1
   a.txFree += ctx.reserved
-  if (n <= 0 || n + 1 > a.txFree) {
+  if (sgl.NumberOfElements - first <= 0 || n + extra + 1 > a.txFree) {
     // Cannot happen with the reservation above; if it does, drop the packet rather than overrun.
     a.memory.unmapTransmit(a, sgl, ctx.nb)
     ctx.nbl.Status = a.ndis.NDIS_STATUS_RESOURCES
@@ -120,27 +133,48 @@ export function processSGList(_deviceObject: unknown, _reserved: null, sgl: SCAT
     return
   }
   let index = a.txNext
+  let popts = 0
+  if (task.kind !== 'none') {
+    popts = writeContext(a, index, task)
+    m.write32(a.txTable + index * TX_TABLE_ENTRY + 4, 0)
+    index = (index + 1) % a.txCount
+  }
+  const dcmd = task.kind === 'none' ? TXD_CMD_IFCS : TXD_CMD_DEXT | TXD_CMD_IFCS | (task.kind === 'lso' ? TXD_CMD_TSE : 0)
+  let element = first
+  let within = offset
   for (let i = 0; i < n; i++) {
-    const e = sgl.Elements[first + i]!
-    const address = e.Address + (i === 0 ? offset : 0)
-    const length = e.Length - (i === 0 ? offset : 0)
+    const e = sgl.Elements[element]!
+    const address = e.Address + within
+    const length = split && i === 0 ? (task as { hdrlen: number }).hdrlen : e.Length - within
+    if (split && i === 0) within += length
+    else {
+      element++
+      within = 0
+    }
     const d = a.txRing + index * DESC_SIZE
+    const last = i === n - 1
+    const cmd = dcmd | (last ? TXD_CMD_EOP | TXD_CMD_RS : 0)
     m.write32(d + DESC_ADDR_LO, address >>> 0)
     m.write32(d + DESC_ADDR_HI, Math.floor(address / 4294967296))
-    m.write32(d + DESC_LENGTH, length & 0xffff) // length u16, CSO 0, CMD set below
-    const last = i === n - 1
-    m.write8(d + TXD_CMD, TXD_CMD_IFCS | (last ? TXD_CMD_EOP | TXD_CMD_RS : 0))
-    m.write32(d + TXD_STA, 0)
+    if (task.kind === 'none') {
+      m.write32(d + DESC_LENGTH, length & 0xffff) // length u16, CSO 0, CMD set below
+      m.write8(d + TXD_CMD, cmd)
+      m.write32(d + TXD_STA, 0)
+    } else {
+      // Data descriptor (3.3.7): DTALEN 19:0, DTYP 0001b, DCMD; POPTS in the first one only.
+      m.write32(d + DESC_LENGTH, ((length & 0xf_ffff) | TXD_DTYP_DATA | (cmd << 24)) >>> 0)
+      m.write32(d + TXD_STA, i === 0 ? popts << 8 : 0)
+    }
     m.write32(a.txTable + index * TX_TABLE_ENTRY + 4, last ? 1 : 0)
     if (last) {
-      const packet: TxPacket = { nbl: ctx.nbl, nb: ctx.nb, sgl, lastDescriptor: index }
+      const packet: TxPacket = { nbl: ctx.nbl, nb: ctx.nb, sgl, lastDescriptor: index, lsoPayload: task.kind === 'lso' ? task.payload : 0 }
       a.txPackets[index] = packet
       m.write32(a.txTable + index * TX_TABLE_ENTRY, index + 1)
       m.write32(a.txTable + index * TX_TABLE_ENTRY + 8, ctx.nb.DataLength)
     }
     index = (index + 1) % a.txCount
   }
-  a.txFree -= n
+  a.txFree -= n + extra
   a.txNext = index
   // Mapped after the mapping call returned: nobody else will ring the doorbell.
   if (!ctx.inline) writeReg(a, REG.TDT, a.txNext)
@@ -171,6 +205,7 @@ export function reapTransmits(a: Adapter): NET_BUFFER_LIST | null {
     a.txFree += descriptors
     if (packet === null || packet === undefined) continue
     if (packet.sgl !== null) a.memory.unmapTransmit(a, packet.sgl, packet.nb)
+    if (packet.lsoPayload > 0) completeLargeSend(a, packet.nbl, packet.lsoPayload)
     bumpStat(a, STAT.txOk)
     if (finishNb(a, packet.nbl)) {
       packet.nbl.Next = done

@@ -60,16 +60,10 @@ async function miniportFor(o: CliOptions): Promise<Target> {
   return { ...target, wasm }
 }
 
-/**
- * A C driver runs on the 32-bit machine, and without traffic until NET_BUFFER_LISTs live in
- * emulated memory (docs/DESIGN-c-drivers.md): what the command line asks of one is checked here.
- */
+/** A C driver runs on the 32-bit machine (its pointers are 32 bits): --arch x86 is its default. */
 function forCDriver(o: CliOptions): void {
   if (o.machine.arch === 'x64') throw new UsageError('C drivers run on the 32-bit machine: --arch x86 (the default for them)')
-  if ((o.packetsGiven && o.packets > 0) || o.rx > 0) throw new UsageError('C miniports cannot be sent frames yet: run them with --packets 0 (and no --rx)')
   o.machine = { ...o.machine, arch: 'x86' }
-  o.packets = 0
-  o.packetsGiven = true
 }
 
 function loadUsageError(name: string, error: unknown): unknown {

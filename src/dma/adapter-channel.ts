@@ -88,7 +88,7 @@ function run(adapter: AdapterState, deviceObject: unknown, count: number, routin
 /** Gives a file's registers back; registers still mapped are 0xE6/0x10 and are unmapped first. */
 export function freeRegisters(file: MapRegisterFile, routine: string): void {
   if (file.used > 0) {
-    dmaViolation(file.adapter.platform.kernel, 'map-register-misuse', [DMA_VIOLATION.freedWhileMapped, file.used, 0, 0], `${routine} with ${file.used} map registers still mapped: call FlushAdapterBuffers for every MapTransfer first (0xE6/0x10)`)
+    dmaViolation(file.adapter.platform.kernel, 'map-register-leak', [DMA_VIOLATION.freedWhileMapped, file.used, 0, 0], `${routine} with ${file.used} map registers still mapped: call FlushAdapterBuffers for every MapTransfer first (0xE6/0x10)`)
   }
   file.release()
 }

@@ -7,7 +7,7 @@
 // deterministic up to it.
 import { Random } from '../hw/random.js'
 import { globToRegExp } from './glob.js'
-import { PARTIAL_ROUTINES } from './routines.js'
+import { isPartialRoutine } from './routines.js'
 import type { FaultPhase, FaultSpec } from './spec.js'
 
 export type CallPhase = FaultPhase | 'boot'
@@ -124,7 +124,7 @@ export class FaultInjector {
       s.matches++
       if (this.selects(s) && decision === 'pass') {
         s.failures++
-        decision = s.spec.partial && PARTIAL_ROUTINES.includes(call.routine) ? 'partial' : 'fail'
+        decision = s.spec.partial && isPartialRoutine(call.routine) ? 'partial' : 'fail'
         by = s
       }
     }

@@ -13,7 +13,7 @@ import { LOOKASIDE_MINIMUM_BLOCK_SIZE } from './lookaside.js'
 import { mmRoutines } from './mm-api.js'
 import {
   EX_POOL_PRIORITY, KPROCESSOR_MODE, LOCK_OPERATION, MDL_FLAGS, MEMORY_CACHING_TYPE, MM_ALLOCATE_FLAGS,
-  MM_PAGE_PRIORITY, NTSTATUS, POOL_FLAG, POOL_MODIFIERS, POOL_TYPE,
+  MM_PAGE_PRIORITY, NTSTATUS, PAGE_PROTECTION, POOL_FLAG, POOL_MODIFIERS, POOL_TYPE,
 } from './wdm.js'
 
 /** The constants of wdm.h a driver needs with these routines. */
@@ -27,6 +27,7 @@ export const KERNEL_CONSTANTS = {
   ...MM_ALLOCATE_FLAGS,
   ...MM_PAGE_PRIORITY,
   ...LOCK_OPERATION,
+  ...PAGE_PROTECTION,
   ...KPROCESSOR_MODE,
   ...NTSTATUS,
   PASSIVE_LEVEL,

@@ -6,13 +6,13 @@
 // Call sites. Capturing one is a V8 stack walk: ~1.5 µs one frame deep, ~6 µs from inside the
 // API, tens of µs from deep in a DPC (measured: bench/probes/site-cost.ts). That is nothing at
 // initialization and far too much per packet, so routines drivers call per packet
-// (faults/routines.ts PER_PACKET_ROUTINES) capture their first 16 calls and then the calls
+// (the perPacket column of faults/routines.ts) capture their first 16 calls and then the calls
 // numbered by powers of two; an unsampled call carries its routine's most recent sampled
 // site, marked `sampled`, which in practice is exact (a driver allocates its per-packet
 // resources from one or two places). When the fault policy needs sites (a `site=` term, a
 // sweep enumerating calls), every call captures.
 import { FaultInjector, type FaultDecision } from '../faults/injector.js'
-import { PER_PACKET_ROUTINES } from '../faults/routines.js'
+import { isPerPacketRoutine, type AllocationRoutine } from '../faults/routines.js'
 import type { Clock } from '../hw/clock.js'
 import { captureSite, resolveSite, stackOf, type SiteToken } from './sites.js'
 import type { Phase } from './kernel.js'
@@ -64,10 +64,10 @@ export class DriverCalls {
    * Called once at the entry of a driver-facing allocation routine, with its WDK name, the
    * size asked for and the tag (reading order) when it has one.
    */
-  allocation(routine: string, size: number, tag?: string): AllocationContext {
+  allocation(routine: AllocationRoutine, size: number, tag?: string): AllocationContext {
     const needsSites = this.injector.needsSites || this.captureStacks
     // The common per-packet case: nothing to decide, the routine's shared sampled context.
-    if (this.injector.inert && !needsSites && this.captureSites && PER_PACKET_ROUTINES.includes(routine)) {
+    if (this.injector.inert && !needsSites && this.captureSites && isPerPacketRoutine(routine)) {
       const r = this.sampled(routine)
       return r.site !== undefined && !r.site.sampled ? { fail: false, partial: false, site: r.site } : r.context
     }
@@ -96,7 +96,7 @@ export class DriverCalls {
   }
 
   private site(routine: string, always: boolean): CallSite | undefined {
-    if (always || !PER_PACKET_ROUTINES.includes(routine)) return { token: captureSite(), sampled: false }
+    if (always || !isPerPacketRoutine(routine)) return { token: captureSite(), sampled: false }
     return this.sampled(routine).site
   }
 

@@ -13,6 +13,7 @@ import type { MDL } from './mdl.js'
 import { siteHere } from './sites.js'
 import { hasLetterOrDigit, tagName, tagValue, type PoolTag } from './tags.js'
 import { NTSTATUS, NtStatusError, POOL_FLAG, POOL_MODIFIERS, POOL_TYPE, decodePoolType } from './wdm.js'
+import type { AllocationRoutine } from '../faults/routines.js'
 
 const TWO_POW_32 = 2 ** 32
 /** ExAllocatePool's tag: 'enoN', "None" in a dump. */
@@ -67,7 +68,7 @@ export function exRoutines(k: Kernel) {
   }
 
   /** The shared path of the ExAllocatePool* routines (S08, S09-S11, S20-S22). */
-  function allocate(routine: string, poolType: number, bytes: number, tag: number, request: PoolRequest): number {
+  function allocate(routine: AllocationRoutine, poolType: number, bytes: number, tag: number, request: PoolRequest): number {
     k.log.throwIfStopped()
     const ctx = k.calls.allocation(routine, bytes, tagName(tag))
     const info = decodePoolType(poolType)
@@ -126,7 +127,7 @@ export function exRoutines(k: Kernel) {
     k.lookaside.initialize(head, paged, { allocate: allocateFn ?? null, free: freeFn ?? null, flags, size: toBytes(routine, size), tag: toTag(routine, tag), depth }, routine)
   }
 
-  function allocateFromLookaside(routine: string, paged: boolean, head: number): number {
+  function allocateFromLookaside(routine: AllocationRoutine, paged: boolean, head: number): number {
     k.log.throwIfStopped()
     const list = k.lookaside.at(head)
     const ctx = k.calls.allocation(routine, list?.size ?? 0, list === undefined ? undefined : tagName(list.tag))

@@ -25,6 +25,7 @@ import { MdlService } from './mdl.js'
 import { MdlPages } from './mdl-pages.js'
 import { MappingAddresses } from './mapping-address.js'
 import { LookasideLists } from './lookaside.js'
+import { IoSpace } from './io-space.js'
 import { checkLeaks, type LeakSummary } from './leaks.js'
 import { CpuTime } from './cpu-time.js'
 
@@ -91,6 +92,8 @@ export class Kernel {
   readonly lookaside: LookasideLists
   /** Virtual time driver code spends waiting on the bus or stalling, and the handler watchdog. */
   readonly cpuTime: CpuTime
+  /** MmMapIoSpace[Ex] mappings (io-space.ts). */
+  readonly ioSpace: IoSpace
   irql: Irql = PASSIVE_LEVEL
   phase: Phase = 'boot'
 
@@ -114,6 +117,7 @@ export class Kernel {
     this.mdlPages = new MdlPages(this, this.mdl)
     this.mappingAddresses = new MappingAddresses(this, this.mdl)
     this.lookaside = new LookasideLists(this)
+    this.ioSpace = new IoSpace(this)
   }
 
   /**

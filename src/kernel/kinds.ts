@@ -198,6 +198,7 @@ export const FINDING_KINDS = {
   'reserved-mapping-misuse': {
     severity: 'fatal', leak: false,
     bugchecks: [
+      bc(BUGCHECK.SYSTEM_PTE_MISUSE, 0x400, ['0x400', 'base address of the I/O space mapping', 'number of pages to be freed', '0'], 'MmUnmapIoSpace of a range that is not an I/O space mapping'),
       bc(BUGCHECK.SYSTEM_PTE_MISUSE, 0x101, ['0x101', 'first mapping address', 'caller\'s tag', 'owner\'s tag'], 'MmFreeMappingAddress with another tag'),
       bc(BUGCHECK.SYSTEM_PTE_MISUSE, 0x102, ['0x102', 'first mapping address', 'caller\'s tag', 'reserved'], 'MmFreeMappingAddress of a range that is not reserved'),
       bc(BUGCHECK.SYSTEM_PTE_MISUSE, 0x103, ['0x103', 'address of the mapping', 'caller\'s tag', 'mappings in the range'], 'MmFreeMappingAddress while pages are still mapped there'),
@@ -209,7 +210,7 @@ export const FINDING_KINDS = {
       bc(BUGCHECK.SYSTEM_PTE_MISUSE, 0x10a, ['0x10A', 'first mapping address', 'mappings in the range', 'mappings to unmap'], 'MmUnmapReservedMapping with an MDL spanning more pages than are mapped'),
       bc(BUGCHECK.SYSTEM_PTE_MISUSE, 0x10c, ['0x10C', 'first mapping address', 'caller\'s tag', 'number of mappings to unmap'], 'MmUnmapReservedMapping with an MDL spanning fewer pages than are mapped'),
     ],
-    summary: 'MmAllocateMappingAddress ranges used against their rules (SYSTEM_PTE_MISUSE)',
+    summary: 'MmAllocateMappingAddress ranges or MmMapIoSpace mappings used against their rules (SYSTEM_PTE_MISUSE)',
   },
   'init-only-call': {
     severity: 'violation', leak: false,
@@ -244,6 +245,7 @@ export const FINDING_KINDS = {
       bc(C4, 0x7d, ['0x7D', 'MDL address', 'MDL flags', '0'], 'MmUnlockPages of nonpaged pool'),
       bc(C4, 0x7f, ['0x7F', 'current IRQL', 'MDL address', 'MDL flags'], 'MmBuildMdlForNonPagedPool on paged memory'),
       bc(C4, 0x82, ['0x82', 'MDL address', 'MDL flags', '0'], 'MmMapLockedPagesSpecifyCache with BugCheckOnFailure TRUE'),
+      bc(C4, 0x83, ['0x83', 'start of the physical range to map', 'number of bytes to map', 'first page frame that is not locked down'], 'MmMapIoSpace of RAM no one has locked down'),
       bc(C4, 0xb0, ['0xB0', 'MDL address', 'MDL flags', 'incorrect MDL flags'], 'MmProbeAndLockPages of a locked or nonpaged-pool MDL'),
       bc(C4, 0xb2, ['0xB2', 'MDL address', 'MDL flags', 'incorrect MDL flags'], 'mapping an MDL already mapped'),
       bc(C4, 0xb3, ['0xB3', 'MDL address', 'MDL flags', 'missing MDL flags'], 'mapping an MDL whose pages are not locked'),
@@ -476,7 +478,7 @@ export const FINDING_KINDS = {
     severity: 'violation', leak: true,
     bugchecks: [
       bc(E6, 0x09, ['0x09', 'the DMA adapter', 'outstanding map registers', 'verifier data']),
-      bc(E6, 0x10, ['0x10', 'number of registers still mapped', '0', '0'], 'map registers freed while some still map a buffer (NdisMFreeMapRegisters)'),
+      bc(E6, 0x10, ['0x10', 'number of registers still mapped', '0', '0'], 'map registers freed while some still map a buffer (NdisMFreeMapRegisters; FreeMapRegisters / FreeAdapterChannel before FlushAdapterBuffers)'),
     ],
     summary: 'the adapter released with map registers outstanding, or map registers freed while still mapped',
   },
@@ -486,7 +488,6 @@ export const FINDING_KINDS = {
       bc(E6, 0x1d, ['0x1D', 'buffer to map start', 'buffer to map end', 'system address in buffer that is already mapped'], 'a map register mapped again before its mapping was completed'),
       bc(E6, 0x20, ['0x20', 'map register base', 'VA of the start of the DMA buffer', 'the MDL'], 'a mapping completed that was never started'),
       bc(E6, 0x05, ['0x05', 'extra map registers freed', '0', '0'], 'FreeMapRegisters of map registers already freed'),
-      bc(E6, 0x10, ['0x10', 'map registers still mapped', '0', '0'], 'map registers freed while transfers are still mapped on them'),
       bc(E6, 0x15, ['0x15', 'map registers used', 'map registers allocated', '0'], 'MapTransfer beyond the map registers AllocateAdapterChannel allocated'),
       own(E6, DMALAB_P1.mapRegisterMisuse, 'the register index'),
     ],

@@ -57,6 +57,10 @@ export function checkLeaks(kernel: Kernel, driverName: string): LeakSummary {
     const bytes = p.pfns.length * 4096
     other.push({ what: `${p.pfns.length} pages from MmAllocatePagesForMdl (${formatBytes(bytes)}), never given back with MmFreePagesFromMdl`, bytes, site: p.site, details: { bytes, memory: 'mdl-pages' } })
   }
+  for (const m of kernel.ioSpace.mappings) {
+    if (!m.driver) continue
+    other.push({ what: `${m.routine} mapping of ${hex(m.pa)} at ${hex(m.va)} (${m.bytes} bytes), never unmapped with MmUnmapIoSpace`, bytes: m.bytes, site: m.site, details: { address: m.va, bytes: m.bytes, memory: 'io-space' } })
+  }
   for (const r of kernel.mappingAddresses.reservations) {
     if (!r.driver) continue
     other.push({ what: `mapping address ${hex(r.va)} reserved with tag '${tagName(r.tag)}' (${r.bytes} bytes)`, bytes: r.bytes, site: r.site, details: { address: r.va, bytes: r.bytes, tag: tagName(r.tag), memory: 'mapping-address' } })

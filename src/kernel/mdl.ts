@@ -20,7 +20,7 @@ import { freeSite, pageNote } from './page-notes.js'
 import type { PoolBlock } from './pool.js'
 import { siteHere } from './sites.js'
 import { tagValue } from './tags.js'
-import { LOCK_OPERATION, MDL_FLAGS, MDL_HEADER_BYTES, MDL_MAX_BYTES, MM_PAGE_PRIORITY, NTSTATUS, NtStatusError, POOL_TYPE } from './wdm.js'
+import { LOCK_OPERATION, MDL_FLAGS, MDL_HEADER_BYTES, MDL_HEADER_BYTES_X86, MDL_MAX_BYTES, MM_PAGE_PRIORITY, NTSTATUS, NtStatusError, POOL_TYPE } from './wdm.js'
 
 /** An MDL as a driver sees it (wdm.h field names). */
 export interface MDL {
@@ -111,7 +111,10 @@ export class MdlService {
 
   /** Storage and state for an MDL of `pages` pages. */
   newMdl(pages: number, origin: MdlState['origin'], site: CallSite | undefined, driver: boolean, pagesBytes: number): MDL | null {
-    const size = MDL_HEADER_BYTES + 8 * pages
+    // sizeof(MDL) and sizeof(PFN_NUMBER) are pointer-sized per field: 0x30 and 8 on x64, 0x1C
+    // and 4 on x86 ("MDL structure"; wdm.h PFN_NUMBER is a ULONG_PTR).
+    const x86 = this.kernel.space.arch.pointerBytes === 4
+    const size = (x86 ? MDL_HEADER_BYTES_X86 : MDL_HEADER_BYTES) + (x86 ? 4 : 8) * pages
     const address = this.kernel.pool.allocate(POOL_TYPE.NonPagedPool, size, MDL_TAG, site === undefined ? { driver } : { site, driver })
     if (address === 0) return null
     const mdl: MDL = {

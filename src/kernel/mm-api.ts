@@ -10,7 +10,8 @@ import { MDL_TAG, type MDL } from './mdl.js'
 import { cacheTypeOf, type CacheType } from './mm.js'
 import { tagName, type PoolTag } from './tags.js'
 import { toBytes, toTag } from './ex-api.js'
-import { KPROCESSOR_MODE, MDL_FLAGS } from './wdm.js'
+import { KPROCESSOR_MODE, MDL_FLAGS, NTSTATUS, NtStatusError, PAGE_PROTECTION } from './wdm.js'
+import type { AllocationRoutine } from '../faults/routines.js'
 
 /**
  * The MDL a field macro (MmGetMdlByteCount and friends) reads. In C these read the structure,
@@ -24,7 +25,7 @@ function fields(routine: string, mdl: MDL): MDL {
 
 export function mmRoutines(k: Kernel) {
   /** Entry of an allocating routine: refuse once stopped, then the one fault decision. */
-  function enter(routine: string, bytes: number, tag?: number) {
+  function enter(routine: AllocationRoutine, bytes: number, tag?: number) {
     k.log.throwIfStopped()
     return k.calls.allocation(routine, bytes, tag === undefined ? undefined : tagName(tag))
   }
@@ -37,7 +38,7 @@ export function mmRoutines(k: Kernel) {
     return cacheTypeOf(CacheType)
   }
 
-  function contiguous(routine: string, bytes: number, lowest: number, highest: number, boundary: number, cacheType: number): number {
+  function contiguous(routine: AllocationRoutine, bytes: number, lowest: number, highest: number, boundary: number, cacheType: number): number {
     const ctx = enter(routine, bytes)
     requireIrql(k, routine, DISPATCH_LEVEL)
     const cache = cacheOf(cacheType)
@@ -45,7 +46,7 @@ export function mmRoutines(k: Kernel) {
     return k.contiguous.allocateContiguous(bytes, { lowest, highest, boundary, cache, ...(ctx.site === undefined ? {} : { site: ctx.site }) })
   }
 
-  function pagesForMdl(routine: string, low: number, high: number, skip: number, total: number, cacheType: number, flags: number): MDL | null {
+  function pagesForMdl(routine: AllocationRoutine, low: number, high: number, skip: number, total: number, cacheType: number, flags: number): MDL | null {
     const ctx = enter(routine, total)
     requireIrql(k, routine, DISPATCH_LEVEL, 0x7e, DISPATCH_LEVEL, 0)
     const cache = cacheOf(cacheType)
@@ -155,11 +156,14 @@ export function mmRoutines(k: Kernel) {
     },
 
     MmProbeAndLockPages(MemoryDescriptorList: MDL, AccessMode: number, Operation: number): void {
-      entered()
+      const ctx = enter('MmProbeAndLockPages', MemoryDescriptorList?.ByteCount ?? 0)
       const state = k.mdl.require(MemoryDescriptorList, 'MmProbeAndLockPages')
       // Pageable memory may have to be paged in: APC_LEVEL at most; nonpaged, DISPATCH_LEVEL.
       const max = k.mdl.describesPageable(MemoryDescriptorList) ? APC_LEVEL : DISPATCH_LEVEL
       requireIrql(k, 'MmProbeAndLockPages', max, 0x70, state.address, AccessMode)
+      // MmProbeAndLockPages reference: it raises an exception when the pages cannot be locked;
+      // under low resources that is STATUS_INSUFFICIENT_RESOURCES (call it inside __try/__except).
+      if (ctx.fail) throw new NtStatusError('MmProbeAndLockPages', NTSTATUS.STATUS_INSUFFICIENT_RESOURCES, 'the pages could not be locked (low resources); probe inside __try/__except')
       k.mdl.probeAndLock(MemoryDescriptorList, Operation)
     },
 
@@ -191,13 +195,47 @@ export function mmRoutines(k: Kernel) {
     MmGetSystemAddressForMdlSafe(Mdl: MDL, Priority: number): number {
       entered()
       if ((Mdl.MdlFlags & (MDL_FLAGS.MDL_MAPPED_TO_SYSTEM_VA | MDL_FLAGS.MDL_SOURCE_IS_NONPAGED_POOL)) !== 0) return Mdl.MappedSystemVa
+      // Only a call that has to map can fail (the macro returns MappedSystemVa otherwise).
+      if (enter('MmGetSystemAddressForMdlSafe', Mdl.ByteCount).fail) return 0
       const cache = k.mdl.stateOf(Mdl)?.cache ?? 'cached'
       return mapLocked('MmGetSystemAddressForMdlSafe', Mdl, KPROCESSOR_MODE.KernelMode, cache === 'noncached' ? 0 : cache === 'write-combined' ? 2 : 1, false, Priority)
     },
 
     MmMapLockedPagesSpecifyCache(MemoryDescriptorList: MDL, AccessMode: number, CacheType: number, _RequestedAddress: number, BugCheckOnFailure: boolean, Priority: number): number {
+      // With BugCheckOnFailure TRUE a failed mapping is a bug check, and asking for that is
+      // itself Driver Verifier's 0xC4/0x82 (reported in mapLocked): such calls are not failed.
+      if (BugCheckOnFailure !== true && enter('MmMapLockedPagesSpecifyCache', MemoryDescriptorList?.ByteCount ?? 0).fail) return 0
       entered()
       return mapLocked('MmMapLockedPagesSpecifyCache', MemoryDescriptorList, AccessMode, CacheType, BugCheckOnFailure, Priority)
+    },
+
+    /** MmMapIoSpace (<= DISPATCH_LEVEL; 0xC4/0x73 above it): NULL when the range may not be mapped. */
+    MmMapIoSpace(PhysicalAddress: number, NumberOfBytes: number, CacheType: number): number {
+      const ctx = enter('MmMapIoSpace', NumberOfBytes)
+      requireIrql(k, 'MmMapIoSpace', DISPATCH_LEVEL, 0x73, PhysicalAddress, NumberOfBytes)
+      const cache = cacheOf(CacheType)
+      if (ctx.fail || cache === undefined) return 0
+      return k.ioSpace.map(PhysicalAddress, NumberOfBytes, cache, true, 'MmMapIoSpace', ctx.site)
+    },
+
+    /** MmMapIoSpaceEx: Protect is PAGE_READONLY or PAGE_READWRITE, optionally PAGE_NOCACHE or PAGE_WRITECOMBINE. */
+    MmMapIoSpaceEx(PhysicalAddress: number, NumberOfBytes: number, Protect: number): number {
+      const ctx = enter('MmMapIoSpaceEx', NumberOfBytes)
+      requireIrql(k, 'MmMapIoSpaceEx', DISPATCH_LEVEL, 0x73, PhysicalAddress, NumberOfBytes)
+      const access = Protect & 0xff
+      const nocache = (Protect & PAGE_PROTECTION.PAGE_NOCACHE) !== 0
+      const combine = (Protect & PAGE_PROTECTION.PAGE_WRITECOMBINE) !== 0
+      // Executable I/O mappings are refused: drivers map registers, not code (and an NX-only
+      // kernel would not allow it); so is a protection that is neither read-only nor read/write.
+      if (ctx.fail || (access !== PAGE_PROTECTION.PAGE_READONLY && access !== PAGE_PROTECTION.PAGE_READWRITE) || (nocache && combine)) return 0
+      return k.ioSpace.map(PhysicalAddress, NumberOfBytes, nocache ? 'noncached' : combine ? 'write-combined' : 'cached', access === PAGE_PROTECTION.PAGE_READWRITE, 'MmMapIoSpaceEx', ctx.site)
+    },
+
+    /** MmUnmapIoSpace: NumberOfBytes must be what was mapped; Driver Verifier checks IRQL <= APC_LEVEL (0xC4/0x7B). */
+    MmUnmapIoSpace(BaseAddress: number, NumberOfBytes: number): void {
+      entered()
+      requireIrql(k, 'MmUnmapIoSpace', APC_LEVEL, 0x7b, BaseAddress, NumberOfBytes)
+      k.ioSpace.unmap(BaseAddress, NumberOfBytes, 'MmUnmapIoSpace', 'an I/O space mapping (unmapped by MmUnmapIoSpace)')
     },
 
     MmUnmapLockedPages(BaseAddress: number, MemoryDescriptorList: MDL): void {

@@ -107,6 +107,17 @@ export const MM_PAGE_PRIORITY = {
 } as const
 
 /** LOCK_OPERATION and KPROCESSOR_MODE (wdm.h). */
+/** Page protections MmMapIoSpaceEx takes (the PAGE_* values of the Windows headers). */
+export const PAGE_PROTECTION = {
+  PAGE_READONLY: 0x02,
+  PAGE_READWRITE: 0x04,
+  PAGE_EXECUTE: 0x10,
+  PAGE_EXECUTE_READ: 0x20,
+  PAGE_EXECUTE_READWRITE: 0x40,
+  PAGE_NOCACHE: 0x200,
+  PAGE_WRITECOMBINE: 0x400,
+} as const
+
 export const LOCK_OPERATION = { IoReadAccess: 0, IoWriteAccess: 1, IoModifyAccess: 2 } as const
 export const KPROCESSOR_MODE = { KernelMode: 0, UserMode: 1 } as const
 
@@ -128,6 +139,8 @@ export type NtStatus = number
 
 /** sizeof(MDL) on x64: the header before the PFN array (Next … ByteOffset). */
 export const MDL_HEADER_BYTES = 0x30
+/** sizeof(MDL) on x86 (seven 4-byte fields; CSHORT Size and MdlFlags share one). */
+export const MDL_HEADER_BYTES_X86 = 0x1c
 /** sizeof(PFN_NUMBER) on x64. */
 export const PFN_ENTRY_BYTES = 8
 /**

@@ -1,6 +1,7 @@
 // The `ndis` object a miniport's DriverEntry receives: every routine and constant a driver may
 // use, bound to one machine (no globals, so many machines can run in one process).
 import * as C from './constants.js'
+import { NDIS_OFFLOAD_CONSTANTS } from './offload.js'
 import { DMA_FLAGS, IO_ALLOCATION_ACTION } from '../kernel/hal.js'
 import type { NdisRoutines } from './api-types.js'
 import type { KernelApi } from '../kernel/api.js'
@@ -20,6 +21,7 @@ export const NDIS_CONSTANTS = {
   ...C.NDIS_MEDIUM,
   ...C.CM_RESOURCE_TYPE,
   ...C.DEVICE_DESCRIPTION_VERSION,
+  ...NDIS_OFFLOAD_CONSTANTS,
   ...IO_ALLOCATION_ACTION,
   ...DMA_FLAGS,
 } as const

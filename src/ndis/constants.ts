@@ -3,6 +3,7 @@
 // writes `ndis.NDIS_STATUS_SUCCESS` where the C said `NDIS_STATUS_SUCCESS`.
 import { DEVICE_DESCRIPTION_VERSION } from '../kernel/hal.js'
 import { NTSTATUS } from '../kernel/wdm.js'
+import { NDIS5_STATUS } from './v5/constants.js'
 
 export const NDIS_STATUS = {
   NDIS_STATUS_SUCCESS: 0x0000_0000,
@@ -142,6 +143,7 @@ export type NdisStatus = number
 /** Name of a status value for reports: 0xC000009A → NDIS_STATUS_RESOURCES. */
 export function statusName(status: number): string {
   for (const [name, value] of Object.entries(NDIS_STATUS)) if (value === status >>> 0) return name
+  for (const [name, value] of Object.entries(NDIS5_STATUS)) if (value === status >>> 0) return name
   return `0x${(status >>> 0).toString(16).padStart(8, '0')}`
 }
 

@@ -10,6 +10,7 @@ import type { Nic } from '../hw/nic.js'
 import { DMALAB_P1, type ReportedKind } from '../kernel/kinds.js'
 import type { NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_SG_DMA_DESCRIPTION, NdisHandle, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES } from './types.js'
 import type { SpinLocks } from './spinlock.js'
+import type { OffloadConfig } from './offload.js'
 
 /** NDIS's handle objects: opaque to the driver, identifiable to NDIS. */
 export interface MiniportHandle { readonly kind: 'miniport-adapter'; readonly id: number }
@@ -73,6 +74,8 @@ export class NdisContext {
   /** AttributeFlags of the registration attributes (NDIS_MINIPORT_ATTRIBUTES_BUS_MASTER and friends). */
   attributeFlags = 0
   generalAttributes: NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES | null = null
+  /** The task offload the miniport advertised (its default configuration), for the protocol. */
+  offload: OffloadConfig | null = null
   /** The handler that initializes the adapter in the registered model, for messages. */
   get initializeHandler(): string {
     return this.model === 'ndis5' ? 'MiniportInitialize' : 'MiniportInitializeEx'

@@ -25,6 +25,7 @@ import { NdisMemory } from './memory.js'
 import { Miniport, type MiniportModule } from './miniport.js'
 import { NblPools } from './nbl.js'
 import { Protocol } from './protocol.js'
+import { NDIS_OFFLOAD_CONSTANTS, indicateCurrentConfig } from './offload.js'
 import { SpinLocks } from './spinlock.js'
 import type { NDIS_OID_REQUEST } from './types.js'
 import { requireIrql } from '../kernel/irql-checks.js'
@@ -254,8 +255,9 @@ export class NdisHost {
         irqlAtMost('NdisMIndicateReceiveNetBufferLists', DISPATCH_LEVEL)
         protocol.indicate(nbls_, count, flags)
       },
-      NdisMIndicateStatusEx: (h) => {
-        ctx.checkHandle('NdisMIndicateStatusEx', h)
+      NdisMIndicateStatusEx: (h, indication) => {
+        if (!ctx.checkHandle('NdisMIndicateStatusEx', h)) return
+        if (indication?.StatusCode === NDIS_OFFLOAD_CONSTANTS.NDIS_STATUS_TASK_OFFLOAD_CURRENT_CONFIG) indicateCurrentConfig(ctx, indication.StatusBuffer)
       },
 
       IoGetDmaAdapter: (pdo, desc) => hal.IoGetDmaAdapter(pdo, desc),

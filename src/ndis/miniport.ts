@@ -2,13 +2,13 @@
 // start → MiniportInitializeEx with the NIC's resources → MiniportRestart (running); at the
 // end MiniportPause → MiniportHaltEx → the driver's unload, then the leak checks. Each handler
 // runs at the IRQL NDIS runs it at (PASSIVE_LEVEL for all of these).
-import { PAGE_SIZE, hex } from '../hw/address.js'
+import { hex } from '../hw/address.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
 import { PASSIVE_LEVEL } from '../kernel/irql.js'
-import { PTE } from '../kernel/address-space.js'
 import { CM_RESOURCE_PORT_IO, CM_RESOURCE_TYPE, NDIS_HALT_ACTION, NDIS_OBJECT_TYPE, NDIS_STATUS, isSuccess, statusName } from './constants.js'
 import { NDIS_BUGCHECK, type DriverHandle, type NdisContext } from './context.js'
+import { NDIS_OFFLOAD_CONSTANTS, readOffloadAttributes } from './offload.js'
 import type { Interrupts } from './interrupt.js'
 import type { NblPools } from './nbl.js'
 import type {
@@ -112,6 +112,16 @@ export class Miniport {
         if (!ctx.registrationAttributesSet) ctx.callOrder('NdisMSetMiniportAttributes: general attributes before the registration attributes')
         ctx.generalAttributes = attributes as NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES
         return NDIS_STATUS.NDIS_STATUS_SUCCESS
+      case NDIS_OFFLOAD_CONSTANTS.NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES: {
+        if (!ctx.registrationAttributesSet) ctx.callOrder('NdisMSetMiniportAttributes: offload attributes before the registration attributes')
+        const read = readOffloadAttributes(attributes)
+        if ('problem' in read) {
+          ctx.violation('ndis-bad-argument', `NdisMSetMiniportAttributes: offload attributes: ${read.problem}`)
+          return NDIS_STATUS.NDIS_STATUS_INVALID_PARAMETER
+        }
+        ctx.offload = read.config
+        return NDIS_STATUS.NDIS_STATUS_SUCCESS
+      }
       default:
         ctx.violation('ndis-bad-argument', `NdisMSetMiniportAttributes: unknown attribute header type ${hex(attributes?.Header?.Type ?? 0)}`)
         return NDIS_STATUS.NDIS_STATUS_INVALID_PARAMETER
@@ -158,6 +168,8 @@ export class Miniport {
     const ctx = this.ctx
     ctx.kernel.log.throwIfStopped()
     const fail = { status: NDIS_STATUS.NDIS_STATUS_RESOURCES, virtualAddress: 0 }
+    // Driver Verifier's low resources simulation fails MmMapIoSpace, which this wraps.
+    const call = ctx.kernel.calls.allocation('NdisMMapIoSpace', Length)
     if (!ctx.checkHandle('NdisMMapIoSpace', handle)) return fail
     const pci = ctx.nic.pci
     const window = pci.bars.find((b) => b.space === 'memory' && PhysicalAddress >= pci.barAddress(b.index) && Length > 0 && PhysicalAddress + Length <= pci.barAddress(b.index) + b.size)
@@ -167,12 +179,10 @@ export class Miniport {
       ctx.violation('ndis-bad-argument', `NdisMMapIoSpace of ${hex(PhysicalAddress)} (+${Length}): not within the adapter's memory resource ${hex(bar)} (+${size})`)
       return { status: NDIS_STATUS.NDIS_STATUS_FAILURE, virtualAddress: 0 }
     }
-    const first = PhysicalAddress - (PhysicalAddress % PAGE_SIZE)
-    const pages = Math.ceil((PhysicalAddress + Length - first) / PAGE_SIZE)
-    const space = ctx.kernel.space
-    const va = space.reserve(pages)
-    for (let i = 0; i < pages; i++) space.map(va + i * PAGE_SIZE, first + i * PAGE_SIZE, PTE.WRITE | PTE.NOCACHE | PTE.IO)
-    const mapped = va + (PhysicalAddress - first)
+    if (call.fail) return fail
+    // NDIS maps it for the miniport and tracks it (ctx.ioMappings, reported at unload).
+    const mapped = ctx.kernel.ioSpace.map(PhysicalAddress, Length, 'noncached', true, 'NdisMMapIoSpace', call.site, false)
+    if (mapped === 0) return fail
     ctx.ioMappings.set(mapped, Length)
     return { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, virtualAddress: mapped }
   }
@@ -188,10 +198,7 @@ export class Miniport {
     }
     if (length !== Length) ctx.violation('pool-free-mismatch', `NdisMUnmapIoSpace of ${hex(VirtualAddress)} with Length ${Length} (mapped ${length})`)
     ctx.ioMappings.delete(VirtualAddress)
-    const first = VirtualAddress - (VirtualAddress % PAGE_SIZE)
-    const pages = Math.ceil((VirtualAddress + length - first) / PAGE_SIZE)
-    ctx.kernel.space.unmap(first, pages, PTE.FREED, { what: 'the adapter register window (unmapped by NdisMUnmapIoSpace)' })
-    ctx.kernel.space.release(first, pages)
+    ctx.kernel.ioSpace.unmap(VirtualAddress, length, 'NdisMUnmapIoSpace', 'the adapter register window (unmapped by NdisMUnmapIoSpace)')
   }
 
   // ---- the life cycle NDIS drives -----------------------------------------------------------------

@@ -154,6 +154,14 @@ export class NblPools {
     return this.owner.get(nbl)?.live.has(nbl) === true
   }
 
+  /**
+   * The VA of the pool block holding a live NBL: where its bytes are in emulated memory (a C
+   * driver's NET_BUFFER_LIST pointer), or undefined for anything else.
+   */
+  blockOf(nbl: NET_BUFFER_LIST): number | undefined {
+    return this.owner.get(nbl)?.live.get(nbl)
+  }
+
   /** True when the NBL came from one of the driver's pools (not the protocol's). */
   isDrivers(nbl: NET_BUFFER_LIST): boolean {
     return this.owner.get(nbl)?.driver === true

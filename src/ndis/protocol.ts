@@ -18,6 +18,7 @@ import type { NdisContext } from './context.js'
 import type { Miniport } from './miniport.js'
 import type { NblPools } from './nbl.js'
 import type { NET_BUFFER_LIST } from './types.js'
+import { LargeSender } from './large-send.js'
 
 import { HEADER, PEER_SLOT, SEQUENCE_OFFSET, SLOT_BYTES, STAMP, checkTestFrame, patternFor, writeTestFrame } from './test-frames.js'
 
@@ -86,19 +87,22 @@ export class Protocol {
   mac: Uint8Array = new Uint8Array(6)
   readonly peerMac = Uint8Array.of(0x02, 0x00, 0x00, 0x00, 0x00, 0x02)
   stopped = false
+  /** The transport's TCP bulk sends, with the task offload the miniport advertised (large-send.ts). */
+  readonly tcp: LargeSender
 
   constructor(ctx: NdisContext, miniport: Miniport, nbls: NblPools, seed: number) {
     this.ctx = ctx
     this.miniport = miniport
     this.nbls = nbls
     this.pattern = patternFor(seed)
+    this.tcp = new LargeSender(ctx, miniport, nbls, () => this.mac, this.peerMac)
     const clock = ctx.kernel.clock
     this.sender = clock.timer('protocol send', () => this.sendBatch(), { needsCpu: true })
     this.returner = clock.timer('protocol return', () => this.returnIndicated(), { needsCpu: true })
   }
 
   get inFlight(): number {
-    return this.slots.length - this.free.length
+    return this.slots.length - this.free.length + this.tcp.inFlight
   }
 
   get pending(): number {
@@ -211,6 +215,11 @@ export class Protocol {
   /** NdisMSendNetBufferListsComplete. */
   sendComplete(chain: NET_BUFFER_LIST | null): void {
     for (let nbl = chain; nbl !== null; ) {
+      const ours = this.tcp.complete(nbl)
+      if (ours !== undefined) {
+        nbl = ours
+        continue
+      }
       // Whatever the driver passed (undefined, not an NBL) is only looked up until it proves to be one of ours.
       const slot = this.bySlotNbl.get(nbl)
       if (slot === undefined || !slot.busy) {

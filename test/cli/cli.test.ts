@@ -23,6 +23,8 @@ describe('dmalab command line: usage errors are one line and exit 2', () => {
     [['run', 'e1000', '--iommu', 'maybe'], /^dmalab: --iommu takes on or off, not "maybe"/],
     [['run', 'e1000', '--fail', 'nth=abc'], /^dmalab: fault spec "nth=abc": nth takes a whole number/],
     [['run', 'e1000', '--fail', 'routine=ExAllocPool'], /no allocation routine matches "ExAllocPool"/],
+    // A routine that exists but allocates nothing cannot be failed: a usage error, not a no-op.
+    [['run', 'e1000', '--fail', 'routine=KeFlushIoBuffers'], /no allocation routine matches "KeFlushIoBuffers"/],
     [['run', 'no-such-driver'], /^dmalab: no miniport "no-such-driver"/],
     [['run'], /^dmalab: run needs a miniport/],
     [['run', 'e1000', '--memory', 'lots'], /^dmalab: --memory "lots" is not a size/],

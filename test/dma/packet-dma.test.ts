@@ -200,7 +200,7 @@ describe('packet-based DMA: AllocateAdapterChannel, MapTransfer, FlushAdapterBuf
       return DeallocateObjectKeepRegisters
     })
     expect(l.m.findings.map((f) => [f.kind, f.params?.[0], f.params?.[1]])).toEqual([
-      ['map-register-misuse', 0x10, 1],
+      ['map-register-leak', 0x10, 1],
       ['map-register-misuse', 0x05, 1],
       ['map-register-misuse', 0x20, 0],
     ])

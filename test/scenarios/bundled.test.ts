@@ -19,6 +19,7 @@ describe('bundled miniports', () => {
       'buggy/pool-dma-above-4g',
       'buggy/runtime-contiguous',
       'buggy/unchecked-allocation',
+      'c/e1000',
       'c/minimal',
       'e1000',
       'e1000-ndis5',

@@ -11,7 +11,7 @@ describe('e1000 under systematic fault injection', () => {
     const notHandled = r.runs.filter((x) => x.outcome !== 'handled').map((x) => `${x.replay}: ${x.outcome} ${x.findings[0]?.kind ?? ''} ${x.findings[0]?.message ?? ''}`)
     expect(notHandled).toEqual([])
     expect(new Set(r.runs.map((x) => x.routine))).toEqual(
-      new Set(['NdisAllocateMemoryWithTagPriority', 'NdisAllocateNetBufferListPool', 'NdisMRegisterScatterGatherDma', 'NdisMAllocateSharedMemory', 'NdisAllocateMdl', 'NdisAllocateNetBufferAndNetBufferList', 'NdisMAllocateNetBufferSGList']),
+      new Set(['NdisAllocateMemoryWithTagPriority', 'NdisAllocateNetBufferListPool', 'NdisMRegisterScatterGatherDma', 'NdisMAllocateSharedMemory', 'NdisMMapIoSpace', 'NdisAllocateMdl', 'NdisAllocateNetBufferAndNetBufferList', 'NdisMAllocateNetBufferSGList']),
     )
   })
 

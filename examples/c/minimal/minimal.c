@@ -9,10 +9,9 @@
  *   MiniportOidRequest     answers the OIDs NDIS asks when it binds (the MAC address, ...)
  *   MiniportHaltEx         masks the NIC's interrupts, unmaps the registers, frees the context
  *
- * Frames do not move yet: dmalab hands C miniports no NET_BUFFER_LISTs until they live in
- * emulated memory for every driver (docs/DESIGN-c-drivers.md), so the send and return handlers
- * are never called. Build it with `dmalab build examples/c/minimal`, run it with
- * `dmalab run examples/c/minimal`.
+ * It moves no frames (its send handler keeps what it is given; examples/c/e1000 is the whole
+ * driver), so it runs without traffic. Build it with `dmalab build examples/c/minimal`, run it
+ * with `dmalab run examples/c/minimal --packets 0`.
  *
  * Register facts: Intel 8254x Family Developer's Manual, chapter 13 (CTRL 0x0000, STATUS 0x0008,
  * EERD 0x0014, IMC 0x00D8, RAL0/RAH0 0x5400/0x5404; EEPROM words 0-2 hold the MAC address).

@@ -13,6 +13,9 @@ import { TWO_POW_32 } from '../../hw/address.js'
 import type { CDriverInstance } from './instance.js'
 import type { CMiniportBridge } from './miniport.js'
 import { ndisRoutines } from './ndis-imports.js'
+import { dmaRoutines } from './dma-imports.js'
+import { dataRoutines } from './data-imports.js'
+import type { CNetObjects } from './net-objects.js'
 
 /** An import: its wasm signature ('i' i32, 'j' i64; params then result) and the adapter. */
 export interface CRoutine {
@@ -97,11 +100,11 @@ function kernelRoutines(c: CDriverInstance): CRoutines {
 }
 
 /** Every routine a C driver may import, bound to one instance. */
-export function cRoutines(c: CDriverInstance, bridge: CMiniportBridge): CRoutines {
-  return { ...kernelRoutines(c), ...ndisRoutines(c, bridge) }
+export function cRoutines(c: CDriverInstance, bridge: CMiniportBridge, objects: CNetObjects): CRoutines {
+  return { ...kernelRoutines(c), ...ndisRoutines(c, bridge), ...dmaRoutines(c), ...dataRoutines(c, bridge, objects) }
 }
 
 /** The routines dmalab implements for C drivers, with their signatures (for the load check). */
 export const C_ROUTINES: Readonly<Record<string, { readonly params: string; readonly result: string }>> = Object.fromEntries(
-  Object.entries(cRoutines({ kernel: { memory: {} } } as unknown as CDriverInstance, {} as CMiniportBridge)).map(([name, r]) => [name, { params: r.params, result: r.result }]),
+  Object.entries(cRoutines({ kernel: { memory: {} } } as unknown as CDriverInstance, {} as CMiniportBridge, {} as CNetObjects)).map(([name, r]) => [name, { params: r.params, result: r.result }]),
 )

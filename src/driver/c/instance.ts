@@ -9,8 +9,9 @@
 // (memory-hooks.ts). The wasm module has no linear memory at all.
 //
 // Function pointers are indices into the module's function table: NDIS calls a handler by
-// looking its index up. (Host routines a driver calls through a pointer, DMA_OPERATIONS, will
-// be put in the growable table as functions of a small helper module: docs/DESIGN-c-drivers.md.)
+// looking its index up; host routines a driver calls through a pointer (DMA_OPERATIONS) are
+// put in the table as functions of a small helper module (hostFunction), so C code calls them as
+// `Adapter->DmaOperations->AllocateCommonBuffer(Adapter, ...)`.
 import { PAGE_SIZE } from '../../hw/address.js'
 import { PTE } from '../../kernel/address-space.js'
 import type { Kernel } from '../../kernel/kernel.js'
@@ -140,4 +141,40 @@ export class CDriverInstance {
   free(va: number): void {
     if (va !== 0 && !this.kernel.log.stopped) this.kernel.pool.free(va, { routine: 'NDIS' })
   }
+
+  /** Puts a host function in the driver's function table; returns its index (a function pointer). */
+  hostFunction(fn: (...args: never[]) => unknown, signature: HostSignature): number {
+    const index = this.table.grow(1)
+    this.table.set(index, wasmFunction(fn, signature))
+    return index
+  }
+}
+
+/** Parameter and result types of a host function put in the table ('i' i32, 'j' i64). */
+export interface HostSignature {
+  readonly params: string
+  readonly result: '' | 'i' | 'j'
+}
+
+/**
+ * A host function as a WebAssembly function (only those go in a function table): a tiny module
+ * importing it and exporting it back, with the signature the C side calls it with (the C call's
+ * call_indirect checks it).
+ */
+function wasmFunction(fn: (...args: never[]) => unknown, sig: HostSignature): (...args: never[]) => unknown {
+  const type = (c: string): number => (c === 'j' ? 0x7e : 0x7f)
+  const params = [...sig.params].map(type)
+  const results = sig.result === '' ? [] : [type(sig.result)]
+  const functionType = [0x60, params.length, ...params, results.length, ...results]
+  const bytes = [
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    // type section: one function type
+    0x01, functionType.length + 1, 0x01, ...functionType,
+    // import section: "h" "f" (func (type 0))
+    0x02, 0x07, 0x01, 0x01, 0x68, 0x01, 0x66, 0x00, 0x00,
+    // export section: "f" (func 0)
+    0x07, 0x05, 0x01, 0x01, 0x66, 0x00, 0x00,
+  ]
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(Uint8Array.from(bytes)), { h: { f: fn as WebAssembly.ImportValue } })
+  return instance.exports.f as (...args: never[]) => unknown
 }

@@ -3,15 +3,16 @@
 // (init, pause and restart parameters, resource lists, OID requests) written into emulated
 // memory in their 32-bit layouts (structs.ts) and read back after the call.
 //
-// This is marshalling at the call boundary, for the control path (see
-// docs/DESIGN-c-drivers.md: the data path's NET_BUFFER_LISTs are not marshalled but live in
-// emulated memory for both kinds of driver, which is the integration stage).
+// The control path's structures are one call's parameters; the data path's NET_BUFFER_LISTs
+// are written into memory when NDIS hands them over and read back when the driver hands them
+// back (net-objects.ts; docs/DESIGN-c-drivers.md, section 4).
 import { hex } from '../../hw/address.js'
 import { DriverTrap } from '../../kernel/driver-call.js'
 import type {
-  CM_PARTIAL_RESOURCE_LIST, DRIVER_OBJECT, NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_MINIPORT_INIT_PARAMETERS, NDIS_OID_REQUEST,
+  CM_PARTIAL_RESOURCE_LIST, DRIVER_OBJECT, NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_MINIPORT_INIT_PARAMETERS, NDIS_OID_REQUEST, NET_BUFFER_LIST,
 } from '../../ndis/types.js'
 import type { CDriverInstance } from './instance.js'
+import type { CNetObjects } from './net-objects.js'
 import { readField, writeField, type Layout } from './layout.js'
 import {
   CM_PARTIAL_RESOURCE_DESCRIPTOR, CM_PARTIAL_RESOURCE_LIST as RESOURCE_LIST, NDIS_MINIPORT_DRIVER_CHARACTERISTICS as CHARS,
@@ -33,18 +34,20 @@ const HANDLERS = [
 
 export class CMiniportBridge {
   private readonly c: CDriverInstance
+  private readonly objects: CNetObjects
   /** OID requests the driver pended: its C copy, by the address it was given, and NDIS's object. */
   private readonly pendingOids = new Map<number, NDIS_OID_REQUEST>()
   /** The DRIVER_OBJECT DriverEntry was given in emulated memory, and NDIS's object for it. */
   driverObjectVa = 0
   driverObject: DRIVER_OBJECT | null = null
 
-  constructor(c: CDriverInstance) {
+  constructor(c: CDriverInstance, objects: CNetObjects) {
     this.c = c
+    this.objects = objects
   }
 
-  /** A handler pointer as NDIS calls it: the driver's function, entered through the instance. */
-  private handler(pointer: number, name: string): (...args: number[]) => number {
+  /** A function pointer as NDIS or the HAL calls it: the driver's function, entered through the instance. */
+  callable(pointer: number, name: string): (...args: number[]) => number {
     const fn = this.c.functionAt(pointer)
     return (...args: number[]): number => {
       if (fn === undefined) {
@@ -62,7 +65,7 @@ export class CMiniportBridge {
     const ptr: Record<string, number> = {}
     for (const h of HANDLERS) ptr[h] = field(h)
     const c = this.c
-    const call = (h: (typeof HANDLERS)[number]): ((...args: number[]) => number) => this.handler(ptr[h]!, h)
+    const call = (h: (typeof HANDLERS)[number]): ((...args: number[]) => number) => this.callable(ptr[h]!, h)
     const chars: Record<string, unknown> = {
       Header: { Type: field('Header.Type'), Revision: field('Header.Revision'), Size: field('Header.Size') },
       MajorNdisVersion: field('MajorNdisVersion'),
@@ -99,15 +102,13 @@ export class CMiniportBridge {
     })
     set('ShutdownHandlerEx', (context: unknown, action: number) => void call('ShutdownHandlerEx')(u(context as number), action))
     set('CancelOidRequestHandler', (context: unknown, requestId: unknown) => void call('CancelOidRequestHandler')(u(context as number), u(requestId as number)))
-    // The data path (Send, Return, CancelSend) hands the driver NET_BUFFER_LISTs: they live in
-    // emulated memory once NDIS keeps them there (docs/DESIGN-c-drivers.md); until then NDIS
-    // must not send a C miniport frames (the machine refuses traffic to one).
-    const dataPath = (h: string) => (): never => {
-      throw new Error(`${h}: NET_BUFFER_LISTs for C miniports are not in emulated memory yet; a C miniport runs without traffic for now`)
-    }
-    set('SendNetBufferListsHandler', dataPath('MiniportSendNetBufferLists'))
-    set('ReturnNetBufferListsHandler', dataPath('MiniportReturnNetBufferLists'))
-    set('CancelSendHandler', dataPath('MiniportCancelSend'))
+    // The data path: the chain NDIS hands over is written into memory first (net-objects.ts).
+    const objects = this.objects
+    set('SendNetBufferListsHandler', (context: unknown, nbls: NET_BUFFER_LIST, port: number, flags: number) =>
+      void call('SendNetBufferListsHandler')(u(context as number), objects.toC(nbls), port, flags))
+    set('ReturnNetBufferListsHandler', (context: unknown, nbls: NET_BUFFER_LIST, flags: number) =>
+      void call('ReturnNetBufferListsHandler')(u(context as number), objects.toC(nbls), flags))
+    set('CancelSendHandler', (context: unknown, id: unknown) => void call('CancelSendHandler')(u(context as number), u(id as number)))
     return chars as unknown as NDIS_MINIPORT_DRIVER_CHARACTERISTICS
   }
 

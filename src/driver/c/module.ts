@@ -8,6 +8,8 @@ import { C_ROUTINES, cRoutines } from './imports.js'
 import { CDriverInstance, type ImportTable } from './instance.js'
 import { readImage, type DriverImage } from './instrument.js'
 import { CMiniportBridge } from './miniport.js'
+import { CNetObjects } from './net-objects.js'
+import type { NblPools } from '../../ndis/nbl.js'
 import { writeDriverObject, writeUnicodeString } from './ndis-imports.js'
 import { moduleSymbols } from './symbols.js'
 import { HOOK_NAMES } from './memory-hooks.js'
@@ -79,14 +81,18 @@ export class CompiledDriver {
     }
   }
 
-  /** DriverEntry for one machine: places the image and stack, instantiates, calls the C DriverEntry. */
-  bind(kernel: Kernel): MiniportModule {
+  /**
+   * DriverEntry for one machine: places the image and stack, instantiates, calls the C
+   * DriverEntry. `pools` are NDIS's NET_BUFFER_LIST pools, whose blocks hold the NBLs the driver sees.
+   */
+  bind(kernel: Kernel, pools: NblPools): MiniportModule {
     const driver = this
     const entry = (ndis: NdisApi, registryPath?: string): number => {
       const c = new CDriverInstance(kernel, driver)
       c.ndis = ndis
-      const bridge = new CMiniportBridge(c)
-      const routines = cRoutines(c, bridge)
+      const objects = new CNetObjects(c, pools)
+      const bridge = new CMiniportBridge(c, objects)
+      const routines = cRoutines(c, bridge, objects)
       const imports: ImportTable = {}
       for (const [name, r] of Object.entries(routines)) imports[name] = r.fn
       if (!c.load(driver, imports)) return STATUS_INSUFFICIENT_RESOURCES

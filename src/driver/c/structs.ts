@@ -2,7 +2,10 @@
 // field by field from the WDK documentation (each cites its reference page). include/ndis.h and
 // include/wdm.h declare the same structures for the driver; test/driver/c/layout.test.ts
 // compiles the headers against every offset and size here.
-import { aligned, array, struct, union } from './layout.js'
+import { array, struct, union } from './layout.js'
+import { NDIS_OBJECT_HEADER, NET_LAYOUTS } from './structs-net.js'
+
+export * from './structs-net.js'
 
 // ---- wdm.h -------------------------------------------------------------------------------------
 
@@ -61,6 +64,45 @@ export const CM_PARTIAL_RESOURCE_LIST = struct('CM_PARTIAL_RESOURCE_LIST', [
   ['PartialDescriptors', array(CM_PARTIAL_RESOURCE_DESCRIPTOR, 1)],
 ], { pack: 4 })
 
+/** CM_RESOURCE_LIST (wdm.h): full descriptors, each an interface type, a bus and a partial list. */
+export const CM_FULL_RESOURCE_DESCRIPTOR = struct('CM_FULL_RESOURCE_DESCRIPTOR', [
+  ['InterfaceType', 'ULONG'],
+  ['BusNumber', 'ULONG'],
+  ['PartialResourceList', CM_PARTIAL_RESOURCE_LIST],
+], { pack: 4 })
+
+export const CM_RESOURCE_LIST = struct('CM_RESOURCE_LIST', [
+  ['Count', 'ULONG'],
+  ['List', array(CM_FULL_RESOURCE_DESCRIPTOR, 1)],
+], { pack: 4 })
+
+/**
+ * DEVICE_DESCRIPTION (wdm.h, "DEVICE_DESCRIPTION structure") through version 3, what
+ * IoGetDmaAdapter reads.
+ */
+export const DEVICE_DESCRIPTION = struct('DEVICE_DESCRIPTION', [
+  ['Version', 'ULONG'],
+  ['Master', 'UCHAR'],
+  ['ScatterGather', 'UCHAR'],
+  ['DemandMode', 'UCHAR'],
+  ['AutoInitialize', 'UCHAR'],
+  ['Dma32BitAddresses', 'UCHAR'],
+  ['IgnoreCount', 'UCHAR'],
+  ['Reserved1', 'UCHAR'],
+  ['Dma64BitAddresses', 'UCHAR'],
+  ['BusNumber', 'ULONG'],
+  ['DmaChannel', 'ULONG'],
+  ['InterfaceType', 'ULONG'],
+  ['DmaWidth', 'ULONG'],
+  ['DmaSpeed', 'ULONG'],
+  ['MaximumLength', 'ULONG'],
+  ['DmaPort', 'ULONG'],
+  ['DmaAddressWidth', 'ULONG'],
+  ['DmaControllerInstance', 'ULONG'],
+  ['DmaRequestLine', 'ULONG'],
+  ['DeviceAddress', 'LARGE_INTEGER'],
+])
+
 /** MDL (wdm.h, "MDL structure"): 28 bytes on x86, followed by its PFN_NUMBER (ULONG) array. */
 export const MDL = struct('MDL', [
   ['Next', 'PVOID'],
@@ -118,13 +160,6 @@ export const DMA_OPERATIONS = struct('DMA_OPERATIONS', [
 ])
 
 // ---- ndis.h ------------------------------------------------------------------------------------
-
-/** NDIS_OBJECT_HEADER (ntddndis.h): Type, Revision, Size of every NDIS 6 structure. */
-export const NDIS_OBJECT_HEADER = struct('NDIS_OBJECT_HEADER', [
-  ['Type', 'UCHAR'],
-  ['Revision', 'UCHAR'],
-  ['Size', 'USHORT'],
-])
 
 /** NDIS_MINIPORT_DRIVER_CHARACTERISTICS (ndis.h), through the NDIS 6.0 handlers. */
 export const NDIS_MINIPORT_DRIVER_CHARACTERISTICS = struct('NDIS_MINIPORT_DRIVER_CHARACTERISTICS', [
@@ -252,66 +287,10 @@ export const NDIS_OID_REQUEST = struct('NDIS_OID_REQUEST', [
   ['Reserved2', 'USHORT'],
 ])
 
-/** SLIST_HEADER on x86: 8 bytes, 8-aligned (its ULONGLONG Alignment member). */
-const SLIST_HEADER = struct('SLIST_HEADER', [['Alignment', 'ULONG64']])
-
-/**
- * NET_BUFFER (ndis/nbl.h, "NET_BUFFER structure"): Next, CurrentMdl, CurrentMdlOffset,
- * DataLength, MdlChain, DataOffset in an anonymous structure unioned with the SLIST_HEADER.
- */
-export const NET_BUFFER = struct('NET_BUFFER', [
-  ['', union('NET_BUFFER_HEADER_UNION', [
-    ['', struct('NET_BUFFER_DATA_FIELDS', [
-      ['Next', 'PVOID'],
-      ['CurrentMdl', 'PVOID'],
-      ['CurrentMdlOffset', 'ULONG'],
-      ['DataLength', 'ULONG'],
-      ['MdlChain', 'PVOID'],
-      ['DataOffset', 'ULONG'],
-    ])],
-    ['Link', SLIST_HEADER],
-  ])],
-  ['ChecksumBias', 'USHORT'],
-  ['Reserved', 'USHORT'],
-  ['NdisPoolHandle', 'PVOID'],
-  ['NdisReserved', aligned(8, array('PVOID', 2))],
-  ['ProtocolReserved', aligned(8, array('PVOID', 6))],
-  ['MiniportReserved', aligned(8, array('PVOID', 4))],
-  ['DataPhysicalAddress', 'LARGE_INTEGER'],
-  ['ScatterGatherList', 'PVOID'],
-])
-
-/** MaxNetBufferListInfo for NDIS 6.0 (ndis/nblinfo.h: TcpIpChecksum... through WfpNetBufferListInfo). */
-export const MAX_NET_BUFFER_LIST_INFO = 12
-
-/**
- * NET_BUFFER_LIST (ndis/nbl.h, "NET_BUFFER_LIST structure"); the reserved areas are
- * DECLSPEC_ALIGN(MEMORY_ALLOCATION_ALIGNMENT), 8 on x86.
- */
-export const NET_BUFFER_LIST = struct('NET_BUFFER_LIST', [
-  ['', union('NET_BUFFER_LIST_HEADER_UNION', [
-    ['', struct('NET_BUFFER_LIST_DATA_FIELDS', [['Next', 'PVOID'], ['FirstNetBuffer', 'PVOID']])],
-    ['Link', SLIST_HEADER],
-  ])],
-  ['Context', 'PVOID'],
-  ['ParentNetBufferList', 'PVOID'],
-  ['NdisPoolHandle', 'PVOID'],
-  ['NdisReserved', aligned(8, array('PVOID', 2))],
-  ['ProtocolReserved', aligned(8, array('PVOID', 4))],
-  ['MiniportReserved', aligned(8, array('PVOID', 2))],
-  ['Scratch', 'PVOID'],
-  ['SourceHandle', 'PVOID'],
-  ['NblFlags', 'ULONG'],
-  ['ChildRefCount', 'LONG'],
-  ['Flags', 'ULONG'],
-  ['Status', 'ULONG'],
-  ['NetBufferListInfo', array('PVOID', MAX_NET_BUFFER_LIST_INFO)],
-])
-
 /** Every layout, for the header-agreement test. */
 export const ALL_LAYOUTS = [
-  UNICODE_STRING, DRIVER_OBJECT, CM_PARTIAL_RESOURCE_DESCRIPTOR, CM_PARTIAL_RESOURCE_LIST, MDL, SCATTER_GATHER_ELEMENT, SCATTER_GATHER_LIST,
+  UNICODE_STRING, DRIVER_OBJECT, CM_PARTIAL_RESOURCE_DESCRIPTOR, CM_PARTIAL_RESOURCE_LIST, CM_FULL_RESOURCE_DESCRIPTOR, CM_RESOURCE_LIST, DEVICE_DESCRIPTION, MDL, SCATTER_GATHER_ELEMENT, SCATTER_GATHER_LIST,
   DMA_ADAPTER, DMA_OPERATIONS, NDIS_OBJECT_HEADER, NDIS_MINIPORT_DRIVER_CHARACTERISTICS, NDIS_MINIPORT_INIT_PARAMETERS,
   NDIS_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES, NDIS_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES, NDIS_MINIPORT_PAUSE_PARAMETERS,
-  NDIS_MINIPORT_RESTART_PARAMETERS, NDIS_OID_REQUEST, NET_BUFFER, NET_BUFFER_LIST,
+  NDIS_MINIPORT_RESTART_PARAMETERS, NDIS_OID_REQUEST, ...NET_LAYOUTS,
 ] as const

@@ -8,7 +8,7 @@
 // "Packet is an IP fragment: IP checksum yes, TCP/UDP no"). IPv6 needs RXCSUM.IPV6OFL, which
 // the 82540EM does not have (3.2.9.4 applies to later parts), so IPv6 frames are reported as
 // not checked. With neither IPOFLD nor TUOFLD set, IXSM tells software to ignore the rest.
-import { onesSum } from './checksum.js'
+import { onesSum } from '../checksum.js'
 import { RXD_ERRORS, RXD_STATUS } from './layouts.js'
 import { RXCSUM } from './registers.js'
 

@@ -41,7 +41,7 @@ import { DMA_STATUS, dmaStatusText, type DmaEngine, type DmaStatus } from '../dm
 import type { FindingSink } from '../finding.js'
 import type { NicRxCounters } from '../nic.js'
 import type { Clock } from '../clock.js'
-import { onesSum } from './checksum.js'
+import { onesSum } from '../checksum.js'
 import { appendFcs } from './crc32.js'
 import { accepts, classify, vlanAccepts } from './filter.js'
 import { DelayedCause, type InterruptCauses } from './interrupts.js'

@@ -3,7 +3,7 @@
 // fix-ups of TCP segmentation (3.5.9), and 802.1Q tag insertion (3.3.3.1 VLE, chapter 9).
 // Pure functions over a byte buffer and a frame's offset in it: the engine gathers the
 // frame, these rewrite it in place.
-import { internetChecksum } from './checksum.js'
+import { internetChecksum } from '../checksum.js'
 import { CONTEXT_DESCRIPTOR, TUCMD } from './layouts.js'
 
 const C = CONTEXT_DESCRIPTOR.offset

@@ -22,6 +22,8 @@ export const NDIS5_CONSTANTS = {
   ...C.NDIS_PARAMETER_TYPE,
   ...C.NDIS_INTERRUPT_MODE,
   ...C.NDIS_PER_PACKET_INFO,
+  ...C.NDIS_DEVICE_PNP_EVENT,
+  ...C.NDIS_POWER_PROFILE,
   ...C.NDIS_MAC_OPTION,
   ...C.NDIS_MEDIA_STATE,
   ...C.OID5,
@@ -94,6 +96,9 @@ export interface Ndis5Routines {
   NDIS_SET_PACKET_HEADER_SIZE(Packet: NDIS_PACKET, HeaderSize: number): void
   NDIS_PACKET_EXTENSION_FROM_PACKET(Packet: NDIS_PACKET): NDIS_PACKET_EXTENSION
   NDIS_PER_PACKET_INFO_FROM_PACKET(Packet: NDIS_PACKET, InfoType: number): unknown
+  NDIS_SET_PACKET_CANCEL_ID(Packet: NDIS_PACKET, CancelId: unknown): void
+  NDIS_GET_PACKET_CANCEL_ID(Packet: NDIS_PACKET): unknown
+  NdisGeneratePartialCancelId(): number
 
   // Sends and receives
   NdisMSendComplete(MiniportAdapterHandle: object, Packet: NDIS_PACKET, Status: number): void

@@ -93,6 +93,22 @@ export const NDIS_PER_PACKET_INFO = {
   MaxPerPacketInfo: 9,
 } as const
 
+/** NDIS_DEVICE_PNP_EVENT (ndis.h): what MiniportPnPEventNotify is told. */
+export const NDIS_DEVICE_PNP_EVENT = {
+  NdisDevicePnPEventQueryRemoved: 0,
+  NdisDevicePnPEventRemoved: 1,
+  NdisDevicePnPEventSurpriseRemoved: 2,
+  NdisDevicePnPEventQueryStopped: 3,
+  NdisDevicePnPEventStopped: 4,
+  NdisDevicePnPEventPowerProfileChanged: 5,
+} as const
+
+/** NDIS_POWER_PROFILE (ndis.h): the ULONG NdisDevicePnPEventPowerProfileChanged carries. */
+export const NDIS_POWER_PROFILE = {
+  NdisPowerProfileBattery: 0,
+  NdisPowerProfileAcOnLine: 1,
+} as const
+
 /** OID_GEN_MAC_OPTIONS bits (ntddndis.h). */
 export const NDIS_MAC_OPTION = {
   NDIS_MAC_OPTION_COPY_LOOKAHEAD_DATA: 0x0000_0001,

@@ -13,6 +13,8 @@ import type { Timer } from '../../hw/clock.js'
 import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { DRIVER_FAILED } from '../../kernel/driver-call.js'
 import { DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../kernel/irql.js'
+import { tagValue } from '../../kernel/tags.js'
+import { POOL_TYPE } from '../../kernel/wdm.js'
 import { NDIS_STATUS, isSuccess, statusName } from '../constants.js'
 import { asStatus, returnedField } from '../../kernel/driver-values.js'
 import { NDIS_BUGCHECK } from '../context.js'
@@ -20,7 +22,7 @@ import type { DriverModel } from '../driver-model.js'
 import { PENDING_TIMEOUT_NS, type MiniportState } from '../miniport.js'
 import type { DRIVER_OBJECT } from '../types.js'
 import type { Configuration } from './config.js'
-import { NDIS5_MEDIUM, NDIS5_STATUS, NDIS_ATTRIBUTE, OID5 } from './constants.js'
+import { NDIS5_MEDIUM, NDIS5_STATUS, NDIS_ATTRIBUTE, NDIS_DEVICE_PNP_EVENT, NDIS_POWER_PROFILE, OID5 } from './constants.js'
 import type { Dma5 } from './dma.js'
 import type { Interrupts5 } from './interrupt.js'
 import type { Packets } from './packets.js'
@@ -30,6 +32,9 @@ import type { Requests5 } from './requests.js'
 import type { SendPath } from './send.js'
 import type { Ndis5State } from './state.js'
 import type { Timers5 } from './timers.js'
+
+/** Pool tag of the buffer NDIS passes with a PnP event (dmalab's choice; reads "NDpn"). */
+const PNP_TAG = tagValue('npDN')
 
 /** The media NDIS offers MiniportInitialize: every NDIS_MEDIUM NDIS 5.1 knows, in enum order. */
 export const MEDIUM_ARRAY: readonly number[] = Array.from({ length: 14 }, (_, i) => i)
@@ -132,7 +137,28 @@ export class Miniport5 implements DriverModel {
     this.state = 'running'
     k.enterRuntime()
     k.clock.armAfter(this.wakeUpTimer, this.interval())
+    this.notifyPowerProfile()
+    if (k.log.stopped) return
     this.bind()
+  }
+
+  /**
+   * "After initializing a miniport driver ... NDIS calls a miniport driver's MiniportPnPEventNotify
+   * function to notify the miniport driver of the system's power source" (NDIS 5.1, Handling a
+   * Change in the System's Power Source): NdisDevicePnPEventPowerProfileChanged with a ULONG,
+   * NdisPowerProfileAcOnLine, at PASSIVE_LEVEL. NDIS 5.0 characteristics have no such handler.
+   */
+  private notifyPowerProfile(): void {
+    const { state: s } = this.p
+    const chars = s.characteristics
+    const handler = chars?.MinorNdisVersion === 1 ? chars.PnPEventNotifyHandler : undefined
+    if (typeof handler !== 'function') return
+    const k = s.ctx.kernel
+    const buffer = k.pool.allocate(POOL_TYPE.NonPagedPool, 4, PNP_TAG, { driver: false })
+    if (buffer === 0) return
+    k.memory.write32(buffer, NDIS_POWER_PROFILE.NdisPowerProfileAcOnLine)
+    s.ctx.caller.call4('MiniportPnPEventNotify', PASSIVE_LEVEL, handler, s.adapterContext, NDIS_DEVICE_PNP_EVENT.NdisDevicePnPEventPowerProfileChanged, buffer, 4)
+    if (!k.log.stopped) k.pool.free(buffer, { routine: 'NDIS' })
   }
 
   /** The wake-up timer's period: CheckForHangTimeInSeconds from NdisMSetAttributesEx, two seconds by default. */
@@ -273,16 +299,22 @@ export class Miniport5 implements DriverModel {
     const k = ctx.kernel
     if (this.state !== 'running') return true
     protocol.stop()
-    // Unbinding waits for every send to come back and returns every packet the protocol kept.
+    // Unbinding waits for every send to come back and returns every packet the protocol kept;
+    // sends still out after a while the protocol cancels (NdisCancelSendPackets), and waits again.
     requests.runUntil(() => send.outstanding === 0 || k.log.stopped, PENDING_TIMEOUT_NS)
     if (k.log.stopped) return this.stopped()
+    if (send.outstanding > 0) {
+      protocol.cancelSends()
+      requests.runUntil(() => send.outstanding === 0 || k.log.stopped, PENDING_TIMEOUT_NS)
+      if (k.log.stopped) return this.stopped()
+    }
     const outstanding = send.outstanding
     if (outstanding > 0) {
       k.log.report({
         kind: 'send-not-completed',
         code: BUGCHECK.BUGCODE_NDIS_DRIVER,
         params: [NDIS_BUGCHECK.sendsNotCompleted, outstanding, 0, 0],
-        message: `the protocol unbound with ${outstanding} sent packet${outstanding === 1 ? '' : 's'} never completed (NdisMSendComplete, or a status from a serialized MiniportSend[Packets]): NDIS cannot halt the miniport while it owns sends`,
+        message: `the protocol unbound with ${outstanding} sent packet${outstanding === 1 ? '' : 's'} never completed (NdisMSendComplete, or a status from a serialized MiniportSend[Packets])${typeof s.characteristics?.CancelSendPacketsHandler === 'function' ? ', not even after it cancelled them (MiniportCancelSendPackets)' : ''}: NDIS cannot halt the miniport while it owns sends`,
         details: { outstanding },
       })
       send.abortQueued(NDIS_STATUS.NDIS_STATUS_FAILURE)

@@ -137,6 +137,9 @@ export class Ndis5 {
       NDIS_SET_PACKET_HEADER_SIZE: (pk, sz) => p.NDIS_SET_PACKET_HEADER_SIZE(pk, sz),
       NDIS_PACKET_EXTENSION_FROM_PACKET: (pk) => p.NDIS_PACKET_EXTENSION_FROM_PACKET(pk),
       NDIS_PER_PACKET_INFO_FROM_PACKET: (pk, info) => p.NDIS_PER_PACKET_INFO_FROM_PACKET(pk, info),
+      NDIS_SET_PACKET_CANCEL_ID: (pk, id) => p.NDIS_SET_PACKET_CANCEL_ID(pk, id),
+      NDIS_GET_PACKET_CANCEL_ID: (pk) => p.NDIS_GET_PACKET_CANCEL_ID(pk),
+      NdisGeneratePartialCancelId: () => p.NdisGeneratePartialCancelId(),
 
       NdisMSendComplete: (h, pk, st) => s.NdisMSendComplete(h, pk, st),
       NdisMSendResourcesAvailable: (h) => s.NdisMSendResourcesAvailable(h),

@@ -18,6 +18,7 @@ import { NDIS_STATUS } from '../constants.js'
 import { NDIS_PER_PACKET_INFO } from './constants.js'
 import type { Ndis5State } from './state.js'
 import type { NDIS_BUFFER, NDIS_PACKET, NDIS_PACKET_EXTENSION, NDIS_PACKET_OOB_DATA } from './types.js'
+import type { AllocationRoutine } from '../../faults/routines.js'
 
 /** Pool tag of packet-pool memory (dmalab's choice; reads "NDpp" in a pool dump). */
 export const PACKET_POOL_TAG = tagValue('ppDN')
@@ -66,6 +67,8 @@ export class Packets {
   private readonly owner = new WeakMap<NDIS_PACKET, PacketPool>()
   /** Buffers NdisAllocateBuffer made, by pool. */
   private readonly bufferOwner = new WeakMap<NDIS_BUFFER, BufferPool>()
+  /** The last NdisGeneratePartialCancelId value. */
+  private partialCancelId = 0
 
   constructor(state: Ndis5State) {
     this.s = state
@@ -82,7 +85,7 @@ export class Packets {
   }
 
   /** The pool behind NdisAllocatePacketPool[Ex]; NDIS and the emulated protocol use it with driver = false. */
-  allocatePacketPool(routine: string, descriptors: number, overflow: number, protocolReserved: number, driver: boolean): { status: number; poolHandle: PacketPoolHandle | null } {
+  allocatePacketPool(routine: AllocationRoutine, descriptors: number, overflow: number, protocolReserved: number, driver: boolean): { status: number; poolHandle: PacketPoolHandle | null } {
     const s = this.s
     const k = s.ctx.kernel
     const fail = { status: NDIS_STATUS.NDIS_STATUS_RESOURCES, poolHandle: null }
@@ -149,7 +152,7 @@ export class Packets {
     return this.allocatePacket('NdisDprAllocatePacket', PoolHandle, true)
   }
 
-  allocatePacket(routine: string, poolHandle: unknown, driver: boolean): { status: number; packet: NDIS_PACKET | null } {
+  allocatePacket(routine: AllocationRoutine, poolHandle: unknown, driver: boolean): { status: number; packet: NDIS_PACKET | null } {
     const s = this.s
     const fail = { status: NDIS_STATUS.NDIS_STATUS_RESOURCES, packet: null }
     if (driver) {
@@ -450,6 +453,25 @@ export class Packets {
 
   NDIS_PER_PACKET_INFO_FROM_PACKET(Packet: NDIS_PACKET, InfoType: number): unknown {
     return Packet.Extension.NdisPacketInfo[InfoType] ?? null
+  }
+
+  /** NDIS_SET_PACKET_CANCEL_ID: the ID a protocol marks a send with, for NdisCancelSendPackets. */
+  NDIS_SET_PACKET_CANCEL_ID(Packet: NDIS_PACKET, CancelId: unknown): void {
+    Packet.Extension.NdisPacketInfo[NDIS_PER_PACKET_INFO.PacketCancelId] = CancelId
+  }
+
+  /** NDIS_GET_PACKET_CANCEL_ID: what MiniportCancelSendPackets compares with its CancelId. */
+  NDIS_GET_PACKET_CANCEL_ID(Packet: NDIS_PACKET): unknown {
+    return Packet.Extension.NdisPacketInfo[NDIS_PER_PACKET_INFO.PacketCancelId] ?? null
+  }
+
+  /**
+   * NdisGeneratePartialCancelId: the high byte a driver puts in its cancel IDs so they differ from
+   * every other driver's; one value a call, 1 to 255 and round again.
+   */
+  NdisGeneratePartialCancelId(): number {
+    this.partialCancelId = (this.partialCancelId % 255) + 1
+    return this.partialCancelId
   }
 
   // ---- what halt and unload check ------------------------------------------------------------------

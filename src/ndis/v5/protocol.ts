@@ -18,13 +18,15 @@ import { CHAIN_LIMIT, type MDL } from '../../kernel/mdl.js'
 import { NDIS_PACKET_TYPE, NDIS_STATUS, statusName } from '../constants.js'
 import { HEADER, PEER_SLOT, SEQUENCE_OFFSET, SLOT_BYTES, checkTestFrame, patternFor, writeTestFrame } from '../test-frames.js'
 import type { TrafficCounters } from '../protocol.js'
-import { NDIS5_STATUS } from './constants.js'
+import { NDIS5_STATUS, NDIS_PER_PACKET_INFO } from './constants.js'
 import type { Packets, PacketPoolHandle } from './packets.js'
 import type { ReceivePath, ReceiveSink } from './receive.js'
 import type { StatusSink } from './requests.js'
 import type { SendPath } from './send.js'
 import type { Ndis5State } from './state.js'
 import type { NDIS_PACKET } from './types.js'
+
+const CANCEL_INFO = NDIS_PER_PACKET_INFO.PacketCancelId
 
 /** Send slots (so at most this many frames are in flight), and packets per NdisSendPackets. */
 export const SEND_WINDOW = 256
@@ -79,6 +81,8 @@ export class Protocol5 implements ReceiveSink, StatusSink {
   private readonly view = new DataView(this.scratch.buffer)
   private readonly sender: Timer
   private corruptReported = 0
+  /** The cancel ID on every send: NdisGeneratePartialCancelId's byte in the high bits, as a protocol builds one. */
+  private cancelId = 0
   mac: Uint8Array = new Uint8Array(6)
   readonly peerMac = Uint8Array.of(0x02, 0x00, 0x00, 0x00, 0x00, 0x02)
   /** OID_GEN_CURRENT_PACKET_FILTER as the protocol set it (0 before it binds and after it unbinds). */
@@ -96,6 +100,7 @@ export class Protocol5 implements ReceiveSink, StatusSink {
     this.pattern = patternFor(seed)
     this.sender = state.ctx.kernel.clock.timer('protocol send (NDIS 5)', () => this.sendBatch(), { needsCpu: true })
     send.onComplete = (packet, status) => this.sendComplete(packet, status)
+    this.cancelId = packets.NdisGeneratePartialCancelId() * 0x100_0000 + 1
     receive.sink = this
   }
 
@@ -128,6 +133,11 @@ export class Protocol5 implements ReceiveSink, StatusSink {
     this.stopped = true
     this.toSend = 0
     this.s.ctx.kernel.clock.cancel(this.sender)
+  }
+
+  /** NdisCancelSendPackets with the ID every send carries: what is still out, cancelled. */
+  cancelSends(): void {
+    if (this.inFlight > 0) this.send.cancel(this.cancelId)
   }
 
   // ---- send side --------------------------------------------------------------------------------
@@ -208,6 +218,7 @@ export class Protocol5 implements ReceiveSink, StatusSink {
     packet.OobData.Status = NDIS_STATUS.NDIS_STATUS_SUCCESS
     packet.OobData.HeaderSize = HEADER
     packet.Extension.NdisPacketInfo.fill(null)
+    packet.Extension.NdisPacketInfo[CANCEL_INFO] = this.cancelId
   }
 
   /** A send came back (ProtocolSendComplete). */

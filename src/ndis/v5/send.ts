@@ -34,6 +34,7 @@ const HANDED = 0
 export type SendCompleteSink = (packet: NDIS_PACKET, status: number) => void
 
 const SG_INFO = NDIS_PER_PACKET_INFO.ScatterGatherListPacketInfo
+const CANCEL_INFO = NDIS_PER_PACKET_INFO.PacketCancelId
 const noCallback = (): void => {}
 
 export class SendPath {
@@ -56,6 +57,8 @@ export class SendPath {
   /** Sends completed by the miniport, and resubmissions after NDIS_STATUS_RESOURCES. */
   completed = 0
   resubmitted = 0
+  /** Calls of MiniportCancelSendPackets. */
+  cancelCalls = 0
 
   constructor(state: Ndis5State, packets: Packets, dma: Dma5) {
     this.s = state
@@ -259,6 +262,28 @@ export class SendPath {
     if (sgl !== null && this.dma.sgDma !== null) putScatterGather(this.dma.sgDma.adapter, sgl, true, 'NDIS (send complete)')
     info[SG_INFO] = null
     this.onComplete(packet, status)
+  }
+
+  /**
+   * NdisCancelSendPackets(NdisBindingHandle, CancelId): NDIS completes the packets with that ID it
+   * still queues itself, as aborted, then asks the miniport to cancel those it holds
+   * (MiniportCancelSendPackets, at DISPATCH_LEVEL, if it has one): the miniport completes them
+   * with NDIS_STATUS_REQUEST_ABORTED through NdisMSendComplete.
+   */
+  cancel(cancelId: unknown): void {
+    const s = this.s
+    const k = s.ctx.kernel
+    if (k.log.stopped) return
+    const keep: NDIS_PACKET[] = []
+    const aborted: NDIS_PACKET[] = []
+    for (const p of this.queue) (p.Extension.NdisPacketInfo[CANCEL_INFO] === cancelId ? aborted : keep).push(p)
+    this.queue.length = 0
+    this.queue.push(...keep)
+    for (const p of aborted) this.finish(p, NDIS5_STATUS.NDIS_STATUS_REQUEST_ABORTED)
+    const handler = s.characteristics?.CancelSendPacketsHandler
+    if (typeof handler !== 'function') return
+    this.cancelCalls++
+    s.ctx.caller.call4('MiniportCancelSendPackets', DISPATCH_LEVEL, handler, s.adapterContext, cancelId, undefined, undefined)
   }
 
   /** Packets NDIS still queues when the protocol unbinds: completed back to it as aborted. */

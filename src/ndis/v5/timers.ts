@@ -1,7 +1,9 @@
 // NDIS 5 timers on virtual time: NdisMInitializeTimer, NdisMSetTimer, NdisMSetPeriodicTimer,
-// NdisMCancelTimer (and NdisInitializeTimer / NdisSetTimer / NdisCancelTimer), and
-// NdisStallExecution. The timer function runs at DISPATCH_LEVEL (NdisMInitializeTimer: "NDIS
-// calls the MiniportTimer function ... at IRQL = DISPATCH_LEVEL"). Timers are background events:
+// NdisMCancelTimer (and NdisInitializeTimer / NdisSetTimer / NdisCancelTimer). A timer is
+// initialized at PASSIVE_LEVEL (MiniportInitialize calls NdisMInitializeTimer; "Callers of
+// NdisInitializeTimer run at IRQL = PASSIVE_LEVEL"), set and cancelled at IRQL <= DISPATCH_LEVEL,
+// and the timer function runs at DISPATCH_LEVEL (NdisMInitializeTimer: "NDIS calls the
+// MiniportTimer function ... at IRQL = DISPATCH_LEVEL"). Timers are background events:
 // they fire as virtual time passes but do not keep the machine busy, so a driver's periodic
 // watchdog does not look like a machine that never goes idle.
 //
@@ -10,7 +12,7 @@
 import type { Timer } from '../../hw/clock.js'
 import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { DRIVER_FAILED } from '../../kernel/driver-call.js'
-import { DISPATCH_LEVEL } from '../../kernel/irql.js'
+import { DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../kernel/irql.js'
 import { NDIS5_BUGCHECK, type Ndis5State } from './state.js'
 import type { NDIS_MINIPORT_TIMER, NdisTimerFunction } from './types.js'
 
@@ -39,7 +41,7 @@ export class Timers5 {
   NdisMInitializeTimer(MiniportAdapterHandle: unknown, TimerFunction: NdisTimerFunction, FunctionContext: unknown): { timer: NDIS_MINIPORT_TIMER | null } {
     const s = this.s
     if (!s.enterAdapter('NdisMInitializeTimer', MiniportAdapterHandle)) return { timer: null }
-    s.dispatchOrBelow('NdisMInitializeTimer')
+    s.irqlAtMost('NdisMInitializeTimer', PASSIVE_LEVEL)
     return { timer: this.create('NdisMInitializeTimer', TimerFunction, FunctionContext) }
   }
 
@@ -47,7 +49,7 @@ export class Timers5 {
   NdisInitializeTimer(TimerFunction: NdisTimerFunction, FunctionContext: unknown): { timer: NDIS_MINIPORT_TIMER | null } {
     const s = this.s
     if (!s.enter('NdisInitializeTimer')) return { timer: null }
-    s.dispatchOrBelow('NdisInitializeTimer')
+    s.irqlAtMost('NdisInitializeTimer', PASSIVE_LEVEL)
     return { timer: this.create('NdisInitializeTimer', TimerFunction, FunctionContext) }
   }
 
@@ -147,6 +149,7 @@ export class Timers5 {
     const code = after === 'halt' ? NDIS5_BUGCHECK.haltWithoutCancelTimer : NDIS5_BUGCHECK.initFailedWithoutCancelTimer
     for (const t of this.timers.values()) {
       if (!t.clockTimer.armed) continue
+      const periodic = t.periodNs > 0
       ctx.kernel.clock.cancel(t.clockTimer)
       t.periodNs = 0
       // A real NDIS bug check: the machine stops here.
@@ -154,17 +157,8 @@ export class Timers5 {
         kind: 'timer-not-cancelled',
         code: BUGCHECK.BUGCODE_NDIS_DRIVER,
         params: [code, 0, t.timer.id, 0],
-        message: `${after === 'halt' ? 'MiniportHalt returned' : 'MiniportInitialize failed'} with a timer still set (${t.routine}; ${t.periodNs > 0 ? 'periodic' : 'one-shot'}): cancel every timer with NdisMCancelTimer first, or NDIS bug checks (0x7C/${code === 0x09 ? '0x09 NDIS_BUGCHECK_HALT_WITHOUT_CANCEL_TIMER' : '0x0C NDIS_BUGCHECK_INIT_FAILED_WITHOUT_CANCEL_TIMER'})`,
+        message: `${after === 'halt' ? 'MiniportHalt returned' : 'MiniportInitialize failed'} with a timer still set (${t.routine}; ${periodic ? 'periodic' : 'one-shot'}): cancel every timer with NdisMCancelTimer first, or NDIS bug checks (0x7C/${code === 0x09 ? '0x09 NDIS_BUGCHECK_HALT_WITHOUT_CANCEL_TIMER' : '0x0C NDIS_BUGCHECK_INIT_FAILED_WITHOUT_CANCEL_TIMER'})`,
       })
-    }
-  }
-
-  /** NdisStallExecution: a busy wait at any IRQL. Driver CPU time takes no virtual time in dmalab. */
-  NdisStallExecution(MicrosecondsToStall: number): void {
-    const s = this.s
-    s.ctx.kernel.log.throwIfStopped()
-    if (!(Number.isFinite(MicrosecondsToStall) && MicrosecondsToStall >= 0)) {
-      s.ctx.violation('ndis-bad-argument', `NdisStallExecution: ${String(MicrosecondsToStall)} is not a number of microseconds`)
     }
   }
 }

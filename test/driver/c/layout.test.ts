@@ -12,7 +12,8 @@ import { CompileError, compileDriver } from '../../../src/driver/c/toolchain.js'
 import { C_ROUTINES } from '../../../src/driver/c/imports.js'
 import { functionImports } from '../../../src/driver/c/wasm-binary.js'
 import { DRIVER_IMAGE_BASE } from '../../../src/kernel/arch.js'
-import { CM_RESOURCE_TYPE, NDIS_OBJECT_TYPE, NDIS_PACKET_TYPE, NDIS_STATUS, OID } from '../../../src/ndis/constants.js'
+import { CM_RESOURCE_TYPE, NDIS_FLAGS, NDIS_OBJECT_TYPE, NDIS_PACKET_TYPE, NDIS_SG_DMA, NDIS_STATUS, OID } from '../../../src/ndis/constants.js'
+import { RECEIVE_THROTTLE } from '../../../src/driver/c/structs-net.js'
 import { EX_POOL_PRIORITY, MEMORY_CACHING_TYPE, POOL_TYPE } from '../../../src/kernel/wdm.js'
 
 function constantAsserts(table: Record<string, number>, cast = ''): string {
@@ -36,6 +37,11 @@ describe('C headers against the emulator\'s layouts', () => {
       constantAsserts(POOL_TYPE),
       constantAsserts(EX_POOL_PRIORITY),
       constantAsserts(MEMORY_CACHING_TYPE),
+      constantAsserts({ NDIS_SG_DMA_64_BIT_ADDRESS: NDIS_SG_DMA.NDIS_SG_DMA_64_BIT_ADDRESS, NDIS_SG_LIST_WRITE_TO_DEVICE: NDIS_SG_DMA.NDIS_SG_LIST_WRITE_TO_DEVICE }),
+      // NDIS_FLAGS' NDIS_INTERFACE_TYPE_PCI is a TypeScript name; C has NdisInterfacePci (an enum).
+      constantAsserts(Object.fromEntries(Object.entries(NDIS_FLAGS).filter(([k]) => k !== 'NDIS_INTERFACE_TYPE_PCI'))),
+      // The receive-throttle structure's second member is a bit-field: its size, not its offsets.
+      `_Static_assert(sizeof(NDIS_RECEIVE_THROTTLE_PARAMETERS) == ${RECEIVE_THROTTLE.size}, "NDIS_RECEIVE_THROTTLE_PARAMETERS");`,
       // Every routine dmalab implements, address taken: the linker imports each with the type its
       // prototype in the headers gives it.
       `void *Routines[] = { ${Object.keys(C_ROUTINES).map((r) => `(void *)${r}`).join(', ')} };`,

@@ -95,6 +95,24 @@ describe('a C miniport on the x86 machine', () => {
     expect(f.message).toMatch(/kernel stack overflow/)
   })
 
+  it('calls the HAL through DMA_OPERATIONS function pointers: a common buffer below 4 GiB for a 32-bit device, freed clean', () => {
+    const m = loadFaults('dma', true)
+    expect(m.loaded().state).toBe('running')
+    m.halt()
+    const report = m.report()
+    expect(report.outcome).toBe('clean')
+    expect(report.dma.commonBuffers).toHaveLength(1)
+  })
+
+  it('a common buffer still allocated at PutDmaAdapter is reported, named at the C line that allocated it through the pointer', () => {
+    // Driver Verifier's DMA checks: 0xE6 parameter 1 = 0x07, the adapter released with common
+    // buffers outstanding; like every leak, the finding names where the buffer was allocated.
+    const m = loadFaults('dma-leak')
+    const f = m.findings.find((x) => x.kind === 'common-buffer-leak')!
+    expect(f).toMatchObject({ code: 0xe6, site: `test/support/c/faults.c:${faultLine('dma-leak')}` })
+    expect(f.params?.[0]).toBe(0x07)
+  })
+
   it('the clean scenario of the same build runs clean: the faults above are the driver\'s, not the runtime\'s', () => {
     const m = loadFaults('clean')
     m.halt()
@@ -104,12 +122,15 @@ describe('a C miniport on the x86 machine', () => {
   it('a sweep fails its allocation at the C call site, in worker threads too, and every run is handled', async () => {
     const minimal = await loadMiniport('c/minimal')
     const source = readFileSync(path.join(root, 'examples/c/minimal/minimal.c'), 'utf8').split('\n')
-    const line = source.findIndex((l) => l.includes('adapter = NdisAllocateMemoryWithTagPriority(')) + 1
+    const line = (text: string): number => source.findIndex((l) => l.includes(text)) + 1
+    // Both allocating calls fail in turn: the adapter's memory, and the register window
+    // (NdisMMapIoSpace, which Driver Verifier's low resources simulation fails too).
     for (const mode of ['call', 'stack'] as const) {
       const r = await sweep(minimal, { config: {}, scenario: { packets: 0, size: 60, rx: 0 }, jobs: 2, mode })
       expect(r.baseline).toBe('clean')
-      expect(r.runs).toHaveLength(1)
-      expect(r.runs[0]).toMatchObject({ routine: 'NdisAllocateMemoryWithTagPriority', site: `examples/c/minimal/minimal.c:${line}`, outcome: 'handled' })
+      expect(r.runs).toHaveLength(2)
+      expect(r.runs[0]).toMatchObject({ routine: 'NdisAllocateMemoryWithTagPriority', site: `examples/c/minimal/minimal.c:${line('adapter = NdisAllocateMemoryWithTagPriority(')}`, outcome: 'handled' })
+      expect(r.runs[1]).toMatchObject({ routine: 'NdisMMapIoSpace', site: `examples/c/minimal/minimal.c:${line('status = NdisMMapIoSpace(')}`, outcome: 'handled' })
     }
   })
 })

@@ -146,6 +146,33 @@ describe('NDIS 5 packets and buffers', () => {
   })
 })
 
+describe('NDIS 5 cancel IDs', () => {
+  // NdisGeneratePartialCancelId (NDIS 5.1 reference): a value for the high byte of the cancel
+  // IDs a driver marks its sends with (NDIS_SET_PACKET_CANCEL_ID), distinct between callers.
+  it('NdisGeneratePartialCancelId gives 1..255 and then starts again; a packet carries the ID it was marked with', () => {
+    const m = createMachine({})
+    let api: NdisApi | null = null
+    m.load({ default: ndis5Loop({ hooks: { initialize: (ndis) => {
+      api = ndis
+    } } }).DriverEntry as never }, 'ndis5-cancel-id')
+    const ndis = api!
+    const first = ndis.NdisGeneratePartialCancelId()
+    const ids = [first, ...Array.from({ length: 255 }, () => ndis.NdisGeneratePartialCancelId())]
+    expect(ids.every((i) => i >= 1 && i <= 255)).toBe(true)
+    expect(new Set(ids.slice(0, 255)).size).toBe(255)
+    expect(ids[255]).toBe(first)
+    const { poolHandle } = ndis.NdisAllocatePacketPool(1, 0)
+    const { packet } = ndis.NdisAllocatePacket(poolHandle)
+    expect(ndis.NDIS_GET_PACKET_CANCEL_ID(packet!)).toBe(null)
+    ndis.NDIS_SET_PACKET_CANCEL_ID(packet!, (first << 24) | 7)
+    expect(ndis.NDIS_GET_PACKET_CANCEL_ID(packet!)).toBe((first << 24) | 7)
+    ndis.NdisFreePacket(packet!)
+    ndis.NdisFreePacketPool(poolHandle)
+    m.halt()
+    expect(m.findings).toEqual([])
+  })
+})
+
 describe('NDIS 5 timers', () => {
   it('a periodic timer fires at DISPATCH_LEVEL as virtual time passes, without keeping the machine busy, until NdisMCancelTimer', () => {
     const fired: Array<[number, number]> = []
@@ -166,5 +193,37 @@ describe('NDIS 5 timers', () => {
     expect(fired.every(([, irql]) => irql === 2)).toBe(true)
     m.halt()
     expect(m.findings).toEqual([])
+  })
+  // NdisInitializeTimer (NDIS 5.1 reference): "Callers of NdisInitializeTimer run at IRQL =
+  // PASSIVE_LEVEL"; MiniportInitialize calls NdisMInitializeTimer, at PASSIVE_LEVEL too.
+  it('initializing a timer at DISPATCH_LEVEL (from MiniportSetInformation) is an IRQL violation; setting one there is not', () => {
+    let irqlSeen = -1
+    const m = createMachine({})
+    m.load({ default: ndis5Loop({ hooks: {
+      set: (ndis, handle, oid) => {
+        if (oid !== ndis.OID_GEN_CURRENT_PACKET_FILTER) return
+        irqlSeen = m.kernel.irql
+        const { timer } = ndis.NdisMInitializeTimer(handle, () => {}, null)
+        ndis.NdisMSetTimer(timer!, 10)
+      },
+    } }).DriverEntry as never }, 'ndis5-timer-irql')
+    expect(irqlSeen).toBe(2)
+    const f = m.findings.filter((x) => x.kind === 'irql-violation')
+    expect(f).toHaveLength(1)
+    expect(f[0]!.message).toMatch(/NdisMInitializeTimer/)
+    m.run({ ns: 20_000_000 })
+    m.halt()
+  })
+
+  it('a periodic timer still set at halt is named periodic in the 0x7C/0x09 finding', () => {
+    const m = createMachine({})
+    m.load({ default: ndis5Loop({ hooks: { halt: (ndis, handle) => {
+      const { timer } = ndis.NdisMInitializeTimer(handle, () => {}, null)
+      ndis.NdisMSetPeriodicTimer(timer!, 1000)
+    } } }).DriverEntry as never }, 'ndis5-timer-periodic')
+    m.halt()
+    const f = m.findings.find((x) => x.kind === 'timer-not-cancelled')!
+    expect(f.params?.[0]).toBe(0x09)
+    expect(f.message).toMatch(/NdisMInitializeTimer; periodic/)
   })
 })

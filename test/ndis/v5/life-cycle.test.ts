@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
 import type { NdisApi } from '../../../src/ndis/api.js'
+import type { NDIS_MINIPORT_TIMER } from '../../../src/ndis/v5/types.js'
 import { ndis5Loop } from '../../support/miniports/ndis5-loop.js'
 
 const load = (entry: (ndis: NdisApi) => number, config = {}) => {
@@ -120,6 +121,39 @@ describe('NDIS 5.1 registration', () => {
   })
 })
 
+describe('NDIS 5.1 PnP events', () => {
+  it('after MiniportInitialize NDIS tells a 5.1 miniport the power source: NdisDevicePnPEventPowerProfileChanged with NdisPowerProfileAcOnLine, at PASSIVE_LEVEL', () => {
+    const events: Array<[number, number, number, number]> = []
+    let api: NdisApi | null = null
+    const loop = ndis5Loop({ hooks: {
+      initialize: (ndis) => {
+        api = ndis
+      },
+      characteristics: (c) => ({ ...c, PnPEventNotifyHandler: (_ctx, event, buffer, length) => {
+        events.push([event, api!.memory.read32(buffer), length, api!.KeGetCurrentIrql()])
+      } }),
+    } })
+    const { m } = load(loop.DriverEntry)
+    expect(events).toEqual([[5, 1, 4, 0]])
+    m.halt()
+    expect(m.findings).toEqual([])
+  })
+
+  it('an NDIS 5.0 miniport has no MiniportPnPEventNotify: NDIS calls nothing', () => {
+    let called = false
+    const loop = ndis5Loop({ hooks: { characteristics: (c) => {
+      const { AdapterShutdownHandler: _s, ...rest } = c
+      return { ...rest, MinorNdisVersion: 0, PnPEventNotifyHandler: () => {
+        called = true
+      } }
+    }, initialize: (ndis, h) => ndis.NdisMRegisterAdapterShutdownHandler(h, null, () => {}) } })
+    const { m, loaded } = load(loop.DriverEntry)
+    expect(loaded.state).toBe('running')
+    expect(called).toBe(false)
+    m.halt()
+  })
+})
+
 describe('NDIS 5.1 check-for-hang, reset and halt', () => {
   it('MiniportCheckForHang runs every two seconds of virtual time; TRUE makes NDIS call MiniportReset', () => {
     let checks = 0
@@ -142,12 +176,14 @@ describe('NDIS 5.1 check-for-hang, reset and halt', () => {
 
   it('a reset that pends completes through NdisMResetComplete', () => {
     let pending = false
+    let t: NDIS_MINIPORT_TIMER | null = null
     const loop = ndis5Loop({ hooks: {
+      // Timers are initialized at PASSIVE_LEVEL; MiniportReset runs at DISPATCH_LEVEL.
+      initialize: (ndis, handle) => { t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMResetComplete(handle, ndis.NDIS_STATUS_SUCCESS, true), null).timer },
       checkForHang: () => !pending,
-      reset: (ndis, handle) => {
+      reset: (ndis) => {
         pending = true
-        const t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMResetComplete(handle, ndis.NDIS_STATUS_SUCCESS, true), null).timer!
-        ndis.NdisMSetTimer(t, 10)
+        ndis.NdisMSetTimer(t!, 10)
         return { status: ndis.NDIS_STATUS_PENDING, addressingReset: false }
       },
     } })
@@ -195,11 +231,12 @@ describe('NDIS 5.1 check-for-hang, reset and halt', () => {
   })
 
   it('a request a serialized miniport pends and never completes times out: NDIS resets the adapter and completes it as aborted; a late Complete is out of order', () => {
+    let t: NDIS_MINIPORT_TIMER | null = null
     const loop = ndis5Loop({ serialized: true, hooks: {
+      initialize: (ndis, handle) => { t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMSetInformationComplete(handle, ndis.NDIS_STATUS_SUCCESS), null).timer },
       set: (ndis, _h, oid) => (oid === ndis.OID_GEN_CURRENT_PACKET_FILTER ? { status: ndis.NDIS_STATUS_PENDING, bytesRead: 0, bytesNeeded: 0 } : undefined),
-      reset: (ndis, handle) => {
-        const t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMSetInformationComplete(handle, ndis.NDIS_STATUS_SUCCESS), null).timer!
-        ndis.NdisMSetTimer(t, 10)
+      reset: (ndis) => {
+        ndis.NdisMSetTimer(t!, 10)
         return { status: ndis.NDIS_STATUS_SUCCESS, addressingReset: false }
       },
     } })

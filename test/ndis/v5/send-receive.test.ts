@@ -8,6 +8,9 @@
 // NDIS_GET_PACKET_STATUS (PENDING after the call means the protocol kept the packet).
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
+import type { NdisApi } from '../../../src/ndis/api.js'
+import type { NdisHandle } from '../../../src/ndis/types.js'
+import type { NDIS_PACKET } from '../../../src/ndis/v5/types.js'
 import { ndis5Loop, type LoopOptions } from '../../support/miniports/ndis5-loop.js'
 
 function run(options: LoopOptions, frames = 40, size = 1500) {
@@ -70,6 +73,37 @@ describe('NDIS 5 sends', () => {
     const f = m.findings.find((x) => x.kind === 'send-not-completed')!
     expect(f.message).toMatch(/10 sent packets never completed/)
     expect(f.code).toBe(0x7c)
+  })
+
+  it('the protocol cancels what it still has outstanding when it unbinds: NDIS calls MiniportCancelSendPackets with the ID every send carries, and the miniport completes them aborted', () => {
+    const held: NDIS_PACKET[] = []
+    const ids = new Set<unknown>()
+    const driver = ndis5Loop({ loopback: 'none', hooks: { characteristics: (c) => ({
+      ...c,
+      SendPacketsHandler: (_ctx, packets, n) => {
+        for (let i = 0; i < n; i++) held.push(packets[i]!)
+      },
+      CancelSendPacketsHandler: (_ctx, cancelId) => {
+        ids.add(cancelId)
+        for (const p of held.splice(0)) {
+          if (api!.NDIS_GET_PACKET_CANCEL_ID(p) === cancelId) api!.NdisMSendComplete(handle!, p, api!.NDIS_STATUS_REQUEST_ABORTED)
+        }
+      },
+    }), initialize: (ndis, h) => {
+      api = ndis
+      handle = h
+    } } })
+    let api: NdisApi | null = null
+    let handle: NdisHandle | null = null
+    const m = createMachine({})
+    m.load({ default: driver.DriverEntry as never }, 'loop')
+    m.traffic.send({ count: 10, size: 200 })
+    expect(held).toHaveLength(10)
+    m.halt()
+    expect(m.ndis!.v5.send.cancelCalls).toBe(1)
+    expect(ids.size).toBe(1)
+    expect(m.ndis!.v5.protocol.counters.txFailures).toEqual({ NDIS_STATUS_REQUEST_ABORTED: 10 })
+    expect(m.findings).toEqual([])
   })
 })
 

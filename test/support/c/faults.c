@@ -33,6 +33,38 @@ static ULONG Recurse(ULONG depth)
     return Recurse(depth + 1) + frame[0];
 }
 
+/* A common buffer through the HAL's DMA adapter, called through its DMA_OPERATIONS pointers. */
+static NDIS_STATUS Dma(NDIS_HANDLE Handle, BOOLEAN FreeIt)
+{
+    PDEVICE_OBJECT pdo = NULL;
+    DEVICE_DESCRIPTION description;
+    PDMA_ADAPTER adapter;
+    ULONG mapRegisters = 0;
+    PHYSICAL_ADDRESS logical;
+    PULONG buffer;
+
+    NdisMGetDeviceProperty(Handle, &pdo, NULL, NULL, NULL, NULL);
+    NdisZeroMemory(&description, sizeof(description));
+    description.Version = DEVICE_DESCRIPTION_VERSION2;
+    description.Master = TRUE;
+    description.ScatterGather = TRUE;
+    description.Dma32BitAddresses = TRUE;
+    description.InterfaceType = PCIBus;
+    description.MaximumLength = 0x10000;
+    adapter = IoGetDmaAdapter(pdo, &description, &mapRegisters);
+    if (adapter == NULL || mapRegisters == 0) return NDIS_STATUS_RESOURCES;
+    buffer = adapter->DmaOperations->AllocateCommonBuffer(adapter, 8192, &logical, FALSE); /* FAULT: dma-leak */
+    if (buffer == NULL) {
+        adapter->DmaOperations->PutDmaAdapter(adapter);
+        return NDIS_STATUS_RESOURCES;
+    }
+    buffer[2047] = logical.LowPart; /* the buffer is mapped, all 8 KiB of it */
+    if (logical.HighPart != 0) return NDIS_STATUS_FAILURE; /* a 32-bit device's buffer is below 4 GiB */
+    if (FreeIt) adapter->DmaOperations->FreeCommonBuffer(adapter, 8192, logical, buffer, FALSE);
+    adapter->DmaOperations->PutDmaAdapter(adapter);
+    return NDIS_STATUS_SUCCESS;
+}
+
 static NDIS_STATUS Initialize(NDIS_HANDLE Handle, NDIS_HANDLE Context, PNDIS_MINIPORT_INIT_PARAMETERS Parameters)
 {
     PULONG block;
@@ -54,6 +86,8 @@ static NDIS_STATUS Initialize(NDIS_HANDLE Handle, NDIS_HANDLE Context, PNDIS_MIN
     if (Is(L"divide")) Seen = Divide(Seen, Scratch[7]);
     if (Is(L"trap")) __builtin_trap(); /* FAULT: trap */
     if (Is(L"stack")) Seen = Recurse(0);
+    if (Is(L"dma") && Dma(Handle, TRUE) != NDIS_STATUS_SUCCESS) return NDIS_STATUS_FAILURE;
+    if (Is(L"dma-leak") && Dma(Handle, FALSE) != NDIS_STATUS_SUCCESS) return NDIS_STATUS_FAILURE;
 
     NdisZeroMemory(&attributes, sizeof(attributes));
     attributes.RegistrationAttributes.Header.Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES;

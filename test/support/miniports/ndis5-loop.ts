@@ -54,6 +54,8 @@ export function ndis5Loop(options: LoopOptions = {}): { DriverEntry: (ndis: Ndis
     let handle: NdisHandle = {}
     let frames = 0 // a receive area: one frame buffer per loop slot
     let timer: NDIS_MINIPORT_TIMER | null = null
+    let transferTimer: NDIS_MINIPORT_TIMER | null = null
+    const pendingTransfers: (() => void)[] = []
     let packetPool: NdisHandle | null = null
     let bufferPool: NdisHandle | null = null
     const slots: Array<{ va: number; packet: NDIS_PACKET | null; busy: boolean; length: number }> = []
@@ -152,6 +154,7 @@ export function ndis5Loop(options: LoopOptions = {}): { DriverEntry: (ndis: Ndis
           slots.push(slot)
         }
         timer = ndis.NdisMInitializeTimer(h, () => tick(), null).timer
+        if (options.transferPending) transferTimer = ndis.NdisMInitializeTimer(h, () => { for (const complete of pendingTransfers.splice(0)) complete() }, null).timer
         const extra = options.hooks?.initialize?.(ndis, h, cfg)
         return { status: typeof extra === 'number' ? extra : ndis.NDIS_STATUS_SUCCESS, selectedMediumIndex: medium }
       },
@@ -207,11 +210,13 @@ export function ndis5Loop(options: LoopOptions = {}): { DriverEntry: (ndis: Ndis
         const { virtualAddress } = ndis.NdisQueryBufferSafe(firstBuffer!, ndis.NormalPagePriority)
         ndis.NdisMoveMemory(virtualAddress, s.va + 14 + offset, bytes)
         if (!options.transferPending) return { status: ndis.NDIS_STATUS_SUCCESS, bytesTransferred: bytes }
-        const t = ndis.NdisMInitializeTimer(handle, () => {
+        // Timers are initialized at PASSIVE_LEVEL (MiniportInitialize); this one completes every
+        // transfer pended since it last ran.
+        pendingTransfers.push(() => {
           s.busy = false
           ndis.NdisMTransferDataComplete(handle, packet, ndis.NDIS_STATUS_SUCCESS, bytes)
-        }, null).timer
-        ndis.NdisMSetTimer(t!, 0)
+        })
+        ndis.NdisMSetTimer(transferTimer!, 0)
         return { status: ndis.NDIS_STATUS_PENDING, bytesTransferred: 0 }
       },
       ReturnPacketHandler: (_c, packet) => {

@@ -3,8 +3,8 @@
 // over every alignment of buffer, start and end: the fast path reads 32-bit words.
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { onesSum } from '../../../src/hw/e1000/checksum.js'
-import { sum16 } from '../../support/packets.js'
+import { onesSum } from '../../src/hw/checksum.js'
+import { sum16 } from '../support/packets.js'
 
 describe('the one\'s complement sum', () => {
   it('equals a word-at-a-time sum whatever the alignment of the buffer, the start and the end', () => {

@@ -1,7 +1,8 @@
-// The Internet checksum as the 8254x computes it (manual 3.5.8, 3.6: "the 16 bit one's
-// complement of the one's complement sum of all 16-bit words in the range of CSS to CSE,
-// including the checksum field itself"; RFC 1071). Words are big-endian, as on the wire; an
-// odd trailing byte is the high half of a last word padded with zero.
+// The Internet checksum (RFC 1071), as the 8254x computes it (manual 3.5.8, 3.6: "the 16 bit
+// one's complement of the one's complement sum of all 16-bit words in the range of CSS to CSE,
+// including the checksum field itself") and the transport does in software. Words are
+// big-endian, as on the wire; an odd trailing byte is the high half of a last word padded with
+// zero.
 //
 // The receive engine computes the packet checksum of every frame it stores (RXCSUM.PCSS,
 // 3.2.9), so this is on the per-packet path: the bulk of the range is summed as little-endian
