@@ -107,7 +107,15 @@ describe('buggy NDIS 5 miniports', () => {
 
   it('buggy/ndis5/map-register-leak: once all 64 registers are held, sends stop; the rest wait until the protocol unbinds and cancels them', async () => {
     const { report, kinds } = await runExample('buggy/ndis5/map-register-leak', { send: 100 })
-    expect([...kinds]).toEqual(['map-register-leak'])
+    expect(kinds.has('map-register-leak')).toBe(true)
+    // The register writes of the first batch of sends take bus time, during which the NIC sends
+    // some of them; their completions give the protocol those packets back before its next batch,
+    // and it reuses their buffers, which the driver never unmapped: mapping one again while its
+    // first mapping is live is the same bug's other face (0xE6/0x1D), and nothing else is found.
+    for (const f of report.findings.filter((x) => x.kind !== 'map-register-leak')) {
+      expect(f.kind).toBe('dma-double-map')
+      expect(f.message).toMatch(/is already mapped by the live scatter\/gather list .*\(NdisMStartBufferPhysicalMapping\)/)
+    }
     expect(report.traffic.txFrames).toBe(64)
   })
 
