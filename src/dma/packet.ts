@@ -18,10 +18,11 @@ import type { AdapterState } from './adapter.js'
 import { ALLOW_READ, ALLOW_WRITE, type LiveMapping, type PhysicalRanges } from './coverage.js'
 import { reportMapFailure, type MapFailure } from './map-failures.js'
 import { Pieces, collectPieces, pagesTouched, reportDoubleMapping, undoIommu } from './scatter-gather.js'
+import type { ObservedMapping } from './observer.js'
 import { DMA_DMALAB_BAD_ARGUMENT, DMA_VIOLATION, dmaViolation } from './violations.js'
 
 /** One MapTransfer's mapping, live until FlushAdapterBuffers. */
-interface MappedTransfer {
+interface MappedTransfer extends ObservedMapping {
   readonly mdl: MDL
   readonly currentVa: number
   readonly length: number
@@ -182,7 +183,10 @@ export function mapTransfer(file: MapRegisterFile, mdl: MDL, currentVa: number, 
   }
   const overlap = p.verifier.add(mapping)
   file.used += registers
-  file.transfers.push({ mdl, currentVa, length: mapped, writeToDevice, registers, iovaRanges, bounced, frames, ownRun, mapping })
+  const transfer: MappedTransfer = { mdl, currentVa, length: mapped, writeToDevice, registers, iovaRanges, bounced, frames, ownRun, mapping, routine, site: undefined }
+  file.transfers.push(transfer)
+  // The report's memory map sees a packet-based transfer as it sees an S/G list: one range given.
+  p.observer?.mapped(adapter, transfer, [{ Address: logical, Length: mapped }])
   if (overlap !== null) reportDoubleMapping(adapter, routine, mdl, currentVa, mapped, overlap, true)
   return { logicalAddress: logical, length: mapped }
 }
@@ -232,6 +236,7 @@ export function flushAdapterBuffers(file: MapRegisterFile, mdl: MDL, currentVa: 
 
 /** Undoes one mapping: IOMMU, verifier, bounce frames. */
 function undo(adapter: AdapterState, t: MappedTransfer): void {
+  adapter.platform.observer?.unmapped(t)
   undoIommu(adapter, t.iovaRanges)
   adapter.platform.verifier.remove(t.mapping)
   if (t.ownRun) adapter.platform.kernel.mm.freeFrames(t.frames)

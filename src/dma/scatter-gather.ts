@@ -278,7 +278,7 @@ export function buildScatterGather(adapter: AdapterState, req: SgRequest, behind
   adapter.sgLists.set(sgl, record)
   adapter.sgListsMade++
   p.stats.sgLists++
-  p.observer?.sgBuilt(adapter, record)
+  p.observer?.mapped(adapter, record, elements)
   if (overlap !== null) reportDoubleMap(adapter, req, overlap)
   return record
 }
@@ -379,7 +379,7 @@ export function putScatterGather(adapter: AdapterState, sgl: SCATTER_GATHER_LIST
   adapter.sgLists.delete(sgl)
   adapter.sgListsPut++
   adapter.releaseRegisters(record.registers.length, record.registers)
-  p.observer?.sgPut(record)
+  p.observer?.unmapped(record)
 }
 
 export function undoIommu(adapter: AdapterState, iovaRanges: ReadonlyArray<readonly [number, number]>): void {

@@ -7,7 +7,8 @@ import { MMIO_HOLE_BASE, MMIO_HOLE_END } from '../hw/memory.js'
 import type { Finding } from '../kernel/kinds.js'
 import type { Machine } from '../machine.js'
 import type { Report } from '../report.js'
-import type { AdapterState, DmaBufferRecord, SgRecord } from '../dma/adapter.js'
+import type { AdapterState, DmaBufferRecord } from '../dma/adapter.js'
+import type { DeviceRange, ObservedMapping } from '../dma/observer.js'
 import type { DmaMapObserver } from '../dma/observer.js'
 import { siteText, type CallSite } from '../kernel/calls.js'
 import { Sampler } from './timeline.js'
@@ -35,7 +36,7 @@ export class Recorder implements DmaMapObserver {
   private readonly m: Machine
   private readonly placements: Placement[] = []
   private readonly byKey = new Map<string, Placement>()
-  private readonly held = new WeakMap<SgRecord, Placement[]>()
+  private readonly held = new WeakMap<ObservedMapping, Placement[]>()
   private readonly omitted: Record<string, number> = {}
   private readonly sampler: Sampler
   private readonly tags = new Set<string>()
@@ -82,8 +83,7 @@ export class Recorder implements DmaMapObserver {
    * `sg-element`, with the address the device got for them) and, when bounced, the map register
    * page that stood in for them (a `bounce-buffer`).
    */
-  sgBuilt(adapter: AdapterState, record: SgRecord): void {
-    const elements = record.sgl.Elements
+  mapped(adapter: AdapterState, record: ObservedMapping, elements: readonly DeviceRange[]): void {
     const bounceOf = new Map<number, number>()
     for (const [bounce, original] of record.bounced) bounceOf.set(bounce, original)
     const held: Placement[] = []
@@ -113,12 +113,12 @@ export class Recorder implements DmaMapObserver {
     if (held.length > 0) this.held.set(record, held)
   }
 
-  sgPut(record: SgRecord): void {
+  unmapped(record: ObservedMapping): void {
     for (const p of this.held.get(record) ?? []) p.live--
     this.held.delete(record)
   }
 
-  private place(kind: BufferKind, record: SgRecord, logical: number, pa: number, length: number, iommu: boolean, standsInFor: number | undefined): Placement | null {
+  private place(kind: BufferKind, record: ObservedMapping, logical: number, pa: number, length: number, iommu: boolean, standsInFor: number | undefined): Placement | null {
     // One placement per physical piece: the same send buffer mapped for packet after packet is
     // drawn once, with the address the device got for it the first time and a count.
     const key = `${kind}|${record.routine}|${pa}|${length}`

@@ -11,6 +11,9 @@ import { describe, expect, it } from 'vitest'
 import { DMA_STATUS } from '../../src/hw/dma-engine.js'
 import type { MDL } from '../../src/kernel/mdl.js'
 import type { DMA_ADAPTER } from '../../src/ndis/api.js'
+import { attachRecorder } from '../../src/report/recorder.js'
+import { createMachine } from '../../src/index.js'
+import { testMiniport } from '../support/test-miniport.js'
 import { TWO_POW_32, kinds, loadTestMiniport, theFinding, type Loaded } from '../support/driver-fixture.js'
 
 const PAGE = 4096
@@ -238,5 +241,35 @@ describe('packet-based DMA: AllocateAdapterChannel, MapTransfer, FlushAdapterBuf
     expect(allocate(l, adapter, 1, () => ((called = true), DeallocateObjectKeepRegisters))).toBe(STATUS_INSUFFICIENT_RESOURCES)
     expect(called).toBe(false)
     expect(l.m.report().faults.injected.map((f) => f.routine)).toEqual(['AllocateAdapterChannel'])
+  })
+
+  it('the report\'s memory map sees a MapTransfer as it sees an S/G list: the driver\'s bytes and the bounce page that stood in for them, put back at FlushAdapterBuffers', () => {
+    // The HTML report pictures where every DMA buffer landed (dma/observer.ts); packet-based DMA
+    // maps buffers for the device too, so its transfers are on the map.
+    const m = createMachine({ wire: 'loopback', iommu: false, memory: { policy: 'high-first' } })
+    const recorder = attachRecorder(m)
+    const mp = testMiniport()
+    const loaded = m.load(mp, 'test-miniport')
+    const l: Loaded = { m, mp, a: mp.adapter!, ndis: loaded.ndis }
+    const adapter = adapterOf(l)
+    const { va, mdl } = buffer(l, 256)
+    const original = l.m.kernel.space.translate(va)
+    expect(original).toBeGreaterThanOrEqual(TWO_POW_32)
+    let given = 0
+    let live = -1
+    allocate(l, adapter, 1, (base) => {
+      given = adapter.DmaOperations.MapTransfer(adapter, mdl, base, va, 256, true).logicalAddress
+      live = recorder.finish().memoryMap.buffers.filter((b) => b.routine === 'MapTransfer' && !b.freed).length
+      adapter.DmaOperations.FlushAdapterBuffers(adapter, mdl, base, va, 256, true)
+      adapter.DmaOperations.FreeMapRegisters(adapter, base, 1)
+      return DeallocateObjectKeepRegisters
+    })
+    expect(live).toBe(2)
+    const buffers = recorder.finish().memoryMap.buffers.filter((b) => b.routine === 'MapTransfer')
+    expect(buffers.map((b) => b.kind).sort()).toEqual(['bounce-buffer', 'sg-element'])
+    const piece = buffers.find((b) => b.kind === 'sg-element')!
+    const bounce = buffers.find((b) => b.kind === 'bounce-buffer')!
+    expect(piece).toMatchObject({ logicalAddress: given, frames: [[original, 256]], freed: true, length: 256 })
+    expect(bounce).toMatchObject({ standsInFor: original, frames: [[given, 256]], freed: true })
   })
 })

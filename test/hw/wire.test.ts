@@ -1,23 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parse, type GlobalHeader, type Packet } from 'pcap-parser'
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../src/index.js'
 import { BareMetalE1000, e1000, NIC_MAC, ethernetFrame } from '../support/e1000-driver.js'
-
-/** Reads a pcap file back with pcap-parser, an independent libpcap reader. */
-function readPcap(path: string): Promise<{ header: GlobalHeader; packets: Packet[] }> {
-  return new Promise((resolve, reject) => {
-    const parser = parse(path)
-    let header: GlobalHeader | undefined
-    const packets: Packet[] = []
-    parser.on('globalHeader', (h: GlobalHeader) => (header = h))
-    parser.on('packet', (p: Packet) => packets.push(p))
-    parser.on('error', reject)
-    parser.on('end', () => (header ? resolve({ header, packets }) : reject(new Error('no global header'))))
-  })
-}
+import { readPcap } from '../support/pcap.js'
 
 describe('the wire', () => {
   it('keeps every transmitted frame, without FCS, as its own copy', () => {

@@ -5,11 +5,12 @@ import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../src/machine.js'
 import { attachRecorder } from '../../src/report/recorder.js'
 import { MAX_SG_PLACEMENTS } from '../../src/report/recording.js'
-import type { AdapterState, SgRecord } from '../../src/dma/adapter.js'
+import type { AdapterState } from '../../src/dma/adapter.js'
+import type { ObservedMapping } from '../../src/dma/observer.js'
 
 /** An S/G list of one piece, as the DMA layer hands it to its observer. */
-function list(pa: number, length: number): SgRecord {
-  return { sgl: { NumberOfElements: 1, Reserved: 0, Elements: [{ Address: pa, Length: length, Reserved: 0 }] }, mapping: { ranges: [[pa, length]] }, bounced: [], routine: 'NdisMAllocateNetBufferSGList', site: undefined } as unknown as SgRecord
+function list(pa: number, length: number): ObservedMapping {
+  return { mapping: { ranges: [[pa, length]] }, bounced: [], routine: 'NdisMAllocateNetBufferSGList', site: undefined }
 }
 const adapter = { iommuOn: false } as unknown as AdapterState
 
@@ -19,8 +20,8 @@ describe('Recorder', () => {
     const rec = attachRecorder(m)
     for (let i = 0; i < MAX_SG_PLACEMENTS + 250; i++) {
       const l = list(0x10_0000 + i * 0x1000, 1500)
-      rec.sgBuilt(adapter, l)
-      rec.sgPut(l)
+      rec.mapped(adapter, l, [{ Address: l.mapping.ranges[0]![0], Length: l.mapping.ranges[0]![1] }])
+      rec.unmapped(l)
     }
     const r = rec.finish()
     expect(r.memoryMap.buffers).toHaveLength(MAX_SG_PLACEMENTS)
@@ -33,8 +34,8 @@ describe('Recorder', () => {
     const rec = attachRecorder(m)
     for (let i = 0; i < 5; i++) {
       const l = list(0x20_0000, 600)
-      rec.sgBuilt(adapter, l)
-      if (i < 4) rec.sgPut(l)
+      rec.mapped(adapter, l, [{ Address: l.mapping.ranges[0]![0], Length: l.mapping.ranges[0]![1] }])
+      if (i < 4) rec.unmapped(l)
     }
     const [b] = rec.finish().memoryMap.buffers
     expect(b).toMatchObject({ kind: 'sg-element', mapped: 5, freed: false, frames: [[0x20_0000, 600]], state: 'reachable' })

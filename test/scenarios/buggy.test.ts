@@ -72,7 +72,7 @@ describe('buggy/pool-dma-above-4g', () => {
     expect(truncated.site).toMatch(/^examples\/buggy\/pool-dma-above-4g\.ts:\d+$/)
     expect([...kinds].every((k) => k === 'dma-address-truncated' || k === 'dma-outside-buffer')).toBe(true)
     expect(report.traffic.rxFrames).toBe(0)
-    expect(report.traffic.dropped['nicFiltered']).toBe(SEND)
+    expect(report.traffic.dropped.nicFiltered).toBe(SEND)
   })
 
   it('IOMMU off, low-first: the pool happens to be reachable; frames arrive intact and dma-not-dma-memory says why it is wrong', async () => {
@@ -134,7 +134,7 @@ describe('buggy/runtime-contiguous', () => {
     const { report } = await runExample('buggy/runtime-contiguous', { config: { memory: { fragmentation: 0.5 } }, idleNs: 20_000_000, send: SEND })
     expect(report.findings.filter((f) => f.kind === 'init-only-call')).toHaveLength(SEND)
     expect(report.traffic.txFrames).toBe(0)
-    expect(report.traffic.dropped['txFailed']).toBe(SEND)
+    expect(report.traffic.dropped.txFailed).toBe(SEND)
     expect(report.traffic.rxFrames).toBe(0)
     expect(report.outcome).toBe('findings')
   })
