@@ -621,4 +621,7 @@ void NdisMIndicateReceiveNetBufferLists(NDIS_HANDLE MiniportAdapterHandle, PNET_
 }
 #endif
 
+/* NDIS 5.1 miniports: the NdisMRegisterMiniport driver model. */
+#include <ndis51.h>
+
 #endif /* DMALAB_NDIS_H */

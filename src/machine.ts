@@ -239,7 +239,7 @@ export class Machine {
     const host = new NdisHost({ kernel: this.kernel, clock: this.clock, hal: this.hal, caller: this.caller, nic: this.nic, wire: this.wire, pdo: this.pdo, seed: this.config.seed }, name ?? 'miniport')
     this.ndis = host
     // The C driver is bound to this machine's kernel and to NDIS's pools, whose blocks hold the NBLs it sees.
-    const module = cDriver === null ? miniport : cDriver.bind(this.kernel, host.nbls)
+    const module = cDriver === null ? miniport : cDriver.bind(this.kernel, host.nbls, host.v5.packets)
     host.runUntil = (done, ns) => this.runUntil(done, ns)
     // From now on every device access is checked against the live DMA mappings.
     this.nic.dma.observer = { onAccess: (requester, logical, pa, length, access) => this.dmaVerifier.deviceAccess(requester, logical, pa, length, access) }

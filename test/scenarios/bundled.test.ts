@@ -20,6 +20,7 @@ describe('bundled miniports', () => {
       'buggy/runtime-contiguous',
       'buggy/unchecked-allocation',
       'c/e1000',
+      'c/e1000-ndis5',
       'c/minimal',
       'e1000',
       'e1000-ndis5',

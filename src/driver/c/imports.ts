@@ -16,6 +16,7 @@ import { ndisRoutines } from './ndis-imports.js'
 import { dmaRoutines } from './dma-imports.js'
 import { dataRoutines } from './data-imports.js'
 import type { CNetObjects } from './net-objects.js'
+import { ndis5Routines, type Ndis5Parts } from './ndis5-imports.js'
 
 /** An import: its wasm signature ('i' i32, 'j' i64; params then result) and the adapter. */
 export interface CRoutine {
@@ -100,11 +101,11 @@ function kernelRoutines(c: CDriverInstance): CRoutines {
 }
 
 /** Every routine a C driver may import, bound to one instance. */
-export function cRoutines(c: CDriverInstance, bridge: CMiniportBridge, objects: CNetObjects): CRoutines {
-  return { ...kernelRoutines(c), ...ndisRoutines(c, bridge), ...dmaRoutines(c), ...dataRoutines(c, bridge, objects) }
+export function cRoutines(c: CDriverInstance, bridge: CMiniportBridge, objects: CNetObjects, ndis5: Ndis5Parts): CRoutines {
+  return { ...kernelRoutines(c), ...ndisRoutines(c, bridge), ...dmaRoutines(c), ...dataRoutines(c, bridge, objects), ...ndis5Routines(c, ndis5) }
 }
 
 /** The routines dmalab implements for C drivers, with their signatures (for the load check). */
 export const C_ROUTINES: Readonly<Record<string, { readonly params: string; readonly result: string }>> = Object.fromEntries(
-  Object.entries(cRoutines({ kernel: { memory: {} } } as unknown as CDriverInstance, {} as CMiniportBridge, {} as CNetObjects)).map(([name, r]) => [name, { params: r.params, result: r.result }]),
+  Object.entries(cRoutines({ kernel: { memory: {} } } as unknown as CDriverInstance, {} as CMiniportBridge, {} as CNetObjects, {} as Ndis5Parts)).map(([name, r]) => [name, { params: r.params, result: r.result }]),
 )

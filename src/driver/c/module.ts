@@ -10,6 +10,9 @@ import { readImage, type DriverImage } from './instrument.js'
 import { CMiniportBridge } from './miniport.js'
 import { CNetObjects } from './net-objects.js'
 import type { NblPools } from '../../ndis/nbl.js'
+import type { Packets } from '../../ndis/v5/packets.js'
+import { CPackets } from './net-packets.js'
+import { CMiniport5 } from './miniport5.js'
 import { writeDriverObject, writeUnicodeString } from './ndis-imports.js'
 import { moduleSymbols } from './symbols.js'
 import { HOOK_NAMES } from './memory-hooks.js'
@@ -83,16 +86,18 @@ export class CompiledDriver {
 
   /**
    * DriverEntry for one machine: places the image and stack, instantiates, calls the C
-   * DriverEntry. `pools` are NDIS's NET_BUFFER_LIST pools, whose blocks hold the NBLs the driver sees.
+   * DriverEntry. `pools` are NDIS's NET_BUFFER_LIST pools, whose blocks hold the NBLs the driver
+   * sees; `packets` NDIS 5's packet pools, whose blocks hold the NDIS_PACKETs.
    */
-  bind(kernel: Kernel, pools: NblPools): MiniportModule {
+  bind(kernel: Kernel, pools: NblPools, packets: Packets): MiniportModule {
     const driver = this
     const entry = (ndis: NdisApi, registryPath?: string): number => {
       const c = new CDriverInstance(kernel, driver)
       c.ndis = ndis
       const objects = new CNetObjects(c, pools)
       const bridge = new CMiniportBridge(c, objects)
-      const routines = cRoutines(c, bridge, objects)
+      const packets5 = new CPackets(c, objects, packets)
+      const routines = cRoutines(c, bridge, objects, { bridge, objects, packets: packets5, miniport: new CMiniport5(c, bridge, packets5) })
       const imports: ImportTable = {}
       for (const [name, r] of Object.entries(routines)) imports[name] = r.fn
       if (!c.load(driver, imports)) return STATUS_INSUFFICIENT_RESOURCES

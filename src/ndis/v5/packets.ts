@@ -36,6 +36,8 @@ interface PacketPool {
   /** VA of the pool's memory block. */
   readonly block: number
   readonly live: Set<NDIS_PACKET>
+  /** Which descriptor of the block each live packet occupies (null: free), for the packet's address. */
+  readonly slots: Array<NDIS_PACKET | null>
   /** False for the pools NDIS and the emulated protocol own. */
   readonly driver: boolean
 }
@@ -67,6 +69,8 @@ export class Packets {
   private readonly owner = new WeakMap<NDIS_PACKET, PacketPool>()
   /** Buffers NdisAllocateBuffer made, by pool. */
   private readonly bufferOwner = new WeakMap<NDIS_BUFFER, BufferPool>()
+  /** Each live packet's descriptor slot in its pool's block. */
+  private readonly slot = new WeakMap<NDIS_PACKET, number>()
   /** The last NdisGeneratePartialCancelId value. */
   private partialCancelId = 0
 
@@ -107,7 +111,7 @@ export class Packets {
     const block = k.pool.allocate(POOL_TYPE.NonPagedPool, bytes, PACKET_POOL_TAG, { ...(site === undefined ? {} : { site }), driver })
     if (block === 0) return fail
     const handle: PacketPoolHandle = { kind: 'ndis5-packet-pool', id: s.ctx.handleId() }
-    this.packetPools.set(handle, { handle, descriptors, overflow, protocolReserved, block, live: new Set(), driver })
+    this.packetPools.set(handle, { handle, descriptors, overflow, protocolReserved, block, live: new Set(), slots: new Array<NDIS_PACKET | null>(Math.min(descriptors + overflow, 0x10000)).fill(null), driver })
     return { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, poolHandle: handle }
   }
 
@@ -134,6 +138,7 @@ export class Packets {
   private freePool(pool: PacketPool): void {
     for (const p of pool.live) this.owner.delete(p)
     pool.live.clear()
+    pool.slots.fill(null)
     this.packetPools.delete(pool.handle)
     this.s.ctx.kernel.pool.free(pool.block, { routine: 'NdisFreePacketPool' })
   }
@@ -169,6 +174,11 @@ export class Packets {
     const packet = newPacket(pool.handle, pool.protocolReserved)
     pool.live.add(packet)
     this.owner.set(packet, pool)
+    const slot = pool.slots.indexOf(null)
+    if (slot >= 0) {
+      pool.slots[slot] = packet
+      this.slot.set(packet, slot)
+    }
     return { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, packet }
   }
 
@@ -191,6 +201,20 @@ export class Packets {
     }
     pool.live.delete(packet)
     this.owner.delete(packet)
+    const slot = this.slot.get(packet)
+    if (slot !== undefined && pool.slots[slot] === packet) pool.slots[slot] = null
+  }
+
+  /**
+   * Where a live packet's descriptor lives: its slot in the pool's block (each slot holds the
+   * descriptor, ProtocolReserved, the OOB block and the packet extension), for drivers that see
+   * packets in memory (C miniports). Undefined for a packet that is not live.
+   */
+  descriptorOf(packet: NDIS_PACKET): { va: number; protocolReserved: number; pool: PacketPoolHandle } | undefined {
+    const pool = this.owner.get(packet)
+    const slot = this.slot.get(packet)
+    if (pool === undefined || slot === undefined || pool.slots[slot] !== packet) return undefined
+    return { va: pool.block + slot * (PACKET_DESCRIPTOR_BYTES + pool.protocolReserved), protocolReserved: pool.protocolReserved, pool: pool.handle }
   }
 
   /** True for a live packet descriptor from any pool (the protocol's, NDIS's or the driver's). */

@@ -15,6 +15,8 @@ import { DRIVER_IMAGE_BASE } from '../../../src/kernel/arch.js'
 import { CM_RESOURCE_TYPE, NDIS_FLAGS, NDIS_OBJECT_TYPE, NDIS_PACKET_TYPE, NDIS_SG_DMA, NDIS_STATUS, OID } from '../../../src/ndis/constants.js'
 import { RECEIVE_THROTTLE } from '../../../src/driver/c/structs-net.js'
 import { EX_POOL_PRIORITY, MEMORY_CACHING_TYPE, POOL_TYPE } from '../../../src/kernel/wdm.js'
+import { NDIS5_LAYOUTS, NDIS_PACKET, NDIS51_MINIPORT_CHARACTERISTICS, NDIS_PACKET_OOB_DATA } from '../../../src/driver/c/structs-ndis5.js'
+import * as NDIS5 from '../../../src/ndis/v5/constants.js'
 
 function constantAsserts(table: Record<string, number>, cast = ''): string {
   return Object.entries(table).map(([name, value]) => `_Static_assert((${cast}(${name})) == (${cast}0x${value.toString(16)}ULL), "${name} is not 0x${value.toString(16)}");`).join('\n')
@@ -28,7 +30,21 @@ function systemHeaders(): Array<{ path: string; bytes: Uint8Array }> {
 describe('C headers against the emulator\'s layouts', () => {
   it('agree on every structure offset and size, on the constants, and on every routine\'s signature', async () => {
     const source = [
-      staticAsserts(ALL_LAYOUTS),
+      staticAsserts([...ALL_LAYOUTS, ...NDIS5_LAYOUTS]),
+      // NDIS 5.1's constants (ndis51.h) against the NDIS 5 model's tables.
+      constantAsserts(NDIS5.NDIS5_STATUS, '(unsigned long)'),
+      constantAsserts(NDIS5.NDIS_ATTRIBUTE),
+      constantAsserts(NDIS5.NDIS_DMA_SIZE),
+      constantAsserts(NDIS5.NDIS_PARAMETER_TYPE),
+      constantAsserts(NDIS5.NDIS_INTERRUPT_MODE),
+      constantAsserts(NDIS5.NDIS_PER_PACKET_INFO),
+      constantAsserts(NDIS5.NDIS_DEVICE_PNP_EVENT),
+      constantAsserts(NDIS5.NDIS_POWER_PROFILE),
+      constantAsserts(NDIS5.NDIS_MAC_OPTION),
+      constantAsserts(NDIS5.NDIS_MEDIA_STATE),
+      constantAsserts(NDIS5.OID5),
+      constantAsserts(NDIS5.NDIS_HARDWARE_STATUS),
+      constantAsserts({ NdisMedium802_3: NDIS5.NDIS5_MEDIUM.NdisMedium802_3, NdisInterfacePci: NDIS5.NDIS_INTERFACE_TYPE.NdisInterfacePci }),
       constantAsserts(NDIS_STATUS, '(unsigned long)'),
       constantAsserts(NDIS_OBJECT_TYPE),
       constantAsserts(OID),
@@ -75,5 +91,13 @@ describe('C headers against the emulator\'s layouts', () => {
     // wdm.h packs resource descriptors at 4: the 64-bit Start is not 8-aligned.
     expect(CM_PARTIAL_RESOURCE_DESCRIPTOR.offset['u.Memory.Start']).toBe(4)
     expect(CM_PARTIAL_RESOURCE_DESCRIPTOR.size).toBe(16)
+  })
+
+  it('lay the NDIS 5.1 packet and characteristics out as 32-bit Windows does', () => {
+    // "NDIS_PACKET structure": Private (32 bytes), the 4*sizeof(PVOID) reserved union, Reserved[2], ProtocolReserved.
+    expect(NDIS_PACKET.offset).toMatchObject({ Private: 0, MiniportReserved: 32, MiniportReservedEx: 32, Reserved: 48, ProtocolReserved: 56 })
+    expect(NDIS_PACKET_OOB_DATA.offset).toMatchObject({ TimeReceived: 8, HeaderSize: 16, Status: 28 })
+    // NDIS51_MINIPORT_CHARACTERISTICS: 8 bytes of versions, 29 pointers (0xF0 on x64, where each is 8 bytes).
+    expect(NDIS51_MINIPORT_CHARACTERISTICS.size).toBe(8 + 29 * 4)
   })
 })
