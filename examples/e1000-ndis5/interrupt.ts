@@ -26,12 +26,27 @@ export function isr(driver: Driver, context: unknown): { interruptRecognized: bo
  */
 export function handleInterrupt(driver: Driver, context: unknown): void {
   const a = adapterOf(driver, context)
-  const icr = get(a, CTX.pendingIcr) | (a.driver.hooks.requestIsr ? 0 : readReg(a, REG.ICR))
-  set(a, CTX.pendingIcr, 0)
+  const icr = a.driver.hooks.requestIsr ? takePendingCauses(a) : readReg(a, REG.ICR)
   if ((icr & ICR_LSC) !== 0) linkChanged(a)
   if ((icr & ICR_RXO) !== 0) bump(a, CTX.rxNoBuffer)
   serviceTransmits(a)
   receiveFrames(a)
+}
+
+/**
+ * The causes MiniportISR saved, taken and cleared at DIRQL: the ISR writes them, and on a shared
+ * line it can run while this DPC does (for the other device's interrupt, reading causes the NIC
+ * latched while masked). MiniportHandleInterrupt (NDIS 5.1): what it shares with MiniportISR it
+ * touches only through NdisMSynchronizeWithInterrupt.
+ */
+function takePendingCauses(a: Adapter): number {
+  let icr = 0
+  a.ndis.NdisMSynchronizeWithInterrupt(a.interrupt, (ad: Adapter) => {
+    icr = get(ad, CTX.pendingIcr)
+    set(ad, CTX.pendingIcr, 0)
+    return true
+  }, a)
+  return icr
 }
 
 /** MiniportEnableInterrupt / MiniportDisableInterrupt (DIRQL). */

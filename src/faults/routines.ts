@@ -63,6 +63,8 @@ export const ALLOCATION_ROUTINE_TABLE = {
   NdisAllocateNetBufferAndNetBufferList: { perPacket: true },
   NdisAllocateMdl: {},
   // NDIS 5.1
+  NdisMInitializeWrapper: {},
+  NdisMRegisterMiniport: {},
   NdisMAllocateMapRegisters: {},
   NdisMInitializeScatterGatherDma: {},
   NdisMAllocateSharedMemoryAsync: {},
@@ -74,6 +76,7 @@ export const ALLOCATION_ROUTINE_TABLE = {
   NdisAllocateBuffer: { perPacket: true },
   NdisOpenConfiguration: {},
   NdisReadConfiguration: {},
+  NdisReadNetworkAddress: {},
 } as const satisfies Record<string, RoutineInfo>
 
 export type AllocationRoutine = keyof typeof ALLOCATION_ROUTINE_TABLE

@@ -30,7 +30,7 @@ describe('c/e1000-ndis5', () => {
     expect(notHandled).toEqual([])
     // The allocating NDIS 5 routines the TypeScript e1000-ndis5's sweep fails, at this driver's C lines.
     expect(new Set(r.runs.map((x) => x.routine))).toEqual(new Set([
-      'NdisAllocateMemory', 'NdisOpenConfiguration', 'NdisMMapIoSpace', 'NdisMAllocateMapRegisters', 'NdisAllocatePacketPool', 'NdisAllocateBufferPool',
+      'NdisMInitializeWrapper', 'NdisMRegisterMiniport', 'NdisAllocateMemory', 'NdisOpenConfiguration', 'NdisMMapIoSpace', 'NdisMAllocateMapRegisters', 'NdisAllocatePacketPool', 'NdisAllocateBufferPool',
       'NdisMAllocateSharedMemory', 'NdisAllocateBuffer', 'NdisAllocatePacket',
     ]))
     expect(r.runs.every((x) => /^examples\/c\/e1000-ndis5\/\w+\.c:\d+$/.test(x.site ?? ''))).toBe(true)

@@ -67,7 +67,7 @@ describe('e1000-ndis5', () => {
     const notHandled = r.runs.filter((x) => x.outcome !== 'handled').map((x) => `${x.replay}: ${x.outcome} ${x.findings[0]?.kind ?? ''} ${x.findings[0]?.message ?? ''}`)
     expect(notHandled).toEqual([])
     expect(new Set(r.runs.map((x) => x.routine))).toEqual(new Set([
-      'NdisAllocateMemory', 'NdisMMapIoSpace', 'NdisOpenConfiguration', 'NdisMAllocateMapRegisters', 'NdisAllocatePacketPool', 'NdisAllocateBufferPool',
+      'NdisMInitializeWrapper', 'NdisMRegisterMiniport', 'NdisAllocateMemory', 'NdisMMapIoSpace', 'NdisOpenConfiguration', 'NdisMAllocateMapRegisters', 'NdisAllocatePacketPool', 'NdisAllocateBufferPool',
       'NdisMAllocateSharedMemory', 'NdisAllocateBuffer', 'NdisAllocatePacket',
     ]))
   })

@@ -108,7 +108,17 @@ export class Configuration {
     }
   }
 
-  /** NdisReadNetworkAddress(&Status, &NetworkAddress, &NetworkAddressLength, ConfigurationHandle): the "NetworkAddress" keyword, if set. */
+  /**
+   * NdisReadNetworkAddress(&Status, &NetworkAddress, &NetworkAddressLength, ConfigurationHandle):
+   * the "NetworkAddress" keyword converted to bytes. NdisReadNetworkAddress (reference page):
+   * NDIS_STATUS_FAILURE when there is no such entry "or the value stored was not a string"; it
+   * "discards hyphens and converts each such pair into a single byte ... one character at a time
+   * ... until the string is exhausted"; and "NDIS does not validate the value ... that the value
+   * has the proper length, or even that the value is a network address": the caller must. So a
+   * value of the wrong length, a multicast address or non-hex characters come back as they are
+   * (a character that is not a hex digit reads as 0 here; an odd last digit is a byte of its own).
+   * NDIS allocates the storage (freed by NdisCloseConfiguration), so the call can fail for memory.
+   */
   NdisReadNetworkAddress(ConfigurationHandle: unknown): { status: number; networkAddress: Uint8Array | null; networkAddressLength: number } {
     const s = this.s
     const fail = { status: NDIS_STATUS.NDIS_STATUS_FAILURE, networkAddress: null, networkAddressLength: 0 }
@@ -119,11 +129,10 @@ export class Configuration {
       return fail
     }
     const value = this.registry.get('networkaddress')?.ParameterData.StringData
-    // The keyword holds 12 hex digits (separators allowed); anything else reads as no address.
-    const digits = value?.replace(/[-:\s]/g, '')
-    if (digits === undefined || !/^[0-9a-fA-F]{12}$/.test(digits)) return fail
-    const mac = Uint8Array.from({ length: 6 }, (_, i) => parseInt(digits.slice(i * 2, i * 2 + 2), 16))
-    return { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, networkAddress: mac, networkAddressLength: 6 }
+    if (typeof value !== 'string' || value.length === 0) return fail
+    if (s.ctx.kernel.calls.allocation('NdisReadNetworkAddress', value.length).fail) return fail
+    const address = networkAddressBytes(value)
+    return { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, networkAddress: address, networkAddressLength: address.length }
   }
 
   /** Configuration handles MiniportInitialize left open (NdisCloseConfiguration frees them). */
@@ -195,6 +204,22 @@ export class Configuration {
   private isContext(c: unknown): c is WrapperConfigurationContext {
     return c === this.s.configurationContext
   }
+}
+
+/** A NetworkAddress string as NdisReadNetworkAddress converts it: hyphens dropped, each pair of characters one byte. */
+export function networkAddressBytes(value: string): Uint8Array {
+  const digits = value.replace(/-/g, '')
+  const nibble = (c: string | undefined): number => {
+    const n = c === undefined ? NaN : parseInt(c, 16)
+    return Number.isNaN(n) ? 0 : n
+  }
+  const out = new Uint8Array(Math.ceil(digits.length / 2))
+  for (let i = 0; i < out.length; i++) {
+    const hi = digits[2 * i]
+    const lo = digits[2 * i + 1]
+    out[i] = lo === undefined ? nibble(hi) : (nibble(hi) << 4) | nibble(lo)
+  }
+  return out
 }
 
 /** Integers read as the type asked for; strings as strings (NDIS converts a REG_SZ number on request). */

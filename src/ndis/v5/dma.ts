@@ -367,8 +367,10 @@ export class Dma5 {
     k.clock.schedule(0, 'MiniportAllocateComplete', () => {
       if (this.adapter !== adapter || adapter.released || k.log.stopped) return
       const cb = allocateCommonBuffer(adapter, Length, Cached, 'NdisMAllocateSharedMemoryAsync', site)
-      // MiniportAllocateComplete runs at IRQL = DISPATCH_LEVEL, with NULL addresses on failure.
-      ctx.caller.call('MiniportAllocateComplete', DISPATCH_LEVEL, () => handler(s.adapterContext, cb?.va ?? 0, cb?.logical ?? 0, Length, Context))
+      // MiniportAllocateComplete runs at IRQL = DISPATCH_LEVEL. "NdisMAllocateSharedMemoryAsync calls
+      // MiniportAllocateComplete whether its allocation attempt succeeds or fails": on failure the
+      // addresses are NULL and the Length zero (MiniportAllocateComplete, NDIS 5 DDK reference).
+      ctx.caller.call('MiniportAllocateComplete', DISPATCH_LEVEL, () => handler(s.adapterContext, cb?.va ?? 0, cb?.logical ?? 0, cb === null ? 0 : Length, Context))
     }, { needsCpu: true })
     return NDIS_STATUS.NDIS_STATUS_PENDING
   }
@@ -378,7 +380,6 @@ export class Dma5 {
     const s = this.s
     if (!s.enterAdapter('NdisMFreeSharedMemory', MiniportAdapterHandle)) return
     s.dispatchOrBelow('NdisMFreeSharedMemory')
-    if (s.inShutdown) s.callOrder('NdisMFreeSharedMemory from MiniportShutdown: the NDIS 5.1 reference forbids it (shutdown only stops the NIC)')
     const adapter = this.adapter
     if (adapter === null || adapter.released) {
       s.callOrder(`NdisMFreeSharedMemory of ${hex(VirtualAddress)}: the adapter has no DMA set up (or it was already released)`)

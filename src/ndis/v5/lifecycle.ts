@@ -345,12 +345,20 @@ export class Miniport5 implements DriverModel {
     if (k.log.stopped) return
     interrupts.checkDeregistered(after)
     timers.checkCancelled(after)
+    if (after === 'halt' && !k.log.stopped) this.p.requests.checkStatusCompleted()
     dma.releaseAfterHalt()
     const who = after === 'halt' ? 'MiniportHalt returned' : 'MiniportInitialize failed'
     const leak = (what: string): void => k.log.report({ kind: 'ndis-resource-leak', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.resourceLeak, 0, 0, 0], message: `${who} with ${what}` })
     for (const [va, length] of ctx.ioMappings) leak(`the register window at ${hex(va)} (${length} bytes) mapped (NdisMUnmapIoSpace not called)`)
     for (const [port, count] of ctx.ioPortRanges) leak(`the I/O ports ${hex(port)} (+${count}) registered (NdisMDeregisterIoPortRange not called)`)
     for (const p of packets.leftovers()) leak(`a ${p.what} still allocated${p.live > 0 ? `, ${p.live} descriptors in use` : ''}`)
+    // NdisMRegisterAdapterShutdownHandler (NDIS 5.0's way): "The driver's MiniportHalt function must
+    // make a reciprocal call to NdisMDeregisterAdapterShutdownHandler"; left registered, NDIS would
+    // call into a driver that is gone at the next system shutdown.
+    if (s.shutdown?.registered === 'routine') {
+      leak('its MiniportShutdown still registered (NdisMDeregisterAdapterShutdownHandler not called)')
+      s.shutdown = null
+    }
   }
 
   /** The driver's unload (NdisMRegisterUnloadHandler), then the kernel's leak check (S23). */

@@ -14,6 +14,7 @@
 import { BUGCHECK } from '../../kernel/bugcheck.js'
 import { DRIVER_FAILED } from '../../kernel/driver-call.js'
 import { DISPATCH_LEVEL } from '../../kernel/irql.js'
+import { requireIrqlExactly } from '../../kernel/irql-checks.js'
 import { tagValue } from '../../kernel/tags.js'
 import { POOL_TYPE } from '../../kernel/wdm.js'
 import { hex } from '../../hw/address.js'
@@ -64,6 +65,8 @@ export class Requests5 {
   private readonly idleTimer: Timer
   private resetPending: { done: boolean; status: number; addressingReset: boolean } | null = null
   statusSink: StatusSink | null = null
+  /** NdisMIndicateStatus calls since the last NdisMIndicateStatusComplete. */
+  private statusesSinceComplete = 0
   /** Runs the clock until `done()` or `ns` pass (the host sets it). */
   runUntil: (done: () => boolean, ns: number) => void = () => {}
   resets = 0
@@ -191,21 +194,49 @@ export class Requests5 {
     p.status = typeof status === 'number' ? status >>> 0 : NDIS_STATUS.NDIS_STATUS_FAILURE
   }
 
-  /** NdisMIndicateStatus(MiniportAdapterHandle, GeneralStatus, StatusBuffer, StatusBufferSize). */
+  /**
+   * NdisMIndicateStatus(MiniportAdapterHandle, GeneralStatus, StatusBuffer, StatusBufferSize).
+   * NdisMIndicateStatus (reference page): "Serialized callers ... must run at IRQL = DISPATCH_LEVEL.
+   * Deserialized callers ... at IRQL <= DISPATCH_LEVEL"; not "in the context of its MiniportISR,
+   * MiniportHalt, or MiniportShutdown function" (DIRQL is the IRQL check; shutdown is `enter`'s);
+   * "Only a deserialized miniport driver can call NdisMIndicateStatus in the context of its
+   * MiniportInitialize function".
+   */
   NdisMIndicateStatus(MiniportAdapterHandle: unknown, GeneralStatus: number, StatusBuffer: number, StatusBufferSize: number): void {
     const s = this.s
+    const ctx = s.ctx
     if (!s.enterAdapter('NdisMIndicateStatus', MiniportAdapterHandle)) return
-    s.dispatchOrBelow('NdisMIndicateStatus')
+    if (ctx.inInitialize && !s.deserialized) {
+      s.callOrder('NdisMIndicateStatus from the MiniportInitialize of a serialized miniport: only a deserialized miniport may indicate status while it initializes')
+    } else if (ctx.kernel.phase === 'halt') {
+      s.callOrder('NdisMIndicateStatus from MiniportHalt (or after it): a halting miniport indicates no status')
+    } else if (s.deserialized) s.dispatchOrBelow('NdisMIndicateStatus')
+    else requireIrqlExactly(ctx.kernel, 'NdisMIndicateStatus (serialized miniport)', DISPATCH_LEVEL)
     const size = Number.isSafeInteger(StatusBufferSize) && StatusBufferSize > 0 ? Math.min(StatusBufferSize, MAX_INFORMATION_BUFFER) : 0
-    const bytes = size > 0 && StatusBuffer !== 0 ? s.ctx.kernel.memory.readBytes(StatusBuffer, size) : new Uint8Array(0)
+    const bytes = size > 0 && StatusBuffer !== 0 ? ctx.kernel.memory.readBytes(StatusBuffer, size) : new Uint8Array(0)
+    this.statusesSinceComplete++
     this.statusSink?.status(GeneralStatus >>> 0, bytes)
   }
 
+  /** NdisMIndicateStatusComplete(MiniportAdapterHandle): ProtocolStatusComplete for what was indicated. */
   NdisMIndicateStatusComplete(MiniportAdapterHandle: unknown): void {
     const s = this.s
     if (!s.enterAdapter('NdisMIndicateStatusComplete', MiniportAdapterHandle)) return
     s.dispatchOrBelow('NdisMIndicateStatusComplete')
+    this.statusesSinceComplete = 0
     this.statusSink?.statusComplete()
+  }
+
+  /**
+   * "A miniport driver eventually must call NdisMIndicateStatusComplete after it calls
+   * NdisMIndicateStatus" (NdisMIndicateStatusComplete; one may cover several): checked when
+   * MiniportHalt returns.
+   */
+  checkStatusCompleted(): void {
+    if (this.statusesSinceComplete === 0) return
+    const n = this.statusesSinceComplete
+    this.statusesSinceComplete = 0
+    this.s.callOrder(`${n} NdisMIndicateStatus indication${n === 1 ? '' : 's'} never followed by NdisMIndicateStatusComplete: the protocols' ProtocolStatusComplete never ran`)
   }
 
   /** NDIS resets the adapter (MiniportCheckForHang said so): MiniportReset at DISPATCH_LEVEL. Returns AddressingReset. */

@@ -43,8 +43,8 @@ export class Ndis5State {
   characteristics: NDIS_MINIPORT_CHARACTERISTICS | null = null
   readonly configurationContext: WrapperConfigurationContext
   attributes: AdapterAttributes | null = null
-  /** The MiniportShutdown handler and its context (5.1 characteristics or NdisMRegisterAdapterShutdownHandler). */
-  shutdown: { readonly handler: (context: unknown) => void; readonly context: unknown } | null = null
+  /** The MiniportShutdown handler and its context, and how it was registered (5.1 characteristics or NdisMRegisterAdapterShutdownHandler). */
+  shutdown: { readonly handler: (context: unknown) => void; readonly context: unknown; readonly registered: 'characteristics' | 'routine' } | null = null
   /** NdisMRegisterUnloadHandler. */
   unloadHandler: ((driverObject: unknown) => void) | null = null
   /** The medium MiniportInitialize selected. */
@@ -86,6 +86,9 @@ export class Ndis5State {
       ctx.violation('ndis-version-mismatch', `${routine} is an NDIS 5 routine, but this driver registered as an NDIS 6 miniport (NdisMRegisterMiniportDriver): an NDIS 6 driver calls only NDIS 6 routines`, BUGCHECK.BUGCODE_NDIS_DRIVER, [NDIS5_BUGCHECK.invalidNdis5Call, 0, 0, 0], { routine })
       return false
     }
+    // "Shutdown Handler (NDIS 5.1)": MiniportShutdown "can be running at any IRQL" (after a bug
+    // check too) and "should call no NdisXxx functions": it only stops the NIC, through its registers.
+    if (this.inShutdown) this.callOrder(`${routine} from MiniportShutdown: MiniportShutdown should call no NdisXxx functions (it may run at any IRQL, after a system error too); it only stops the NIC through its registers`)
     return true
   }
 

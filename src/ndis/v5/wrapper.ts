@@ -15,6 +15,25 @@ import type { MiniportShutdown, NDIS_MINIPORT_CHARACTERISTICS } from './types.js
 /** The handlers NdisMRegisterMiniport requires of every connectionless miniport. */
 const REQUIRED = ['InitializeHandler', 'HaltHandler', 'QueryInformationHandler', 'SetInformationHandler', 'ResetHandler'] as const
 
+/**
+ * The smallest CharacteristicsLength NdisMRegisterMiniport takes for each minor version: the
+ * size of the structure up to its last handler, with the machine's pointer size.
+ * NdisIMRegisterLayeredMiniport / NdisMRegisterMiniport (NDIS 5.1 reference): CharacteristicsLength
+ * "must be either sizeof(NDIS51_MINIPORT_CHARACTERISTICS) or sizeof(NDIS50_MINIPORT_CHARACTERISTICS)",
+ * and NDIS_STATUS_BAD_CHARACTERISTICS means it "is too small for the ... NdisVersion specified".
+ * The structure there: UCHAR MajorNdisVersion, UCHAR MinorNdisVersion, UINT Reserved (8 bytes
+ * with padding), then 13 NDIS 3.0 handlers, 3 NDIS 4.0 ones (ReturnPacket, SendPackets,
+ * AllocateComplete), 6 connection-oriented NDIS 5.0 ones and 3 NDIS 5.1 ones (CancelSendPackets,
+ * PnPEventNotify, AdapterShutdown). ndis.h's NDIS51 structure ends with four reserved pointers
+ * after them, so sizeof(NDIS51_MINIPORT_CHARACTERISTICS) is larger than this minimum.
+ */
+export function minimumCharacteristicsLength(minor: 0 | 1, pointerBytes: number): number {
+  return 8 + (minor === 0 ? 22 : 25) * pointerBytes
+}
+
+/** The handlers only an NDIS 5.1 structure has: NDIS reads none of them from a 5.0 one. */
+const NDIS51_ONLY = ['CancelSendPacketsHandler', 'PnPEventNotifyHandler', 'AdapterShutdownHandler'] as const
+
 /** The flags an NDIS 5.1 miniport may pass NdisMSetAttributesEx. */
 const KNOWN_ATTRIBUTES = Object.values(NDIS_ATTRIBUTE).reduce((a, b) => a | b, 0)
 
@@ -42,6 +61,8 @@ export class Wrapper {
       s.callOrder('NdisMInitializeWrapper called twice: a miniport driver initializes the wrapper once, in DriverEntry')
       return { ndisWrapperHandle: s.wrapper }
     }
+    // "If the call to NdisMInitializeWrapper fails, NDIS sets the variable at NdisWrapperHandle to NULL."
+    if (s.ctx.kernel.calls.allocation('NdisMInitializeWrapper', 0).fail) return { ndisWrapperHandle: null }
     s.wrapper = { kind: 'ndis5-wrapper', id: s.ctx.handleId() }
     s.wrapperTerminated = false
     return { ndisWrapperHandle: s.wrapper }
@@ -51,6 +72,7 @@ export class Wrapper {
   NdisMRegisterMiniport(NdisWrapperHandle: unknown, MiniportCharacteristics: NDIS_MINIPORT_CHARACTERISTICS, CharacteristicsLength: number): number {
     const s = this.s
     const ctx = s.ctx
+    const k = ctx.kernel
     if (!s.enter('NdisMRegisterMiniport')) return NDIS_STATUS.NDIS_STATUS_FAILURE
     s.irqlAtMost('NdisMRegisterMiniport', PASSIVE_LEVEL)
     if (s.wrapper === null || NdisWrapperHandle !== s.wrapper || s.wrapperTerminated) {
@@ -71,8 +93,9 @@ export class Wrapper {
       ctx.violation('ndis-bad-argument', `NdisMRegisterMiniport: version ${String(c.MajorNdisVersion)}.${String(c.MinorNdisVersion)} (dmalab runs NDIS 5.0 and 5.1 miniports through NdisMRegisterMiniport; NDIS 6 drivers register with NdisMRegisterMiniportDriver)`)
       return NDIS5_STATUS.NDIS_STATUS_BAD_VERSION
     }
-    if (!(Number.isSafeInteger(CharacteristicsLength) && CharacteristicsLength > 0)) {
-      ctx.violation('ndis-bad-argument', `NdisMRegisterMiniport: CharacteristicsLength ${String(CharacteristicsLength)} is not the size of the structure`)
+    const minimum = minimumCharacteristicsLength(c.MinorNdisVersion as 0 | 1, ctx.kernel.space.arch.pointerBytes)
+    if (!(Number.isSafeInteger(CharacteristicsLength) && CharacteristicsLength >= minimum)) {
+      ctx.violation('ndis-bad-argument', `NdisMRegisterMiniport: CharacteristicsLength ${String(CharacteristicsLength)} is too small for NDIS 5.${c.MinorNdisVersion} characteristics (at least ${minimum} bytes on this machine: sizeof(NDIS5${c.MinorNdisVersion}_MINIPORT_CHARACTERISTICS))`)
       return NDIS5_STATUS.NDIS_STATUS_BAD_CHARACTERISTICS
     }
     const missing: string[] = REQUIRED.filter((h) => typeof c[h] !== 'function')
@@ -81,11 +104,19 @@ export class Wrapper {
       ctx.violation('ndis-bad-argument', `NdisMRegisterMiniport: NDIS_MINIPORT_CHARACTERISTICS lacks ${missing.join(', ')}`)
       return NDIS5_STATUS.NDIS_STATUS_BAD_CHARACTERISTICS
     }
-    s.characteristics = c
+    // NDIS_STATUS_RESOURCES: "a shortage of resources, possibly memory, prevented the NDIS library
+    // from registering the caller" (NdisMRegisterMiniport): NDIS allocates the driver's block here.
+    if (k.calls.allocation('NdisMRegisterMiniport', 0).fail) return NDIS_STATUS.NDIS_STATUS_RESOURCES
+    // "This structure is copied ... to the NDIS library's internal storage. Thus, once it has
+    // registered, such a driver cannot change its handler functions" (NdisIMRegisterLayeredMiniport
+    // remarks); of a 5.0 structure NDIS copies only the 5.0 members.
+    const copy: NDIS_MINIPORT_CHARACTERISTICS = { ...c }
+    if (c.MinorNdisVersion === 0) for (const h of NDIS51_ONLY) delete copy[h]
+    s.characteristics = copy
     ctx.model = 'ndis5'
-    if (c.MinorNdisVersion === 1 && typeof c.AdapterShutdownHandler === 'function') {
+    if (typeof copy.AdapterShutdownHandler === 'function') {
       // NDIS 5.1: the shutdown handler comes with the characteristics; NDIS passes the adapter context.
-      s.shutdown = { handler: c.AdapterShutdownHandler, context: undefined }
+      s.shutdown = { handler: copy.AdapterShutdownHandler, context: undefined, registered: 'characteristics' }
     }
     return NDIS_STATUS.NDIS_STATUS_SUCCESS
   }
@@ -130,7 +161,7 @@ export class Wrapper {
       s.ctx.violation('ndis-bad-argument', 'NdisMRegisterAdapterShutdownHandler: ShutdownHandler is not a function')
       return
     }
-    s.shutdown = { handler: ShutdownHandler, context: ShutdownContext }
+    s.shutdown = { handler: ShutdownHandler, context: ShutdownContext, registered: 'routine' }
   }
 
   NdisMDeregisterAdapterShutdownHandler(MiniportHandle: unknown): void {

@@ -41,7 +41,7 @@ describe('an NDIS 5.1 miniport in C', () => {
     expect(r.baseline).toBe('clean')
     const notHandled = r.runs.filter((x) => x.outcome !== 'handled').map((x) => `${x.replay}: ${x.outcome} ${x.findings[0]?.kind ?? ''} ${x.findings[0]?.message ?? ''}`)
     expect(notHandled).toEqual([])
-    expect(new Set(r.runs.map((x) => x.routine))).toEqual(new Set(['NdisAllocateMemory', 'NdisMMapIoSpace', 'NdisMAllocateMapRegisters', 'NdisAllocatePacketPool', 'NdisAllocateBufferPool', 'NdisAllocateBuffer', 'NdisAllocatePacket', 'NdisOpenConfiguration']))
+    expect(new Set(r.runs.map((x) => x.routine))).toEqual(new Set(['NdisMInitializeWrapper', 'NdisMRegisterMiniport', 'NdisAllocateMemory', 'NdisMMapIoSpace', 'NdisMAllocateMapRegisters', 'NdisAllocatePacketPool', 'NdisAllocateBufferPool', 'NdisAllocateBuffer', 'NdisAllocatePacket', 'NdisOpenConfiguration']))
     expect(r.runs.every((x) => /^test\/support\/c\/ndis5-loop\.c:\d+$/.test(x.site ?? ''))).toBe(true)
   })
 })

@@ -317,7 +317,7 @@ describe('NDIS 5.1 check-for-hang, reset and halt', () => {
     const loop = ndis5Loop({})
     const { m } = load(loop.DriverEntry)
     let irql = -1
-    m.ndis!.v5.state.shutdown = { handler: () => (irql = m.kernel.irql), context: undefined }
+    m.ndis!.v5.state.shutdown = { handler: () => (irql = m.kernel.irql), context: undefined, registered: 'characteristics' }
     m.ndis!.v5.miniport.shutdown()
     expect(irql).toBe(0)
   })

@@ -22,6 +22,10 @@ export interface LoopOptions {
   /** Status the loop indicates packets with. */
   readonly receiveStatus?: 'success' | 'resources'
   readonly shutdownHandler?: boolean
+  /** CharacteristicsLength for NdisMRegisterMiniport (default 0xF0, sizeof(NDIS51_MINIPORT_CHARACTERISTICS) on x64). */
+  readonly characteristicsLength?: number
+  /** false: DriverEntry does not call NdisTerminateWrapper when registration fails. */
+  readonly terminateWrapper?: boolean
   /** Extra attribute flags for NdisMSetAttributesEx. */
   readonly attributes?: number
   readonly hooks?: {
@@ -241,8 +245,8 @@ export function ndis5Loop(options: LoopOptions = {}): { DriverEntry: (ndis: Ndis
     }
     if (options.hooks?.characteristics !== undefined) chars = options.hooks.characteristics(chars)
     const { ndisWrapperHandle } = ndis.NdisMInitializeWrapper(ndis.DriverObject, '', null)
-    const status = ndis.NdisMRegisterMiniport(ndisWrapperHandle, chars, 0xf0)
-    if (status !== ndis.NDIS_STATUS_SUCCESS) ndis.NdisTerminateWrapper(ndisWrapperHandle, null)
+    const status = ndis.NdisMRegisterMiniport(ndisWrapperHandle, chars, options.characteristicsLength ?? 0xf0)
+    if (status !== ndis.NDIS_STATUS_SUCCESS && options.terminateWrapper !== false) ndis.NdisTerminateWrapper(ndisWrapperHandle, null)
     return status
   }
   return { DriverEntry, log }
