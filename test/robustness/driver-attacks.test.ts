@@ -19,8 +19,10 @@ function attack(name: Attack, config: Parameters<typeof runScenario>[1] = {}, li
   process.env.DMALAB_ATTACK = name
   const started = Date.now()
   const { report } = runScenario(miniport, config, SCENARIO, { onMachine: (m) => { if (limitNs !== undefined) m.kernel.cpuTime.limitNs = limitNs } })
-  // Every attack ends well within the bound a user would wait (the watchdogs are virtual time).
-  expect(Date.now() - started).toBeLessThan(20_000)
+  // Every attack ends within a bound (the watchdogs are virtual time). The spin-dpc attack keeps
+  // Windows' 20 s allotment, 2e7 register reads: 25 s when seven agents share a 2-core machine;
+  // the bound is generous so that only a run that does not end fails.
+  expect(Date.now() - started).toBeLessThan(90_000)
   expect(report.outcome).not.toBe('clean')
   return report
 }
@@ -49,7 +51,7 @@ describe('a handler that never returns gets the verdict Windows gives it, in vir
     expect(f.message).toMatch(/^MiniportInterruptDPC ran for over 20 s at DISPATCH_LEVEL without returning/)
     expect(f.message).toMatch(/it last read register 0x0*8 of 00:03\.0/)
     expect(f.site).toMatch(/^test\/robustness\/drivers\/hostile\.ts:\d+$/)
-  })
+  }, 120_000)
 
   it('an ISR spinning at DIRQL: the same watchdog (here with a 1 s allotment, 64 ticks)', () => {
     const r = attack('spin-isr', {}, 1e9)
