@@ -13,7 +13,7 @@
 // the line below that calls MmAllocateContiguousMemorySpecifyCache. With the IOMMU
 // on, the NIC's first descriptor fetches fault: `iommu-fault` findings (and a `device-error`
 // per stopped queue), and no frame moves; the sends never complete, so MiniportPause never
-// finishes (`hang`) and their S/G lists are still held at halt (`sg-list-leak`).
+// finishes and NDIS's watchdog bug checks (`hang`, 0x7C/0x25).
 // Everything else is the e1000's; only memory.ts's shared-memory entry is replaced.
 import type { NdisApi } from '../../src/ndis/api.js'
 import { miniportCharacteristics, registerMiniport } from '../e1000/index.js'

@@ -2,8 +2,8 @@
 // as names; each kernel, DMA and NDIS shim asks the one hook (kernel/calls.ts) under its own name,
 // and that hook takes only an `AllocationRoutine`, so a shim cannot ask under a name that is not
 // here, and a `routine=` glob that matches nothing here is a usage error. A routine belongs here
-// once its shim asks the hook (test/faults/routines.test.ts fails every one and checks it
-// failed); adding one is one line.
+// once its shim asks the hook (test/faults/routines.test.ts checks every name is asked for; each
+// routine's own test fails it and checks what the driver sees); adding one is one line.
 //
 // Columns: `perPacket` (drivers call it per packet: its call sites are sampled, since a stack
 // walk costs more than a frame's budget), `partial` (it can return less than asked, `partial` in
@@ -28,6 +28,7 @@ export const ALLOCATION_ROUTINE_TABLE = {
   ExAllocatePool2: {},
   ExAllocateFromNPagedLookasideList: { perPacket: true },
   ExAllocateFromPagedLookasideList: { perPacket: true },
+  ExAllocateFromLookasideListEx: { perPacket: true },
   // Mm
   MmAllocateContiguousMemory: {},
   MmAllocateContiguousMemorySpecifyCache: {},
@@ -62,6 +63,15 @@ export const ALLOCATION_ROUTINE_TABLE = {
   NdisAllocateNetBufferListPool: {},
   NdisAllocateNetBufferAndNetBufferList: { perPacket: true },
   NdisAllocateMdl: {},
+  NdisAllocateNetBufferPool: {},
+  NdisAllocateNetBuffer: { perPacket: true },
+  NdisAllocateNetBufferList: { perPacket: true },
+  NdisRetreatNetBufferDataStart: { perPacket: true },
+  NdisAllocateCloneNetBufferList: { perPacket: true },
+  NdisAllocateFragmentNetBufferList: { perPacket: true },
+  NdisAllocateFromNPagedLookasideList: { perPacket: true },
+  NdisAllocateIoWorkItem: {},
+  NdisAllocateTimerObject: {},
   // NDIS 5.1
   NdisMInitializeWrapper: {},
   NdisMRegisterMiniport: {},

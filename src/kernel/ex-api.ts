@@ -8,11 +8,11 @@ import { BUGCHECK } from './bugcheck.js'
 import { requireIrql } from './irql-checks.js'
 import { APC_LEVEL, DISPATCH_LEVEL, type Irql } from './irql.js'
 import type { Kernel } from './kernel.js'
-import type { LookasideAllocate, LookasideFree } from './lookaside.js'
+import type { LookasideAllocate, LookasideFree, LookasideKind } from './lookaside.js'
 import type { MDL } from './mdl.js'
 import { siteHere } from './sites.js'
 import { hasLetterOrDigit, tagName, tagValue, type PoolTag } from './tags.js'
-import { NTSTATUS, NtStatusError, POOL_FLAG, POOL_MODIFIERS, POOL_TYPE, decodePoolType } from './wdm.js'
+import { EX_LOOKASIDE_LIST_EX_FLAGS, NTSTATUS, NtStatusError, POOL_FLAG, POOL_MODIFIERS, POOL_TYPE, decodePoolType } from './wdm.js'
 import type { AllocationRoutine } from '../faults/routines.js'
 
 const TWO_POW_32 = 2 ** 32
@@ -47,6 +47,61 @@ interface PoolRequest {
   readonly checkTag?: boolean
   readonly specialPool?: boolean
   readonly specialUnderrun?: boolean
+}
+
+/** ALLOCATE_FUNCTION_EX: (PoolType, NumberOfBytes, Tag, Lookaside) → entry VA or 0. */
+export type LookasideAllocateEx = (PoolType: number, NumberOfBytes: number, Tag: number, Lookaside: number) => number
+/** FREE_FUNCTION_EX: (Buffer, Lookaside). */
+export type LookasideFreeEx = (Buffer: number, Lookaside: number) => void
+
+/** The POOL_TYPE values wdm.h defines, without the must-succeed ones (ExInitializeLookasideListEx). */
+const VALID_POOL_TYPES: ReadonlySet<number> = new Set(Object.values(POOL_TYPE).filter((t) => !decodePoolType(t).mustSucceed))
+
+/**
+ * The lookaside list routines' shared path (IRQL, fault decision, raise on failure), for the
+ * three kernel families and NDIS's NdisXxxNPagedLookasideList, which are the NPaged routines
+ * under NDIS's names. A paged list's routines run at APC_LEVEL or below, a nonpaged one's at
+ * DISPATCH_LEVEL or below.
+ */
+export function lookasideCalls(k: Kernel) {
+  const irql = (routine: string, kind: LookasideKind, head: number): void => {
+    const paged = kind === 'ex' ? k.lookaside.at(head)?.paged === true : kind === 'paged'
+    requireIrql(k, routine, paged ? APC_LEVEL : DISPATCH_LEVEL)
+  }
+  const failed = (routine: string, raise: boolean): number => {
+    if (raise) throw new NtStatusError(routine, NTSTATUS.STATUS_INSUFFICIENT_RESOURCES, 'the lookaside list allocation failed')
+    return 0
+  }
+  return {
+    initialize(routine: string, kind: 'npaged' | 'paged', head: number, allocateFn: LookasideAllocate | null | undefined, freeFn: LookasideFree | null | undefined, flags: number, size: number, tag: PoolTag, depth: number): void {
+      k.log.throwIfStopped()
+      irql(routine, kind, head)
+      k.lookaside.initialize(head, kind, { allocate: allocateFn ?? null, free: freeFn ?? null, flags, size: toBytes(routine, size), tag: toTag(routine, tag), depth }, routine)
+    },
+
+    allocate(routine: AllocationRoutine, kind: LookasideKind, head: number): number {
+      k.log.throwIfStopped()
+      const list = k.lookaside.at(head)
+      const ctx = k.calls.allocation(routine, list?.size ?? 0, list === undefined ? undefined : tagName(list.tag))
+      irql(routine, kind, head)
+      const raise = list !== undefined && (list.poolType & POOL_MODIFIERS.POOL_RAISE_IF_ALLOCATION_FAILURE) !== 0
+      if (ctx.fail) return failed(routine, raise)
+      const entry = k.lookaside.allocate(head, kind, ctx.site, routine)
+      return entry === 0 ? failed(routine, raise) : entry
+    },
+
+    free(routine: string, kind: LookasideKind, head: number, entry: number): void {
+      k.log.throwIfStopped()
+      irql(routine, kind, head)
+      k.lookaside.free(head, kind, entry, routine)
+    },
+
+    delete(routine: string, kind: LookasideKind, head: number): void {
+      k.log.throwIfStopped()
+      irql(routine, kind, head)
+      k.lookaside.delete(head, kind, routine)
+    },
+  }
 }
 
 export function exRoutines(k: Kernel) {
@@ -117,38 +172,7 @@ export function exRoutines(k: Kernel) {
     k.pool.free(va, tag === undefined ? { routine } : { routine, tag })
   }
 
-  function lookasideIrql(routine: string, paged: boolean): void {
-    requireIrql(k, routine, paged ? APC_LEVEL : DISPATCH_LEVEL)
-  }
-
-  function initializeLookaside(routine: string, paged: boolean, head: number, allocateFn: LookasideAllocate | null | undefined, freeFn: LookasideFree | null | undefined, flags: number, size: number, tag: PoolTag, depth: number): void {
-    k.log.throwIfStopped()
-    lookasideIrql(routine, paged)
-    k.lookaside.initialize(head, paged, { allocate: allocateFn ?? null, free: freeFn ?? null, flags, size: toBytes(routine, size), tag: toTag(routine, tag), depth }, routine)
-  }
-
-  function allocateFromLookaside(routine: AllocationRoutine, paged: boolean, head: number): number {
-    k.log.throwIfStopped()
-    const list = k.lookaside.at(head)
-    const ctx = k.calls.allocation(routine, list?.size ?? 0, list === undefined ? undefined : tagName(list.tag))
-    lookasideIrql(routine, paged)
-    const raise = list !== undefined && (list.poolType & POOL_MODIFIERS.POOL_RAISE_IF_ALLOCATION_FAILURE) !== 0
-    if (ctx.fail) return failed(routine, raise)
-    const entry = k.lookaside.allocate(head, paged, ctx.site, routine)
-    return entry === 0 ? failed(routine, raise) : entry
-  }
-
-  function freeToLookaside(routine: string, paged: boolean, head: number, entry: number): void {
-    k.log.throwIfStopped()
-    lookasideIrql(routine, paged)
-    k.lookaside.free(head, paged, entry, routine)
-  }
-
-  function deleteLookaside(routine: string, paged: boolean, head: number): void {
-    k.log.throwIfStopped()
-    lookasideIrql(routine, paged)
-    k.lookaside.delete(head, paged, routine)
-  }
+  const lookaside = lookasideCalls(k)
 
   return {
     /** Obsolete untagged allocation; Windows tags it "None". */
@@ -215,35 +239,83 @@ export function exRoutines(k: Kernel) {
     },
 
     ExInitializeNPagedLookasideList(Lookaside: number, Allocate: LookasideAllocate | null | undefined, Free: LookasideFree | null | undefined, Flags: number, Size: number, Tag: PoolTag, Depth: number): void {
-      initializeLookaside('ExInitializeNPagedLookasideList', false, Lookaside, Allocate, Free, Flags, Size, Tag, Depth)
+      lookaside.initialize('ExInitializeNPagedLookasideList', 'npaged', Lookaside, Allocate, Free, Flags, Size, Tag, Depth)
     },
 
     ExInitializePagedLookasideList(Lookaside: number, Allocate: LookasideAllocate | null | undefined, Free: LookasideFree | null | undefined, Flags: number, Size: number, Tag: PoolTag, Depth: number): void {
-      initializeLookaside('ExInitializePagedLookasideList', true, Lookaside, Allocate, Free, Flags, Size, Tag, Depth)
+      lookaside.initialize('ExInitializePagedLookasideList', 'paged', Lookaside, Allocate, Free, Flags, Size, Tag, Depth)
     },
 
     ExAllocateFromNPagedLookasideList(Lookaside: number): number {
-      return allocateFromLookaside('ExAllocateFromNPagedLookasideList', false, Lookaside)
+      return lookaside.allocate('ExAllocateFromNPagedLookasideList', 'npaged', Lookaside)
     },
 
     ExAllocateFromPagedLookasideList(Lookaside: number): number {
-      return allocateFromLookaside('ExAllocateFromPagedLookasideList', true, Lookaside)
+      return lookaside.allocate('ExAllocateFromPagedLookasideList', 'paged', Lookaside)
     },
 
     ExFreeToNPagedLookasideList(Lookaside: number, Entry: number): void {
-      freeToLookaside('ExFreeToNPagedLookasideList', false, Lookaside, Entry)
+      lookaside.free('ExFreeToNPagedLookasideList', 'npaged', Lookaside, Entry)
     },
 
     ExFreeToPagedLookasideList(Lookaside: number, Entry: number): void {
-      freeToLookaside('ExFreeToPagedLookasideList', true, Lookaside, Entry)
+      lookaside.free('ExFreeToPagedLookasideList', 'paged', Lookaside, Entry)
     },
 
     ExDeleteNPagedLookasideList(Lookaside: number): void {
-      deleteLookaside('ExDeleteNPagedLookasideList', false, Lookaside)
+      lookaside.delete('ExDeleteNPagedLookasideList', 'npaged', Lookaside)
     },
 
     ExDeletePagedLookasideList(Lookaside: number): void {
-      deleteLookaside('ExDeletePagedLookasideList', true, Lookaside)
+      lookaside.delete('ExDeletePagedLookasideList', 'paged', Lookaside)
+    },
+
+    /**
+     * ExInitializeLookasideListEx: STATUS_INVALID_PARAMETER_4 for a PoolType that is not one,
+     * STATUS_INVALID_PARAMETER_5 for Flags other than one of the two EX_LOOKASIDE_LIST_EX_FLAGS
+     * bits (they are mutually exclusive). RAISE_ON_FAIL ORs POOL_RAISE_IF_ALLOCATION_FAILURE into
+     * the PoolType the Allocate routine receives, FAIL_NO_RAISE POOL_QUOTA_FAIL_INSTEAD_OF_RAISE.
+     */
+    ExInitializeLookasideListEx(Lookaside: number, Allocate: LookasideAllocateEx | null | undefined, Free: LookasideFreeEx | null | undefined, PoolType: number, Flags: number, Size: number, Tag: PoolTag, Depth: number): number {
+      const r = 'ExInitializeLookasideListEx'
+      k.log.throwIfStopped()
+      requireIrql(k, r, DISPATCH_LEVEL)
+      if (!VALID_POOL_TYPES.has(PoolType)) return NTSTATUS.STATUS_INVALID_PARAMETER_4
+      const { EX_LOOKASIDE_LIST_EX_FLAGS_RAISE_ON_FAIL: RAISE, EX_LOOKASIDE_LIST_EX_FLAGS_FAIL_NO_RAISE: NO_RAISE } = EX_LOOKASIDE_LIST_EX_FLAGS
+      if (Flags !== 0 && Flags !== RAISE && Flags !== NO_RAISE) return NTSTATUS.STATUS_INVALID_PARAMETER_5
+      const poolType = PoolType | (Flags === RAISE ? POOL_MODIFIERS.POOL_RAISE_IF_ALLOCATION_FAILURE : Flags === NO_RAISE ? POOL_MODIFIERS.POOL_QUOTA_FAIL_INSTEAD_OF_RAISE : 0)
+      const allocateFn: LookasideAllocate | null = typeof Allocate === 'function' ? (pt, n, t) => Allocate(pt, n, t, Lookaside) : null
+      const freeFn: LookasideFree | null = typeof Free === 'function' ? (b) => Free(b, Lookaside) : null
+      k.lookaside.initialize(Lookaside, 'ex', { poolType, allocate: allocateFn, free: freeFn, flags: 0, size: toBytes(r, Size), tag: toTag(r, Tag), depth: Depth }, r)
+      return NTSTATUS.STATUS_SUCCESS
+    },
+
+    ExAllocateFromLookasideListEx(Lookaside: number): number {
+      return lookaside.allocate('ExAllocateFromLookasideListEx', 'ex', Lookaside)
+    },
+
+    ExFreeToLookasideListEx(Lookaside: number, Entry: number): void {
+      lookaside.free('ExFreeToLookasideListEx', 'ex', Lookaside, Entry)
+    },
+
+    ExDeleteLookasideListEx(Lookaside: number): void {
+      lookaside.delete('ExDeleteLookasideListEx', 'ex', Lookaside)
+    },
+
+    /** Frees every entry the list holds (the list stays initialized). */
+    ExFlushLookasideListEx(Lookaside: number): void {
+      const r = 'ExFlushLookasideListEx'
+      k.log.throwIfStopped()
+      requireIrql(k, r, k.lookaside.at(Lookaside)?.paged === true ? APC_LEVEL : DISPATCH_LEVEL)
+      k.lookaside.flush(Lookaside, r)
+    },
+
+    /**
+     * Frees memory from ExAllocatePool2/3 (and the older routines); a Tag other than the
+     * allocation's is 0xC2/0x0A, as with ExFreePoolWithTag. ExtendedParameters are not used.
+     */
+    ExFreePool2(P: PoolPointer, Tag: PoolTag, _ExtendedParameters?: unknown, _ExtendedParametersCount?: number): void {
+      free('ExFreePool2', P, toTag('ExFreePool2', Tag))
     },
 
     /** VOID KeRaiseIrql(NewIrql, &OldIrql): the out-parameter comes back as `oldIrql`. */

@@ -11,6 +11,10 @@ import { siteText, type CallSite } from './calls.js'
 import type { Kernel } from './kernel.js'
 import { describeBlock } from './pool.js'
 import { tagName } from './tags.js'
+import type { LookasideKind } from './lookaside.js'
+
+const LOOKASIDE_FAMILY: Record<LookasideKind, string> = { npaged: 'nonpaged', paged: 'paged', ex: 'LOOKASIDE_LIST_EX' }
+const LOOKASIDE_DELETE: Record<LookasideKind, string> = { npaged: 'ExDeleteNPagedLookasideList, NdisDeleteNPagedLookasideList', paged: 'ExDeletePagedLookasideList', ex: 'ExDeleteLookasideListEx' }
 
 /** Verifier's 0xC4 parameter 1: the driver is unloading without freeing its pool allocations. */
 export const UNLOAD_WITH_POOL_ALLOCATIONS = 0x62
@@ -67,6 +71,16 @@ export function checkLeaks(kernel: Kernel, driverName: string): LeakSummary {
   }
 
   const log = kernel.log
+  // A lookaside list still initialized: the system's periodic scan of lookaside lists walks a
+  // head in the unloaded driver's memory (bug check 0xCE, DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS).
+  const lists = [...kernel.lookaside.active]
+  if (report) log.batch(() => lists.forEach((list) => log.report({
+    kind: 'lookaside-leak',
+    code: BUGCHECK.DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS,
+    params: [list.head, 0, 0, 0],
+    message: `${driverName} unloaded with the ${LOOKASIDE_FAMILY[list.kind]} lookaside list at ${hex(list.head)} ('${tagName(list.tag)}', ${list.size}-byte entries) never deleted (${LOOKASIDE_DELETE[list.kind]}): the system goes on scanning it (0xCE)`,
+    details: { driver: driverName, list: list.head, tag: tagName(list.tag), entries: list.entries.length },
+  })))
   const poolBytes = pool.reduce((sum, l) => sum + l.bytes, 0)
   const otherBytes = other.reduce((sum, l) => sum + l.bytes, 0)
   const lines: string[] = []

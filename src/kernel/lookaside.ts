@@ -23,7 +23,7 @@ import type { PoolBlock } from './pool.js'
 import { siteHere } from './sites.js'
 import { tagName } from './tags.js'
 import { DMALAB_P1 } from './kinds.js'
-import { POOL_MODIFIERS, POOL_TYPE } from './wdm.js'
+import { POOL_MODIFIERS, POOL_TYPE, decodePoolType } from './wdm.js'
 
 /** PALLOCATE_FUNCTION: (PoolType, NumberOfBytes, Tag) → entry VA or 0. */
 export type LookasideAllocate = (PoolType: number, NumberOfBytes: number, Tag: number) => number
@@ -62,8 +62,20 @@ export const LOOKASIDE_MISUSE = {
   ENTRY_MODIFIED: DMALAB_P1.lookasideEntryModified,
 } as const
 
+/**
+ * Which routines a list belongs to: ExInitializeNPagedLookasideList (and NDIS's
+ * NdisInitializeNPagedLookasideList), ExInitializePagedLookasideList, ExInitializeLookasideListEx.
+ * A list is used only through its own family's routines.
+ */
+export type LookasideKind = 'npaged' | 'paged' | 'ex'
+
+/** sizeof(LOOKASIDE_LIST_EX) on x64: a GENERAL_LOOKASIDE_POOL, not cache-line padded. */
+export const LOOKASIDE_LIST_EX_BYTES = 0x60
+
 export interface LookasideList {
   readonly head: number
+  readonly kind: LookasideKind
+  /** Entries come from paged pool. */
   readonly paged: boolean
   readonly poolType: number
   readonly size: number
@@ -79,6 +91,8 @@ export interface LookasideList {
 }
 
 export interface LookasideInit {
+  /** For an Ex list, the PoolType it was given (with the modifiers its Flags add); else the kind's. */
+  readonly poolType?: number
   readonly allocate: LookasideAllocate | null
   readonly free: LookasideFree | null
   readonly flags: number
@@ -88,6 +102,8 @@ export interface LookasideInit {
 }
 
 const ALLOWED_FLAGS = POOL_MODIFIERS.POOL_NX_ALLOCATION | POOL_MODIFIERS.POOL_RAISE_IF_ALLOCATION_FAILURE
+const KIND_NAME: Record<LookasideKind, string> = { npaged: 'nonpaged', paged: 'paged', ex: 'LOOKASIDE_LIST_EX' }
+const KIND_ROUTINES: Record<LookasideKind, string> = { npaged: 'NPaged', paged: 'Paged', ex: 'Ex*LookasideListEx' }
 
 export class LookasideLists {
   private readonly kernel: Kernel
@@ -106,12 +122,15 @@ export class LookasideLists {
     return this.lists.get(head)
   }
 
-  initialize(head: number, paged: boolean, init: LookasideInit, routine: string): void {
+  initialize(head: number, kind: LookasideKind, init: LookasideInit, routine: string): void {
     const k = this.kernel
+    const paged = kind === 'ex' ? decodePoolType(init.poolType ?? 0).paged : kind === 'paged'
+    const headBytes = kind === 'ex' ? LOOKASIDE_LIST_EX_BYTES : LOOKASIDE_LIST_BYTES
     if (this.lists.has(head)) this.misuse([0xca, head, 0, 0], `${routine} of the lookaside list at ${hex(head)}, which is already initialized (delete it first)`)
     // Windows 8 and later accept POOL_NX_ALLOCATION and POOL_RAISE_IF_ALLOCATION_FAILURE in
-    // Flags; seed 002 says Flags and Depth "must be zero".
-    if ((init.flags & ~ALLOWED_FLAGS) !== 0 || init.depth !== 0) {
+    // Flags; seed 002 says Flags and Depth "must be zero". (An Ex list's Flags are checked by
+    // ExInitializeLookasideListEx, which returns a status for them.)
+    if ((kind !== 'ex' && (init.flags & ~ALLOWED_FLAGS) !== 0) || init.depth !== 0) {
       this.misuse([LOOKASIDE_MISUSE.RESERVED_NOT_ZERO, head, init.flags, init.depth], `${routine} with Flags ${hex(init.flags)} and Depth ${init.depth}: Depth is reserved and must be 0, and Flags may hold only POOL_NX_ALLOCATION or POOL_RAISE_IF_ALLOCATION_FAILURE`)
     }
     if ((head & 0xf) !== 0) this.misuse([LOOKASIDE_MISUSE.HEAD_MISALIGNED, head, 0, 0], `${routine}: the list head at ${hex(head)} must be 16-byte aligned on 64-bit Windows`)
@@ -121,13 +140,13 @@ export class LookasideLists {
       size = LOOKASIDE_MINIMUM_BLOCK_SIZE
     }
     // Writing the head faults as Windows would if it is not writable memory.
-    k.memory.fill(head, LOOKASIDE_LIST_BYTES, 0)
-    if ((k.space.pteAt(head) & PTE.PAGED) !== 0 || (k.space.pteAt(head + LOOKASIDE_LIST_BYTES - 1) & PTE.PAGED) !== 0) {
+    k.memory.fill(head, headBytes, 0)
+    if ((k.space.pteAt(head) & PTE.PAGED) !== 0 || (k.space.pteAt(head + headBytes - 1) & PTE.PAGED) !== 0) {
       this.misuse([LOOKASIDE_MISUSE.HEAD_PAGEABLE, head, paged ? 1 : 0, 0], `${routine}: the list head at ${hex(head)} is in pageable memory; even a paged lookaside list's head must be nonpaged, because the system scans it at DISPATCH_LEVEL (S28)`)
     }
-    const poolType = (paged ? POOL_TYPE.PagedPool : POOL_TYPE.NonPagedPool) | (init.flags & ALLOWED_FLAGS)
+    const poolType = kind === 'ex' ? init.poolType ?? 0 : (paged ? POOL_TYPE.PagedPool : POOL_TYPE.NonPagedPool) | (init.flags & ALLOWED_FLAGS)
     const list: LookasideList = {
-      head, paged, poolType, size, tag: init.tag >>> 0, allocate: init.allocate, free: init.free, entries: [],
+      head, kind, paged, poolType, size, tag: init.tag >>> 0, allocate: init.allocate, free: init.free, entries: [],
       totalAllocates: 0, allocateMisses: 0, totalFrees: 0, freeMisses: 0,
     }
     this.lists.set(head, list)
@@ -139,8 +158,8 @@ export class LookasideLists {
   }
 
   /** An entry: the most recently freed one, else a new one from the Allocate routine or pool. */
-  allocate(head: number, paged: boolean, site: CallSite | undefined, routine: string): number {
-    const list = this.listFor(head, paged, routine)
+  allocate(head: number, kind: LookasideKind, site: CallSite | undefined, routine: string): number {
+    const list = this.listFor(head, kind, routine)
     if (list === undefined) return 0
     list.totalAllocates++
     this.writeHead(list, TOTAL_ALLOCATES, 4, list.totalAllocates)
@@ -161,8 +180,8 @@ export class LookasideLists {
   }
 
   /** Pushes the entry back, or frees it when the list is full. */
-  free(head: number, paged: boolean, entry: number, routine: string): void {
-    const list = this.listFor(head, paged, routine)
+  free(head: number, kind: LookasideKind, entry: number, routine: string): void {
+    const list = this.listFor(head, kind, routine)
     if (list === undefined) {
       this.kernel.pool.free(entry, { routine })
       return
@@ -182,13 +201,23 @@ export class LookasideLists {
   }
 
   /** Frees every entry the list holds and forgets the list (0xCB when it was not initialized). */
-  delete(head: number, paged: boolean, routine: string): void {
+  delete(head: number, kind: LookasideKind, routine: string): void {
     const list = this.lists.get(head)
-    if (list === undefined || list.paged !== paged) {
-      this.misuse([0xcb, head, 0, 0], `${routine} of ${hex(head)}, which is not an initialized ${paged ? 'paged' : 'nonpaged'} lookaside list`)
+    if (list === undefined || list.kind !== kind) {
+      this.misuse([0xcb, head, 0, 0], `${routine} of ${hex(head)}, which is not an initialized ${KIND_NAME[kind]} lookaside list`)
       return
     }
     this.lists.delete(head)
+    this.flushEntries(list, routine)
+  }
+
+  /** ExFlushLookasideListEx: frees every entry the list holds; the list stays initialized. */
+  flush(head: number, routine: string): void {
+    const list = this.listFor(head, 'ex', routine)
+    if (list !== undefined) this.flushEntries(list, routine)
+  }
+
+  private flushEntries(list: LookasideList, routine: string): void {
     while (list.entries.length > 0) this.release(list, list.entries.pop()!, routine)
   }
 
@@ -197,14 +226,14 @@ export class LookasideLists {
     else this.kernel.pool.free(entry, { routine })
   }
 
-  private listFor(head: number, paged: boolean, routine: string): LookasideList | undefined {
+  private listFor(head: number, kind: LookasideKind, routine: string): LookasideList | undefined {
     const list = this.lists.get(head)
-    if (list !== undefined && list.paged === paged) return list
+    if (list !== undefined && list.kind === kind) return list
     this.misuse(
       [LOOKASIDE_MISUSE.NOT_INITIALIZED, head, 0, 0],
       list === undefined
         ? `${routine} on ${hex(head)}, which is not an initialized lookaside list`
-        : `${routine} on the ${list.paged ? 'paged' : 'nonpaged'} lookaside list at ${hex(head)}: use the ${list.paged ? 'Paged' : 'NPaged'} routines for it`,
+        : `${routine} on the ${KIND_NAME[list.kind]} lookaside list at ${hex(head)}: use the ${KIND_ROUTINES[list.kind]} routines for it`,
     )
     return undefined
   }

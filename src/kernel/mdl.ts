@@ -248,7 +248,8 @@ export class MdlService {
       this.misuse(mdl, [0xb2, state.address, mdl.MdlFlags, MDL_FLAGS.MDL_MAPPED_TO_SYSTEM_VA], `${routine} on an MDL that is already mapped at ${hex(mdl.MappedSystemVa)}`)
       return asVirtual(mdl.MappedSystemVa)
     }
-    if ((mdl.MdlFlags & MDL_FLAGS.MDL_PAGES_LOCKED) === 0) {
+    // A partial MDL (IoBuildPartialMdl) maps pages its source has locked.
+    if ((mdl.MdlFlags & (MDL_FLAGS.MDL_PAGES_LOCKED | MDL_FLAGS.MDL_PARTIAL)) === 0) {
       this.misuse(mdl, [0xb3, state.address, mdl.MdlFlags, MDL_FLAGS.MDL_PAGES_LOCKED], `${routine} on an MDL whose pages are not locked (MmProbeAndLockPages first)`)
     }
     const pages = pagesSpanned(mdl.ByteOffset, mdl.ByteCount)

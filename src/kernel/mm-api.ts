@@ -7,6 +7,7 @@ import { requireIrql } from './irql-checks.js'
 import { APC_LEVEL, DISPATCH_LEVEL } from './irql.js'
 import type { Kernel } from './kernel.js'
 import { MDL_TAG, type MDL } from './mdl.js'
+import { buildPartialMdl } from './mdl-partial.js'
 import { cacheTypeOf, type CacheType } from './mm.js'
 import { tagName, type PoolTag } from './tags.js'
 import { toBytes, toTag } from './ex-api.js'
@@ -147,6 +148,13 @@ export function mmRoutines(k: Kernel) {
       entered()
       requireIrql(k, 'IoFreeMdl', DISPATCH_LEVEL)
       k.mdl.free(Mdl)
+    },
+
+    /** A caller-allocated MDL describes a subrange of a locked one (kernel/mdl-partial.ts). <= DISPATCH_LEVEL. */
+    IoBuildPartialMdl(SourceMdl: MDL, TargetMdl: MDL, VirtualAddress: number, Length: number): void {
+      entered()
+      requireIrql(k, 'IoBuildPartialMdl', DISPATCH_LEVEL)
+      buildPartialMdl(k, SourceMdl, TargetMdl, VirtualAddress, Length)
     },
 
     MmBuildMdlForNonPagedPool(MemoryDescriptorList: MDL): void {

@@ -9,6 +9,10 @@ import type {
   NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS, CM_PARTIAL_RESOURCE_LIST,
 } from './types.js'
 import type { PoolTag } from '../kernel/tags.js'
+import type { LookasideAllocate, LookasideFree } from '../kernel/lookaside.js'
+import type { NbPoolHandle, NET_BUFFER_POOL_PARAMETERS, NetAllocateMdl, NetFreeMdl } from './net-buffers.js'
+import type { NDIS_TIMER_CHARACTERISTICS, NdisTimerObject } from './timer-objects.js'
+import type { NdisIoWorkItem, NdisIoWorkItemFunction } from './work-items.js'
 
 /** The HAL's DMA types are the kernel's (kernel/hal.ts), re-exported where drivers found them. */
 export type { DMA_ADAPTER, DMA_OPERATIONS, DriverListControl } from '../kernel/hal.js'
@@ -76,6 +80,32 @@ export interface NdisRoutines {
   NdisFreeNetBufferList(NetBufferList: NET_BUFFER_LIST): void
   NdisAllocateMdl(NdisHandle: NdisHandle, VirtualAddress: number, Length: number): MDL | null
   NdisFreeMdl(Mdl: MDL): void
+  NdisAllocateNetBufferList(PoolHandle: NdisHandle, ContextSize: number, ContextBackFill: number): NET_BUFFER_LIST | null
+  NdisAllocateNetBufferPool(NdisHandle: NdisHandle | null, Parameters: NET_BUFFER_POOL_PARAMETERS): NbPoolHandle | null
+  NdisFreeNetBufferPool(PoolHandle: NbPoolHandle): void
+  NdisAllocateNetBuffer(PoolHandle: NbPoolHandle, MdlChain: MDL | null, DataOffset: number, DataLength: number): NET_BUFFER | null
+  NdisFreeNetBuffer(NetBuffer: NET_BUFFER): void
+  NdisRetreatNetBufferDataStart(NetBuffer: NET_BUFFER, DataOffsetDelta: number, DataBackFill: number, AllocateMdlHandler: NetAllocateMdl | null): number
+  NdisAdvanceNetBufferDataStart(NetBuffer: NET_BUFFER, DataOffsetDelta: number, FreeMdl: boolean, FreeMdlHandler: NetFreeMdl | null): void
+  NdisGetDataBuffer(NetBuffer: NET_BUFFER, BytesNeeded: number, Storage: number | null, AlignMultiple: number, AlignOffset: number): number
+  NdisQueryNetBufferPhysicalCount(NetBuffer: NET_BUFFER): number
+  NdisAllocateCloneNetBufferList(OriginalNetBufferList: NET_BUFFER_LIST, NetBufferListPoolHandle: NdisHandle | null, NetBufferPoolHandle: NbPoolHandle | null, AllocateCloneFlags: number): NET_BUFFER_LIST | null
+  NdisFreeCloneNetBufferList(CloneNetBufferList: NET_BUFFER_LIST, FreeCloneFlags: number): void
+  NdisAllocateFragmentNetBufferList(OriginalNetBufferList: NET_BUFFER_LIST, NetBufferListPool: NdisHandle | null, NetBufferPool: NbPoolHandle | null, StartOffset: number, MaximumLength: number, DataOffsetDelta: number, DataBackFill: number, AllocateFragmentFlags: number): NET_BUFFER_LIST | null
+  NdisFreeFragmentNetBufferList(FragmentNetBufferList: NET_BUFFER_LIST, DataOffsetDelta: number, FreeFragmentFlags: number): void
+
+  NdisInitializeNPagedLookasideList(Lookaside: number, Allocate: LookasideAllocate | null, Free: LookasideFree | null, Flags: number, Size: number, Tag: PoolTag, Depth: number): void
+  NdisDeleteNPagedLookasideList(Lookaside: number): void
+  NdisAllocateFromNPagedLookasideList(Lookaside: number): number
+  NdisFreeToNPagedLookasideList(Lookaside: number, Entry: number): void
+
+  NdisAllocateIoWorkItem(NdisObjectHandle: NdisHandle): NdisIoWorkItem | null
+  NdisQueueIoWorkItem(NdisIoWorkItemHandle: NdisIoWorkItem, Routine: NdisIoWorkItemFunction, WorkItemContext: unknown): void
+  NdisFreeIoWorkItem(NdisIoWorkItemHandle: NdisIoWorkItem): void
+  NdisAllocateTimerObject(NdisHandle: NdisHandle, TimerCharacteristics: NDIS_TIMER_CHARACTERISTICS): { status: number; timerObject: NdisTimerObject | null }
+  NdisSetTimerObject(TimerObject: NdisTimerObject, DueTime: number | bigint, MillisecondsPeriod: number, FunctionContext: unknown): boolean
+  NdisCancelTimerObject(TimerObject: NdisTimerObject): boolean
+  NdisFreeTimerObject(TimerObject: NdisTimerObject): void
   NdisMSendNetBufferListsComplete(MiniportAdapterHandle: NdisHandle, NetBufferLists: NET_BUFFER_LIST, SendCompleteFlags: number): void
   NdisMIndicateReceiveNetBufferLists(MiniportAdapterHandle: NdisHandle, NetBufferLists: NET_BUFFER_LIST, PortNumber: number, NumberOfNetBufferLists: number, ReceiveFlags: number): void
   NdisMIndicateStatusEx(MiniportAdapterHandle: NdisHandle, StatusIndication: { StatusCode: number; StatusBuffer?: unknown }): void

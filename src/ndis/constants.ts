@@ -23,6 +23,7 @@ export const NDIS_STATUS = {
   NDIS_STATUS_SEND_ABORTED: 0xc023_000c,
   NDIS_STATUS_LINK_STATE: 0x4001_0017,
   NDIS_STATUS_BAD_VERSION: 0xc001_0004,
+  NDIS_STATUS_BAD_CHARACTERISTICS: 0xc001_0005,
 } as const
 
 /** NTSTATUS values: the kernel's one table (kernel/wdm.ts), under the name NDIS code uses. */
@@ -57,6 +58,7 @@ export const NDIS_OBJECT_TYPE = {
   NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES: 0x9e,
   NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_GENERAL_ATTRIBUTES: 0x9f,
   NDIS_OBJECT_TYPE_OID_REQUEST: 0x96,
+  NDIS_OBJECT_TYPE_TIMER_CHARACTERISTICS: 0x97,
 } as const
 
 export const NDIS_HALT_ACTION = {
@@ -119,6 +121,16 @@ export const NDIS_FLAGS = {
 } as const
 
 export const NDIS_MEDIUM = { NdisMedium802_3: 0 } as const
+
+/** NET_BUFFER and timer-object constants (nblapi.h, ndis.h). */
+export const NDIS_NB_CONSTANTS = {
+  NDIS_CLONE_FLAGS_RESERVED: 0x1,
+  NDIS_CLONE_FLAGS_USE_ORIGINAL_MDLS: 0x2,
+  NET_BUFFER_POOL_PARAMETERS_REVISION_1: 1,
+  NDIS_TIMER_CHARACTERISTICS_REVISION_1: 1,
+  /** ContextSize and ContextBackFill of NdisAllocateNetBufferList are multiples of it (x64). */
+  MEMORY_ALLOCATION_ALIGNMENT: 16,
+} as const
 
 /** Page priorities for NdisAllocateMemoryWithTagPriority and MmGetSystemAddressForMdlSafe. */
 export const MM_PAGE_PRIORITY = {

@@ -88,6 +88,8 @@ export class NdisContext {
   readonly ioMappings = new Map<number, number>()
   /** I/O port ranges registered with NdisMRegisterIoPortRange: first port → count. */
   readonly ioPortRanges = new Map<number, number>()
+  /** What each kind of NDIS object the driver still holds at unload says (NdisHost registers them). */
+  readonly heldAtUnload: Array<() => string[]> = []
   private nextHandle = 2
 
   constructor(kernel: Kernel, hal: HalDma, caller: DriverCaller, nic: Nic, pdo: PhysicalDeviceObject, spinLocks: SpinLocks) {
@@ -128,6 +130,11 @@ export class NdisContext {
 
   isMiniportHandle(h: unknown): h is MiniportHandle {
     return h === this.adapterHandle
+  }
+
+  /** The MiniportAdapterHandle or the NdisMiniportDriverHandle: what "an NDIS handle obtained during initialization" is for a miniport. */
+  isAdapterOrDriverHandle(h: unknown): boolean {
+    return this.isMiniportHandle(h) || (this.driverHandle !== null && h === this.driverHandle)
   }
 
   checkHandle(routine: string, h: unknown): boolean {

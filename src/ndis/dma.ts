@@ -5,10 +5,11 @@
 // NdisMAllocateNetBufferSGList maps a NET_BUFFER, calling the miniport's ProcessSGList before or
 // after it returns. The routines call into the HAL, so the HAL's DMA verification applies to
 // them: a call at too high an IRQL is 0xE6/0x13, as for the HAL's own routines.
-import { PAGE_SIZE, formatBytes } from '../hw/address.js'
+import { PAGE_SIZE, formatBytes, hex } from '../hw/address.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { siteText } from '../kernel/calls.js'
 import { DISPATCH_LEVEL, PASSIVE_LEVEL, irqlName } from '../kernel/irql.js'
+import type { AdapterState } from '../dma/adapter.js'
 import { allocateCommonBuffer, freeCommonBuffer } from '../dma/common-buffer.js'
 import { DMA_ALIGNMENT_X64 } from '../dma/api.js'
 import { mapRegistersFor, putScatterGather, sgListSize } from '../dma/scatter-gather.js'
@@ -145,7 +146,7 @@ export class NdisDma {
       ctx.callOrder('NdisMFreeSharedMemory after NdisMDeregisterScatterGatherDma (free shared memory before deregistering DMA)')
       return
     }
-    freeCommonBuffer(reg.adapter, Length, PhysicalAddress, VirtualAddress, Cached, 'NdisMFreeSharedMemory')
+    freeSharedMemory(ctx, reg.adapter, Length, Cached, VirtualAddress, PhysicalAddress)
   }
 
   /** The legal way to more shared memory after initialization: completes through the handler. */
@@ -248,4 +249,24 @@ export class NdisDma {
     this.ctx.violation('ndis-bad-handle', `${routine}: not the handle NdisMRegisterScatterGatherDma returned${also}`)
     return null
   }
+}
+
+/**
+ * NdisMFreeSharedMemory (NDIS 6 and 5.1): the adapter's common buffer is freed; shared memory
+ * already freed is a bug check NDIS itself raises (bug check 0x7C reference, 0x03
+ * NDIS_BUGCHECK_FREE_INVALID_SHARED_MEM: p2 the adapter block, p3 the page the shared memory was
+ * allocated from, p4 its virtual address), not only Driver Verifier's 0xE6/0x03.
+ */
+export function freeSharedMemory(ctx: NdisContext, adapter: AdapterState, length: number, cached: boolean, va: number, pa: number): void {
+  const freed = adapter.commonBuffers.has(va) ? undefined : adapter.freedCommonBuffers.get(va)
+  if (freed !== undefined) {
+    ctx.kernel.log.fatal({
+      kind: 'common-buffer-double-free',
+      code: BUGCHECK.BUGCODE_NDIS_DRIVER,
+      params: [NDIS_BUGCHECK.freeInvalidSharedMemory, 0, freed.memory.pfns[0]! * PAGE_SIZE, va],
+      message: `NdisMFreeSharedMemory of the ${formatBytes(freed.length)} of shared memory at VA ${hex(va)}, which was already freed: NDIS bug checks (0x7C/0x03 NDIS_BUGCHECK_FREE_INVALID_SHARED_MEM)`,
+      details: { va, length: freed.length, allocatedAt: freed.site ?? null },
+    })
+  }
+  freeCommonBuffer(adapter, length, pa, va, cached, 'NdisMFreeSharedMemory')
 }

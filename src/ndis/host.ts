@@ -29,6 +29,12 @@ import { NDIS_OFFLOAD_CONSTANTS, indicateCurrentConfig } from './offload.js'
 import { SpinLocks } from './spinlock.js'
 import type { NDIS_OID_REQUEST } from './types.js'
 import { requireIrql } from '../kernel/irql-checks.js'
+import { lookasideCalls } from '../kernel/ex-api.js'
+import { NDIS_NB_CONSTANTS } from './constants.js'
+import { DerivedNbls } from './nbl-derived.js'
+import { NetBuffers } from './net-buffers.js'
+import { TimerObjects } from './timer-objects.js'
+import { IoWorkItems } from './work-items.js'
 
 export interface NdisHostParts {
   readonly kernel: Kernel
@@ -128,6 +134,12 @@ export class NdisHost {
     const nbls = this.nbls
     const interrupts = this.interrupts
     const protocol = this.protocol
+    const nbs = new NetBuffers(ctx)
+    const derived = new DerivedNbls(nbls, nbs)
+    const timers = new TimerObjects(ctx)
+    const workItems = new IoWorkItems(ctx)
+    const lookaside = lookasideCalls(k)
+    ctx.heldAtUnload.push(() => derived.leftovers(), () => nbs.leftovers(), () => timers.leftovers(), () => workItems.leftovers())
     const irqlAtMost = (routine: string, maximum: number): void => void requireIrql(k, routine, maximum)
     // Offset and Length are ULONGs: a value that is not one is the driver's mistake. Beyond the
     // 256 bytes of configuration space there is nothing to read or write (0 bytes, as NDIS).
@@ -245,6 +257,44 @@ export class NdisHost {
         return mdl
       },
       NdisFreeMdl: (mdl) => k.mdl.free(mdl, 'NdisFreeMdl'),
+      NdisAllocateNetBufferList: (p, contextSize, backFill) => {
+        k.log.throwIfStopped()
+        const call = k.calls.allocation('NdisAllocateNetBufferList', contextSize)
+        // NdisAllocateNetBufferList: both "must be a multiple of the value defined by MEMORY_ALLOCATION_ALIGNMENT".
+        const align = NDIS_NB_CONSTANTS.MEMORY_ALLOCATION_ALIGNMENT
+        if (!Number.isSafeInteger(contextSize) || !Number.isSafeInteger(backFill) || contextSize % align !== 0 || backFill % align !== 0 || contextSize < 0 || backFill < 0) {
+          nbs.misuse(`NdisAllocateNetBufferList: ContextSize ${String(contextSize)} and ContextBackFill ${String(backFill)} must be multiples of MEMORY_ALLOCATION_ALIGNMENT (${align})`)
+          return null
+        }
+        if (call.fail) return null
+        return nbls.allocate(p as NblPoolHandle, null, 0, 0, false, call.site)
+      },
+      NdisAllocateNetBufferPool: (h, params) => nbs.NdisAllocateNetBufferPool(h, params),
+      NdisFreeNetBufferPool: (p) => nbs.NdisFreeNetBufferPool(p),
+      NdisAllocateNetBuffer: (p, mdl, off, len) => nbs.NdisAllocateNetBuffer(p, mdl, off, len),
+      NdisFreeNetBuffer: (nb) => nbs.NdisFreeNetBuffer(nb),
+      NdisRetreatNetBufferDataStart: (nb, delta, backFill, handler) => nbs.NdisRetreatNetBufferDataStart(nb, delta, backFill, handler),
+      NdisAdvanceNetBufferDataStart: (nb, delta, freeMdl, handler) => nbs.NdisAdvanceNetBufferDataStart(nb, delta, freeMdl, handler),
+      NdisGetDataBuffer: (nb, bytes, storage, multiple, offset) => nbs.NdisGetDataBuffer(nb, bytes, storage, multiple, offset),
+      NdisQueryNetBufferPhysicalCount: (nb) => nbs.NdisQueryNetBufferPhysicalCount(nb),
+      NdisAllocateCloneNetBufferList: (o, nblPool, nbPool, flags) => derived.NdisAllocateCloneNetBufferList(o, nblPool as NblPoolHandle | null, nbPool, flags),
+      NdisFreeCloneNetBufferList: (c, flags) => derived.NdisFreeCloneNetBufferList(c, flags),
+      NdisAllocateFragmentNetBufferList: (o, nblPool, nbPool, start, max, delta, backFill, flags) => derived.NdisAllocateFragmentNetBufferList(o, nblPool as NblPoolHandle | null, nbPool, start, max, delta, backFill, flags),
+      NdisFreeFragmentNetBufferList: (f, delta, flags) => derived.NdisFreeFragmentNetBufferList(f, delta, flags),
+
+      // NDIS's lookaside lists are the kernel's nonpaged ones (NDIS_LOOKASIDE is an NPAGED_LOOKASIDE_LIST).
+      NdisInitializeNPagedLookasideList: (l, a, f, flags, size, tag, depth) => lookaside.initialize('NdisInitializeNPagedLookasideList', 'npaged', l, a, f, flags, size, tag, depth),
+      NdisDeleteNPagedLookasideList: (l) => lookaside.delete('NdisDeleteNPagedLookasideList', 'npaged', l),
+      NdisAllocateFromNPagedLookasideList: (l) => lookaside.allocate('NdisAllocateFromNPagedLookasideList', 'npaged', l),
+      NdisFreeToNPagedLookasideList: (l, e) => lookaside.free('NdisFreeToNPagedLookasideList', 'npaged', l, e),
+
+      NdisAllocateIoWorkItem: (h) => workItems.NdisAllocateIoWorkItem(h),
+      NdisQueueIoWorkItem: (w, routine, c) => workItems.NdisQueueIoWorkItem(w, routine, c),
+      NdisFreeIoWorkItem: (w) => workItems.NdisFreeIoWorkItem(w),
+      NdisAllocateTimerObject: (h, chars) => timers.NdisAllocateTimerObject(h, chars),
+      NdisSetTimerObject: (t, due, period, c) => timers.NdisSetTimerObject(t, due, period, c),
+      NdisCancelTimerObject: (t) => timers.NdisCancelTimerObject(t),
+      NdisFreeTimerObject: (t) => timers.NdisFreeTimerObject(t),
       NdisMSendNetBufferListsComplete: (h, nbls_, _flags) => {
         if (!ctx.checkHandle('NdisMSendNetBufferListsComplete', h)) return
         irqlAtMost('NdisMSendNetBufferListsComplete', DISPATCH_LEVEL)

@@ -103,6 +103,30 @@ export class Interrupts {
       return
     }
     requireIrql(this.ctx.kernel, 'NdisMDeregisterInterruptEx', PASSIVE_LEVEL)
+    this.release(r)
+  }
+
+  /**
+   * MiniportHaltEx returned, or MiniportInitializeEx failed, with the interrupt still
+   * registered: NDIS bug checks (bug check 0x7C reference: 0x08
+   * NDIS_BUGCHECK_HALT_WITHOUT_INTERRUPT_DEREGISTER, 0x0B
+   * NDIS_BUGCHECK_INIT_FAILED_WITHOUT_INTERRUPT_DEREGISTER). The registration is dropped first
+   * so nothing calls into the driver after the stop.
+   */
+  checkDeregistered(after: 'halt' | 'init-failed'): void {
+    const r = this.registration
+    if (r === null) return
+    this.release(r)
+    const code = after === 'halt' ? NDIS_BUGCHECK.haltWithoutInterruptDeregister : NDIS_BUGCHECK.initFailedWithoutInterruptDeregister
+    this.ctx.kernel.log.fatal({
+      kind: 'interrupt-not-deregistered',
+      code: BUGCHECK.BUGCODE_NDIS_DRIVER,
+      params: [code, 0, r.handle.id, 0],
+      message: `${after === 'halt' ? 'MiniportHaltEx returned' : 'MiniportInitializeEx failed'} with its interrupt still registered: call NdisMDeregisterInterruptEx first, or NDIS bug checks (0x7C/${after === 'halt' ? '0x08 NDIS_BUGCHECK_HALT_WITHOUT_INTERRUPT_DEREGISTER' : '0x0B NDIS_BUGCHECK_INIT_FAILED_WITHOUT_INTERRUPT_DEREGISTER'})`,
+    })
+  }
+
+  private release(r: Registration): void {
     r.detach()
     this.clock.cancel(r.isrTimer)
     this.clock.cancel(r.dpcTimer)

@@ -7,7 +7,7 @@ import { BUGCHECK } from '../kernel/bugcheck.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
 import { PASSIVE_LEVEL } from '../kernel/irql.js'
 import { CM_RESOURCE_PORT_IO, CM_RESOURCE_TYPE, NDIS_HALT_ACTION, NDIS_OBJECT_TYPE, NDIS_STATUS, isSuccess, statusName } from './constants.js'
-import { NDIS_BUGCHECK, type DriverHandle, type NdisContext } from './context.js'
+import { NDIS_BUGCHECK, NDIS_WATCHDOG, type DriverHandle, type NdisContext } from './context.js'
 import { NDIS_OFFLOAD_CONSTANTS, readOffloadAttributes } from './offload.js'
 import type { Interrupts } from './interrupt.js'
 import type { NblPools } from './nbl.js'
@@ -275,7 +275,8 @@ export class Miniport {
     const done = this.oidCompletions.get(request)
     this.oidCompletions.delete(request)
     if (done === undefined) {
-      this.hang(`MiniportOidRequest pended OID ${hex(request.DATA.Oid)} and never called NdisMOidRequestComplete`)
+      this.watchdog(NDIS_WATCHDOG.miniportOid, request.DATA.Oid, `MiniportOidRequest pended OID ${hex(request.DATA.Oid)} and never called NdisMOidRequestComplete`)
+      this.crashed()
       return NDIS_STATUS.NDIS_STATUS_FAILURE
     }
     return done
@@ -300,7 +301,11 @@ export class Miniport {
           this.crashed()
           return false
         }
-        if (!this.pauseCompleted) this.hang('MiniportPause returned NDIS_STATUS_PENDING and never called NdisMPauseComplete (sends or receive indications never came back)')
+        if (!this.pauseCompleted) {
+          this.watchdog(NDIS_WATCHDOG.miniportPause, 0, 'MiniportPause returned NDIS_STATUS_PENDING and never called NdisMPauseComplete (sends or receive indications never came back)')
+          this.crashed()
+          return false
+        }
       }
       if (status !== NDIS_STATUS.NDIS_STATUS_PENDING || this.pauseCompleted) this.checkSendsCompleted()
       this.state = 'paused'
@@ -331,7 +336,8 @@ export class Miniport {
         params: [NDIS_BUGCHECK.resourceLeak, 0, 0, 0],
         message: `${this.state === 'init-failed' ? 'MiniportInitializeEx failed' : 'MiniportHaltEx returned'} with ${what} still held`,
       })
-    if (this.interrupts.registered) leak('the interrupt registered (NdisMDeregisterInterruptEx not called)')
+    this.interrupts.checkDeregistered(this.state === 'init-failed' ? 'init-failed' : 'halt')
+    if (k.log.stopped) return
     if (ctx.sgDma !== null) {
       leak('scatter/gather DMA registered (NdisMDeregisterScatterGatherDma not called)')
       const adapter = ctx.sgDma.adapter
@@ -340,6 +346,7 @@ export class Miniport {
     }
     for (const [va, length] of ctx.ioMappings) leak(`the register window at ${hex(va)} (${length} bytes) mapped (NdisMUnmapIoSpace not called)`)
     for (const [port, count] of ctx.ioPortRanges) leak(`the I/O ports ${hex(port)} (+${count}) registered (NdisMDeregisterIoPortRange not called)`)
+    for (const held of ctx.heldAtUnload) for (const what of held()) leak(what)
     for (const pool of this.nbls.leftovers()) leak(`NET_BUFFER_LIST pool '${pool.tag}' allocated${pool.live > 0 ? ` with ${pool.live} NBLs` : ''} (NdisFreeNetBufferListPool not called)`)
     for (const a of ctx.hal.adapters) if (!a.released) {
       leak(`DMA adapter #${a.id} from IoGetDmaAdapter (PutDmaAdapter not called)`)
@@ -375,7 +382,20 @@ export class Miniport {
     this.state = 'crashed'
   }
 
-  private hang(message: string): void {
-    this.ctx.kernel.log.report({ kind: 'hang', message })
+  /**
+   * NDIS's watchdog gave up on an operation the miniport never completed: BUGCODE_NDIS_DRIVER
+   * 0x25 NDIS_BUGCHECK_WATCHDOG (bug check 0x7C reference: p2 the operation, 0x21 miniport pause,
+   * 0x23 miniport OID; p3 the NDIS_WATCHDOG_TRIAGE_BLOCK; p4 the OID for 0x23, else 0). NDIS
+   * waits minutes; dmalab waits PENDING_TIMEOUT_NS of virtual time, in which a working
+   * miniport completes long before.
+   */
+  private watchdog(operation: number, p4: number, message: string): void {
+    if (this.ctx.kernel.log.stopped) return
+    this.ctx.kernel.log.fatal({
+      kind: 'hang',
+      code: BUGCHECK.BUGCODE_NDIS_DRIVER,
+      params: [NDIS_BUGCHECK.watchdog, operation, 0, p4],
+      message: `${message}: NDIS's watchdog bug checks (0x7C/0x25 NDIS_BUGCHECK_WATCHDOG)`,
+    })
   }
 }

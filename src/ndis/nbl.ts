@@ -67,10 +67,12 @@ export function newNetBufferList(nb: NET_BUFFER | null): NET_BUFFER_LIST {
 }
 
 export class NblPools {
-  private readonly ctx: NdisContext
+  readonly ctx: NdisContext
   private readonly pools = new Map<NblPoolHandle, NblPool>()
   /** Which pool each live NBL came from. */
   private readonly owner = new WeakMap<NET_BUFFER_LIST, NblPool>()
+  /** Clones and fragments outstanding per original NBL (nbl-derived.ts): it must outlive them. */
+  private readonly derived = new WeakMap<NET_BUFFER_LIST, number>()
 
   constructor(ctx: NdisContext) {
     this.ctx = ctx
@@ -144,9 +146,31 @@ export class NblPools {
       this.misuse(`${routine}: the NET_BUFFER_LIST was not allocated from an NDIS pool, or was already freed`)
       return
     }
+    const derived = this.derived.get(nbl) ?? 0
+    if (derived > 0) {
+      // A clone or fragment describes the original's data: freeing the original first leaves it pointing at freed buffers.
+      this.misuse(`${routine} of a NET_BUFFER_LIST with ${derived} clone or fragment NET_BUFFER_LIST${derived === 1 ? '' : 's'} still outstanding: free them (NdisFreeCloneNetBufferList, NdisFreeFragmentNetBufferList) first`)
+      return
+    }
     pool.live.delete(nbl)
     this.owner.delete(nbl)
     this.ctx.kernel.pool.free(block, { routine })
+  }
+
+  /** A clone or fragment of `nbl` was made / freed. */
+  hold(nbl: NET_BUFFER_LIST): void {
+    this.derived.set(nbl, (this.derived.get(nbl) ?? 0) + 1)
+  }
+
+  unhold(nbl: NET_BUFFER_LIST): void {
+    const n = (this.derived.get(nbl) ?? 0) - 1
+    if (n > 0) this.derived.set(nbl, n)
+    else this.derived.delete(nbl)
+  }
+
+  /** Whether `handle` is a live NET_BUFFER_LIST pool. */
+  hasPool(handle: unknown): handle is NblPoolHandle {
+    return this.pools.has(handle as NblPoolHandle)
   }
 
   /** True when the NBL was allocated from an NDIS pool (the driver's or the protocol's) and not freed. */

@@ -35,8 +35,12 @@ export type DeviceOp =
   | { readonly op: 'context'; readonly index: number; readonly fields: readonly number[]; readonly payloadLength: number; readonly tucmd: number; readonly hdrlen: number; readonly mss: number; readonly cmd: number }
   /** A TCP/IP data descriptor (3.3.7): 20-bit length, DCMD (TSE, VLE, ...), POPTS, special field. */
   | { readonly op: 'data'; readonly index: number; readonly buffer: Place; readonly length: number; readonly dcmd: number; readonly popts: number; readonly special: number }
-  /** A well-formed IPv4 TCP or UDP send through the bare-metal driver: context and data descriptors, checksum offload, TSO, a VLAN tag (only after `init`). */
-  | { readonly op: 'offload-send'; readonly udp: boolean; readonly payload: number; readonly tso: boolean; readonly mss: number; readonly vlan: boolean; readonly pieces: number }
+  /**
+   * A well-formed IPv4 TCP or UDP send through the bare-metal driver: context and data
+   * descriptors, checksum offload, TSO, a VLAN tag (VLE), with VLAN mode (CTRL.VME) turned on
+   * first when `vme` is set, as a driver configured for VLANs does (only after `init`).
+   */
+  | { readonly op: 'offload-send'; readonly udp: boolean; readonly payload: number; readonly tso: boolean; readonly mss: number; readonly vlan: boolean; readonly vme: boolean; readonly pieces: number }
   /** A well-formed IPv4 TCP or UDP frame from the wire, tagged or not, its checksums right or spoiled. */
   | { readonly op: 'inject-ip'; readonly udp: boolean; readonly payload: number; readonly vlan: boolean; readonly spoil: 'none' | 'ip' | 'l4' }
   /** Bytes written by the CPU at a physical address (buffers, rings, MMIO, nothing). */
@@ -211,6 +215,7 @@ export const deviceOp: fc.Arbitrary<DeviceOp> = fc.oneof(
       tso: fc.boolean(),
       mss: fc.oneof(fc.constantFrom(1460, 536, 1000), fc.integer({ min: 64, max: 9000 })),
       vlan: fc.boolean(),
+      vme: fc.boolean(),
       pieces: fc.integer({ min: 1, max: 4 }),
     }),
   },

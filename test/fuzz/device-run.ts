@@ -11,7 +11,7 @@
 import { createMachine, type Machine } from '../../src/machine.js'
 import { PAGE_SIZE, TWO_POW_32, pagesSpanned } from '../../src/hw/address.js'
 import {
-  BareMetalE1000, CTRL_VME, NIC_MAC, POPTS_IXSM, POPTS_TXSM, TUCMD_IP, TUCMD_TCP, TUCMD_TSE, TXD_DEXT, TXD_EOP, TXD_RS, TXD_TSE, TXD_VLE, e1000, ethernetFrame,
+  BareMetalE1000, CTRL_VME, NIC_MAC, R, POPTS_IXSM, POPTS_TXSM, TUCMD_IP, TUCMD_TCP, TUCMD_TSE, TXD_DEXT, TXD_EOP, TXD_RS, TXD_TSE, TXD_VLE, e1000, ethernetFrame,
 } from '../support/e1000-driver.js'
 import { ETH_HEADER, IP_HEADER, PROTO_TCP, PROTO_UDP, TCP_HEADER, UDP_HEADER, ipFrame, parseIpFrame } from '../support/packets.js'
 import { BUFFER_AREA, IOVA_WINDOW, RING_AREA, type DeviceOp, type DeviceProgram, type Place } from './device-ops.js'
@@ -411,6 +411,8 @@ function offloadSend(w: World, op: Extract<DeviceOp, { op: 'offload-send' }>): n
     proto.set(whole.subarray(0, hdrlen))
   }
   const e = e1000(m)
+  // 3.3.3.1 / 13.4.1: VLE inserts a tag only while CTRL.VME is on; a VLAN driver sets it.
+  if (op.vme) d.write(R.CTRL, d.read(R.CTRL) | CTRL_VME)
   // The driver's register writes reach the device, and the device is as the driver left it.
   const ring = e.tx.ring
   const consistent = m.bus.targetOf(d.bar) === 'mmio' && m.bus.regionAt(d.bar)?.handler === e && !w.remapped && ring.head === d.txTail && ring.tail === d.txTail && ring.base === d.device(d.txRing) % 2 ** m.nic.dma.addressBits &&

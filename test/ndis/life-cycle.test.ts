@@ -109,11 +109,15 @@ describe('pause', () => {
     expect([...mp.irqls.get('MiniportPause (spin lock released)')!]).toEqual([0])
   })
 
-  it('that pends and never calls NdisMPauseComplete is a hang; the halt still runs', () => {
+  // Bug check 0x7C reference, 0x25 NDIS_BUGCHECK_WATCHDOG: p2 0x21 NDIS_BUGCHECK_WATCHDOG_MINIPORT_PAUSE, p4 0.
+  it('that pends and never calls NdisMPauseComplete is NDIS\'s watchdog bug check 0x7C/0x25 (0x21): the halt never runs', () => {
     const { m, mp } = loadTestMiniport({}, { hooks: { pause: (a) => a.ndis.NDIS_STATUS_PENDING } })
     m.halt()
-    expect(theFinding(m, 'hang').message).toBe('MiniportPause returned NDIS_STATUS_PENDING and never called NdisMPauseComplete (sends or receive indications never came back)')
-    expect(mp.irqls.has('MiniportHaltEx')).toBe(true)
+    const f = theFinding(m, 'hang')
+    expect(f.message).toBe('MiniportPause returned NDIS_STATUS_PENDING and never called NdisMPauseComplete (sends or receive indications never came back): NDIS\'s watchdog bug checks (0x7C/0x25 NDIS_BUGCHECK_WATCHDOG)')
+    expect([f.code, f.params]).toEqual([BUGCHECK.BUGCODE_NDIS_DRIVER, [0x25, 0x21, 0, 0]])
+    expect(m.report().bugcheck).toMatchObject({ code: 0x7c, params: [0x25, 0x21, 0, 0] })
+    expect(mp.irqls.has('MiniportHaltEx')).toBe(false)
     expect(kinds(m)).toEqual(['hang'])
   })
 
@@ -157,11 +161,15 @@ describe('OID requests', () => {
     expect(m.findings).toEqual([])
   })
 
-  it('that pend and are never completed are a hang, and fail', () => {
+  // Bug check 0x7C reference, 0x25 NDIS_BUGCHECK_WATCHDOG: p2 0x23 NDIS_BUGCHECK_WATCHDOG_MINIPORT_OID, p4 the OID.
+  it('that pend and are never completed are NDIS\'s watchdog bug check 0x7C/0x25 (0x23, the OID)', () => {
     const { m } = loadTestMiniport({}, { hooks: { oid: (a, request) => (request.DATA.Oid === OID_GEN_LINK_SPEED ? a.ndis.NDIS_STATUS_PENDING : undefined) } })
-    expect(m.ndis!.miniport.oid(query(m, OID_GEN_LINK_SPEED, 4).request)).toBe(NDIS_STATUS_FAILURE)
-    expect(theFinding(m, 'hang').message).toBe('MiniportOidRequest pended OID 0x1_0107 and never called NdisMOidRequestComplete')
+    expect(() => m.ndis!.miniport.oid(query(m, OID_GEN_LINK_SPEED, 4).request)).toThrow(/BUGCODE_NDIS_DRIVER/)
+    const f = theFinding(m, 'hang')
+    expect(f.message).toBe('MiniportOidRequest pended OID 0x1_0107 and never called NdisMOidRequestComplete: NDIS\'s watchdog bug checks (0x7C/0x25 NDIS_BUGCHECK_WATCHDOG)')
+    expect(f.params).toEqual([0x25, 0x23, 0, OID_GEN_LINK_SPEED])
     void NDIS_STATUS_PENDING
+    void NDIS_STATUS_FAILURE
   })
 })
 
@@ -210,5 +218,50 @@ describe('unload', () => {
     expect(kinds(m)).toEqual(['ndis-resource-leak', 'common-buffer-leak'])
     expect(m.findings[0]!.message).toBe('MiniportHaltEx returned with scatter/gather DMA registered (NdisMDeregisterScatterGatherDma not called) still held')
     expect(theFinding(m, 'common-buffer-leak').site).toBe(site)
+  })
+})
+
+// Bug check 0x7C reference: 0x08 NDIS_BUGCHECK_HALT_WITHOUT_INTERRUPT_DEREGISTER ("A miniport
+// driver did not deregister its interrupt during the halt process"), 0x0B
+// NDIS_BUGCHECK_INIT_FAILED_WITHOUT_INTERRUPT_DEREGISTER ("A miniport driver failed its
+// initialization without deregistering its interrupt"), 0x03 NDIS_BUGCHECK_FREE_INVALID_SHARED_MEM.
+describe('what NDIS itself bug checks', () => {
+  const withInterrupt = (ndis: Parameters<Parameters<typeof bareMiniport>[0]>[0], handle: unknown): void => {
+    const { status } = ndis.NdisMRegisterInterruptEx(handle as never, null, {
+      Header: { Type: ndis.NDIS_OBJECT_TYPE_MINIPORT_INTERRUPT, Revision: 1, Size: 0 },
+      InterruptHandler: () => ({ claimed: false, queueDefaultInterruptDpc: false, targetProcessors: 0 }),
+      InterruptDpcHandler: () => {},
+    } as never)
+    expect(status).toBe(ndis.NDIS_STATUS_SUCCESS)
+  }
+
+  it('MiniportHaltEx returning with the interrupt registered is 0x7C/0x08', () => {
+    const m = createMachine({})
+    m.load(bareMiniport((ndis, handle) => withInterrupt(ndis, handle)), 'keeps-interrupt')
+    m.halt()
+    const f = theFinding(m, 'interrupt-not-deregistered')
+    expect([f.code, f.params?.[0]]).toEqual([0x7c, 0x08])
+    expect(m.report().bugcheck).toMatchObject({ code: 0x7c, params: [0x08, 0, expect.any(Number), 0] })
+  })
+
+  it('MiniportInitializeEx failing with the interrupt registered is 0x7C/0x0B', () => {
+    const m = createMachine({})
+    m.load(bareMiniport((ndis, handle) => {
+      withInterrupt(ndis, handle)
+      return ndis.NDIS_STATUS_RESOURCES
+    }), 'fails-with-interrupt')
+    expect(m.report().bugcheck).toMatchObject({ code: 0x7c, params: [0x0b, 0, expect.any(Number), 0] })
+    expect(kinds(m)).toEqual(['interrupt-not-deregistered'])
+  })
+
+  it('NdisMFreeSharedMemory of shared memory already freed is 0x7C/0x03, fatal (p3 the page it came from, p4 its VA)', () => {
+    const { m, ndis, a } = loadTestMiniport()
+    // Shared memory outside MiniportInitializeEx is init-only-call too; what matters here is the second free.
+    const { virtualAddress: va, physicalAddress: pa } = ndis.NdisMAllocateSharedMemory(a.handle, 256, false)
+    const page = m.kernel.space.translate(va) - (m.kernel.space.translate(va) % 4096)
+    ndis.NdisMFreeSharedMemory(a.handle, 256, false, va, pa)
+    expect(() => ndis.NdisMFreeSharedMemory(a.handle, 256, false, va, pa)).toThrow(/BUGCODE_NDIS_DRIVER/)
+    const f = theFinding(m, 'common-buffer-double-free')
+    expect(f.params).toEqual([0x03, 0, page, va])
   })
 })

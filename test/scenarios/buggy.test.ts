@@ -58,8 +58,10 @@ describe('buggy/physaddr-dma', () => {
     expect(report.findings.find((f) => f.kind === 'iommu-fault')!.site).toMatch(/^examples\/buggy\/physaddr-dma\.ts:\d+$/)
     expect(report.traffic.txFrames).toBe(0)
     expect(report.traffic.rxFrames).toBe(0)
-    // The consequences the header names: stopped queues, a pause that never completes, lists held.
-    expect(kinds).toEqual(new Set(['iommu-fault', 'device-error', 'hang', 'sg-list-leak']))
+    // The consequences the header names: stopped queues, and a pause that never completes, on
+    // which NDIS's watchdog bug checks (0x7C/0x25, so the halt never runs).
+    expect(kinds).toEqual(new Set(['iommu-fault', 'device-error', 'hang']))
+    expect(report.bugcheck).toMatchObject({ code: 0x7c, params: [0x25, 0x21, 0, 0] })
   })
 })
 

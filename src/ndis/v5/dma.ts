@@ -25,8 +25,9 @@ import { reportMapFailure } from '../../dma/map-failures.js'
 import { DMA_DMALAB_BAD_ARGUMENT, DMA_VIOLATION } from '../../dma/violations.js'
 import { DMALAB_P1 } from '../../kernel/kinds.js'
 import { reportIrql } from '../../kernel/irql-checks.js'
-import { allocateCommonBuffer, freeCommonBuffer } from '../../dma/common-buffer.js'
+import { allocateCommonBuffer } from '../../dma/common-buffer.js'
 import { buildScatterGather, putScatterGather, type SgRequest } from '../../dma/scatter-gather.js'
+import { freeSharedMemory } from '../dma.js'
 import { DEVICE_DESCRIPTION_VERSION, NDIS_STATUS } from '../constants.js'
 import { NDIS_BUGCHECK } from '../context.js'
 import type { SCATTER_GATHER_LIST } from '../types.js'
@@ -385,7 +386,7 @@ export class Dma5 {
       s.callOrder(`NdisMFreeSharedMemory of ${hex(VirtualAddress)}: the adapter has no DMA set up (or it was already released)`)
       return
     }
-    freeCommonBuffer(adapter, Length, PhysicalAddress, VirtualAddress, Cached, 'NdisMFreeSharedMemory')
+    freeSharedMemory(s.ctx, adapter, Length, Cached, VirtualAddress, PhysicalAddress)
   }
 
   // ---- halt ----------------------------------------------------------------------------------------

@@ -1,3 +1,7 @@
+// The NIC behind a VT-d-style IOMMU, driven bare-metal: a 32-bit device reaching memory above
+// 4 GiB through device addresses below it, and what a blocked device write does. Device writes
+// are posted (REFERENCE §1): the device never learns that one was blocked, so it sets no error
+// (RXE, 3.2.3.2, means a PHY error) and carries on; the IOMMU records the fault.
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
 import { BareMetalE1000, DD, EOP, IXSM, NIC_MAC, R, TXD_EOP, TXD_RS, e1000, ethernetFrame } from '../../support/e1000-driver.js'

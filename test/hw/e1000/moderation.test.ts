@@ -1,3 +1,7 @@
+// Interrupt moderation on the virtual clock (manual 13.4.17–13.4.21 and 3.2.7 for the
+// causes): ITR's minimum interval between assertions in 256 ns units, the receive delay timers
+// (RDTR, 13.4.30, and RADV), and the transmit ones: TIDV for descriptors with IDE and TADV
+// capping it (3.3.3.1 IDE: RS without IDE interrupts at once and clears the delay timer).
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
 import { BareMetalE1000, e1000, ICR_RXT0, ICR_TXDW, NIC_MAC, R, TXD_IDE, TXD_IFCS, TXD_RS, ethernetFrame } from '../../support/e1000-driver.js'

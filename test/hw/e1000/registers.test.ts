@@ -1,3 +1,8 @@
+// The register file, driven bare-metal as a driver would (manual chapter 13): CTRL.SLU and
+// CTRL.RST (13.4.1), STATUS link and speed (13.4.2), EERD and the EEPROM image checksum BABAh
+// (13.4.4, 5.6), the interrupt causes and mask (ICR/ICS/IMS/IMC, 13.4.17–13.4.21) behind a
+// level-triggered INTA#, statistics that clear on read (13.7), MDIC (13.4.7), RAL/RAH
+// (13.4.62–63), and the PCI configuration that gates BAR0 decoding and INTx (4.1).
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
 import {

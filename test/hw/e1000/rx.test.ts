@@ -1,3 +1,9 @@
+// The receive engine, driven bare-metal (manual 3.2): descriptors written data first, then
+// length and status with DD and EOP last (3.2.3), frames spread over buffers of RCTL.BSIZE and
+// BSEX (13.4.22), the FCS stored unless SECRC, address filtering (3.2.1 / 13.4.22 RCTL: UPE,
+// MPE, BAM; the MTA and RAL/RAH, 13.4.62–63), runts and long frames (13.7.34 RUC, 13.7.36
+// ROC, RCTL.LPE and SBP), RXDMT0 at the RDMTS threshold (13.4.22), the receiver off while the
+// link is down or RCTL.EN is clear.
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
 import { crc32 } from '../../../src/hw/e1000/crc32.js'

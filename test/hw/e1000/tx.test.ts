@@ -1,3 +1,7 @@
+// The transmit engine, driven bare-metal (manual 3.3): legacy descriptors (3.3.3) gathered up to
+// EOP, DD written back to the status dword only with RS (3.3.3.2), TXDW and TXQE (13.4.17),
+// TDH wrapping modulo the ring, short frames padded with TCTL.PSP, frames spaced at line rate
+// through the transmit FIFO (its share of PBA), and nothing sent without link and TCTL.EN.
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../../src/index.js'
 import type { DmaObserver } from '../../../src/hw/dma-engine.js'

@@ -234,4 +234,24 @@ describe('NDIS 5 shared memory', () => {
     m.halt()
     expect(m.findings.map((f) => f.kind)).toEqual(['common-buffer-leak'])
   })
+
+  // Bug check 0x7C reference, 0x03 NDIS_BUGCHECK_FREE_INVALID_SHARED_MEM: "A miniport driver called
+  // NdisMFreeSharedMemory (Async) with a shared memory address that had already been freed".
+  it('NdisMFreeSharedMemory of shared memory already freed is NDIS\'s own bug check 0x7C/0x03, as for NDIS 6', () => {
+    let va = 0
+    const m = loadLoop({
+      attributes: BUS_MASTER,
+      hooks: {
+        initialize: (ndis, handle) => {
+          ndis.NdisMAllocateMapRegisters(handle, 0, ndis.NDIS_DMA_32BITS, 2, 2048)
+          const shared = ndis.NdisMAllocateSharedMemory(handle, 4096, false)
+          va = shared.virtualAddress
+          ndis.NdisMFreeSharedMemory(handle, 4096, false, shared.virtualAddress, shared.physicalAddress)
+          ndis.NdisMFreeSharedMemory(handle, 4096, false, shared.virtualAddress, shared.physicalAddress)
+        },
+      },
+    })
+    expect(m.findings.map((f) => f.kind)).toEqual(['common-buffer-double-free'])
+    expect(m.report().bugcheck).toMatchObject({ code: 0x7c, params: [0x03, 0, expect.any(Number), va] })
+  })
 })
