@@ -234,7 +234,8 @@ typedef struct _ADAPTER {
     ULONG FreeSlots[STAGING_SLOTS];
     ULONG FreeSlotCount;
 
-    ULONG PendingIcr;
+    ULONG PendingIcr; /* causes MiniportISR read (ICR is read-to-clear), for the DPC */
+    ULONG TakenIcr;   /* what the DPC took of them, through NdisMSynchronizeWithInterrupt */
     BOOLEAN LinkUp;
     BOOLEAN Halting;
     BOOLEAN Removed;

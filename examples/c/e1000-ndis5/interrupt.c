@@ -44,11 +44,25 @@ static void LinkChanged(PADAPTER a)
     NdisMIndicateStatusComplete(a->Handle);
 }
 
+/*
+ * The causes MiniportISR saved, taken and cleared at DIRQL: the ISR writes them, and on a shared
+ * line it can run while the DPC does. MiniportHandleInterrupt (NDIS 5.1): what it shares with
+ * MiniportISR it touches only through NdisMSynchronizeWithInterrupt.
+ */
+static BOOLEAN TakePendingCauses(PVOID SynchronizeContext)
+{
+    PADAPTER a = (PADAPTER)SynchronizeContext;
+    a->TakenIcr = a->PendingIcr;
+    a->PendingIcr = 0;
+    return TRUE;
+}
+
 void E1000HandleInterrupt(NDIS_HANDLE MiniportAdapterContext)
 {
     PADAPTER a = (PADAPTER)MiniportAdapterContext;
-    ULONG icr = a->PendingIcr;
-    a->PendingIcr = 0;
+    ULONG icr;
+    NdisMSynchronizeWithInterrupt(&a->Interrupt, (PVOID)TakePendingCauses, a);
+    icr = a->TakenIcr;
     if (icr & ICR_LSC) LinkChanged(a);
     if (icr & ICR_RXO) a->RxNoBuffer++;
     ServiceTransmits(a);

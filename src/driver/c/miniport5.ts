@@ -18,7 +18,7 @@ const u = (x: unknown): number => Number(x ?? 0) >>> 0
 /** Handlers a connectionless NDIS 5.1 miniport may register (the CoXxx ones are CoNDIS's). */
 const HANDLERS = [
   'CheckForHangHandler', 'DisableInterruptHandler', 'EnableInterruptHandler', 'HaltHandler', 'HandleInterruptHandler', 'InitializeHandler',
-  'ISRHandler', 'QueryInformationHandler', 'ReconfigureHandler', 'ResetHandler', 'SendHandler', 'SetInformationHandler', 'TransferDataHandler',
+  'ISRHandler', 'QueryInformationHandler', 'ResetHandler', 'SendHandler', 'SetInformationHandler', 'TransferDataHandler',
   'ReturnPacketHandler', 'SendPacketsHandler', 'AllocateCompleteHandler', 'CancelSendPacketsHandler', 'PnPEventNotifyHandler',
   'AdapterShutdownHandler',
 ] as const
@@ -165,7 +165,6 @@ export class CMiniport5 {
     set('PnPEventNotifyHandler', (context: unknown, event: number, buffer: number, length: number) =>
       void call('PnPEventNotifyHandler')(u(context), event >>> 0, u(buffer), u(length)))
     set('AdapterShutdownHandler', (context: unknown) => void call('AdapterShutdownHandler')(u(context)))
-    set('ReconfigureHandler', () => 0xc000_00bb) // NDIS_STATUS_NOT_SUPPORTED: NDIS never calls it for a PnP miniport
     return chars as unknown as NDIS_MINIPORT_CHARACTERISTICS
   }
 }

@@ -57,7 +57,7 @@ function attributes(c: CDriverInstance, va: number): NDIS_MINIPORT_ADAPTER_ATTRI
 }
 
 /** The UTF-16 string a UNICODE_STRING at `va` holds (Length in bytes, at most 64 KiB). */
-function unicodeString(c: CDriverInstance, va: number): string {
+export function unicodeString(c: CDriverInstance, va: number): string {
   if (va === 0) return ''
   const m = c.kernel.memory
   const length = readField(m, va, UNICODE_STRING, 'Length')

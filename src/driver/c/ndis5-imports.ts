@@ -7,17 +7,20 @@
 // over (the timer function, the unload and shutdown handlers, a synchronize function) are called
 // through its table.
 import type { MDL } from '../../kernel/mdl.js'
+import type { SCATTER_GATHER_LIST } from '../../ndis/types.js'
+import { NDIS_PER_PACKET_INFO } from '../../ndis/v5/constants.js'
 import type { NDIS_MINIPORT_INTERRUPT, NDIS_MINIPORT_TIMER, NDIS_PACKET, NDIS_PHYSICAL_ADDRESS_UNIT } from '../../ndis/v5/types.js'
 import { routine, write64, type CRoutines } from './imports.js'
 import type { CDriverInstance } from './instance.js'
-import { readField, writeField } from './layout.js'
+import { writeField } from './layout.js'
 import type { CMiniportBridge } from './miniport.js'
 import { writeResourceList } from './miniport.js'
 import type { CMiniport5 } from './miniport5.js'
 import type { CNetObjects } from './net-objects.js'
 import type { CPackets } from './net-packets.js'
 import { NDIS_CONFIGURATION_PARAMETER as PARAMETER, NDIS_PHYSICAL_ADDRESS_UNIT as UNIT } from './structs-ndis5.js'
-import { CM_PARTIAL_RESOURCE_DESCRIPTOR, CM_PARTIAL_RESOURCE_LIST, UNICODE_STRING } from './structs.js'
+import { CM_PARTIAL_RESOURCE_DESCRIPTOR, CM_PARTIAL_RESOURCE_LIST } from './structs.js'
+import { unicodeString } from './ndis-imports.js'
 
 const u = (x: number): number => x >>> 0
 const NDIS_STATUS_SUCCESS = 0
@@ -38,9 +41,7 @@ export function ndis5Routines(c: CDriverInstance, p: Ndis5Parts): CRoutines {
   const n = (): CDriverInstance['ndis'] => c.ndis
   const mem = c.kernel.memory
   const { bridge, objects, packets, miniport } = p
-  const status = (va: number, value: number): void => {
-    if (u(va) !== 0) mem.write32(u(va), value >>> 0)
-  }
+  /** An out-parameter the caller may pass as NULL (the PNDIS_STATUS first, the others after). */
   const out = (va: number, value: number): void => {
     if (u(va) !== 0) mem.write32(u(va), value >>> 0)
   }
@@ -56,14 +57,7 @@ export function ndis5Routines(c: CDriverInstance, p: Ndis5Parts): CRoutines {
     if (va !== 0) configurationMemory.get(handle)?.push(va)
     return va
   }
-  const unicode = (va: number): string => {
-    if (u(va) === 0) return ''
-    const length = readField(mem, u(va), UNICODE_STRING, 'Length')
-    const buf = readField(mem, u(va), UNICODE_STRING, 'Buffer')
-    let s = ''
-    for (let i = 0; i + 1 < Math.min(length, 512); i += 2) s += String.fromCharCode(mem.read16(u(buf + i)))
-    return s
-  }
+  const unicode = (va: number): string => unicodeString(c, u(va))
   const timerFunction = (fn: number) => {
     const call = bridge.callable(fn, 'NdisTimerFunction')
     // VOID (PVOID SystemSpecific1, PVOID FunctionContext, PVOID SystemSpecific2, PVOID SystemSpecific3)
@@ -100,7 +94,7 @@ export function ndis5Routines(c: CDriverInstance, p: Ndis5Parts): CRoutines {
       const r = n().NdisOpenConfiguration(c.object(wrapperContext) as never)
       if (r.configurationHandle !== null) configurationMemory.set(r.configurationHandle, [])
       out(handleOut, c.handle(r.configurationHandle))
-      status(statusOut, r.status)
+      out(statusOut, r.status)
     }),
     // VOID NdisReadConfiguration(PNDIS_STATUS, PNDIS_CONFIGURATION_PARAMETER *, NDIS_HANDLE, PNDIS_STRING Keyword, NDIS_PARAMETER_TYPE)
     NdisReadConfiguration: routine('iiiii', '', (statusOut: number, valueOut: number, handle: number, keyword: number, type: number) => {
@@ -130,7 +124,7 @@ export function ndis5Routines(c: CDriverInstance, p: Ndis5Parts): CRoutines {
         }
       }
       out(valueOut, va)
-      status(statusOut, r.parameterValue !== null && va === 0 ? NDIS_STATUS_RESOURCES : r.status)
+      out(statusOut, r.parameterValue !== null && va === 0 ? NDIS_STATUS_RESOURCES : r.status)
     }),
     NdisCloseConfiguration: routine('i', '', (handle: number) => {
       const object = c.object(handle)
@@ -149,24 +143,24 @@ export function ndis5Routines(c: CDriverInstance, p: Ndis5Parts): CRoutines {
       }
       out(addressOut, va)
       out(lengthOut, va === 0 ? 0 : r.networkAddressLength)
-      status(statusOut, r.networkAddress !== null && va === 0 ? NDIS_STATUS_RESOURCES : r.status)
+      out(statusOut, r.networkAddress !== null && va === 0 ? NDIS_STATUS_RESOURCES : r.status)
     }),
     // VOID NdisMQueryAdapterResources(PNDIS_STATUS, NDIS_HANDLE, PNDIS_RESOURCE_LIST, PUINT BufferSize): sizes in x86's layout.
     NdisMQueryAdapterResources: routine('iiii', '', (statusOut: number, wrapperContext: number, list: number, sizeIn: number) => {
       const r = n().NdisMQueryAdapterResources(c.object(wrapperContext) as never, 0x10000)
       if (r.resourceList === null) {
-        status(statusOut, r.status)
+        out(statusOut, r.status)
         return
       }
       const needed = CM_PARTIAL_RESOURCE_LIST.offset.PartialDescriptors! + r.resourceList.PartialDescriptors.length * CM_PARTIAL_RESOURCE_DESCRIPTOR.size
       const have = u(sizeIn) === 0 ? 0 : mem.read32(u(sizeIn))
       out(sizeIn, needed)
       if (have < needed || u(list) === 0) {
-        status(statusOut, NDIS_STATUS_RESOURCES)
+        out(statusOut, NDIS_STATUS_RESOURCES)
         return
       }
       writeResourceList(c, u(list), r.resourceList)
-      status(statusOut, NDIS_STATUS_SUCCESS)
+      out(statusOut, NDIS_STATUS_SUCCESS)
     }),
     NdisReadPciSlotInformation: routine('iiiii', 'i', (handle: number, slot: number, offset: number, buf: number, length: number) => {
       const r = n().NdisReadPciSlotInformation(c.object(handle) as never, u(slot), u(offset), Math.min(u(length), 256))
@@ -212,24 +206,24 @@ export function ndis5Routines(c: CDriverInstance, p: Ndis5Parts): CRoutines {
     NdisAllocatePacketPool: routine('iiii', '', (statusOut: number, poolOut: number, count: number, reserved: number) => {
       const r = n().NdisAllocatePacketPool(u(count), u(reserved))
       out(poolOut, c.handle(r.poolHandle))
-      status(statusOut, r.status)
+      out(statusOut, r.status)
     }),
     NdisAllocatePacketPoolEx: routine('iiiii', '', (statusOut: number, poolOut: number, count: number, overflow: number, reserved: number) => {
       const r = n().NdisAllocatePacketPoolEx(u(count), u(overflow), u(reserved))
       out(poolOut, c.handle(r.poolHandle))
-      status(statusOut, r.status)
+      out(statusOut, r.status)
     }),
     NdisFreePacketPool: routine('i', '', (pool: number) => n().NdisFreePacketPool(c.object(pool) as never)),
     NdisPacketPoolUsage: routine('i', 'i', (pool: number) => n().NdisPacketPoolUsage(c.object(pool) as never)),
     NdisAllocatePacket: routine('iii', '', (statusOut: number, packetOut: number, pool: number) => {
       const r = n().NdisAllocatePacket(c.object(pool) as never)
       out(packetOut, packets.toC(r.packet))
-      status(statusOut, r.status)
+      out(statusOut, r.status)
     }),
     NdisDprAllocatePacket: routine('iii', '', (statusOut: number, packetOut: number, pool: number) => {
       const r = n().NdisDprAllocatePacket(c.object(pool) as never)
       out(packetOut, packets.toC(r.packet))
-      status(statusOut, r.status)
+      out(statusOut, r.status)
     }),
     NdisFreePacket: routine('i', '', (pk: number) => n().NdisFreePacket(packet(pk))),
     NdisDprFreePacket: routine('i', '', (pk: number) => n().NdisDprFreePacket(packet(pk))),
@@ -298,13 +292,13 @@ export function ndis5Routines(c: CDriverInstance, p: Ndis5Parts): CRoutines {
     NdisAllocateBufferPool: routine('iii', '', (statusOut: number, poolOut: number, count: number) => {
       const r = n().NdisAllocateBufferPool(u(count))
       out(poolOut, c.handle(r.poolHandle))
-      status(statusOut, r.status)
+      out(statusOut, r.status)
     }),
     NdisFreeBufferPool: routine('i', '', (pool: number) => n().NdisFreeBufferPool(c.object(pool) as never)),
     NdisAllocateBuffer: routine('iiiii', '', (statusOut: number, bufOut: number, pool: number, va: number, length: number) => {
       const r = n().NdisAllocateBuffer(c.object(pool) as never, u(va), u(length))
       out(bufOut, r.buffer === null ? 0 : objects.writeMdl(r.buffer))
-      status(statusOut, r.status)
+      out(statusOut, r.status)
     }),
     NdisFreeBuffer: routine('i', '', (buf: number) => n().NdisFreeBuffer(buffer(buf))),
     NdisQueryBuffer: routine('iii', '', (buf: number, vaOut: number, lengthOut: number) => {
@@ -333,7 +327,15 @@ export function ndis5Routines(c: CDriverInstance, p: Ndis5Parts): CRoutines {
     NdisGetBufferPhysicalArraySize: routine('ii', '', (buf: number, sizeOut: number) => out(sizeOut, n().NdisGetBufferPhysicalArraySize(buffer(buf)).arraySize)),
 
     // ---- sends and receives ----
-    NdisMSendComplete: routine('iii', '', (handle: number, pk: number, st: number) => n().NdisMSendComplete(c.object(handle) as never, packet(pk), u(st))),
+    NdisMSendComplete: routine('iii', '', (handle: number, pk: number, st: number) => {
+      const x = packet(pk)
+      // NDIS frees the scatter/gather list of a completed send; its x86 copy goes with it.
+      const sgl = typeof x === 'object' && x !== null ? x.Extension.NdisPacketInfo[NDIS_PER_PACKET_INFO.ScatterGatherListPacketInfo] : null
+      n().NdisMSendComplete(c.object(handle) as never, x, u(st))
+      if (sgl !== null && sgl !== undefined && (typeof x !== 'object' || x === null || x.Extension.NdisPacketInfo[NDIS_PER_PACKET_INFO.ScatterGatherListPacketInfo] !== sgl)) {
+        objects.releaseSgl(sgl as SCATTER_GATHER_LIST)
+      }
+    }),
     NdisMSendResourcesAvailable: routine('i', '', (handle: number) => n().NdisMSendResourcesAvailable(c.object(handle) as never)),
     NdisMEthIndicateReceive: routine('iiiiiii', '', (handle: number, context: number, header: number, headerSize: number, lookahead: number, lookaheadSize: number, size: number) =>
       n().NdisMEthIndicateReceive(c.object(handle) as never, u(context), u(header), u(headerSize), u(lookahead), u(lookaheadSize), u(size))),

@@ -15,8 +15,7 @@
 //    extension and the buffer chain are written (toC, writePrivate, writeStatus);
 //  - the driver hands one to NDIS (any routine taking a PNDIS_PACKET): what the documented
 //    macros let it set, the OOB Status and HeaderSize, is read back first (packet).
-import type { MDL } from '../../kernel/mdl.js'
-import { CHAIN_LIMIT } from '../../kernel/mdl.js'
+import { CHAIN_LIMIT, type MDL } from '../../kernel/mdl.js'
 import type { Packets } from '../../ndis/v5/packets.js'
 import type { NDIS_PACKET } from '../../ndis/v5/types.js'
 import { NDIS_PER_PACKET_INFO } from '../../ndis/v5/constants.js'

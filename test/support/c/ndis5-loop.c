@@ -7,6 +7,11 @@
  * and buffer pools, the packet's OOB data through the documented macros, NdisMSendComplete,
  * NdisMIndicateReceivePacket with MiniportReturnPacket, the interrupt and a timer.
  *
+ * The driver's name (the registry path's last component) picks a mistake for the tests:
+ * "wild-packet" completes a send with a pointer that is no packet, "no-header-size" indicates
+ * receives without NDIS_SET_PACKET_HEADER_SIZE; "sg-dma" is the clean driver with NDIS's
+ * scatter/gather DMA instead of map registers (NdisMInitializeScatterGatherDma: NDIS maps each send
+ * and hands its list in ScatterGatherListPacketInfo); any other name is the clean driver.
  */
 #include <ndis.h>
 
@@ -37,6 +42,16 @@ typedef struct _LOOP_ADAPTER {
 } LOOP_ADAPTER, *PLOOP_ADAPTER;
 
 static NDIS_HANDLE WrapperHandle;
+static WCHAR Scenario[16];
+
+static BOOLEAN Is(const WCHAR *Name)
+{
+    ULONG i;
+    for (i = 0; Name[i] != 0 || Scenario[i] != 0; i++) {
+        if (Name[i] != Scenario[i]) return FALSE;
+    }
+    return TRUE;
+}
 static const NDIS_PHYSICAL_ADDRESS AnyAddress = { .QuadPart = -1 };
 
 static void Release(PLOOP_ADAPTER a)
@@ -99,9 +114,14 @@ static NDIS_STATUS SetUp(PLOOP_ADAPTER a, NDIS_HANDLE Configuration)
     if (a->Registers == NULL) return NDIS_STATUS_ADAPTER_NOT_FOUND;
     NdisWriteRegisterUlong(a->Registers + REG_IMC, 0xFFFFFFFF);
 
-    status = NdisMAllocateMapRegisters(a->Handle, 0, NDIS_DMA_32BITS, MAP_REGISTERS, SLOT_BYTES);
-    if (status != NDIS_STATUS_SUCCESS) return status;
-    a->MapRegisters = TRUE;
+    if (Is(L"sg-dma")) {
+        status = NdisMInitializeScatterGatherDma(a->Handle, FALSE, SLOT_BYTES);
+        if (status != NDIS_STATUS_SUCCESS) return status;
+    } else {
+        status = NdisMAllocateMapRegisters(a->Handle, 0, NDIS_DMA_32BITS, MAP_REGISTERS, SLOT_BYTES);
+        if (status != NDIS_STATUS_SUCCESS) return status;
+        a->MapRegisters = TRUE;
+    }
 
     NdisAllocatePacketPool(&status, &a->PacketPool, LOOP_SLOTS, 0);
     if (status != NDIS_STATUS_SUCCESS) return status;
@@ -116,7 +136,7 @@ static NDIS_STATUS SetUp(PLOOP_ADAPTER a, NDIS_HANDLE Configuration)
         if (status != NDIS_STATUS_SUCCESS) return status;
         NdisChainBufferAtFront(a->Packets[i], a->Buffers[i]);
         *(ULONG *)a->Packets[i]->MiniportReservedEx = i;
-        NDIS_SET_PACKET_HEADER_SIZE(a->Packets[i], 14);
+        if (!Is(L"no-header-size")) NDIS_SET_PACKET_HEADER_SIZE(a->Packets[i], 14);
     }
 
     status = NdisMRegisterInterrupt(&a->Interrupt, a->Handle, vector, level, TRUE, TRUE, NdisInterruptLevelSensitive);
@@ -219,12 +239,26 @@ static void LoopIsr(PBOOLEAN InterruptRecognized, PBOOLEAN QueueMiniportHandleIn
 
 static void LoopHandleInterrupt(NDIS_HANDLE Context) {}
 
+/* With scatter/gather DMA: NDIS's list covers the whole packet, every element within 32 address lines. */
+static BOOLEAN CheckScatterGather(PNDIS_PACKET Packet, UINT Length)
+{
+    PSCATTER_GATHER_LIST sgl = NDIS_PER_PACKET_INFO_FROM_PACKET(Packet, ScatterGatherListPacketInfo);
+    ULONG i, total = 0;
+    if (sgl == NULL || sgl->NumberOfElements == 0) return FALSE;
+    for (i = 0; i < sgl->NumberOfElements; i++) {
+        if (sgl->Elements[i].Address.HighPart != 0) return FALSE;
+        total += sgl->Elements[i].Length;
+    }
+    return total == Length;
+}
+
 /* Maps every buffer of a send for the device (as a bus master would before DMA) and gives the mapping back. */
 static BOOLEAN MapForDevice(PLOOP_ADAPTER a, PNDIS_PACKET Packet)
 {
     PNDIS_BUFFER b;
     UINT count, length;
     NdisQueryPacket(Packet, NULL, &count, &b, &length);
+    if (!a->MapRegisters) return CheckScatterGather(Packet, length);
     for (; b != NULL; NdisGetNextBuffer(b, &b)) {
         NDIS_PHYSICAL_ADDRESS_UNIT units[4];
         UINT n = 0;
@@ -279,7 +313,8 @@ static void LoopSendPackets(NDIS_HANDLE Context, PPNDIS_PACKET PacketArray, UINT
             continue;
         }
         slot = CopyToSlot(a, p, &length);
-        NdisMSendComplete(a->Handle, p, NDIS_STATUS_SUCCESS);
+        /* The mistake: the adapter context is no packet descriptor. */
+        NdisMSendComplete(a->Handle, Is(L"wild-packet") ? (PNDIS_PACKET)a : p, NDIS_STATUS_SUCCESS);
         if (slot == LOOP_SLOTS) continue;
         {
             PNDIS_PACKET r = a->Packets[slot];
@@ -317,6 +352,10 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
     NDIS_MINIPORT_CHARACTERISTICS chars;
     NDIS_STATUS status;
+    ULONG length = RegistryPath->Length / sizeof(WCHAR), start = length, i;
+    /* The scenario is the registry path's last component (the driver's name). */
+    while (start > 0 && RegistryPath->Buffer[start - 1] != L'\\') start--;
+    for (i = 0; i + start < length && i < 15; i++) Scenario[i] = RegistryPath->Buffer[start + i];
     NdisMInitializeWrapper(&WrapperHandle, DriverObject, RegistryPath, NULL);
     if (WrapperHandle == NULL) return NDIS_STATUS_FAILURE;
     NdisZeroMemory(&chars, sizeof(chars));
