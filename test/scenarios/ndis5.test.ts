@@ -74,11 +74,19 @@ describe('e1000-ndis5', () => {
 })
 
 describe('buggy NDIS 5 miniports', () => {
-  it.each(MATRIX)('buggy/ndis5/runtime-contiguous, $label: init-only-call and irql-violation for the NdisAllocateMemory in MiniportSendPackets', async (c) => {
+  it.each(MATRIX)('buggy/ndis5/runtime-contiguous, $label: init-only-call and irql-violation for the NdisAllocateMemory in MiniportSend', async (c) => {
     const { report, kinds } = await runExample('buggy/ndis5/runtime-contiguous', { config: matrixConfig(c), send: 20 })
     expect(kinds).toEqual(new Set(['init-only-call', 'irql-violation']))
     expect(report.findings.find((f) => f.kind === 'init-only-call')!.message).toMatch(/outside MiniportInitialize/)
     expect(report.traffic.rxFrames).toBe(20)
+  })
+
+  it('buggy/ndis5/runtime-contiguous registers MiniportSend, not MiniportSendPackets: NDIS hands it one packet a call', async () => {
+    const m = createMachine({ wire: 'loopback' })
+    await m.load('buggy/ndis5/runtime-contiguous')
+    const c = m.ndis!.v5.state.characteristics!
+    expect([typeof c.SendHandler, typeof c.SendPacketsHandler]).toEqual(['function', 'undefined'])
+    m.halt()
   })
 
   it('buggy/ndis5/runtime-contiguous on a machine that has been up a while: the runtime request fails and frames complete with NDIS_STATUS_RESOURCES', async () => {
