@@ -10,6 +10,7 @@ import { copyLimit } from './copy-limit.js'
 import { deviceLoopback } from './device.js'
 import { fullPath, gbitPerSecond } from './full-path.js'
 import { machineScaling, sweepRate } from './sweep.js'
+import { workerCost } from './worker.js'
 
 export interface BenchResult {
   name: string
@@ -88,6 +89,24 @@ export async function runBench(options: { json: boolean }): Promise<number> {
     ratio: all.scenariosPerSecond / one.scenariosPerSecond,
     target: '>= 1.7 x one worker',
     note: `${jobs} workers; ${jobs} independent processes reach ${scaling.toFixed(2)} x one on this machine`,
+  })
+
+  const cost = await workerCost(e1000)
+  say({
+    name: 'run-worker-cold-ms',
+    value: cost.coldMs,
+    unit: 'ms/run',
+    limit: cost.inThreadMs,
+    ratio: cost.coldMs / cost.inThreadMs,
+    note: `dmalab run's watched worker: +${(cost.coldMs - cost.inThreadMs).toFixed(1)} ms a command (start, import, close; e1000, 100 frames, limit = the same run in this thread)`,
+  })
+  say({
+    name: 'run-worker-warm-ms',
+    value: cost.warmMs,
+    unit: 'ms/run',
+    limit: cost.inThreadMs,
+    ratio: cost.warmMs / cost.inThreadMs,
+    note: `each further run on a started worker (check, sweep): +${(cost.warmMs - cost.inThreadMs).toFixed(1)} ms`,
   })
 
   const probe = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './probes/memory-probe.ts' : './probes/memory-probe.js', import.meta.url))

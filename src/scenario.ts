@@ -8,7 +8,7 @@ import { isCMiniport } from './driver/c/module.js'
 import type { Report } from './report.js'
 import type { ScenarioSummary } from './faults/sweep.js'
 import { FaultInjector } from './faults/injector.js'
-import { BugCheck } from './kernel/bugcheck.js'
+import { isBugCheck } from './kernel/bugcheck.js'
 import { FRAGMENTATION_STEPS, FRAGMENTATION_STEP_NS } from './kernel/fragmentation.js'
 import { parseFaultSpecs } from './faults/spec.js'
 import type { OidRequestOptions } from './ndis/binding.js'
@@ -71,7 +71,7 @@ export function runScenario(miniport: LoadableMiniport, config: MachineConfig, o
     m.halt()
   } catch (error) {
     // Crash mode throws the BugCheck to the host caller; a scenario reports it instead.
-    if (!(error instanceof BugCheck)) throw error
+    if (!isBugCheck(error)) throw error
   }
   return { machine: m, report: m.report() }
 }
@@ -89,10 +89,15 @@ export function summarize(report: Report): ScenarioSummary {
  * One sweep run: without call sites first (fast), and again with them when the run is not
  * handled, so its findings name the driver lines. Both runs are the same run (determinism).
  */
-export function runForSweep(miniport: LoadableMiniport, config: MachineConfig, options: ScenarioOptions): ScenarioSummary {
-  const quick = summarize(runScenario(miniport, config, options, { onMachine: (m) => (m.kernel.calls.captureSites = false) }).report)
+export function runForSweep(miniport: LoadableMiniport, config: MachineConfig, options: ScenarioOptions, hooks: RunHooks = {}): ScenarioSummary {
+  const quick = summarize(runScenario(miniport, config, options, {
+    onMachine: (m) => {
+      m.kernel.calls.captureSites = false
+      hooks.onMachine?.(m)
+    },
+  }).report)
   if (quick.outcome === 'clean' || (quick.outcome === 'init-failed' && quick.findings.length === 0)) return quick
-  return summarize(runScenario(miniport, config, options).report)
+  return summarize(runScenario(miniport, config, options, hooks).report)
 }
 
 /** Makes a machine count (and optionally trace the stacks of) every allocation call. */

@@ -4,15 +4,17 @@
 // Verifier's systematic low-resources simulation does. Runs spread over worker threads and
 // come back in call order whatever order they finish in.
 import os from 'node:os'
-import { Worker } from 'node:worker_threads'
 import type { MachineConfig } from './config.js'
 import { classify, planSweep, runOrdered, summarize as summarizeRuns, type PlannedRun, type ScenarioSummary, type SweepMode, type SweepRun, type SweepSummary } from './faults/sweep.js'
 import type { EnumeratedCall } from './faults/injector.js'
 import { isFindingKind, isLeakKind } from './kernel/kinds.js'
 import { enumerateCalls, runForSweep, runScenario, type LoadableMiniport, type ScenarioOptions } from './scenario.js'
-import type { ResolvedConfig } from './config.js'
+import { resolveConfig, type ResolvedConfig } from './config.js'
+import { RunPool } from './run-pool.js'
+import { emulatorError, type RunResult, type RunTask } from './run-protocol.js'
 import { planDigest, shardPositions, type Shard } from './faults/shard.js'
 import { MiniportLoadError } from './driver/loader.js'
+import { isCMiniport } from './driver/c/module.js'
 
 export interface SweepOptions {
   readonly config: MachineConfig
@@ -67,8 +69,50 @@ function sweepConfig(config: MachineConfig, spec?: string): MachineConfig {
   return { ...config, verifier: { ...config.verifier, mode: 'log' }, faults: spec === undefined ? base : [...base, spec] }
 }
 
-export async function sweep(miniport: LoadableMiniport, options: SweepOptions): Promise<SweepResult> {
+/** The miniport a sweep runs: its file (workers import it) and, for an in-process sweep, its module. */
+export interface SweepTarget {
+  readonly name: string
+  readonly file: string
+  readonly module?: LoadableMiniport['module']
+  /** A C driver's build, for the workers (taken from `module` when that is a C driver). */
+  readonly wasm?: Uint8Array
+}
+
+/** What a worker task names the miniport by: its file and name, and a C driver's build. */
+function workerTarget(miniport: SweepTarget): { file: string; name: string; wasm?: Uint8Array } {
+  const wasm = miniport.wasm ?? (isCMiniport(miniport.module) ? miniport.module.cDriver.wasm : undefined)
+  return { file: miniport.file, name: miniport.name, ...(wasm === undefined ? {} : { wasm }) }
+}
+
+export async function sweep(miniport: SweepTarget, options: SweepOptions): Promise<SweepResult> {
   const mode = options.mode ?? 'call'
+  const requested = Math.max(1, options.jobs ?? defaultJobs())
+  // Workers unless asked for one job in this thread with the module at hand (the API's tests).
+  const inProcess = options.pool === undefined && requested === 1 && options.inWorkers !== true && miniport.module !== undefined
+  const pool = inProcess ? null : (options.pool ?? new SweepPool(requested, options.runTimeoutMs))
+  const target = workerTarget(miniport)
+  try {
+    const clean = inProcess ? enumerateHere({ ...miniport, module: miniport.module! }, options, mode) : await pool!.enumerate({ kind: 'enumerate', ...target, config: sweepConfig(options.config), scenario: options.scenario, stacks: mode === 'stack' })
+    const planned = planSweep(clean.calls, mode)
+    const positions = options.shard === undefined ? undefined : shardPositions(planned.length, options.shard)
+    const plan = positions === undefined ? planned : positions.map((k) => planned[k]!)
+    const progress = options.onProgress === undefined ? undefined : (done: number): void => options.onProgress!(done, plan.length)
+    const results = pool === null
+      ? await runOrdered(plan.length, 1, async (i) => runOne({ ...miniport, module: miniport.module! }, options, plan[i]!), progress)
+      : await runOrdered(plan.length, pool.size, (i) => pool.run({ ...target, config: sweepConfig(options.config, plan[i]!.replay), scenario: options.scenario }), progress)
+    const runs = plan.map((p, i) => {
+      const c = classify(results[i]!, isLeak)
+      return { ...p, outcome: c.outcome, findings: c.decisive }
+    })
+    const shard = positions === undefined ? {} : { shard: { ...options.shard!, planned: planned.length, positions, digest: planDigest(planned) } }
+    return { miniport: miniport.name, mode, calls: clean.calls.length, runs, summary: summarizeRuns(runs), baseline: clean.outcome, config: clean.config, scenario: options.scenario, ...shard }
+  } finally {
+    if (pool !== null && options.pool === undefined) await pool.close()
+  }
+}
+
+/** The clean run that counts every allocation call, in this thread. */
+function enumerateHere(miniport: LoadableMiniport, options: SweepOptions, mode: SweepMode): { outcome: ScenarioSummary['outcome']; calls: EnumeratedCall[]; config: ResolvedConfig } {
   let calls: EnumeratedCall[] = []
   const clean = runScenario(miniport, sweepConfig(options.config), options.scenario, {
     onMachine: (m) => {
@@ -76,28 +120,7 @@ export async function sweep(miniport: LoadableMiniport, options: SweepOptions): 
       calls = m.kernel.calls.injector.enumerated!
     },
   })
-  const planned = planSweep(calls, mode)
-  const positions = options.shard === undefined ? undefined : shardPositions(planned.length, options.shard)
-  const plan = positions === undefined ? planned : positions.map((k) => planned[k]!)
-  const jobs = Math.max(1, Math.min(options.jobs ?? defaultJobs(), plan.length || 1))
-  const progress = options.onProgress === undefined ? undefined : (done: number): void => options.onProgress!(done, plan.length)
-  let results: ScenarioSummary[]
-  if (options.pool === undefined && jobs === 1 && options.inWorkers !== true) {
-    results = await runOrdered(plan.length, 1, async (i) => runOne(miniport, options, plan[i]!), progress)
-  } else {
-    const pool = options.pool ?? new SweepPool(jobs, options.runTimeoutMs ?? 60_000)
-    try {
-      results = await runOrdered(plan.length, options.pool?.size ?? jobs, (i) => pool.run({ file: miniport.file, name: miniport.name, config: sweepConfig(options.config, plan[i]!.replay), scenario: options.scenario }), progress)
-    } finally {
-      if (options.pool === undefined) await pool.close()
-    }
-  }
-  const runs = plan.map((p, i) => {
-    const c = classify(results[i]!, isLeak)
-    return { ...p, outcome: c.outcome, findings: c.decisive }
-  })
-  const shard = positions === undefined ? {} : { shard: { ...options.shard!, planned: planned.length, positions, digest: planDigest(planned) } }
-  return { miniport: miniport.name, mode, calls: calls.length, runs, summary: summarizeRuns(runs), baseline: clean.report.outcome, config: clean.machine.config, scenario: options.scenario, ...shard }
+  return { outcome: clean.report.outcome, calls, config: clean.machine.config }
 }
 
 function runOne(miniport: LoadableMiniport, options: SweepOptions, run: PlannedRun): ScenarioSummary {
@@ -108,129 +131,53 @@ function runOne(miniport: LoadableMiniport, options: SweepOptions, run: PlannedR
   }
 }
 
-/** An exception from the emulator itself (not the driver): reported, never swallowed. */
-export function emulatorError(error: unknown): ScenarioSummary {
-  const e = error instanceof Error ? error : new Error(String(error))
-  return { outcome: 'bugcheck', findings: [{ kind: 'emulator-error', message: `${e.name}: ${e.message}` }], bugcheck: null }
-}
+export { emulatorError }
 
 // ---- worker threads ----------------------------------------------------------------------------
 
+/** One sweep run for a worker. */
 export interface WorkerTask {
   readonly file: string
   readonly name: string
+  readonly wasm?: Uint8Array
   readonly config: MachineConfig
   readonly scenario: ScenarioOptions
 }
 
-/** What a worker posts back: the run's summary, or why it could not import the miniport. */
-export type WorkerReply = { readonly id: number; readonly summary: ScenarioSummary } | { readonly id: number; readonly loadError: string }
-
-interface Pending {
-  readonly resolve: (s: ScenarioSummary) => void
-  readonly reject: (e: Error) => void
-  readonly timer: NodeJS.Timeout
-  readonly file: string
-}
-
-const ownFile = new URL(import.meta.url)
-const fromSource = ownFile.pathname.endsWith('.ts')
-const WORKER_URL = new URL(fromSource ? './sweep-worker.ts' : './sweep-worker.js', ownFile)
-
 /**
- * A worker for this module: compiled JavaScript starts directly; from a checkout the worker
- * first registers tsx's loader and then imports the TypeScript entry (Node 20 does not apply
- * `--import` loaders to a worker's own entry module).
+ * Worker threads that run sweep scenarios (run-pool.ts: each imports dmalab and the miniport
+ * once, under the wall-clock watchdog); the clean enumeration run goes through them too.
  */
-function startWorker(): Worker {
-  if (!fromSource) return new Worker(WORKER_URL)
-  const tsx = import.meta.resolve('tsx/esm/api')
-  const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`
-  return new Worker(boot, { eval: true })
-}
-
-/** Worker threads that run sweep scenarios; each imports dmalab and the miniport once. */
 export class SweepPool {
   readonly size: number
-  private readonly idle: Worker[] = []
-  private readonly waiting: Array<(w: Worker) => void> = []
-  private readonly pending = new Map<Worker, Pending>()
-  private readonly all = new Set<Worker>()
-  private readonly timeoutMs: number
-  private nextId = 0
-  private closed = false
+  private readonly pool: RunPool
 
-  constructor(size: number, timeoutMs = 60_000) {
+  constructor(size: number, timeoutMs?: number) {
     this.size = size
-    this.timeoutMs = timeoutMs
-    for (let i = 0; i < size; i++) this.idle.push(this.spawn())
-  }
-
-  private spawn(): Worker {
-    const w = startWorker()
-    this.all.add(w)
-    w.on('message', (msg: WorkerReply) => {
-      if ('loadError' in msg) this.failLoad(w, msg.loadError)
-      else this.finish(w, msg.summary)
-    })
-    w.on('error', (err) => this.finish(w, emulatorError(err), true))
-    w.on('exit', (code) => {
-      this.all.delete(w)
-      if (this.pending.has(w)) this.finish(w, emulatorError(new Error(`sweep worker exited with code ${code}`)), true)
-    })
-    return w
+    this.pool = new RunPool(size, timeoutMs === undefined ? {} : { timeoutMs })
   }
 
   /** Runs one task; rejects with a MiniportLoadError when the worker cannot import the miniport. */
-  run(task: WorkerTask): Promise<ScenarioSummary> {
-    if (this.closed) return Promise.reject(new Error('the sweep pool is closed'))
-    return new Promise((resolve, reject) => {
-      const start = (w: Worker): void => {
-        const timer = setTimeout(() => {
-          // Driver code that never returns cannot be preempted: end the worker, call it a hang.
-          this.finish(w, { outcome: 'findings', findings: [{ kind: 'hang', message: `the run did not finish within ${this.timeoutMs / 1000} s of host time (driver code that never returns?)` }], bugcheck: null }, true)
-          void w.terminate()
-        }, this.timeoutMs)
-        this.pending.set(w, { resolve, reject, timer, file: task.file })
-        w.postMessage({ id: this.nextId++, task })
-      }
-      const w = this.idle.pop()
-      if (w !== undefined) start(w)
-      else this.waiting.push(start)
-    })
+  async run(task: WorkerTask): Promise<ScenarioSummary> {
+    let r: RunResult
+    try {
+      r = await this.pool.run({ kind: 'summary', ...task })
+    } catch (error) {
+      if (error instanceof MiniportLoadError) throw error
+      return emulatorError(error)
+    }
+    return r.kind === 'summary' ? r.summary : emulatorError(new Error(`a sweep run answered with a ${r.kind}`))
   }
 
-  private failLoad(w: Worker, message: string): void {
-    const p = this.pending.get(w)
-    if (p === undefined) return
-    clearTimeout(p.timer)
-    this.pending.delete(w)
-    p.reject(new MiniportLoadError(p.file, message))
-    this.release(w, false)
+  async enumerate(task: Extract<RunTask, { kind: 'enumerate' }>): Promise<{ outcome: ScenarioSummary['outcome']; calls: EnumeratedCall[]; config: ResolvedConfig }> {
+    const r = await this.pool.run(task)
+    if (r.kind === 'enumerate') return r
+    // The clean run itself hung or crashed the emulator: no calls to sweep, and its outcome says why.
+    if (r.kind === 'summary') return { outcome: r.summary.outcome, calls: [], config: resolveConfig({ ...task.config, wire: 'loopback' }) }
+    return { outcome: r.report.outcome, calls: [], config: r.report.config }
   }
 
-  private finish(w: Worker, summary: ScenarioSummary, dead = false): void {
-    const p = this.pending.get(w)
-    if (p === undefined) return
-    clearTimeout(p.timer)
-    this.pending.delete(w)
-    p.resolve(summary)
-    this.release(w, dead)
-  }
-
-  /** The worker is free again (or, dead, replaced) for the next waiting task. */
-  private release(w: Worker, dead: boolean): void {
-    if (this.closed) return
-    const next = dead ? this.spawn() : w
-    if (dead) void w.terminate()
-    const waiter = this.waiting.shift()
-    if (waiter !== undefined) waiter(next)
-    else this.idle.push(next)
-  }
-
-  async close(): Promise<void> {
-    this.closed = true
-    for (const p of this.pending.values()) clearTimeout(p.timer)
-    await Promise.all([...this.all].map((w) => w.terminate()))
+  close(): Promise<void> {
+    return this.pool.close()
   }
 }

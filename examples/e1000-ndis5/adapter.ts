@@ -152,7 +152,13 @@ export interface Hooks {
    * choice, and needed on a shared line); FALSE, NDIS dismisses it through MiniportDisableInterrupt.
    */
   readonly requestIsr: boolean
-  /** Runs at the start of every send (MiniportSendPackets), before anything is queued. */
+  /**
+   * The send handler this driver registers: MiniportSendPackets (its choice), or MiniportSend,
+   * one packet a call ("MiniportSend is required for drivers that do not have a
+   * MiniportSendPackets ... function").
+   */
+  readonly sendEntry: 'MiniportSendPackets' | 'MiniportSend'
+  /** Runs at the start of every send (MiniportSendPackets or MiniportSend), before anything is queued. */
   beforeSend(a: Adapter): void
 }
 

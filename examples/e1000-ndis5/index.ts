@@ -7,7 +7,7 @@
 // which bounce data above 4 GiB. Deserialized, bus master, receive by packet indication. Clean
 // in every configuration of `dmalab check`, and `handled` for every call of its sweep.
 import type { NdisApi } from '../../src/ndis/api.js'
-import type { NDIS_MINIPORT_CHARACTERISTICS } from '../../src/ndis/v5/types.js'
+import type { NDIS_MINIPORT_CHARACTERISTICS, NDIS_PACKET } from '../../src/ndis/v5/types.js'
 import type { Driver, Hooks } from './adapter.js'
 import { halt, pnpEventNotify, shutdown } from './halt.js'
 import { miniportInitialize } from './init.js'
@@ -15,7 +15,7 @@ import { checkForHang, disableInterrupt, enableInterrupt, handleInterrupt, isr, 
 import { defaultHooks } from './memory.js'
 import { queryInformation, setInformation } from './oid.js'
 import { returnPacket } from './receive.js'
-import { cancelSendPackets, sendPackets } from './send.js'
+import { cancelSendPackets, send, sendPackets } from './send.js'
 
 /** sizeof(NDIS51_MINIPORT_CHARACTERISTICS) on x64 (ndis.h). */
 const NDIS51_CHARACTERISTICS_BYTES = 0xf0
@@ -49,7 +49,9 @@ function characteristics(driver: Driver): NDIS_MINIPORT_CHARACTERISTICS {
     HandleInterruptHandler: (context) => handleInterrupt(driver, context),
     EnableInterruptHandler: (context) => enableInterrupt(driver, context),
     DisableInterruptHandler: (context) => disableInterrupt(driver, context),
-    SendPacketsHandler: (context, packets, count) => sendPackets(driver, context, packets, count),
+    ...(driver.hooks.sendEntry === 'MiniportSend'
+      ? { SendHandler: (context: unknown, packet: NDIS_PACKET) => send(driver, context, packet) }
+      : { SendPacketsHandler: (context: unknown, packets: NDIS_PACKET[], count: number) => sendPackets(driver, context, packets, count) }),
     ReturnPacketHandler: (context, packet) => returnPacket(driver, context, packet),
     AdapterShutdownHandler: (context) => shutdown(driver, context),
     CancelSendPacketsHandler: (context, cancelId) => cancelSendPackets(driver, context, cancelId),

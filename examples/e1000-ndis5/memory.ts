@@ -44,6 +44,7 @@ export const defaultHooks: Hooks = {
   // Many small buffers, or a short frame: one copy is cheaper than a mapping per buffer.
   stage: (_a, bufferCount, totalLength) => bufferCount > MAX_DIRECT_BUFFERS || totalLength < COPY_BELOW,
   requestIsr: true,
+  sendEntry: 'MiniportSendPackets',
   beforeSend() {},
 }
 

@@ -35,6 +35,15 @@ export function sendPackets(driver: Driver, context: unknown, packets: NDIS_PACK
   completeSends(a, failed, ndis.NDIS_STATUS_RESOURCES)
 }
 
+/**
+ * MiniportSend, for the variant that registers it instead of MiniportSendPackets: the packet
+ * goes the same way. A deserialized miniport owns it until NdisMSendComplete, so NDIS_STATUS_PENDING.
+ */
+export function send(driver: Driver, context: unknown, packet: NDIS_PACKET): number {
+  sendPackets(driver, context, [packet], 1)
+  return driver.ndis.NDIS_STATUS_PENDING
+}
+
 /** Puts queued packets on the ring while descriptors and map registers last; one doorbell. Lock held. */
 export function drainQueue(a: Adapter): void {
   const startTail = get(a, CTX.txNext)

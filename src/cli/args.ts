@@ -34,6 +34,8 @@ export interface CliOptions {
   json: boolean
   pcap: string | undefined
   jobs: number | undefined
+  /** --driver-timeout SECONDS: how long a run may make no progress before its driver code is stopped. */
+  driverTimeoutMs: number | undefined
   mode: 'call' | 'stack'
   /** True when --packets was given (sweep and check default to fewer frames). */
   packetsGiven: boolean
@@ -65,6 +67,7 @@ const OPTIONS = {
   pcap: { type: 'string' },
   json: { type: 'boolean' },
   jobs: { type: 'string' },
+  'driver-timeout': { type: 'string' },
   mode: { type: 'string' },
   shard: { type: 'string' },
   html: { type: 'string' },
@@ -174,11 +177,22 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
     json: values.json === true,
     pcap: values.pcap,
     jobs: values.jobs === undefined ? undefined : integer('jobs', values.jobs, 1, 1, 256),
+    driverTimeoutMs: driverTimeout(values['driver-timeout'], needsMiniport),
     mode: choice('mode', values.mode, ['call', 'stack'] as const) ?? 'call',
     shard: values.shard === undefined ? undefined : shardOption(values.shard),
     html: htmlOption(values.html),
     files: [],
   }
+}
+
+/** --driver-timeout SECONDS (run, check, sweep): a number of seconds in 0.1..3600. */
+function driverTimeout(text: string | undefined, applies: boolean): number | undefined {
+  if (text === undefined) return undefined
+  if (!applies) throw new UsageError('--driver-timeout applies to run, check and sweep only')
+  const seconds = Number(text)
+  if (text.trim() === '' || !Number.isFinite(seconds)) throw new UsageError(`--driver-timeout takes a number of seconds, not "${text}"`)
+  if (seconds < 0.1 || seconds > 3600) throw new UsageError(`--driver-timeout ${text} is outside 0.1..3600 seconds`)
+  return Math.round(seconds * 1000)
 }
 
 function shardOption(text: string): Shard {
@@ -212,6 +226,7 @@ function parseMerge(values: Record<string, unknown>, files: string[]): CliOption
     json: values['json'] === true,
     pcap: undefined,
     jobs: undefined,
+    driverTimeoutMs: undefined,
     mode: 'call',
     shard: undefined,
     html: htmlOption(values['html'] as string | undefined),

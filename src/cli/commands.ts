@@ -1,21 +1,23 @@
 // The dmalab commands. Each returns its exit code: 0 clean, 1 findings / bug check / failed
 // init (sweep: not every run handled; check: not every configuration clean or the sweep not
 // all handled). Usage errors (exit 2) are thrown as UsageError before anything runs.
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MiniportLoadError, MiniportNotFound, bundledMiniports } from '../driver/loader.js'
+import { MiniportLoadError, MiniportNotFound, bundledMiniports, importMiniport, resolveMiniport } from '../driver/loader.js'
+import { isCDriverPath } from '../driver/c/load.js'
 import { isCMiniport } from '../driver/c/module.js'
-import type { PcapWriter } from '../hw/pcap.js'
+import { RunPool } from '../run-pool.js'
+import type { RunResult, RunTask } from '../run-protocol.js'
 import type { MachineConfig } from '../config.js'
-import { loadMiniport, runScenario, type LoadableMiniport, type ScenarioOptions } from '../scenario.js'
+import type { ScenarioOptions } from '../scenario.js'
 import { defaultJobs, sweep, type SweepResult } from '../sweep.js'
 import type { Report } from '../report.js'
 import { UsageError, type CliOptions } from './args.js'
 import { bold, formatReport, formatSweep, green, red, verdict } from './format.js'
 import { progress } from './progress.js'
 import { shardJson, sweepJson } from '../report/sweep-json.js'
-import { attachRecorder, type Recorder } from '../report/recorder.js'
+import type { PicturedReport } from '../report/recording.js'
 import { runHtml } from '../report/html/run.js'
 import { sweepHtml } from '../report/html/sweep.js'
 import { checkHtml, type CheckConfiguration } from '../report/html/check.js'
@@ -24,17 +26,38 @@ import { writeHtml } from './html.js'
 /** Frames each sweep run sends unless --packets says otherwise (a sweep is one run per call). */
 export const SWEEP_PACKETS = 100
 
-/** Loads the miniport before anything runs: a missing or unloadable module is a usage error (exit 2). */
-async function miniportFor(o: CliOptions): Promise<LoadableMiniport> {
+/** The miniport a command runs: its file, the name reports use, and a C driver's build. */
+export interface Target {
+  readonly name: string
+  readonly file: string
+  /** A C driver, built here: the workers instantiate this module and never compile it again. */
+  readonly wasm?: Uint8Array
+}
+
+/**
+ * The miniport a command runs, found before anything runs (a name or path that is not one is a
+ * usage error, exit 2). A TypeScript or JavaScript module is imported only in the run's worker,
+ * never in this thread, so its top-level code cannot reach this process either. A C driver is
+ * built here, since compiling runs none of its code: a compile error is exit 2 at clang's line,
+ * what the command line asks of it is checked (forCDriver), and every worker gets this one build
+ * (none compiles it again, under the driver timeout, whether the build cache is on or off).
+ */
+async function miniportFor(o: CliOptions): Promise<Target> {
   const name = o.miniport!
-  let mp: LoadableMiniport
+  let target: { name: string; file: string }
+  let wasm: Uint8Array | undefined
   try {
-    mp = await loadMiniport(name)
+    target = resolveMiniport(name)
+    if (isCDriverPath(target.file)) {
+      const module = await importMiniport(target.file, target.name)
+      if (isCMiniport(module)) wasm = module.cDriver.wasm
+    }
   } catch (error) {
     throw loadUsageError(name, error)
   }
-  if (isCMiniport(mp.module)) forCDriver(o)
-  return mp
+  if (wasm === undefined) return target
+  forCDriver(o)
+  return { ...target, wasm }
 }
 
 /** A C driver runs on the 32-bit machine (its pointers are 32 bits): --arch x86 is its default. */
@@ -49,6 +72,23 @@ function loadUsageError(name: string, error: unknown): unknown {
   return error
 }
 
+/** One run in a watched worker (run-pool.ts): its report, or a usage error if it cannot load. */
+async function reportOf(pool: RunPool, task: Extract<RunTask, { kind: 'report' }>, asked: string): Promise<Report> {
+  let r: RunResult
+  try {
+    r = await pool.run(task)
+  } catch (error) {
+    throw loadUsageError(asked, error)
+  }
+  if (r.kind === 'report') return r.report
+  // The emulator itself failed in the worker: dmalab's own bug, said plainly.
+  throw new Error(r.kind === 'summary' ? r.summary.findings.map((f) => f.message).join('; ') : 'unexpected result')
+}
+
+function poolOptions(o: CliOptions): { timeoutMs?: number } {
+  return o.driverTimeoutMs === undefined ? {} : { timeoutMs: o.driverTimeoutMs }
+}
+
 function scenarioOf(o: CliOptions, packets = o.packets): ScenarioOptions {
   return { packets, ...(o.size === undefined ? {} : { size: o.size }), rx: o.rx, traffic: o.traffic, ...(o.oids.length === 0 ? {} : { oids: o.oids }) }
 }
@@ -57,21 +97,33 @@ function print(json: boolean, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : `${text()}\n`)
 }
 
+/**
+ * The --pcap file, opened before anything runs: a path that cannot be written is a usage
+ * error naming it, never a stack trace after the run with the report lost.
+ */
+function openPcap(file: string): number {
+  try {
+    return openSync(file, 'w')
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    throw new UsageError(`--pcap ${file}: cannot write it (${typeof code === 'string' ? code : 'not writable'})`)
+  }
+}
+
 export async function run(o: CliOptions): Promise<number> {
   const mp = await miniportFor(o)
-  let pcap: PcapWriter | undefined
-  let recorder: Recorder | undefined
-  const { report: plain } = runScenario(mp, o.machine, scenarioOf(o), {
-    onMachine: (m) => {
-      if (o.pcap !== undefined) pcap = m.wire.capturePcap()
-      // The picture is recorded only when it was asked for (it costs time and memory).
-      if (o.html !== undefined) recorder = attachRecorder(m)
-    },
-  })
-  const pictured = recorder?.finish(plain)
-  const report: Report = pictured ?? plain
-  if (pictured !== undefined) writeHtml(o.html, () => runHtml(pictured))
-  if (o.pcap !== undefined && pcap !== undefined) writeFileSync(o.pcap, pcap.toBytes())
+  const fd = o.pcap === undefined ? undefined : openPcap(o.pcap)
+  const pool = new RunPool(1, poolOptions(o))
+  let report: Report
+  try {
+    // The capture is streamed to the file by the worker as it fills: memory stays bounded; the
+    // picture for --html is recorded there too, only when it was asked for.
+    report = await reportOf(pool, { kind: 'report', ...mp, config: o.machine, scenario: scenarioOf(o), picture: o.html !== undefined, ...(fd === undefined ? {} : { pcapFd: fd }) }, o.miniport!)
+    if (o.html !== undefined) writeHtml(o.html, () => runHtml(report as PicturedReport))
+  } finally {
+    await pool.close()
+    if (fd !== undefined) closeSync(fd)
+  }
   print(o.json, report, () => formatReport(report) + (o.pcap !== undefined ? `\nframes written to ${o.pcap} (libpcap, Ethernet)\n` : ''))
   return report.outcome === 'clean' ? 0 : 1
 }
@@ -88,15 +140,23 @@ export async function check(o: CliOptions): Promise<number> {
   const matrix: Array<{ iommu: boolean; policy: string; report: Report }> = []
   const pictured: CheckConfiguration[] = []
   const bar = progress(`check ${mp.name}: configurations`, { quiet: o.json, unit: 'configurations' })
-  for (const [i, c] of MATRIX.entries()) {
-    bar.update(i, MATRIX.length)
-    const config: MachineConfig = { ...o.machine, iommu: c.iommu, memory: { ...o.machine.memory, policy: c.policy } }
-    let recorder: Recorder | undefined
-    const { report } = runScenario(mp, config, scenarioOf(o), { onMachine: (m) => void (o.html !== undefined && (recorder = attachRecorder(m))) })
-    matrix.push({ iommu: c.iommu, policy: c.policy, report })
-    if (recorder !== undefined) pictured.push({ iommu: c.iommu, policy: c.policy, report: recorder.finish(report) })
+  const pool = new RunPool(Math.min(MATRIX.length, o.jobs ?? defaultJobs()), poolOptions(o))
+  try {
+    let done = 0
+    const reports = await Promise.all(MATRIX.map(async (c) => {
+      const config: MachineConfig = { ...o.machine, iommu: c.iommu, memory: { ...o.machine.memory, policy: c.policy } }
+      const report = await reportOf(pool, { kind: 'report', ...mp, config, scenario: scenarioOf(o), picture: o.html !== undefined }, o.miniport!)
+      bar.update(++done, MATRIX.length)
+      return report
+    }))
+    for (const [i, c] of MATRIX.entries()) {
+      matrix.push({ iommu: c.iommu, policy: c.policy, report: reports[i]! })
+      if (o.html !== undefined) pictured.push({ iommu: c.iommu, policy: c.policy, report: reports[i]! as PicturedReport })
+    }
+  } finally {
+    await pool.close()
+    bar.end()
   }
-  bar.end()
   const swept = await sweepWithProgress(o, mp, `check ${mp.name}: sweep`)
   const clean = matrix.every((m) => m.report.outcome === 'clean')
   const handled = swept.summary.handled === swept.runs.length
@@ -121,7 +181,7 @@ export async function check(o: CliOptions): Promise<number> {
 }
 
 /** The sweep `check` and `sweep` run: the command's options, a progress line on a terminal. */
-async function sweepWithProgress(o: CliOptions, mp: LoadableMiniport, label: string): Promise<SweepResult> {
+async function sweepWithProgress(o: CliOptions, mp: Target, label: string): Promise<SweepResult> {
   const bar = progress(label, { quiet: o.json })
   try {
     return await sweep(mp, {
@@ -129,12 +189,15 @@ async function sweepWithProgress(o: CliOptions, mp: LoadableMiniport, label: str
       scenario: scenarioOf(o, o.packetsGiven ? o.packets : SWEEP_PACKETS),
       mode: o.mode,
       jobs: o.jobs ?? defaultJobs(),
+      // Both phases in watched workers, --jobs 1 too: no driver can hang the command.
+      inWorkers: true,
+      ...(o.driverTimeoutMs === undefined ? {} : { runTimeoutMs: o.driverTimeoutMs }),
       onProgress: (done, total) => bar.update(done, total),
       ...(o.shard === undefined ? {} : { shard: o.shard }),
     })
   } catch (error) {
     // A worker that cannot import the miniport stops the sweep: a usage error, not a driver bug.
-    throw loadUsageError(mp.name, error)
+    throw loadUsageError(o.miniport ?? mp.name, error)
   } finally {
     bar.end()
   }

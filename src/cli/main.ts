@@ -23,7 +23,8 @@ commands:
 <miniport> is a bundled name (e1000, buggy/leak-on-halt) or a path to a driver module
 (.ts .mts .js .mjs .cjs; ES module default export or CommonJS module.exports = DriverEntry),
 or a C miniport: a .c file, a folder of .c files, or a .wasm from dmalab build (it runs on
-the 32-bit machine, with #include <ndis.h> from the headers dmalab ships).
+the 32-bit machine, with #include <ndis.h> from the headers dmalab ships); write it as a
+path (./mydriver, /abs/dir, driver.ts, my.c) when a bundled name could be meant.
 
 options:
   --arch x64|x86 (x86: 32-bit Windows with PAE, kernel addresses from 0x80000000)
@@ -31,6 +32,7 @@ options:
   --iommu on|off  --dma-bits N  --packets N  --size BYTES  --rx N
   --fail SPEC (repeatable)  --seed N  --verifier log|crash  --special-pool  --dma-guard
   --pcap FILE (run)  --jobs N, --mode call|stack (sweep, check)  --shard I/N (sweep)
+  --driver-timeout SECONDS (default 10: a run that makes no progress that long is stopped)
   --json  --html FILE (run, check, sweep, merge: a self-contained HTML report)`
 
 async function main(argv: string[]): Promise<number> {

@@ -45,6 +45,8 @@ export class MiniportLoadError extends Error {
 export const MODULE_EXTENSIONS = ['.ts', '.js', '.mts', '.mjs', '.cts', '.cjs'] as const
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts'])
 const EXTENSION = /\.(?:[cm]?ts|[cm]?js)$/
+/** A C driver's source or build (c/load.ts). */
+const C_EXTENSION = /\.(?:c|wasm)$/
 
 function firstExisting(candidates: string[]): string | undefined {
   return candidates.find((c) => existsSync(c) && statSync(c).isFile())
@@ -63,12 +65,35 @@ function moduleFile(base: string): string | undefined {
  */
 export function resolveMiniport(name: string, cwd = process.cwd()): { file: string; name: string } {
   const asPath = moduleFile(path.resolve(cwd, name))
-  if (asPath !== undefined) return { file: asPath, name: path.basename(name).replace(EXTENSION, '').replace(/\.(c|wasm)$/, '').replace(/^index$/, path.basename(path.dirname(asPath))) }
-  if (!name.startsWith('.') && !path.isAbsolute(name)) {
-    const bundled = moduleFile(path.join(EXAMPLES_DIR, name))
-    if (bundled !== undefined) return { file: bundled, name }
+  const found = (file: string): { file: string; name: string } => ({ file, name: path.basename(name).replace(EXTENSION, '').replace(C_EXTENSION, '').replace(/^index$/, path.basename(path.dirname(file))) })
+  if (looksLikePath(name)) {
+    if (asPath !== undefined) return found(asPath)
+    throw new MiniportNotFound(`no miniport "${name}": no such module file`)
   }
+  // A bare name (`e1000`, `buggy/leak-on-halt`) is a bundled example, and only ever one inside
+  // examples/ (`buggy/../../src/index` names nothing). A file or folder of the same name in the
+  // working directory does not shadow it silently: both exist, so the name is ambiguous.
+  const bundled = bundledFile(name)
+  if (bundled !== undefined && asPath !== undefined && path.resolve(asPath) !== path.resolve(bundled)) {
+    throw new MiniportNotFound(`"${name}" is ambiguous: a bundled example and ${path.resolve(cwd, name)} both have that name; write ./${name} for the file`)
+  }
+  if (bundled !== undefined) return { file: bundled, name }
+  if (asPath !== undefined && !name.split(/[\\/]/).includes('..')) return found(asPath)
   throw new MiniportNotFound(`no miniport "${name}": not a file, and not a bundled example (see \`dmalab examples\`)`)
+}
+
+/** `./x`, `../x`, `/x`, `C:\\x`, `x.ts`, `x.c`: written as a path. Anything else is a bundled name first. */
+export function looksLikePath(name: string): boolean {
+  return name === '.' || name === '..' || /^\.{1,2}[\\/]/.test(name) || path.isAbsolute(name) || /^[A-Za-z]:[\\/]/.test(name) || EXTENSION.test(name) || C_EXTENSION.test(name)
+}
+
+/** The bundled example a bare name names: a module under examples/, never outside it. */
+function bundledFile(name: string): string | undefined {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/.test(name) || name.split('/').some((part) => part === '..' || part === '.')) return undefined
+  const base = path.resolve(EXAMPLES_DIR, name)
+  if (!base.startsWith(EXAMPLES_DIR + path.sep)) return undefined
+  const file = moduleFile(base)
+  return file !== undefined && path.resolve(file).startsWith(EXAMPLES_DIR + path.sep) ? file : undefined
 }
 
 /**
@@ -84,7 +109,7 @@ const imported = new Map<string, Promise<MiniportModule>>()
  * Imports a miniport module (once per file and process) and finds its DriverEntry. Rejects with
  * a MiniportLoadError when the module cannot be imported or has none.
  */
-export function importMiniport(file: string, name = path.basename(file).replace(/\.(c|wasm)$/, '')): Promise<MiniportModule> {
+export function importMiniport(file: string, name = path.basename(file).replace(C_EXTENSION, '')): Promise<MiniportModule> {
   if (isCDriverPath(file)) {
     return importCDriver(file, name).catch((error: unknown) => {
       if (!(error instanceof CLoadFailure)) throw error

@@ -81,7 +81,11 @@ export function planSweep(calls: readonly EnumeratedCall[], mode: SweepMode): Pl
  */
 export function classify(result: ScenarioSummary, isLeak: (kind: string) => boolean): { outcome: SweepClass; decisive: ScenarioSummary['findings'] } {
   const f = result.findings
-  if (result.outcome === 'bugcheck') return { outcome: 'bugcheck', decisive: f.filter((x) => x.kind !== 'pool-leak').slice(-1) }
+  if (result.outcome === 'bugcheck') {
+    // A run stopped by a watchdog (DPC_WATCHDOG_VIOLATION) is a hang, whatever it bug-checked with.
+    const decisive = f.filter((x) => x.kind !== 'pool-leak').slice(-1)
+    return { outcome: decisive[0]?.kind === 'hang' ? 'hang' : 'bugcheck', decisive }
+  }
   const hangs = f.filter((x) => x.kind === 'hang')
   if (hangs.length > 0) return { outcome: 'hang', decisive: hangs.slice(0, 3) }
   const leaks = f.filter((x) => isLeak(x.kind))

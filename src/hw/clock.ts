@@ -22,11 +22,18 @@ export class Timer {
    * `runUntilIdle` spin until its event bound.
    */
   readonly background: boolean
+  /**
+   * The callback needs the CPU (it runs software: an interrupt service routine, a DPC, a
+   * protocol's send). While the CPU is busy in other code (`advanceBusy`), such a timer waits
+   * until that code returns; hardware timers fire on time regardless.
+   */
+  readonly needsCpu: boolean
 
-  constructor(name: string, callback: TimerCallback, background = false) {
+  constructor(name: string, callback: TimerCallback, background = false, needsCpu = false) {
     this.name = name
     this.callback = callback
     this.background = background
+    this.needsCpu = needsCpu
   }
 
   get armed(): boolean {
@@ -60,19 +67,24 @@ export class Clock {
    */
   sampleAt = Infinity
   onSample: ((at: number) => void) | null = null
+  /**
+   * A counter that moves whenever the machine makes progress (an event, CPU time spent): a
+   * watchdog on another thread reads it, so it may be swapped for a shared array.
+   */
+  progress: Float64Array<ArrayBufferLike> = new Float64Array(1)
   private readonly heap: Timer[] = []
   private nextSeq = 0
   private stopRequested = false
   /** Armed timers that are not background timers: the machine is idle when this is 0. */
   private foreground = 0
 
-  timer(name: string, callback: TimerCallback, options: { background?: boolean } = {}): Timer {
-    return new Timer(name, callback, options.background === true)
+  timer(name: string, callback: TimerCallback, options: { readonly background?: boolean; readonly needsCpu?: boolean } = {}): Timer {
+    return new Timer(name, callback, options.background === true, options.needsCpu === true)
   }
 
   /** One-shot convenience for rare events; per-frame paths re-arm their own timers instead. */
-  schedule(delayNs: number, name: string, callback: TimerCallback): Timer {
-    const t = new Timer(name, callback)
+  schedule(delayNs: number, name: string, callback: TimerCallback, options: { readonly needsCpu?: boolean } = {}): Timer {
+    const t = new Timer(name, callback, false, options.needsCpu === true)
     this.arm(t, this.now + delayNs)
     return t
   }
@@ -131,8 +143,37 @@ export class Clock {
       events++
     }
     if (this.stopRequested) return { events, completed: false, boundHit: false, stopped: true }
-    this.now = end
+    // Code that ran in an event may have spent CPU time past the window's end (advanceBusy).
+    if (end > this.now) this.now = end
     return { events, completed: true, boundHit: false, stopped: false }
+  }
+
+  /**
+   * The CPU is busy for `ns` (a register access, a stall) inside code that itself runs in an
+   * event or a host step: time passes and hardware progresses meanwhile (so a polling loop sees
+   * the device finish), while timers that need the CPU wait until that code is done; they are
+   * re-armed at the end of the window in the order they fell due. At most `maxEvents` hardware
+   * events run (a runaway device cannot hold the CPU's clock still).
+   */
+  advanceBusy(ns: number, maxEvents = DEFAULT_EVENT_BOUND): void {
+    const end = this.now + ns
+    const heap = this.heap
+    this.progress[0]! += 1
+    let waiting: Timer[] | null = null
+    let events = 0
+    while (heap.length > 0 && heap[0]!.at <= end && !this.stopRequested && events < maxEvents) {
+      const timer = heap[0]!
+      if (timer.needsCpu) {
+        this.removeAt(0)
+        if (waiting === null) waiting = []
+        waiting.push(timer)
+        continue
+      }
+      this.dispatchNext()
+      events++
+    }
+    if (end > this.now) this.now = end
+    if (waiting !== null) for (const t of waiting) if (!t.armed) this.arm(t, this.now)
   }
 
   /**
@@ -154,8 +195,9 @@ export class Clock {
     const timer = this.heap[0]!
     if (timer.at >= this.sampleAt) this.onSample?.(timer.at)
     this.removeAt(0)
-    this.now = timer.at
+    if (timer.at > this.now) this.now = timer.at
     this.eventsDispatched++
+    this.progress[0]! += 1
     timer.callback()
   }
 

@@ -40,7 +40,13 @@ export class PcapWriter {
   private view: DataView
   private used = 0
 
-  constructor(snapLength = DEFAULT_SNAP_LENGTH) {
+  /** Where full buffers go (a file being written); without one the whole capture stays here. */
+  private readonly sink: ((bytes: Uint8Array) => void) | undefined
+  /** Bytes already handed to the sink. */
+  private flushed = 0
+
+  constructor(snapLength = DEFAULT_SNAP_LENGTH, sink?: (bytes: Uint8Array) => void) {
+    this.sink = sink
     if (!Number.isInteger(snapLength) || snapLength < 1) throw new RangeError(`pcap snap length ${snapLength} must be a positive whole number`)
     this.snapLength = snapLength
     this.bytes = new Uint8Array(64 * 1024)
@@ -72,17 +78,31 @@ export class PcapWriter {
     this.frames++
   }
 
-  /** The file so far (a copy). */
+  /** The file so far (a copy); with a sink, what has not been handed to it yet. */
   toBytes(): Uint8Array {
     return this.bytes.slice(0, this.used)
   }
 
+  /** Hands what is buffered to the sink (at the end of a capture, and whenever the buffer fills). */
+  flush(): void {
+    if (this.sink === undefined || this.used === 0) return
+    this.sink(this.bytes.subarray(0, this.used))
+    this.flushed += this.used
+    this.used = 0
+  }
+
   get byteLength(): number {
-    return this.used
+    return this.flushed + this.used
   }
 
   private reserve(extra: number): void {
     if (this.used + extra <= this.bytes.length) return
+    // Streaming to a file: the buffer is written out rather than grown, so a capture of any
+    // length costs a bounded amount of memory.
+    if (this.sink !== undefined) {
+      this.flush()
+      if (extra <= this.bytes.length) return
+    }
     let size = this.bytes.length * 2
     while (size < this.used + extra) size *= 2
     const grown = new Uint8Array(size)

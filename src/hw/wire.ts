@@ -89,8 +89,8 @@ export class Wire implements FrameInjector {
   }
 
   /** Starts recording every frame crossing the wire into a pcap file (returns the writer). */
-  capturePcap(snapLength?: number): PcapWriter {
-    this.pcap = new PcapWriter(snapLength)
+  capturePcap(snapLength?: number, sink?: (bytes: Uint8Array) => void): PcapWriter {
+    this.pcap = new PcapWriter(snapLength, sink)
     return this.pcap
   }
 

@@ -52,6 +52,13 @@ export interface PageNote {
 
 export type PageState = 'unmapped' | 'mapped' | 'freed' | 'guard' | 'reserved' | 'null' | 'outside'
 
+/**
+ * Freed pages whose note keeps its call sites (each a captured stack, a few KiB); older freed
+ * pages keep only what they were. Without the bound a long run that frees a page every few
+ * frames held a stack per freed page for the whole quarantine (hundreds of MiB).
+ */
+const DETAILED_FREED_NOTES = 1 << 12
+
 export class KernelAddressSpace {
   /** The page-table directory; exposed read-only for the accessor's inlined fast path. */
   readonly directory: Array<Float64Array | undefined> = []
@@ -66,6 +73,9 @@ export class KernelAddressSpace {
   private readonly quarantine: Array<[number, number]> = []
   private quarantinedPages = 0
   private readonly recycled = new Map<number, number[]>()
+  /** The last DETAILED_FREED_NOTES freed pages with a note, oldest first (a ring). */
+  private readonly detailed = new Int32Array(DETAILED_FREED_NOTES).fill(-1)
+  private detailedNext = 0
 
   constructor(arch: ArchProfile = X64) {
     this.arch = arch
@@ -149,6 +159,20 @@ export class KernelAddressSpace {
       this.setPte(first + i, state)
       if (note !== undefined) this.notes.set(first + i, note)
       else this.notes.delete(first + i)
+      if (note !== undefined && state === PTE.FREED) this.keepDetail(first + i)
+    }
+  }
+
+  /** Keeps the newest freed notes whole; the one it displaces keeps only what the page was. */
+  private keepDetail(index: number): void {
+    const slot = this.detailedNext
+    this.detailedNext = (slot + 1) % DETAILED_FREED_NOTES
+    const old = this.detailed[slot]!
+    this.detailed[slot] = index
+    if (old < 0 || old === index) return
+    const note = this.notes.get(old)
+    if (note !== undefined && (this.pteAt(this.base + old * PAGE_SIZE) & PTE.FREED) !== 0) {
+      this.notes.set(old, note.guard === undefined ? { what: note.what } : { what: note.what, guard: note.guard })
     }
   }
 

@@ -41,7 +41,13 @@ export const KERNEL_CONSTANTS = {
 
 /** Every routine and constant, bound to one machine's kernel. */
 export function createKernelApi(kernel: Kernel) {
-  return { ...KERNEL_CONSTANTS, ...exRoutines(kernel), ...mmRoutines(kernel) }
+  return {
+    ...KERNEL_CONSTANTS,
+    ...exRoutines(kernel),
+    ...mmRoutines(kernel),
+    /** Busy-waits `MicrosecondsToStall` of virtual time while devices progress (cpu-time.ts). */
+    KeStallExecutionProcessor: (MicrosecondsToStall: number): void => kernel.cpuTime.stall('KeStallExecutionProcessor', MicrosecondsToStall),
+  }
 }
 
 export type KernelApi = ReturnType<typeof createKernelApi>

@@ -7,6 +7,7 @@ import { hexPlain } from '../hw/address.js'
 export const BUGCHECK = {
   IRQL_NOT_GREATER_OR_EQUAL: 0x09,
   IRQL_NOT_LESS_OR_EQUAL: 0x0a,
+  MEMORY_MANAGEMENT: 0x1a,
   BAD_POOL_HEADER: 0x19,
   PAGE_FAULT_IN_NONPAGED_AREA: 0x50,
   SYSTEM_THREAD_EXCEPTION_NOT_HANDLED: 0x7e,
@@ -38,6 +39,14 @@ export interface BugCheckInfo {
   readonly params: BugCheckParams
 }
 
+/** Every BugCheck made, so a thrown value is recognised without `instanceof` (which a Proxy traps). */
+const bugChecks = new WeakSet<object>()
+
+/** True for a BugCheck; safe for any thrown value (no getter or Proxy trap runs). */
+export function isBugCheck(value: unknown): value is BugCheck {
+  return typeof value === 'object' && value !== null && bugChecks.has(value)
+}
+
 /** Thrown through driver code when the machine stops; reaches the host only in `crash` mode. */
 export class BugCheck extends Error {
   readonly code: number
@@ -52,6 +61,7 @@ export class BugCheck extends Error {
     this.name = info.name
     this.params = info.params
     this.kind = kind
+    bugChecks.add(this)
   }
 
   get info(): BugCheckInfo {

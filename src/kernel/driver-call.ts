@@ -4,11 +4,12 @@
 // stopped; anything else is the driver's own exception, fatal as on Windows (bug check 0x7E,
 // `driver-exception`), with the driver line that threw. Nothing escapes to the host except
 // through the host API's crash-mode rethrow, so a broken driver can never crash the emulator.
-import { BugCheck, BUGCHECK } from './bugcheck.js'
+import { BUGCHECK, isBugCheck } from './bugcheck.js'
 import { irqlName, type Irql } from './irql.js'
 import type { Kernel } from './kernel.js'
 import { driverFrames } from './sites.js'
 import { DMALAB_P1 } from './kinds.js'
+import { asStatus, describeThrown, describeValue, isInstance, isPromise, settleQuietly } from './driver-values.js'
 
 /** Returned instead of the handler's value when the call ended the machine. */
 export const DRIVER_FAILED: unique symbol = Symbol('driver call failed')
@@ -51,6 +52,7 @@ export class DriverCaller {
 
   constructor(kernel: Kernel) {
     this.kernel = kernel
+    kernel.cpuTime.handler = () => this.current
   }
 
   /**
@@ -70,10 +72,16 @@ export class DriverCaller {
     if (k.log.stopped) return DRIVER_FAILED
     const savedIrql = k.irql
     const savedHandler = this.current
+    const cpu = k.cpuTime
+    // The outermost driver call starts the handler watchdog's count (cpu-time.ts).
+    const outermost = cpu.callStart < 0
+    if (outermost) cpu.callStart = k.clock.now
     k.irql = irql
     this.current = handler
     try {
       const value = fn(a, b, c, d)
+      // An async handler returned at its first await; the rest runs later, outside NDIS's call.
+      if (typeof value === 'object' && value !== null && isPromise(value)) this.asyncReturn(handler, value)
       if (k.irql !== irql && !k.log.stopped) {
         k.log.report({
           kind: 'irql-violation',
@@ -85,31 +93,87 @@ export class DriverCaller {
       }
       return k.log.stopped ? DRIVER_FAILED : value
     } catch (error) {
-      if (!(error instanceof BugCheck) && !k.log.stopped) this.driverException(handler, error)
+      if (!isBugCheck(error) && !k.log.stopped) this.driverException(handler, error)
       return DRIVER_FAILED
     } finally {
       k.irql = savedIrql
       this.current = savedHandler
+      if (outermost) cpu.callStart = -1
     }
   }
 
   private driverException(handler: string, error: unknown): void {
-    const err = error instanceof Error ? error : new Error(String(error))
+    // Described without running driver code: a thrown Proxy, Object.create(null), Symbol or
+    // an Error whose getters throw is reported like any other exception (driver-values.ts).
+    const thrown = describeThrown(error)
     // A thrown value that is not an Error carries no stack; the wrapper's stack would point at
     // dmalab's caller, not the driver, so such a throw names no site.
-    const site = error instanceof Error ? driverFrames(err.stack)[0] : undefined
-    const trap = error instanceof DriverTrap ? error : undefined
+    const site = thrown.isError ? driverFrames(thrown.stack)[0] : undefined
+    const trap = isInstance(error, DriverTrap) ? error : undefined
     try {
       this.kernel.log.fatal({
         kind: 'driver-exception',
         code: trap?.bugCheck?.code ?? BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED,
         params: trap?.bugCheck?.params ?? [trap?.exceptionCode ?? JS_EXCEPTION_CODE, 0, 0, 0],
-        message: trap !== undefined ? `${handler}: ${err.message}` : `${handler} threw ${err.name}: ${err.message}`,
+        message: trap !== undefined ? `${handler}: ${thrown.message}` : `${handler} threw ${thrown.name}: ${thrown.message}`,
         ...(site === undefined ? {} : { site }),
-        details: { handler, exception: err.name, exceptionMessage: err.message },
+        details: { handler, exception: thrown.name, exceptionMessage: thrown.message },
       })
     } catch {
       // fatal() throws the BugCheck for driver code to unwind; here we are the boundary.
     }
   }
+
+  /**
+   * A handler's return value that is not what the WDK says it returns (`expected` says what
+   * is) is `bad-return-value`.
+   */
+  badReturn(handler: string, value: unknown, expected: string): void {
+    const k = this.kernel
+    if (k.log.stopped) return
+    k.log.report({
+      kind: 'bad-return-value',
+      code: BUGCHECK.BUGCODE_NDIS_DRIVER,
+      params: [DMALAB_P1.badReturnValue, 0, 0, 0],
+      message: `${handler} returned ${describeValue(value)}, which is not ${expected}; NDIS treats it as a failure`,
+      details: { handler, returned: describeValue(value) },
+    })
+  }
+
+  /**
+   * A handler that returned a Promise: the rest of it runs after NDIS moved on. Its rejection
+   * is this finding already, so it is not left to end the process as an unhandled rejection.
+   */
+  asyncReturn(handler: string, promise: Promise<unknown>): void {
+    settleQuietly(promise)
+    const k = this.kernel
+    if (k.log.stopped) return
+    k.log.report({
+      kind: 'async-driver-code',
+      code: BUGCHECK.DRIVER_VERIFIER_DETECTED_VIOLATION,
+      params: [DMALAB_P1.asyncDriverCode, 0, 0, 0],
+      message: `${handler} returned a Promise (an async handler): the code after its first await runs after the handler returned, outside any IRQL or lock NDIS holds for it; a Windows handler does its work before it returns`,
+      details: { handler },
+    })
+  }
+
+  /**
+   * A status-returning handler (DriverEntry, MiniportInitializeEx, ...): its value as a 32-bit
+   * status, or undefined after a `bad-return-value` finding. `allowPending` for the handlers
+   * the WDK lets return NDIS_STATUS_PENDING.
+   */
+  status(handler: string, value: unknown, allowPending: boolean): number | undefined {
+    const status = asStatus(value)
+    if (status === undefined) {
+      this.badReturn(handler, value, 'an NTSTATUS (a 32-bit whole number)')
+      return undefined
+    }
+    if (!allowPending && status === STATUS_PENDING) {
+      this.badReturn(handler, value, 'a final status (it cannot pend)')
+      return undefined
+    }
+    return status
+  }
 }
+
+const STATUS_PENDING = 0x103

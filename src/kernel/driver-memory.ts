@@ -18,6 +18,8 @@ import { siteHere } from './sites.js'
 /** What the accessor needs to know about the CPU it runs on. */
 export interface CpuState {
   readonly irql: number
+  /** Register accesses cost the CPU a bus transaction (cpu-time.ts). */
+  readonly cpuTime: { mmioRead(pa: number, value: number): void; mmioWrite(pa: number, value: number): void }
 }
 
 type Access = 'read' | 'write'
@@ -208,12 +210,13 @@ export class DriverMemory {
     if ((va & 0xfff) + size <= PAGE_SIZE) {
       const pte = this.check(va, 'read', size)
       const pa = pte - (pte & 0xfff) + (va & 0xfff)
-      const src = (pte & PTE.IO) !== 0 ? this.bus : this.ram
+      if ((pte & PTE.IO) !== 0) return this.mmioRead(pa, size)
+      const ram = this.ram
       switch (size) {
-        case 1: return src.read8(pa)
-        case 2: return src.read16(pa)
-        case 4: return src.read32(pa)
-        default: return src.read64(pa)
+        case 1: return ram.read8(pa)
+        case 2: return ram.read16(pa)
+        case 4: return ram.read32(pa)
+        default: return ram.read64(pa)
       }
     }
     this.readInto(va, this.scratch, 0, size)
@@ -233,12 +236,13 @@ export class DriverMemory {
     if ((va & 0xfff) + size <= PAGE_SIZE) {
       const pte = this.check(va, 'write', size)
       const pa = pte - (pte & 0xfff) + (va & 0xfff)
-      const dst = (pte & PTE.IO) !== 0 ? this.bus : this.ram
+      if ((pte & PTE.IO) !== 0) return this.mmioWrite(pa, size, value)
+      const ram = this.ram
       switch (size) {
-        case 1: return dst.write8(pa, value)
-        case 2: return dst.write16(pa, value)
-        case 4: return dst.write32(pa, value)
-        default: return dst.write64(pa, value)
+        case 1: return ram.write8(pa, value)
+        case 2: return ram.write16(pa, value)
+        case 4: return ram.write32(pa, value)
+        default: return ram.write64(pa, value)
       }
     }
     const s = this.scratch
@@ -249,6 +253,23 @@ export class DriverMemory {
       s[i + 4] = (hi >>> (8 * i)) & 0xff
     }
     this.writeFrom(va, s, 0, size)
+  }
+
+  /** A register read: the bus transaction, then the CPU time it costs (devices run meanwhile). */
+  private mmioRead(pa: number, size: number): number {
+    const bus = this.bus
+    const value = size === 1 ? bus.read8(pa) : size === 2 ? bus.read16(pa) : size === 4 ? bus.read32(pa) : bus.read64(pa)
+    this.cpu.cpuTime.mmioRead(pa, value)
+    return value
+  }
+
+  private mmioWrite(pa: number, size: number, value: number): void {
+    const bus = this.bus
+    if (size === 1) bus.write8(pa, value)
+    else if (size === 2) bus.write16(pa, value)
+    else if (size === 4) bus.write32(pa, value)
+    else bus.write64(pa, value)
+    this.cpu.cpuTime.mmioWrite(pa, value)
   }
 
   /**

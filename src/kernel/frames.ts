@@ -99,6 +99,11 @@ export class FrameDatabase {
     return this.freeCount
   }
 
+  /** Frames some allocation holds now (one owner record each). */
+  get ownedFrames(): number {
+    return this.owners.size
+  }
+
   newOwner(kind: FrameKind, label: string, driver: boolean, site?: string): FrameOwner {
     return site === undefined
       ? { id: this.nextOwnerId++, kind, label, driver }

@@ -4,7 +4,7 @@
 // so many machines can run in one process.
 import type { Clock } from '../hw/clock.js'
 import type { SystemBus } from '../hw/bus.js'
-import type { PhysicalMemory } from '../hw/memory.js'
+import type { PhysicalMemory, RamRange } from '../hw/memory.js'
 import { Random } from '../hw/random.js'
 import { FaultInjector } from '../faults/injector.js'
 import type { FaultSpec } from '../faults/spec.js'
@@ -27,6 +27,7 @@ import { MappingAddresses } from './mapping-address.js'
 import { LookasideLists } from './lookaside.js'
 import { IoSpace } from './io-space.js'
 import { checkLeaks, type LeakSummary } from './leaks.js'
+import { CpuTime } from './cpu-time.js'
 
 /** Where the driver is in its life; fault specs filter on it (`phase=init|runtime|halt`). */
 export type Phase = 'boot' | 'init' | 'runtime' | 'halt'
@@ -42,6 +43,25 @@ export interface KernelOptions {
   readonly faults: readonly FaultSpec[]
   /** The machine's architecture (arch.ts): x64 unless given. */
   readonly arch?: ArchProfile
+}
+
+/** The first megabyte the firmware keeps (1 MiB), never handed out by the PFN database. */
+export const FIRMWARE_BYTES = 0x10_0000
+
+/**
+ * RAM the OS may hand out. The first megabyte stays the firmware's, as on a PC: the real-mode
+ * interrupt table and BIOS data area in page 0, the EBDA, the VGA and option-ROM windows and
+ * the BIOS. Above all no allocation is ever physical address 0, which a device takes for "no
+ * buffer" (a null descriptor address moves no data: REFERENCE §1, ring rules).
+ */
+export function osUsableRanges(ranges: readonly RamRange[]): RamRange[] {
+  const out: RamRange[] = []
+  for (const r of ranges) {
+    const base = Math.max(r.base, FIRMWARE_BYTES)
+    const end = r.base + r.size
+    if (end > base) out.push({ base, size: end - base })
+  }
+  return out
 }
 
 export class Kernel {
@@ -70,6 +90,8 @@ export class Kernel {
   /** MmAllocateMappingAddress reservations (mapping-address.ts). */
   readonly mappingAddresses: MappingAddresses
   readonly lookaside: LookasideLists
+  /** Virtual time driver code spends waiting on the bus or stalling, and the handler watchdog. */
+  readonly cpuTime: CpuTime
   /** MmMapIoSpace[Ex] mappings (io-space.ts). */
   readonly ioSpace: IoSpace
   irql: Irql = PASSIVE_LEVEL
@@ -80,10 +102,11 @@ export class Kernel {
     this.clock = clock
     this.bus = bus
     this.ram = bus.memory
-    this.frames = new FrameDatabase(this.ram.ranges, options.policy, this.random('frames'))
+    this.frames = new FrameDatabase(osUsableRanges(this.ram.ranges), options.policy, this.random('frames'))
     this.space = new KernelAddressSpace(options.arch ?? X64)
     this.log = new FindingsLog(clock, options.verifierMode)
     this.log.onStop(() => clock.requestStop())
+    this.cpuTime = new CpuTime(clock, bus, this.log, () => this.irql)
     this.memory = new DriverMemory(this.space, this.ram, bus, this.log, this)
     this.fragmenter = new Fragmenter(this.frames, clock, this.random('fragmentation'), options.fragmentation)
     this.calls = new DriverCalls(clock, () => this.phase, new FaultInjector(options.faults, options.seed))

@@ -250,6 +250,7 @@ export const FINDING_KINDS = {
       bc(C4, 0xb2, ['0xB2', 'MDL address', 'MDL flags', 'incorrect MDL flags'], 'mapping an MDL already mapped'),
       bc(C4, 0xb3, ['0xB3', 'MDL address', 'MDL flags', 'missing MDL flags'], 'mapping an MDL whose pages are not locked'),
       bc(C4, 0xb8, ['0xB8', 'MDL address', 'MDL flags', 'reserved'], 'IoFreeMdl of an MDL still mapped'),
+      bc(BUGCHECK.MEMORY_MANAGEMENT, 0x1236, ['0x1236', 'MDL address', 'address of the invalid PFN', 'the invalid PFN value'], 'mapping an MDL with a PFN Mm did not put there (an unlocked or invalid page)'),
     ],
     summary: 'an MDL used against its rules',
   },

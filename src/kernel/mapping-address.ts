@@ -110,7 +110,7 @@ export class MappingAddresses {
       this.mdls.misuse(mdl, [0xb3, state.address, mdl.MdlFlags, MDL_FLAGS.MDL_PAGES_LOCKED], `${routine} with an MDL whose pages are not locked`)
       return asVirtual(0)
     }
-    if (pages === 0 || pages > r.pages || mdl.PfnArray.slice(0, pages).some((p) => p < 0)) return asVirtual(0)
+    if (pages === 0 || pages > r.pages || !this.mdls.pfnsFromMm(mdl, pages, routine)) return asVirtual(0)
     const flags = PTE.WRITE | (cache === 'noncached' ? PTE.NOCACHE : cache === 'write-combined' ? PTE.WRITECOMBINE : 0)
     for (let i = 0; i < pages; i++) this.kernel.space.map(va + i * PAGE_SIZE, mdl.PfnArray[i]! * PAGE_SIZE, flags)
     r.mapped = mdl

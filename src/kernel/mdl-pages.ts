@@ -87,6 +87,7 @@ export class MdlPages {
       return null
     }
     pfns.forEach((pfn, i) => (mdl.PfnArray[i] = pfn))
+    this.mdls.stateOf(mdl)!.pfns = pfns.slice()
     mdl.ByteCount = pfns.length * PAGE_SIZE
     mdl.MdlFlags = MDL_FLAGS.MDL_PAGES_LOCKED
     this.mdls.stateOf(mdl)!.cache = request.cache

@@ -62,6 +62,8 @@ export interface MdlState {
   /** MmAllocatePagesForMdl pages still allocated (cleared by MmFreePagesFromMdl). */
   pagesLive: boolean
   readonly pagesBytes: number
+  /** The PFNs Mm itself wrote into the MDL (build, lock, allocate): what a mapping may map. */
+  pfns: readonly number[] | null
 }
 
 /** Parameter 1 of 0xC4 for "invalid parameters to a memory routine" (bug check 0xC4: 0x16). */
@@ -119,7 +121,7 @@ export class MdlService {
       Next: null, Size: size, MdlFlags: 0, Process: 0, MappedSystemVa: 0, StartVa: 0, ByteCount: 0, ByteOffset: 0,
       PfnArray: new Array<number>(pages).fill(-1),
     }
-    this.states.set(mdl, { address, origin, site, mapping: null, cache: 'cached', pagesLive: origin === 'pages', pagesBytes })
+    this.states.set(mdl, { address, origin, site, mapping: null, cache: 'cached', pagesLive: origin === 'pages', pagesBytes, pfns: null })
     this.byAddress.set(address, mdl)
     return mdl
   }
@@ -152,6 +154,7 @@ export class MdlService {
     }
     mdl.MappedSystemVa = mdl.StartVa + mdl.ByteOffset
     mdl.MdlFlags |= MDL_FLAGS.MDL_SOURCE_IS_NONPAGED_POOL
+    state.pfns = mdl.PfnArray.slice()
   }
 
   /**
@@ -176,7 +179,39 @@ export class MdlService {
       pfns.push(space.translate(page) / PAGE_SIZE)
     }
     pfns.forEach((pfn, i) => (mdl.PfnArray[i] = pfn))
+    state.pfns = pfns
     mdl.MdlFlags |= MDL_FLAGS.MDL_PAGES_LOCKED | (write ? MDL_FLAGS.MDL_WRITE_OPERATION : 0)
+  }
+
+  /**
+   * Before a mapping: every PFN the MDL lists must be one Mm put there (MmBuildMdlForNonPagedPool,
+   * MmProbeAndLockPages, MmAllocatePagesForMdl). A PFN the driver wrote itself names a page
+   * that is not locked for it, maybe not even RAM: Windows stops with MEMORY_MANAGEMENT
+   * (bug check 0x1A) parameter 1 = 0x1236, "the caller specified an MDL that contains an
+   * unlocked (or invalid) physical page" (p2 the MDL, p3 where the PFN is, p4 the PFN). In log
+   * mode the finding is recorded and the mapping refused (NULL). False when refused.
+   */
+  pfnsFromMm(mdl: MDL, pages: number, routine: string): boolean {
+    const state = this.require(mdl, routine)
+    const listed = mdl.PfnArray
+    for (let i = 0; i < pages; i++) {
+      const pfn: unknown = Array.isArray(listed) ? listed[i] : undefined
+      if (state.pfns !== null && pfn === state.pfns[i]) continue
+      // Never built or locked: the unlocked-MDL finding (0xC4/0xB3) has said so already.
+      if (state.pfns === null && pfn === -1) return false
+      const site = siteHere()
+      const shown = typeof pfn === 'number' ? hex(pfn) : String(typeof pfn)
+      this.kernel.log.violation({
+        kind: 'mdl-misuse',
+        code: BUGCHECK.MEMORY_MANAGEMENT,
+        params: [0x1236, state.address, state.address + MDL_HEADER_BYTES + 8 * i, typeof pfn === 'number' && Number.isSafeInteger(pfn) ? pfn : 0],
+        message: `${routine} of an MDL whose PFN ${i} (${shown}) is not a page Mm locked or allocated for it (MmBuildMdlForNonPagedPool, MmProbeAndLockPages or MmAllocatePagesForMdl fill the PFN array; a driver must not write it): Windows stops with MEMORY_MANAGEMENT; the mapping is refused`,
+        ...(site === undefined ? {} : { site }),
+        details: { mdl: state.address, index: i, pfn: typeof pfn === 'number' ? pfn : null },
+      })
+      return false
+    }
+    return true
   }
 
   /** True when any page the MDL describes is pageable (MmProbeAndLockPages is then <= APC_LEVEL). */
@@ -218,8 +253,8 @@ export class MdlService {
       this.misuse(mdl, [0xb3, state.address, mdl.MdlFlags, MDL_FLAGS.MDL_PAGES_LOCKED], `${routine} on an MDL whose pages are not locked (MmProbeAndLockPages first)`)
     }
     const pages = pagesSpanned(mdl.ByteOffset, mdl.ByteCount)
+    if (pages === 0 || !this.pfnsFromMm(mdl, pages, routine)) return asVirtual(0)
     const pfns = mdl.PfnArray.slice(0, pages)
-    if (pages === 0 || pfns.some((p) => p < 0)) return asVirtual(0)
     const writable = (priority & MM_PAGE_PRIORITY.MdlMappingNoWrite) === 0
     const va = this.kernel.mm.mapFrames(pfns, { cache, writable })
     state.mapping = { va, pages, reserved: false }

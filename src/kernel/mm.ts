@@ -13,6 +13,15 @@ import type { FrameKind, FrameOwner } from './frames.js'
 import type { Kernel } from './kernel.js'
 
 /** How the CPU maps memory (MEMORY_CACHING_TYPE, reduced to what a PTE can say). */
+
+/**
+ * The most frames one allocation may take (16 GiB): larger requests are refused as Windows'
+ * pools refuse them, and dmalab would otherwise spend a PTE and an owner record per page.
+ */
+export const MAX_ALLOCATION_FRAMES = 1 << 22
+/** The most frames held at once (60 GiB): the PFN database's owner map holds one entry each. */
+export const OWNED_FRAMES_LIMIT = (1 << 24) - (1 << 20)
+
 export type CacheType = 'cached' | 'noncached' | 'write-combined'
 
 /** What the frames must be and whose they are. */
@@ -92,6 +101,13 @@ export class MemoryManager {
     if (lowest > highest) return null
     // Quick refusal, so an absurd request does not walk the whole PFN database first.
     if (count > frames.freeFrames && request.partial !== true) return null
+    // Beyond what the emulator represents (a record per frame held, a PTE per page mapped): the
+    // request fails as memory that ran out does, NULL, never a host error blamed on the driver.
+    const room = Math.min(MAX_ALLOCATION_FRAMES, OWNED_FRAMES_LIMIT - frames.ownedFrames)
+    if (count > room) {
+      if (request.partial !== true || room <= 0) return null
+      count = room
+    }
     owner ??= frames.newOwner(request.kind, request.label, request.driver ?? true, request.site)
     if (request.contiguous === true) {
       const boundary = request.boundary ?? 0

@@ -172,7 +172,7 @@ export class NdisDma {
       ctx.caller.call('MiniportSharedMemoryAllocateComplete', PASSIVE_LEVEL, () =>
         handler(ctx.adapterContext, cb?.va ?? 0, cb?.logical ?? 0, Length, Context),
       )
-    })
+    }, { needsCpu: true })
     return NDIS_STATUS.NDIS_STATUS_PENDING
   }
 

@@ -233,8 +233,12 @@ export class NdisHost {
       NdisReleaseSpinLock: (l) => locks.release(l, false),
       NdisDprAcquireSpinLock: (l) => locks.acquire(l, true),
       NdisDprReleaseSpinLock: (l) => locks.release(l, true),
-      NdisStallExecution: () => {},
-      NdisMSleep: () => irqlAtMost('NdisMSleep', PASSIVE_LEVEL),
+      // Time passes as asked and the device progresses meanwhile (kernel/cpu-time.ts).
+      NdisStallExecution: (us) => k.cpuTime.stall('NdisStallExecution', us),
+      NdisMSleep: (us) => {
+        irqlAtMost('NdisMSleep', PASSIVE_LEVEL)
+        k.cpuTime.stall('NdisMSleep', us)
+      },
 
       NdisAllocateNetBufferListPool: (h, params) => {
         k.log.throwIfStopped()

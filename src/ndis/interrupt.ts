@@ -9,6 +9,7 @@ import type { Clock, Timer } from '../hw/clock.js'
 import { BUGCHECK } from '../kernel/bugcheck.js'
 import { DEVICE_IRQL, DISPATCH_LEVEL, PASSIVE_LEVEL } from '../kernel/irql.js'
 import { DRIVER_FAILED } from '../kernel/driver-call.js'
+import { asBoolean, returnedField } from '../kernel/driver-values.js'
 import { NDIS_BUGCHECK, type InterruptHandle, type NdisContext } from './context.js'
 import type { NDIS_MINIPORT_INTERRUPT_CHARACTERISTICS } from './types.js'
 import { requireIrql } from '../kernel/irql-checks.js'
@@ -85,8 +86,8 @@ export class Interrupts {
     }
     const handle: InterruptHandle = { kind: 'interrupt', id: this.ctx.handleId() }
     const line = this.ctx.nic.interrupt
-    const isrTimer = this.clock.timer('MiniportInterrupt', () => this.deliver())
-    const dpcTimer = this.clock.timer('MiniportInterruptDPC', () => this.runDpc())
+    const isrTimer = this.clock.timer('MiniportInterrupt', () => this.deliver(), { needsCpu: true })
+    const dpcTimer = this.clock.timer('MiniportInterruptDPC', () => this.runDpc(), { needsCpu: true })
     const detach = line.onChange((asserted) => {
       if (asserted && !isrTimer.armed) this.clock.armAfter(isrTimer, 0)
     })
@@ -163,12 +164,25 @@ export class Interrupts {
     }
     const result = this.ctx.caller.call('MiniportInterrupt', DEVICE_IRQL, () => r.chars.InterruptHandler(r.context))
     if (result === DRIVER_FAILED) return
-    const recognized = typeof result === 'boolean' ? result : result.interruptRecognized
-    const queueDpc = typeof result === 'boolean' ? result : result.queueDefaultInterruptDpc
+    const { recognized, queueDpc } = this.isrResult(result)
     if (recognized) this.isrCalls++
     if (queueDpc && !r.dpcTimer.armed) this.clock.armAfter(r.dpcTimer, 0)
     // Level-triggered: still asserted after the ISR means it will be taken again.
     if (line.asserted && !r.masked && this.registration === r && !r.isrTimer.armed) this.clock.armAfter(r.isrTimer, 0)
+  }
+
+  /**
+   * MiniportInterrupt returns BOOLEAN InterruptRecognized and sets QueueDefaultInterruptDpc
+   * (here `true`/`false` for both, or `{ interruptRecognized, queueDefaultInterruptDpc }`).
+   * Anything else (undefined, a number, a Proxy) is `bad-return-value` and claims nothing.
+   */
+  private isrResult(result: unknown): { recognized: boolean; queueDpc: boolean } {
+    if (typeof result === 'boolean') return { recognized: result, queueDpc: result }
+    const recognized = asBoolean(returnedField(result, 'interruptRecognized'))
+    const queueDpc = asBoolean(returnedField(result, 'queueDefaultInterruptDpc'))
+    if (recognized !== undefined && queueDpc !== undefined) return { recognized, queueDpc }
+    this.ctx.caller.badReturn('MiniportInterrupt', result, 'TRUE/FALSE, or { interruptRecognized, queueDefaultInterruptDpc } of booleans')
+    return { recognized: false, queueDpc: false }
   }
 
   private runDpc(): void {

@@ -72,6 +72,12 @@ export class Miniport {
       ctx.violation('ndis-version-mismatch', 'NdisMRegisterMiniportDriver: this driver already registered as an NDIS 5 miniport (NdisMRegisterMiniport); a driver registers with one NDIS version')
       return { status: NDIS_STATUS.NDIS_STATUS_FAILURE, ndisMiniportDriverHandle: null }
     }
+    // One registration per driver object (NdisMRegisterMiniportDriver: "called once, from
+    // DriverEntry"); a second one must not silently replace the handlers NDIS already holds.
+    if (ctx.driverHandle !== null) {
+      ctx.callOrder('NdisMRegisterMiniportDriver called again: the miniport driver is already registered (call it once, from DriverEntry; NdisMDeregisterMiniportDriver first to register again)')
+      return { status: NDIS_STATUS.NDIS_STATUS_FAILURE, ndisMiniportDriverHandle: null }
+    }
     const required = ['InitializeHandlerEx', 'HaltHandlerEx', 'PauseHandler', 'RestartHandler', 'OidRequestHandler', 'SendNetBufferListsHandler', 'ReturnNetBufferListsHandler'] as const
     const missing = required.filter((h) => typeof Characteristics?.[h] !== 'function')
     if (missing.length > 0) {
@@ -210,9 +216,11 @@ export class Miniport {
     const entry = ctx.caller.call('DriverEntry', PASSIVE_LEVEL, () => driverEntry(ndis as never, registry))
     if (entry === DRIVER_FAILED) return this.crashed('DriverEntry')
     if (this.afterDriverEntry(entry)) return
-    if (typeof entry !== 'number' || !isSuccess(entry) || ctx.characteristics === null) {
-      this.initStatus = typeof entry === 'number' && !isSuccess(entry) ? entry : NDIS_STATUS.NDIS_STATUS_FAILURE
-      if (ctx.characteristics === null && typeof entry === 'number' && isSuccess(entry)) {
+    // DriverEntry returns an NTSTATUS; anything else (NaN, 1e308, undefined) is no success.
+    const entryStatus = ctx.caller.status('DriverEntry', entry, false)
+    if (entryStatus === undefined || !isSuccess(entryStatus) || ctx.characteristics === null) {
+      this.initStatus = entryStatus !== undefined && !isSuccess(entryStatus) ? entryStatus : NDIS_STATUS.NDIS_STATUS_FAILURE
+      if (ctx.characteristics === null && entryStatus !== undefined && isSuccess(entryStatus)) {
         ctx.callOrder('DriverEntry returned success without calling NdisMRegisterMiniportDriver')
       }
       this.state = 'init-failed'
@@ -233,8 +241,10 @@ export class Miniport {
     const status = ctx.caller.call('MiniportInitializeEx', PASSIVE_LEVEL, () => this.chars.InitializeHandlerEx(ctx.adapterHandle, null, params))
     ctx.inInitialize = false
     if (status === DRIVER_FAILED) return this.crashed('MiniportInitializeEx')
-    if (typeof status !== 'number' || !isSuccess(status)) {
-      this.initStatus = typeof status === 'number' ? status : NDIS_STATUS.NDIS_STATUS_FAILURE
+    // MiniportInitializeEx returns NDIS_STATUS_SUCCESS or a failure status; it cannot pend.
+    const initStatus = ctx.caller.status('MiniportInitializeEx', status, false)
+    if (initStatus === undefined || !isSuccess(initStatus)) {
+      this.initStatus = initStatus ?? NDIS_STATUS.NDIS_STATUS_FAILURE
       this.state = 'init-failed'
       this.unload()
       return
@@ -244,8 +254,9 @@ export class Miniport {
     k.enterRuntime()
     const restart = ctx.caller.call('MiniportRestart', PASSIVE_LEVEL, () => this.chars.RestartHandler(ctx.adapterContext, { Header: { Type: 0x80, Revision: 1, Size: 0 } }))
     if (restart === DRIVER_FAILED) return this.crashed('MiniportRestart')
-    if (restart === NDIS_STATUS.NDIS_STATUS_PENDING || isSuccess(restart)) this.state = 'running'
-    else ctx.violation('ndis-restart-failed', `MiniportRestart returned ${statusName(restart)}`)
+    const restartStatus = ctx.caller.status('MiniportRestart', restart, true)
+    if (restartStatus !== undefined && isSuccess(restartStatus)) this.state = 'running'
+    else if (restartStatus !== undefined) ctx.violation('ndis-restart-failed', `MiniportRestart returned ${statusName(restartStatus)}`)
   }
 
   /** One OID request at PASSIVE_LEVEL, waiting for NdisMOidRequestComplete when it pends. */
@@ -257,7 +268,9 @@ export class Miniport {
       this.crashed()
       return NDIS_STATUS.NDIS_STATUS_FAILURE
     }
-    if (status !== NDIS_STATUS.NDIS_STATUS_PENDING) return status
+    const oidStatus = ctx.caller.status('MiniportOidRequest', status, true)
+    if (oidStatus === undefined) return NDIS_STATUS.NDIS_STATUS_FAILURE
+    if (oidStatus !== NDIS_STATUS.NDIS_STATUS_PENDING) return oidStatus
     this.runUntil(() => this.oidCompletions.has(request), PENDING_TIMEOUT_NS)
     const done = this.oidCompletions.get(request)
     this.oidCompletions.delete(request)
@@ -281,7 +294,8 @@ export class Miniport {
         this.crashed()
         return false
       }
-      if (status === NDIS_STATUS.NDIS_STATUS_PENDING) {
+      // MiniportPause returns NDIS_STATUS_SUCCESS or NDIS_STATUS_PENDING; NDIS halts either way.
+      if (ctx.caller.status('MiniportPause', status, true) === NDIS_STATUS.NDIS_STATUS_PENDING) {
         this.runUntil(() => this.pauseCompleted, PENDING_TIMEOUT_NS)
         if (k.log.stopped) {
           this.crashed()

@@ -116,8 +116,8 @@ export class Protocol {
     this.binding = new Binding(ctx, miniport, this.filter)
     this.tcp = new LargeSender(ctx, miniport, nbls, () => this.mac, PEER_MAC)
     const clock = ctx.kernel.clock
-    this.sender = clock.timer('protocol send', () => this.sendBatch())
-    this.returner = clock.timer('protocol return', () => this.returnIndicated())
+    this.sender = clock.timer('protocol send', () => this.sendBatch(), { needsCpu: true })
+    this.returner = clock.timer('protocol return', () => this.returnIndicated(), { needsCpu: true })
   }
 
   /** This host's MAC address (the NIC's, until the miniport answers OID_802_3_CURRENT_ADDRESS). */

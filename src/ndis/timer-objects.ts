@@ -96,7 +96,7 @@ export class TimerObjects {
     const chars = c as NDIS_TIMER_CHARACTERISTICS
     const state: TimerState = {
       handle, fn: chars.TimerFunction, defaultContext: chars.FunctionContext, context: chars.FunctionContext, block, tag, periodNs: 0,
-      clockTimer: k.clock.timer(`NetTimerCallback #${handle.id}`, () => this.fire(state), { background: true }),
+      clockTimer: k.clock.timer(`NetTimerCallback #${handle.id}`, () => this.fire(state), { background: true, needsCpu: true }),
     }
     this.timers.set(handle, state)
     return { status: NDIS_STATUS.NDIS_STATUS_SUCCESS, timerObject: handle }

@@ -79,7 +79,7 @@ export class IoWorkItems {
       ctx.violation('ndis-call-order', `${r} of work item #${item.handle.id}, which is already queued and has not run yet: allocate one work item per outstanding request`)
       return
     }
-    item.queued = k.clock.schedule(0, `NDIS work item #${item.handle.id}`, () => this.run(item, Routine, WorkItemContext))
+    item.queued = k.clock.schedule(0, `NDIS work item #${item.handle.id}`, () => this.run(item, Routine, WorkItemContext), { needsCpu: true })
   }
 
   NdisFreeIoWorkItem(NdisIoWorkItemHandle: NdisIoWorkItem): void {

@@ -1,5 +1,6 @@
 // The command line with C miniports: `dmalab build` compiles without running, `dmalab run`
-// takes a .c file, a folder of them or a built .wasm; a compile error names file:line:column.
+// takes a .c file, a folder of them or a built .wasm; a compile error names file:line:column;
+// a C driver's run is watched as every run is.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -47,6 +48,18 @@ describe('dmalab build and run with C miniports', () => {
     const built = dmalab('build', uses)
     expect(built.code).toBe(1)
     expect(built.stderr).toMatch(/uses calls a routine dmalab does not implement for C drivers: DbgPrint/)
+  })
+
+  it('a C handler that never returns is stopped by the watchdog: a hang at its C line, then the report (exit 1)', () => {
+    // The driver calls no routine at all, so it also proves such a module builds (its only
+    // imports are the memory hooks).
+    const loop = path.join(dir, 'loop.c')
+    writeFileSync(loop, '#include <ndis.h>\nNTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)\n{\n    volatile ULONG spins = 0;\n    UNREFERENCED_PARAMETER(DriverObject);\n    UNREFERENCED_PARAMETER(RegistryPath);\n    for (;;) spins++;\n}\n')
+    const r = dmalab('run', loop, '--driver-timeout', '1', '--json')
+    expect(r.code).toBe(1)
+    const report = JSON.parse(r.stdout) as { outcome: string; findings: Array<{ kind: string; site?: string; message: string }> }
+    expect(report.outcome).toBe('bugcheck')
+    expect(report.findings).toEqual([expect.objectContaining({ kind: 'hang', site: `${loop}:7`, message: expect.stringMatching(/^DriverEntry did not return within 1 s/) })])
   })
 
   it('usage errors are one line and exit 2', () => {

@@ -5,6 +5,7 @@
 // wire, IOMMU mappings made and torn down with and without invalidation, and the clock run.
 // REFERENCE §6 is the catalogue the interesting values come from.
 import fc from 'fast-check'
+import { driverCodeOp, type DriverCodeOp } from './device-driver-code.js'
 
 /**
  * An address, named relative to the machine so a shrunk case reads well and means the same
@@ -56,6 +57,8 @@ export type DeviceOp =
   | { readonly op: 'iommu-invalidate'; readonly all: boolean }
   | { readonly op: 'run'; readonly ns: number }
   | { readonly op: 'idle' }
+  /** The driver's own code, hostile: polls, stalls forever, throws oddities, returns garbage (device-driver-code.ts). */
+  | DriverCodeOp
 
 export interface DeviceConfig {
   readonly iommu: boolean
@@ -248,6 +251,7 @@ export const deviceOp: fc.Arbitrary<DeviceOp> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('iommu-invalidate' as const), all: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('run' as const), ns: fc.oneof(fc.constantFrom(0, 1, 1000, 100_000), fc.integer({ min: 0, max: 2_000_000 })) }) },
   { weight: 2, arbitrary: fc.constant({ op: 'idle' as const }) },
+  { weight: 2, arbitrary: driverCodeOp },
 )
 
 export const deviceConfig: fc.Arbitrary<DeviceConfig> = fc.record({

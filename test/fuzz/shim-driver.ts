@@ -5,7 +5,7 @@
 import type { NdisApi, DMA_ADAPTER } from '../../src/ndis/api.js'
 import type { MDL, NDIS_SPIN_LOCK, NET_BUFFER_LIST, NdisHandle, SCATTER_GATHER_LIST } from '../../src/ndis/types.js'
 import type { TestAdapter } from '../support/test-miniport.js'
-import type { Arg, How, ShimCall } from './shim-ops.js'
+import type { Arg, How, Oddity, ShimCall } from './shim-ops.js'
 import { callWithGarbage } from './shim-garbage.js'
 
 /** Something the driver holds: a VA and its size, and the arguments it was made with. */
@@ -54,6 +54,9 @@ export function arg(a: Arg): number {
     default: return a
   }
 }
+
+/** What a handler returns instead of its status after a `return-garbage` oddity. */
+const GARBAGE_RETURNS: readonly unknown[] = [undefined, Number.NaN, 1e308, 1.5, -1e12, 10n, Symbol('status'), 'SUCCESS', {}, Object.create(null), new Proxy({}, { get: () => { throw new Error('trap') } }), () => 0, Promise.resolve(0)]
 
 export class FuzzDriver {
   readonly pool: Held[] = []
@@ -483,6 +486,36 @@ export class FuzzDriver {
         return
       case 'throw':
         throw new Error(DELIBERATE)
+      case 'oddity':
+        return this.oddity(ndis, c.what)
+    }
+  }
+
+  /** Values a handler returns instead of its status while `garbage` is set (see shim-run.ts). */
+  garbage: unknown = undefined
+  private garbageTurn = 0
+
+  private oddity(ndis: TestAdapter['ndis'], what: Oddity): void {
+    switch (what) {
+      case 'throw-proxy':
+        throw new Proxy(new Error('proxied'), { get: () => { throw new Error('trap') }, getPrototypeOf: () => { throw new Error('trap') }, getOwnPropertyDescriptor: () => { throw new Error('trap') } })
+      case 'throw-null-proto':
+        throw Object.create(null)
+      case 'throw-symbol':
+        throw Symbol('oddity')
+      case 'throw-bigint':
+        throw 2n ** 70n
+      case 'throw-getters': {
+        const e = new Error('getters')
+        Object.defineProperty(e, 'stack', { get: () => { throw new Error('stack getter') } })
+        Object.defineProperty(e, 'message', { get: () => { throw new Error('message getter') } })
+        throw e
+      }
+      case 'spin':
+        // Polls nothing, forever: only the handler watchdog (virtual time) ends it.
+        for (;;) ndis.NdisStallExecution(1000)
+      case 'return-garbage':
+        this.garbage = GARBAGE_RETURNS[this.garbageTurn++ % GARBAGE_RETURNS.length]
     }
   }
 

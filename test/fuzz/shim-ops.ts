@@ -68,6 +68,15 @@ export type ShimCall =
   /** A routine given something that is not what its parameter is (NULL, undefined, a plain object or array, a string). */
   | { readonly call: 'garbage'; readonly routine: GarbageRoutine; readonly value: Garbage }
   | { readonly call: 'throw' }
+  /**
+   * Driver code at its most hostile: throws something that is not an Error (a Proxy whose
+   * traps throw, an object with no prototype, a Symbol, a BigInt, an Error whose getters
+   * throw), spins on a stall that never ends, or makes its handler return garbage.
+   */
+  | { readonly call: 'oddity'; readonly what: Oddity }
+
+export const ODDITIES = ['throw-proxy', 'throw-null-proto', 'throw-symbol', 'throw-bigint', 'throw-getters', 'spin', 'return-garbage'] as const
+export type Oddity = (typeof ODDITIES)[number]
 
 /** What a JavaScript driver can pass by mistake where an object, function or buffer belongs. */
 export type Garbage = 'null' | 'undefined' | 'object' | 'array' | 'string' | 'nan'
@@ -188,6 +197,7 @@ export const shimCall: fc.Arbitrary<ShimCall> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ call: fc.constant('ndis-misc' as const), routine: fc.constantFrom('NdisMSleep' as const, 'NdisStallExecution' as const, 'NdisMIndicateStatusEx' as const, 'NdisMSynchronizeWithInterruptEx' as const, 'NdisMGetDeviceProperty' as const, 'NdisMDeregisterScatterGatherDma' as const, 'NdisMDeregisterInterruptEx' as const, 'NdisMPauseComplete' as const) }) },
   { weight: 6, arbitrary: fc.record({ call: fc.constant('garbage' as const), routine: fc.constantFrom(...GARBAGE_ROUTINES), value: fc.constantFrom<Garbage>('null', 'undefined', 'object', 'array', 'string', 'nan') }) },
   { weight: 1, arbitrary: fc.constant({ call: 'throw' as const }) },
+  { weight: 1, arbitrary: fc.record({ call: fc.constant('oddity' as const), what: fc.constantFrom(...ODDITIES) }) },
 )
 
 const where = fc.oneof(

@@ -123,12 +123,19 @@ function runOnce(p: ShimProgram): Outcome {
       }
     }
   }
+  /** A handler returns what the driver's last `return-garbage` oddity chose, once. */
+  const takeGarbage = (): unknown => {
+    const g = driver.garbage
+    driver.garbage = undefined
+    return g
+  }
   const hooks: TestMiniportHooks = {
     initialize: (a) => make('init', a, true),
     send: (a) => make('send', a),
     processSGList: (a) => make('sg', a),
     isr: (a) => {
       make('isr', a)
+      if (driver.garbage !== undefined) return takeGarbage() as { interruptRecognized: boolean; queueDefaultInterruptDpc: boolean }
       const icr = readReg(a, REG.ICR)
       if (icr === 0) return { interruptRecognized: false, queueDefaultInterruptDpc: false }
       a.pendingIcr |= icr
@@ -138,11 +145,11 @@ function runOnce(p: ShimProgram): Outcome {
     dpc: (a) => make('dpc', a),
     oid: (a) => {
       make('oid', a)
-      return undefined
+      return driver.garbage === undefined ? undefined : (takeGarbage() as number)
     },
     pause: (a) => {
       make('pause', a)
-      return undefined
+      return driver.garbage === undefined ? undefined : (takeGarbage() as number)
     },
     halt: (a) => make('halt', a, true),
     sharedMemoryComplete: (a, va, logical, length) => {
@@ -159,6 +166,8 @@ function runOnce(p: ShimProgram): Outcome {
     checkStep(m, what, escapes, time)
     doorbells(what)
   }
+  // A driver that spins is ended by the handler watchdog; 50 ms of virtual time keeps runs short.
+  m.kernel.cpuTime.limitNs = 50_000_000
   step('m.load', () => void m.load(module, 'fuzz-miniport'))
   p.steps.forEach((s, i) => {
     const what = `step ${i} ${JSON.stringify(s)}`

@@ -122,7 +122,7 @@ describe('an exception thrown by driver code', () => {
     expect(m.ndis!.miniport.oid(linkSpeedQuery())).toBe(0xc000_0001)
     const f = theFinding(m, 'driver-exception')
     expect(f.severity).toBe('fatal')
-    expect(f.message).toBe('MiniportOidRequest threw Error: a string')
+    expect(f.message).toBe('MiniportOidRequest threw a value that is not an Error: the string "a string"')
     expect(m.report().outcome).toBe('bugcheck')
   })
 

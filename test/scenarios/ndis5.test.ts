@@ -74,11 +74,19 @@ describe('e1000-ndis5', () => {
 })
 
 describe('buggy NDIS 5 miniports', () => {
-  it.each(MATRIX)('buggy/ndis5/runtime-contiguous, $label: init-only-call and irql-violation for the NdisAllocateMemory in MiniportSendPackets', async (c) => {
+  it.each(MATRIX)('buggy/ndis5/runtime-contiguous, $label: init-only-call and irql-violation for the NdisAllocateMemory in MiniportSend', async (c) => {
     const { report, kinds } = await runExample('buggy/ndis5/runtime-contiguous', { config: matrixConfig(c), send: 20 })
     expect(kinds).toEqual(new Set(['init-only-call', 'irql-violation']))
     expect(report.findings.find((f) => f.kind === 'init-only-call')!.message).toMatch(/outside MiniportInitialize/)
     expect(report.traffic.rxFrames).toBe(20)
+  })
+
+  it('buggy/ndis5/runtime-contiguous registers MiniportSend, not MiniportSendPackets: NDIS hands it one packet a call', async () => {
+    const m = createMachine({ wire: 'loopback' })
+    await m.load('buggy/ndis5/runtime-contiguous')
+    const c = m.ndis!.v5.state.characteristics!
+    expect([typeof c.SendHandler, typeof c.SendPacketsHandler]).toEqual(['function', 'undefined'])
+    m.halt()
   })
 
   it('buggy/ndis5/runtime-contiguous on a machine that has been up a while: the runtime request fails and frames complete with NDIS_STATUS_RESOURCES', async () => {
@@ -107,7 +115,15 @@ describe('buggy NDIS 5 miniports', () => {
 
   it('buggy/ndis5/map-register-leak: once all 64 registers are held, sends stop; the rest wait until the protocol unbinds and cancels them', async () => {
     const { report, kinds } = await runExample('buggy/ndis5/map-register-leak', { send: 100 })
-    expect([...kinds]).toEqual(['map-register-leak'])
+    expect(kinds.has('map-register-leak')).toBe(true)
+    // The register writes of the first batch of sends take bus time, during which the NIC sends
+    // some of them; their completions give the protocol those packets back before its next batch,
+    // and it reuses their buffers, which the driver never unmapped: mapping one again while its
+    // first mapping is live is the same bug's other face (0xE6/0x1D), and nothing else is found.
+    for (const f of report.findings.filter((x) => x.kind !== 'map-register-leak')) {
+      expect(f.kind).toBe('dma-double-map')
+      expect(f.message).toMatch(/is already mapped by the live scatter\/gather list .*\(NdisMStartBufferPhysicalMapping\)/)
+    }
     expect(report.traffic.txFrames).toBe(64)
   })
 

@@ -8,7 +8,9 @@
 // What dmalab reports, in every configuration: at halt, a `map-register-leak` (Driver Verifier
 // 0xE6/0x10: map registers freed while some are still mapped) counting every frame sent, up to
 // the 64 registers it reserved. Once all 64 are held, sends stop: in a run of more frames than
-// that, the rest wait in the driver's queue until the protocol unbinds and cancels them.
+// that, the rest wait in the driver's queue until the protocol unbinds and cancels them. A packet
+// it completed goes back to the protocol, which may send its buffer again while the first
+// mapping of it is still live: that second mapping is a `dma-double-map` (0xE6/0x1D).
 import type { NdisApi } from '../../../src/ndis/api.js'
 import { driverEntry } from '../../e1000-ndis5/index.js'
 import { defaultHooks } from '../../e1000-ndis5/memory.js'

@@ -1,10 +1,10 @@
-// An NDIS 5.1 e1000 asking for NDIS_MEMORY_CONTIGUOUS in MiniportSendPackets (init-only-call; sends fail once memory is fragmented).
+// An NDIS 5.1 e1000 asking for NDIS_MEMORY_CONTIGUOUS in MiniportSend (init-only-call; sends fail once memory is fragmented).
 //
 // What is wrong: this e1000-ndis5 variant copies every frame into a copy area — a 16 KiB slot per
 // ring descriptor, the largest frame one 82540EM descriptor carries, 4 MiB for a 256-entry ring —
 // and allocates the area on the first send instead of in MiniportInitialize: NdisAllocateMemory
-// with NDIS_MEMORY_CONTIGUOUS | NDIS_MEMORY_NONCACHED from MiniportSendPackets, at
-// DISPATCH_LEVEL. Seed 000: "Only miniport drivers can set the MemoryFlags with either or both
+// with NDIS_MEMORY_CONTIGUOUS | NDIS_MEMORY_NONCACHED from MiniportSend (it registers MiniportSend,
+// one packet a call, rather than MiniportSendPackets), at DISPATCH_LEVEL. Seed 000: "Only miniport drivers can set the MemoryFlags with either or both
 // of the NDIS_MEMORY_XXX when they make initialization-time calls to NdisAllocateMemory ...
 // Attempts to allocate either of these types of memory except during driver initialization are
 // a programming error. Such an attempt is unlikely to be successful because system-space memory
@@ -26,6 +26,7 @@ const SLOT_BYTES = 16 * 1024
 export default function DriverEntry(ndis: NdisApi, registryPath?: string): number {
   return driverEntry(ndis, registryPath, {
     ...defaultHooks,
+    sendEntry: 'MiniportSend',
     // Nothing at initialization: the area is allocated when the first frame needs it.
     allocateStaging: () => true,
     stage: () => true,

@@ -293,6 +293,42 @@ export function instrument(linked: Uint8Array, imageBase: number, imageLimit: nu
   }
   const hookIndex = new Map(hookOps.map((op, i) => [op, imports + i]))
 
+  /** The import section: the module's imports, unchanged (none if it had no section), then the hooks. */
+  const importSection = (sec: { start: number; end: number } | undefined): Uint8Array => {
+    const r = sec === undefined ? undefined : new ByteReader(linked, sec.start, sec.end)
+    const n = r?.uleb() ?? 0
+    const o = new Out()
+    o.uleb(n + hookOps.length)
+    if (r !== undefined) {
+      // Existing imports first, unchanged; a memory import is refused (there is no memory).
+      const from = r.pos
+      for (let i = 0; i < n; i++) {
+        r.name()
+        r.name()
+        const kind = r.u8()
+        if (kind === 2) throw new InstrumentError('the module imports a linear memory (dmalab drivers have none)')
+        if (kind === 0) r.uleb()
+        else if (kind === 1) { r.u8(); const f = r.u8(); r.uleb(); if (f & 1) r.uleb() }
+        else if (kind === 3) { r.u8(); r.u8() }
+        else { r.u8(); r.uleb() }
+      }
+      o.bytes(linked.subarray(from, r.pos))
+    }
+    for (const op of hookOps) {
+      o.uleb(HOOK_MODULE.length)
+      o.bytes(new TextEncoder().encode(HOOK_MODULE))
+      const name = new TextEncoder().encode(HOOKS[op - 0x28]![0])
+      o.uleb(name.length)
+      o.bytes(name)
+      o.byte(0)
+      o.uleb(hookType.get(op)!)
+    }
+    return section(SECTION.import, o.toBytes())
+  }
+  // A driver that calls no routine at all links without an import section: the hooks need one,
+  // right after the type section (sections come in id order).
+  const hasImports = sections.some((x) => x.id === SECTION.import)
+
   const parts: Uint8Array[] = [linked.subarray(0, 8)]
   const addressMap: MapEntry[] = []
   let offset = 8
@@ -312,38 +348,12 @@ export function instrument(linked: Uint8Array, imageBase: number, imageLimit: nu
           o.bytes(sig[0] === 'l' ? [0x60, 2, I32, I32, 1, valueType] : [0x60, 3, I32, valueType, I32, 0])
         }
         emit(section(SECTION.type, o.toBytes()))
+        if (!hasImports && hookOps.length > 0) emit(importSection(undefined))
         break
       }
-      case SECTION.import: {
-        const r = new ByteReader(linked, sec.start, sec.end)
-        const n = r.uleb()
-        const o = new Out()
-        o.uleb(n + hookOps.length)
-        // Existing imports first, unchanged; a memory import is refused (there is no memory).
-        const from = r.pos
-        for (let i = 0; i < n; i++) {
-          r.name()
-          r.name()
-          const kind = r.u8()
-          if (kind === 2) throw new InstrumentError('the module imports a linear memory (dmalab drivers have none)')
-          if (kind === 0) r.uleb()
-          else if (kind === 1) { r.u8(); const f = r.u8(); r.uleb(); if (f & 1) r.uleb() }
-          else if (kind === 3) { r.u8(); r.u8() }
-          else { r.u8(); r.uleb() }
-        }
-        o.bytes(linked.subarray(from, r.pos))
-        for (const op of hookOps) {
-          o.uleb(HOOK_MODULE.length)
-          o.bytes(new TextEncoder().encode(HOOK_MODULE))
-          const name = new TextEncoder().encode(HOOKS[op - 0x28]![0])
-          o.uleb(name.length)
-          o.bytes(name)
-          o.byte(0)
-          o.uleb(hookType.get(op)!)
-        }
-        emit(section(SECTION.import, o.toBytes()))
+      case SECTION.import:
+        emit(importSection(sec))
         break
-      }
       case SECTION.memory: case SECTION.data: case SECTION.dataCount:
         break
       case SECTION.global: {

@@ -53,6 +53,22 @@ export function importCDriver(file: string, name: string): Promise<CMiniportModu
   return p
 }
 
+/**
+ * A C driver from a build made elsewhere (the command line builds it; its run workers compile
+ * that module instead of building again), once per process; rejects with CLoadFailure.
+ */
+export function importBuiltCDriver(file: string, wasm: Uint8Array, name: string): Promise<CMiniportModule> {
+  const key = path.resolve(file)
+  let p = compiled.get(key)
+  if (p === undefined) {
+    p = new Promise<CMiniportModule>((resolve) => resolve(new CompiledDriver(wasm, name).miniport())).catch((error: unknown) => {
+      throw error instanceof CDriverLoadError ? new CLoadFailure(error.message) : error
+    })
+    compiled.set(key, p)
+  }
+  return p
+}
+
 async function load(file: string, name: string): Promise<CMiniportModule> {
   try {
     const built = await buildDriver([file])

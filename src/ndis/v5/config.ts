@@ -18,6 +18,8 @@ export interface ConfigurationHandle { readonly kind: 'ndis5-configuration'; rea
 /** sizeof(CM_PARTIAL_RESOURCE_LIST) header and of one CM_PARTIAL_RESOURCE_DESCRIPTOR on x64 (wdm.h). */
 const RESOURCE_LIST_HEADER_BYTES = 8
 const RESOURCE_DESCRIPTOR_BYTES = 20
+/** The legacy (pre-PnP) resource keywords a miniport once read its I/O base, interrupt, memory window and DMA channel from. */
+const RESOURCE_KEYWORDS: ReadonlySet<string> = new Set(['iobaseaddress', 'interruptnumber', 'memorymappedbaseaddress', 'dmachannel'])
 /** PCI configuration space is 256 bytes for a conventional function. */
 const PCI_CONFIG_BYTES = 256
 
@@ -27,6 +29,7 @@ export class Configuration {
   /** Keywords of the adapter's registry key (case-insensitive, as the registry). */
   readonly registry = new Map<string, NDIS_CONFIGURATION_PARAMETER>()
   private readonly open = new Set<ConfigurationHandle>()
+  private readonly resourceKeywordsWarned = new Set<string>()
 
   constructor(state: Ndis5State, resources: () => CM_PARTIAL_RESOURCE_LIST) {
     this.s = state
@@ -73,6 +76,13 @@ export class Configuration {
     if (typeof Keyword !== 'string' || !Object.values(NDIS_PARAMETER_TYPE).includes(ParameterType as never)) {
       s.ctx.violation('ndis-bad-argument', `NdisReadConfiguration: Keyword must be a string and ParameterType an NDIS_PARAMETER_TYPE (got ${typeof Keyword}, ${String(ParameterType)})`)
       return fail(NDIS_STATUS.NDIS_STATUS_FAILURE)
+    }
+    const key = Keyword.toLowerCase()
+    if (RESOURCE_KEYWORDS.has(key) && !this.resourceKeywordsWarned.has(key)) {
+      // NDIS Verifier, "Displaying Warning Messages": "Drivers that use reserved keywords instead of
+      // NdisMQueryAdapterResources to get assigned resources".
+      this.resourceKeywordsWarned.add(key)
+      s.ctx.violation('ndis-verifier-warning', `NdisReadConfiguration of "${Keyword}": a PnP miniport gets its assigned resources from NdisMQueryAdapterResources, not from the registry's resource keywords (the NDIS Verifier warns about it)`)
     }
     // NDIS allocates the NDIS_CONFIGURATION_PARAMETER it returns (freed by NdisCloseConfiguration).
     if (s.ctx.kernel.calls.allocation('NdisReadConfiguration', 0).fail) return fail(NDIS_STATUS.NDIS_STATUS_RESOURCES)
@@ -153,6 +163,9 @@ export class Configuration {
       s.ctx.violation('ndis-bad-handle', 'NdisMQueryAdapterResources: WrapperConfigurationContext is not the one MiniportInitialize received')
       return { status: NDIS_STATUS.NDIS_STATUS_FAILURE, resourceList: null, bufferSize: 0 }
     }
+    // The WrapperConfigurationContext is MiniportInitialize's parameter: "drivers can call
+    // NdisMQueryAdapterResources from their MiniportInitialize functions" (NdisMQueryAdapterResources).
+    if (!s.ctx.inInitialize) s.callOrder('NdisMQueryAdapterResources outside MiniportInitialize: the WrapperConfigurationContext is valid only while MiniportInitialize runs')
     const list = this.resources()
     const needed = RESOURCE_LIST_HEADER_BYTES + list.Count * RESOURCE_DESCRIPTOR_BYTES
     // BufferSize in: the caller's buffer; too small returns NDIS_STATUS_RESOURCES and the size needed.

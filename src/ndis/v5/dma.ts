@@ -372,7 +372,7 @@ export class Dma5 {
       // MiniportAllocateComplete whether its allocation attempt succeeds or fails": on failure the
       // addresses are NULL and the Length zero (MiniportAllocateComplete, NDIS 5 DDK reference).
       ctx.caller.call('MiniportAllocateComplete', DISPATCH_LEVEL, () => handler(s.adapterContext, cb?.va ?? 0, cb?.logical ?? 0, cb === null ? 0 : Length, Context))
-    })
+    }, { needsCpu: true })
     return NDIS_STATUS.NDIS_STATUS_PENDING
   }
 

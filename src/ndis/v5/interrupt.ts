@@ -88,8 +88,8 @@ export class Interrupts5 {
     const interrupt: NDIS_MINIPORT_INTERRUPT = { kind: 'ndis5-interrupt', id: ctx.handleId() }
     const clock = ctx.kernel.clock
     const wire = ctx.nic.interrupt
-    const isrTimer = clock.timer('MiniportISR', () => this.deliver())
-    const dpcTimer = clock.timer('MiniportHandleInterrupt', () => this.runDpc())
+    const isrTimer = clock.timer('MiniportISR', () => this.deliver(), { needsCpu: true })
+    const dpcTimer = clock.timer('MiniportHandleInterrupt', () => this.runDpc(), { needsCpu: true })
     const detach = wire.onChange((asserted) => {
       if (asserted && !isrTimer.armed) clock.armAfter(isrTimer, 0)
     })

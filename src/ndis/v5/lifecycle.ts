@@ -16,6 +16,7 @@ import { DISPATCH_LEVEL, PASSIVE_LEVEL } from '../../kernel/irql.js'
 import { tagValue } from '../../kernel/tags.js'
 import { POOL_TYPE } from '../../kernel/wdm.js'
 import { NDIS_STATUS, isSuccess, statusName } from '../constants.js'
+import { asStatus, returnedField } from '../../kernel/driver-values.js'
 import { NDIS_BUGCHECK } from '../context.js'
 import type { DriverModel } from '../driver-model.js'
 import { PENDING_TIMEOUT_NS, type MiniportState } from '../miniport.js'
@@ -70,7 +71,7 @@ export class Miniport5 implements DriverModel {
 
   constructor(parts: Ndis5Parts) {
     this.p = parts
-    this.wakeUpTimer = parts.state.ctx.kernel.clock.timer('NDIS wake-up timer (MiniportCheckForHang, send and request time-outs)', () => this.wakeUp(), { background: true })
+    this.wakeUpTimer = parts.state.ctx.kernel.clock.timer('NDIS wake-up timer (MiniportCheckForHang, send and request time-outs)', () => this.wakeUp(), { background: true, needsCpu: true })
   }
 
   /** DriverEntry has returned: initialize the adapter if it registered, or clean up after it. */
@@ -78,13 +79,16 @@ export class Miniport5 implements DriverModel {
     const { state: s } = this.p
     const ctx = s.ctx
     this.state = 'initializing'
-    if (typeof entry !== 'number' || !isSuccess(entry) || !s.registered) {
-      this.initStatus = typeof entry === 'number' && !isSuccess(entry) ? entry >>> 0 : NDIS_STATUS.NDIS_STATUS_FAILURE
-      if (s.registered || (typeof entry === 'number' && isSuccess(entry))) {
+    // DriverEntry returns an NTSTATUS; anything else (NaN, 1e308, a BigInt) is no success.
+    const status = ctx.caller.status('DriverEntry', entry, false)
+    const succeeded = status !== undefined && isSuccess(status)
+    if (!succeeded || !s.registered) {
+      this.initStatus = status !== undefined && !succeeded ? status : NDIS_STATUS.NDIS_STATUS_FAILURE
+      if (s.registered || succeeded) {
         if (!s.registered) s.callOrder('DriverEntry returned success without registering the miniport (NdisMRegisterMiniport)')
       }
       // NdisTerminateWrapper: "if DriverEntry fails after NdisMInitializeWrapper, it must call NdisTerminateWrapper".
-      if (s.wrapper !== null && !s.wrapperTerminated && !(typeof entry === 'number' && isSuccess(entry))) {
+      if (s.wrapper !== null && !s.wrapperTerminated && !succeeded) {
         ctx.kernel.log.report({ kind: 'ndis-resource-leak', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.resourceLeak, 0, 0, 0], message: 'DriverEntry failed after NdisMInitializeWrapper without calling NdisTerminateWrapper: the wrapper NDIS allocated for the driver is never released' })
       }
       this.state = 'init-failed'
@@ -104,11 +108,13 @@ export class Miniport5 implements DriverModel {
     const r = ctx.caller.call('MiniportInitialize', PASSIVE_LEVEL, () => chars.InitializeHandler(MEDIUM_ARRAY, MEDIUM_ARRAY.length, ctx.adapterHandle, s.configurationContext))
     ctx.inInitialize = false
     if (r === DRIVER_FAILED) return this.crashed('MiniportInitialize')
+    // Read without running driver code (a getter or Proxy trap would run outside any handler).
+    const returned = asStatus(returnedField(r, 'status'))
     let status: number
-    if (typeof r !== 'object' || r === null || typeof r.status !== 'number') {
-      k.log.report({ kind: 'bad-return-value', message: 'MiniportInitialize returned something other than { status, selectedMediumIndex }: NDIS takes it as NDIS_STATUS_FAILURE' })
+    if (returned === undefined) {
+      ctx.caller.badReturn('MiniportInitialize', r, '{ status, selectedMediumIndex } with an NDIS_STATUS')
       status = NDIS_STATUS.NDIS_STATUS_FAILURE
-    } else status = r.status >>> 0
+    } else status = returned
     if (config.openHandles > 0) {
       k.log.report({ kind: 'ndis-resource-leak', code: BUGCHECK.BUGCODE_NDIS_DRIVER, params: [NDIS_BUGCHECK.resourceLeak, 0, 0, 0], message: `MiniportInitialize returned with ${config.openHandles} configuration handle${config.openHandles === 1 ? '' : 's'} open: NdisCloseConfiguration frees what NdisOpenConfiguration and NdisReadConfiguration allocated` })
       config.closeAll()

@@ -98,7 +98,7 @@ export class Protocol5 implements ReceiveSink, StatusSink {
     this.send = send
     this.receivePath = receive
     this.pattern = patternFor(seed)
-    this.sender = state.ctx.kernel.clock.timer('protocol send (NDIS 5)', () => this.sendBatch())
+    this.sender = state.ctx.kernel.clock.timer('protocol send (NDIS 5)', () => this.sendBatch(), { needsCpu: true })
     send.onComplete = (packet, status) => this.sendComplete(packet, status)
     this.cancelId = packets.NdisGeneratePartialCancelId() * 0x100_0000 + 1
     receive.sink = this

@@ -54,7 +54,7 @@ export class ReceivePath {
   constructor(state: Ndis5State, packets: Packets) {
     this.s = state
     this.packets = packets
-    this.returner = state.ctx.kernel.clock.timer('MiniportReturnPacket', () => this.returnHeld())
+    this.returner = state.ctx.kernel.clock.timer('MiniportReturnPacket', () => this.returnHeld(), { needsCpu: true })
   }
 
   /** Packets the protocol still holds. */

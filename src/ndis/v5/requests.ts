@@ -73,11 +73,13 @@ export class Requests5 {
 
   constructor(state: Ndis5State) {
     this.s = state
+    // The held work sends OIDs to the miniport (driver code): it waits while the CPU is busy in
+    // a handler, as every timer that calls the driver does (hw/clock.ts advanceBusy).
     this.idleTimer = state.ctx.kernel.clock.timer('NDIS requests held for a pending one', () => {
       const work = this.idleWork
       this.idleWork = []
       if (!state.ctx.kernel.log.stopped) for (const w of work) w()
-    })
+    }, { needsCpu: true })
   }
 
   /** One query (MiniportQueryInformation), waiting for NdisMQueryInformationComplete when it pends. */

@@ -64,7 +64,7 @@ export class SendPath {
     this.s = state
     this.packets = packets
     this.dma = dma
-    this.drainer = state.ctx.kernel.clock.timer('NDIS send queue', () => this.drain())
+    this.drainer = state.ctx.kernel.clock.timer('NDIS send queue', () => this.drain(), { needsCpu: true })
   }
 
   /** Packets the protocol handed down that have not come back. */

@@ -61,7 +61,7 @@ export class Timers5 {
     }
     const timer: NDIS_MINIPORT_TIMER = { kind: 'ndis5-timer', id: s.ctx.handleId() }
     const clock = s.ctx.kernel.clock
-    const state: TimerState = { timer, fn, context, routine, periodNs: 0, clockTimer: clock.timer(`MiniportTimer #${timer.id}`, () => this.fire(state), { background: true }) }
+    const state: TimerState = { timer, fn, context, routine, periodNs: 0, clockTimer: clock.timer(`MiniportTimer #${timer.id}`, () => this.fire(state), { background: true, needsCpu: true }) }
     this.timers.set(timer, state)
     return timer
   }

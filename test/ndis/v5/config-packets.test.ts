@@ -70,6 +70,38 @@ describe('NDIS 5 configuration and resources', () => {
     expect(types).toContain(2) // CmResourceTypeInterrupt
   })
 
+  it('NdisMQueryAdapterResources outside MiniportInitialize is a call-order finding (its WrapperConfigurationContext is MiniportInitialize\'s)', () => {
+    let cfg: NdisHandle | null = null
+    let api: NdisApi | null = null
+    const m = createMachine({})
+    // MiniportPnPEventNotify runs at PASSIVE_LEVEL after MiniportInitialize returned.
+    m.load({ default: ndis5Loop({ hooks: {
+      initialize: (ndis, _h, c) => {
+        api = ndis
+        cfg = c
+      },
+      characteristics: (c) => ({ ...c, PnPEventNotifyHandler: () => void api!.NdisMQueryAdapterResources(cfg!, 4096) }),
+    } }).DriverEntry as never }, 'ndis5-late-resources')
+    expect(m.findings.map((f) => [f.kind, f.message])).toEqual([['ndis-call-order', expect.stringMatching(/NdisMQueryAdapterResources outside MiniportInitialize/)]])
+  })
+
+  // NDIS Verifier, "Displaying Warning Messages": "Drivers that use reserved keywords instead of
+  // NdisMQueryAdapterResources to get assigned resources".
+  it('reading a resource keyword (IoBaseAddress, InterruptNumber ...) instead of NdisMQueryAdapterResources gets the NDIS Verifier warning, once a keyword', () => {
+    const m = inInitialize((ndis, _h, cfg) => {
+      const { configurationHandle } = ndis.NdisOpenConfiguration(cfg)
+      ndis.NdisReadConfiguration(configurationHandle, 'IoBaseAddress', ndis.NdisParameterHexInteger)
+      ndis.NdisReadConfiguration(configurationHandle, 'IoBaseAddress', ndis.NdisParameterHexInteger)
+      ndis.NdisReadConfiguration(configurationHandle, 'InterruptNumber', ndis.NdisParameterInteger)
+      ndis.NdisReadConfiguration(configurationHandle, 'NdisVersion', ndis.NdisParameterInteger)
+      ndis.NdisCloseConfiguration(configurationHandle)
+    })
+    expect(m.findings.map((f) => [f.kind, f.message])).toEqual([
+      ['ndis-verifier-warning', expect.stringMatching(/"IoBaseAddress"/)],
+      ['ndis-verifier-warning', expect.stringMatching(/"InterruptNumber"/)],
+    ])
+  })
+
   it('NdisReadPciSlotInformation reads the function\'s configuration space; a SlotNumber other than 0 gets the NDIS Verifier warning', () => {
     let id: number[] = []
     const m = inInitialize((ndis, handle) => {
