@@ -52,13 +52,14 @@ describe('--pcap is opened before the run', () => {
   it('a capture is streamed to the file: a valid libpcap file of every frame', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dmalab-pcap-'))
     const file = path.join(dir, 'run.pcap')
-    const r = dmalab(['run', 'e1000', '--packets', '3000', '--pcap', file])
+    const r = dmalab(['run', 'e1000', '--packets', '3000', '--traffic', 'uniform', '--pcap', file])
     expect(r.code).toBe(0)
     const bytes = readFileSync(file)
     expect(bytes.readUInt32LE(0)).toBe(0xa1b2c3d4)
-    // The 3000 frames as they left the NIC (the loopback returns the same frames) and the LAN's
-    // two 60-byte broadcasts after the halt, each with its 16-byte record header.
-    expect(bytes.length).toBe(24 + 3000 * (16 + 1500) + 2 * (16 + 60))
+    // The 3000 uniform 1500-byte frames as they left the NIC (the loopback returns the same
+    // frames), the LAN's two 60-byte ARP frames after TCP/IP unbound and its two 60-byte frames
+    // after the halt, each with its 16-byte record header.
+    expect(bytes.length).toBe(24 + 3000 * (16 + 1500) + 4 * (16 + 60))
   })
 })
 
