@@ -1,6 +1,7 @@
 /*
- * DriverEntry of the e1000 miniport in C (see e1000.h for the driver's files): it registers the
- * miniport, whose adapters take their memory the way memory.c says.
+ * The e1000 miniport in C: the team's NDIS 6 driver for the emulated 82540EM, the TypeScript
+ * e1000's design (see e1000.h for its files). DriverEntry registers the miniport, whose adapters
+ * take their memory the way memory.c says.
  */
 #include "e1000.h"
 

@@ -107,6 +107,65 @@ export function resolveSources(inputs: readonly string[], cwd: string): string[]
   return [...new Set(out)]
 }
 
+const QUOTED_INCLUDE = /^[ \t]*#[ \t]*include[ \t]*"([^"\n]+)"/gm
+
+/** A file a quoted `#include` reached: its real path, and the path the compiler spells it by. */
+interface Included {
+  readonly real: string
+  readonly spelled: string
+}
+
+/**
+ * The files named by `#include "..."` in `files` (and in what those name, and so on), so that a
+ * driver may share code with another folder (`#include "../common/hw.h"`, or another driver's .c
+ * files in a unity build, as the examples under examples/c/buggy do). A quoted name is looked up
+ * as the compiler does: beside the file that includes it, then in the -I folders (C17 6.10.2,
+ * clang's quoted search). A name built by a macro is not seen here; the compiler then says which
+ * file it could not find.
+ *
+ * The compiler's file system (@yowasp/clang's) takes `..` in a path as `.`, so the compiler
+ * opens `a/b/../x.h` as `a/b/x.h`: each file reached through `..` is also placed where that
+ * spelling lands (`aliases` in compileRequest), and a real file already there is refused rather
+ * than silently read instead.
+ */
+function quotedIncludes(files: readonly string[], includeDirs: readonly string[]): Included[] {
+  const out: Included[] = []
+  const spellings = new Set(files)
+  const queue: Included[] = files.map((f) => ({ real: f, spelled: f }))
+  let bytes = 0
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    let text: string
+    try {
+      text = readFileSync(file.real, 'latin1')
+    } catch {
+      continue
+    }
+    for (const m of text.matchAll(QUOTED_INCLUDE)) {
+      const name = m[1]!
+      const dirs = [{ real: path.dirname(file.real), spelled: path.posix.dirname(file.spelled) }, ...includeDirs.map((d) => ({ real: d, spelled: posix(d) }))]
+      for (const dir of dirs) {
+        const real = path.resolve(dir.real, name)
+        if (!existsSync(real) || !statSync(real).isFile()) continue
+        const spelled = `${dir.spelled}/${name}`
+        if (spellings.has(spelled)) break
+        spellings.add(spelled)
+        const found = { real, spelled }
+        out.push(found)
+        queue.push(found)
+        bytes += statSync(real).size
+        if (out.length > MAX_HEADER_FILES || bytes > MAX_HEADER_BYTES) throw new BuildInputError('too many or too large files included: pass the include folders you need with -I')
+        break
+      }
+    }
+  }
+  return out
+}
+
+/** Where @yowasp/clang's file system opens a path: `..` and `.` segments are skipped. */
+function whereOpened(spelled: string): string {
+  return `/${spelled.split('/').filter((s) => s !== '' && s !== '.' && s !== '..').join('/')}`
+}
+
 function read(file: string): SourceFile {
   return { path: posix(file), bytes: new Uint8Array(readFileSync(file)) }
 }
@@ -129,7 +188,19 @@ export async function buildDriver(inputs: readonly string[], options: BuildOptio
   const sources = sourcePaths.map(read)
   const headerPaths: string[] = []
   for (const dir of [...new Set([...sourcePaths.map((s) => path.dirname(s)), ...includeDirs])]) listFiles(dir, HEADER, MAX_DEPTH, headerPaths)
-  const headers = [...new Set(headerPaths)].map(read)
+  const included = quotedIncludes([...sourcePaths, ...headerPaths].map(posix), includeDirs)
+  const headers = [...new Set([...headerPaths, ...included.map((f) => f.real)])].map(read)
+  const realFiles = new Map([...sources, ...headers].map((f) => [f.path, f]))
+  const aliases = new Map<string, SourceFile>()
+  for (const f of included) {
+    const at = whereOpened(f.spelled)
+    const real = realFiles.get(posix(f.real))!
+    if (at === real.path || aliases.has(at)) continue
+    const there = realFiles.get(at)
+    if (there !== undefined) throw new BuildInputError(`#include "${f.spelled}" would read ${at} instead of ${real.path}: the compiler dmalab runs takes ".." as "."; pass the folder with -I and include it by name`)
+    aliases.set(at, { path: at, bytes: real.bytes })
+  }
+  headers.push(...aliases.values())
   if (headers.reduce((n, h) => n + h.bytes.length, 0) > MAX_HEADER_BYTES) throw new BuildInputError('more than 32 MiB of headers beside the sources: pass the include folders you need with -I')
   const includeDir = includeDirectory()
   const systemPaths: string[] = []

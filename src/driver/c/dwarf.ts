@@ -9,6 +9,7 @@
 // (DW_TAG_inlined_subroutine with DW_AT_call_file/DW_AT_call_line). WebAssembly's DWARF
 // conventions (the "WebAssembly DWARF" note of the WebAssembly tool conventions): addresses are
 // offsets from the start of the code section's contents, and 4 bytes wide.
+import { posix as posixPath } from 'node:path'
 import { ByteReader } from './wasm-binary.js'
 
 export interface SourceFrame {
@@ -491,8 +492,13 @@ function readRngList(section: Uint8Array, offset: number, unit: UnitContext): Ar
 }
 
 function joinPath(dir: string | undefined, name: string): string {
-  if (name.startsWith('/') || /^[A-Za-z]:[\\/]/.test(name) || dir === undefined || dir === '') return name
-  return dir.endsWith('/') ? dir + name : `${dir}/${name}`
+  if (name.startsWith('/') || /^[A-Za-z]:[\\/]/.test(name) || dir === undefined || dir === '') return tidy(name)
+  return tidy(dir.endsWith('/') ? dir + name : `${dir}/${name}`)
+}
+
+/** A file reached by `#include "../x.h"` is named as the compiler spelled it; users know it by its real path. */
+function tidy(file: string): string {
+  return file.startsWith('/') && /(^|\/)\.\.?(\/|$)/.test(file) ? posixPath.normalize(file) : file
 }
 
 /** DWARF 4 line header tables: include_directories then file_names (index 0 unused). */

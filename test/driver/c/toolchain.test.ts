@@ -1,7 +1,7 @@
 // The C toolchain end to end without a machine: clang and wasm-ld (in-process WebAssembly),
 // binaryen's instrumentation, the driver image, and the DWARF line table read back. One build
 // serves the file (the cache is in-process; the disk cache is off so the test compiles for real).
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -104,5 +104,19 @@ describe('C drivers through the toolchain', () => {
       { file: file, line: DIVIDE_LINE, function: 'divide' },
       { file: file, line: CALL_LINE, function: 'DriverEntry' },
     ])
+  })
+})
+
+describe('quoted includes', () => {
+  it('a name through ".." that the compiler would open as another file beside the includer is refused, not silently read', async () => {
+    // @yowasp/clang's file system takes ".." as "." (examples/c/buggy include the e1000's files
+    // through "../"; c-buggy.test.ts runs them). a/b/x.h would be read for a/b/../x.h.
+    const dir = mkdtempSync(path.join(tmpdir(), 'dmalab-c-dotdot-'))
+    const b = path.join(dir, 'a', 'b')
+    mkdirSync(b, { recursive: true })
+    writeFileSync(path.join(dir, 'a', 'x.h'), '#define X 1\n')
+    writeFileSync(path.join(b, 'x.h'), '#define X 2\n')
+    writeFileSync(path.join(b, 'm.c'), '#include "../x.h"\nint DriverEntry(void) { return X; }\n')
+    await expect(buildDriver([path.join(b, 'm.c')], { cacheDir: null })).rejects.toThrow(/#include ".*\/a\/b\/\.\.\/x\.h" would read .*\/a\/b\/x\.h instead of .*\/a\/x\.h/)
   })
 })
