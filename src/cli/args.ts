@@ -43,7 +43,7 @@ export interface CliOptions {
   shard: Shard | undefined
   /** --html FILE: also write the self-contained HTML report there. */
   html: string | undefined
-  /** merge: the shard reports to merge. */
+  /** merge: the shard reports to merge; run, check, sweep: the .c files of a C miniport given as several. */
   files: string[]
 }
 
@@ -112,7 +112,9 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
   const needsMiniport = command === 'run' || command === 'check' || command === 'sweep'
   if (needsMiniport && miniport === undefined) throw new UsageError(`${command} needs a miniport (a bundled name such as e1000, or a path to a .ts, .js, .mjs or .cjs module)`)
   if (!needsMiniport && miniport !== undefined) throw new UsageError(`${command} takes no miniport, but was given "${miniport}"`)
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
+  // A C miniport may be several .c files (`dmalab run a.c b.c`): built together, as one driver.
+  const cSources = needsMiniport && extra.length > 0 && [miniport!, ...extra].every((f) => f.endsWith('.c')) ? [miniport!, ...extra] : []
+  if (extra.length > 0 && cSources.length === 0) throw new UsageError(`unexpected argument "${extra[0]}"`)
 
   const machine: MachineConfig = {}
   const arch = choice('arch', values.arch, ['x64', 'x86'] as const)
@@ -181,7 +183,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
     mode: choice('mode', values.mode, ['call', 'stack'] as const) ?? 'call',
     shard: values.shard === undefined ? undefined : shardOption(values.shard),
     html: htmlOption(values.html),
-    files: [],
+    files: cSources,
   }
 }
 

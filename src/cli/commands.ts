@@ -4,7 +4,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { MiniportLoadError, MiniportNotFound, bundledMiniports, importMiniport, resolveMiniport } from '../driver/loader.js'
+import { MiniportLoadError, MiniportNotFound, buildMiniportSources, bundledMiniports, importMiniport, resolveMiniport } from '../driver/loader.js'
 import { isCDriverPath } from '../driver/c/load.js'
 import { isCMiniport } from '../driver/c/module.js'
 import { RunPool } from '../run-pool.js'
@@ -43,11 +43,12 @@ export interface Target {
  * (none compiles it again, under the driver timeout, whether the build cache is on or off).
  */
 async function miniportFor(o: CliOptions): Promise<Target> {
-  const name = o.miniport!
+  // Several .c files (`dmalab run a.c b.c`) are built together into one module first.
+  const name = o.files.length > 0 ? o.files.join(' ') : o.miniport!
   let target: { name: string; file: string }
   let wasm: Uint8Array | undefined
   try {
-    target = resolveMiniport(name)
+    target = resolveMiniport(o.files.length > 0 ? await buildMiniportSources(o.files) : name)
     if (isCDriverPath(target.file)) {
       const module = await importMiniport(target.file, target.name)
       if (isCMiniport(module)) wasm = module.cDriver.wasm

@@ -14,7 +14,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { MiniportModule } from '../ndis/miniport.js'
 import { locateLoadError, type LoadErrorLocation } from './load-error.js'
-import { CLoadFailure, importCDriver, isCDriverPath } from './c/load.js'
+import { CLoadFailure, buildSourceList, importCDriver, isCDriverPath } from './c/load.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 /** examples/ beside src/ (checkout) or dist/examples beside dist/src (compiled). */
@@ -94,6 +94,21 @@ function bundledFile(name: string): string | undefined {
   if (!base.startsWith(EXAMPLES_DIR + path.sep)) return undefined
   const file = moduleFile(base)
   return file !== undefined && path.resolve(file).startsWith(EXAMPLES_DIR + path.sep) ? file : undefined
+}
+
+/**
+ * Several .c files named as one C miniport (`dmalab run a.c b.c`): built into one module whose
+ * path then loads as any built driver does. A build error is a MiniportLoadError naming clang's
+ * file:line:column.
+ */
+export async function buildMiniportSources(files: readonly string[], cwd = process.cwd()): Promise<string> {
+  try {
+    return await buildSourceList(files, cwd)
+  } catch (error) {
+    if (!(error instanceof CLoadFailure)) throw error
+    const p = error.place
+    throw new MiniportLoadError(files.join(' '), error.message, p === undefined ? undefined : { file: p.file, display: displayFile(p.file), line: p.line, column: p.column, message: p.message })
+  }
 }
 
 /**

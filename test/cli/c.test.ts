@@ -1,8 +1,8 @@
-// The command line with C miniports: `dmalab build` compiles without running, `dmalab run`
-// takes a .c file, a folder of them or a built .wasm; a compile error names file:line:column;
-// a C driver's run is watched as every run is.
+// The command line with C miniports: `dmalab build` compiles without running (-I, -D, -O passed
+// to clang), `dmalab run` takes a .c file, several, a folder of them or a built .wasm; a compile
+// error names file:line:column; a C driver's run is watched as every run is.
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -60,6 +60,27 @@ describe('dmalab build and run with C miniports', () => {
     const report = JSON.parse(r.stdout) as { outcome: string; findings: Array<{ kind: string; site?: string; message: string }> }
     expect(report.outcome).toBe('bugcheck')
     expect(report.findings).toEqual([expect.objectContaining({ kind: 'hang', site: `${loop}:7`, message: expect.stringMatching(/^DriverEntry did not return within 1 s/) })])
+  })
+
+  it('build passes -I, -D and -O through to clang, for several .c files; run takes the .wasm, or the .c files themselves', () => {
+    const inc = path.join(dir, 'inc')
+    mkdirSync(inc, { recursive: true })
+    writeFileSync(path.join(inc, 'cfg.h'), '#define CFG_FROM_INCLUDE_DIR 1\n')
+    // Compiles only with cfg.h from -I, GREETING=7 from -D, and -O0 (clang defines __OPTIMIZE__ from -O1 up).
+    const minimal = readFileSync(path.join(root, 'examples/c/minimal/minimal.c'), 'utf8')
+    const a = path.join(dir, 'a.c')
+    writeFileSync(a, `#include "cfg.h"\n#if !CFG_FROM_INCLUDE_DIR || GREETING != 7 || defined(__OPTIMIZE__)\n#error "flags not passed"\n#endif\n${minimal}`)
+    const b = path.join(dir, 'b.c')
+    writeFileSync(b, '#include <ndis.h>\nULONG Helper(void) { return 7; }\n')
+    const out = path.join(dir, 'ab.wasm')
+    const built = dmalab('build', a, b, '-I', inc, '-DGREETING=7', '-O0', '-o', out, '--json')
+    expect(built.stderr).toBe('')
+    expect(JSON.parse(built.stdout)).toMatchObject({ built: true, sources: [a, b] })
+    expect(JSON.parse(dmalab('run', out, '--packets', '0', '--json').stdout)).toMatchObject({ miniport: 'ab', outcome: 'clean' })
+    // The same files given to run: built together; without -I, clang's first error is the load error.
+    const run = dmalab('run', a, b, '--packets', '0')
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(/^dmalab: cannot load miniport ".*a\.c .*b\.c": .*a\.c:1:10: 'cfg\.h' file not found\n$/)
   })
 
   it('usage errors are one line and exit 2', () => {

@@ -2,7 +2,8 @@
 // and the installed command line run on the developer's own drivers from that project's folder:
 // a TypeScript driver (the e1000 example ported out of the repository, importing its types from
 // 'dmalab'), the same driver compiled to CommonJS (`exports.default`, and a
-// `module.exports = DriverEntry` entry), a sweep of the TypeScript one, and a syntax error. The
+// `module.exports = DriverEntry` entry), a sweep of the TypeScript one, a syntax error, and a C
+// miniport (`npx dmalab run my.c`, one tarball for all). The
 // shipped declarations are compiled with the developer's strict settings and skipLibCheck off.
 //
 // Offline-friendly: the tarball's dependencies come from npm's cache (--prefer-offline), the
@@ -135,6 +136,20 @@ describe('the installed package runs a developer\'s own drivers', () => {
       expect(r.stdout, command).toBe('')
       expect(r.stderr.trim(), command).toMatch(new RegExp(`^dmalab: cannot load miniport "\\./broken": broken/send\\.ts:${line + 1}:\\d+: \\S.*$`))
     }
+  })
+
+  it('a C miniport: my.c with #include <ndis.h>, `npx dmalab run my.c` builds it with the shipped clang and headers and runs it clean on the 32-bit machine', () => {
+    // The minimal miniport as the developer's own file, outside the package.
+    writeFileSync(path.join(project, 'my.c'), readFileSync(path.join(root, 'examples', 'c', 'minimal', 'minimal.c'), 'utf8'))
+    const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx'
+    const r = timed('npx dmalab run my.c', () =>
+      spawnSync(npx, ['--no-install', 'dmalab', 'run', 'my.c', '--packets', '0', '--json'], { cwd: project, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', DMALAB_CACHE_DIR: '' } }),
+    )
+    expect(r.stderr).toBe('')
+    expect(r.status).toBe(0)
+    expect(JSON.parse(r.stdout)).toMatchObject({ miniport: 'my', outcome: 'clean', config: { arch: 'x86' }, init: { status: 'NDIS_STATUS_SUCCESS' } })
+    // The build is cached in the project's node_modules, where a sweep's workers find it.
+    expect(readdirSync(path.join(project, 'node_modules', '.cache', 'dmalab')).length).toBeGreaterThan(0)
   })
 
   it('the shipped declarations compile under the developer\'s strict settings with skipLibCheck off', () => {

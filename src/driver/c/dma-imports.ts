@@ -57,6 +57,9 @@ function deviceDescription(c: CDriverInstance, va: number): Parameters<CDriverIn
   }
 }
 
+/** The DMA_OPERATIONS members a C driver can call; the others are NULL (the README lists these). */
+export const DMA_OPERATION_NAMES = ['PutDmaAdapter', 'AllocateCommonBuffer', 'FreeCommonBuffer', 'GetDmaAlignment'] as const
+
 export function dmaRoutines(c: CDriverInstance): CRoutines {
   const m = c.kernel.memory
   /** The DMA_ADAPTER objects behind the adapters handed to C, by address. */
@@ -75,7 +78,7 @@ export function dmaRoutines(c: CDriverInstance): CRoutines {
     operations = c.allocate(DMA_OPERATIONS.size)
     if (operations === 0) return 0
     writeField(m, operations, DMA_OPERATIONS, 'Size', DMA_OPERATIONS.size)
-    const put = (field: string, params: string, result: '' | 'i', fn: (...args: never[]) => unknown): void => {
+    const put = (field: (typeof DMA_OPERATION_NAMES)[number], params: string, result: '' | 'i', fn: (...args: never[]) => unknown): void => {
       writeField(m, operations, DMA_OPERATIONS, field, c.hostFunction(fn, { params, result }))
     }
     put('PutDmaAdapter', 'i', '', (adapter: number) => {

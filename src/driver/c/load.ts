@@ -1,6 +1,7 @@
 // Loading a C driver as a miniport: a .c file, a folder of .c files, or a .wasm built by
 // `dmalab build`, built (or found in the cache) and compiled once per process.
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { BuildInputError, CompileError, buildDriver } from './build.js'
 import { InstrumentError } from './instrument.js'
@@ -74,11 +75,35 @@ async function load(file: string, name: string): Promise<CMiniportModule> {
     const built = await buildDriver([file])
     return new CompiledDriver(built.wasm, name).miniport()
   } catch (error) {
-    if (error instanceof CompileError) {
-      const place = firstCompileError(error.diagnostics)
-      throw new CLoadFailure(place === undefined ? error.message.split('\n')[0]! : `${place.file}:${place.line}:${place.column}: ${place.message}`, place)
-    }
-    if (error instanceof BuildInputError || error instanceof InstrumentError || error instanceof CDriverLoadError) throw new CLoadFailure(error.message)
-    throw error
+    throw loadFailure(error)
   }
+}
+
+/** A build or load error as a CLoadFailure (clang's first error place, when it gave one); anything else as it is. */
+function loadFailure(error: unknown): unknown {
+  if (error instanceof CompileError) {
+    const place = firstCompileError(error.diagnostics)
+    return new CLoadFailure(place === undefined ? error.message.split('\n')[0]! : `${place.file}:${place.line}:${place.column}: ${place.message}`, place)
+  }
+  if (error instanceof BuildInputError || error instanceof InstrumentError || error instanceof CDriverLoadError) return new CLoadFailure(error.message)
+  return error
+}
+
+/**
+ * A C miniport given as several .c files: built together (through the cache) into one module,
+ * written to a fresh temporary folder as `<name>.wasm`, the path a run, a sweep and its workers
+ * load like any built driver. The folder goes when the process exits.
+ */
+export async function buildSourceList(files: readonly string[], cwd = process.cwd()): Promise<string> {
+  let built
+  try {
+    built = await buildDriver(files, { cwd })
+  } catch (error) {
+    throw loadFailure(error)
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'dmalab-c-'))
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+  const out = path.join(dir, `${built.name}.wasm`)
+  writeFileSync(out, built.wasm)
+  return out
 }
