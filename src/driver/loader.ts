@@ -17,8 +17,19 @@ import { locateLoadError, type LoadErrorLocation } from './load-error.js'
 import { CLoadFailure, buildSourceList, importCDriver, isCDriverPath } from './c/load.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
+/**
+ * True when this code itself runs as TypeScript (a checkout under tsx or vitest): a loader that
+ * compiles TypeScript is active, so plain `import()` takes any driver. Compiled, dmalab imports
+ * TypeScript drivers through tsx's scoped import, which leaves Node's own loader untouched.
+ */
+const RUNNING_TYPESCRIPT = import.meta.url.endsWith('.ts')
 /** examples/ beside src/ (checkout) or dist/examples beside dist/src (compiled). */
 export const EXAMPLES_DIR = path.resolve(here, '../../examples')
+/**
+ * The C examples are sources either way: examples/c beside src/ in a checkout, and in the
+ * package's own examples/ when compiled (the compiler leaves .c files out of dist/).
+ */
+const C_EXAMPLES_DIR = path.resolve(here, RUNNING_TYPESCRIPT ? '../../examples/c' : '../../../examples/c')
 
 /** The name or path given is neither a module file nor a bundled example. */
 export class MiniportNotFound extends Error {
@@ -90,10 +101,12 @@ export function looksLikePath(name: string): boolean {
 /** The bundled example a bare name names: a module under examples/, never outside it. */
 function bundledFile(name: string): string | undefined {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*(?:\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/.test(name) || name.split('/').some((part) => part === '..' || part === '.')) return undefined
-  const base = path.resolve(EXAMPLES_DIR, name)
-  if (!base.startsWith(EXAMPLES_DIR + path.sep)) return undefined
+  // The C examples are sources even in the compiled package (C_EXAMPLES_DIR).
+  const root = name.startsWith('c/') ? C_EXAMPLES_DIR : EXAMPLES_DIR
+  const base = path.resolve(root, name.startsWith('c/') ? name.slice(2) : name)
+  if (!base.startsWith(root + path.sep)) return undefined
   const file = moduleFile(base)
-  return file !== undefined && path.resolve(file).startsWith(EXAMPLES_DIR + path.sep) ? file : undefined
+  return file !== undefined && path.resolve(file).startsWith(root + path.sep) ? file : undefined
 }
 
 /**
@@ -110,13 +123,6 @@ export async function buildMiniportSources(files: readonly string[], cwd = proce
     throw new MiniportLoadError(files.join(' '), error.message, p === undefined ? undefined : { file: p.file, display: displayFile(p.file), line: p.line, column: p.column, message: p.message })
   }
 }
-
-/**
- * True when this code itself runs as TypeScript (a checkout under tsx or vitest): a loader that
- * compiles TypeScript is active, so plain `import()` takes any driver. Compiled, dmalab imports
- * TypeScript drivers through tsx's scoped import, which leaves Node's own loader untouched.
- */
-const RUNNING_TYPESCRIPT = import.meta.url.endsWith('.ts')
 
 const imported = new Map<string, Promise<MiniportModule>>()
 
@@ -205,5 +211,9 @@ export function bundledMiniports(): Array<{ name: string; file: string }> {
     }
   }
   walk(EXAMPLES_DIR, '')
+  if (!RUNNING_TYPESCRIPT) {
+    walk(C_EXAMPLES_DIR, 'c/')
+    out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  }
   return out
 }

@@ -150,6 +150,8 @@ describe('the installed package runs a developer\'s own drivers', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ miniport: 'my', outcome: 'clean', config: { arch: 'x86' }, init: { status: 'NDIS_STATUS_SUCCESS' } })
     // The build is cached in the project's node_modules, where a sweep's workers find it.
     expect(readdirSync(path.join(project, 'node_modules', '.cache', 'dmalab')).length).toBeGreaterThan(0)
+    // The bundled C examples ship as sources (the TypeScript compiler leaves .c out of dist/).
+    expect(dmalab('examples').stdout).toMatch(/^\s+c\/e1000\s+\S/m)
   })
 
   it('the shipped declarations compile under the developer\'s strict settings with skipLibCheck off', () => {

@@ -1,5 +1,5 @@
 /*
- * The e1000 miniport in C: the team's NDIS 6 driver for the emulated 82540EM, the TypeScript
+ * The e1000 miniport in C, the team's NDIS 6 driver for the emulated 82540EM with the TypeScript
  * e1000's design (see e1000.h for its files). DriverEntry registers the miniport, whose adapters
  * take their memory the way memory.c says.
  */
