@@ -11,10 +11,23 @@ import { includeDirectory } from './build.js'
 import { C_ROUTINES } from './imports.js'
 import { DMA_OPERATION_NAMES } from './dma-imports.js'
 import { ALL_LAYOUTS } from './structs.js'
+import { NDIS5_LAYOUTS } from './structs-ndis5.js'
 
-/** Routine groups, by the WDK's name prefixes, in the order the README lists them. */
+const HEADERS = ['ndis.h', 'ndis51.h', 'wdm.h', 'ntddk.h'] as const
+
+function headerText(header: string): string {
+  return readFileSync(path.join(includeDirectory(), header), 'utf8')
+}
+
+/** Whether `header` declares routine `name` (a prototype: the name, then its parameter list). */
+function declares(header: string, name: string): boolean {
+  return new RegExp(`\\b${name}\\s*\\(`).test(headerText(header).replace(/^#define .*$/gm, ''))
+}
+
+/** Routine groups, by the WDK's name prefixes and the header that declares them, in README order. */
 const GROUPS: ReadonlyArray<readonly [string, (name: string) => boolean]> = [
-  ['NDIS (ndis.h)', (n) => n.startsWith('Ndis')],
+  ['NDIS 6 and common to both (ndis.h)', (n) => n.startsWith('Ndis') && !declares('ndis51.h', n)],
+  ['NDIS 5.1 miniports (ndis51.h, included by ndis.h)', (n) => n.startsWith('Ndis') && declares('ndis51.h', n)],
   ['Executive pool (wdm.h)', (n) => n.startsWith('Ex')],
   ['Memory manager (wdm.h)', (n) => n.startsWith('Mm')],
   ['IRQL and stalls (wdm.h)', (n) => n.startsWith('Ke')],
@@ -24,11 +37,9 @@ const GROUPS: ReadonlyArray<readonly [string, (name: string) => boolean]> = [
 
 /** Function-like macros the headers define, without the annotation (SAL, __drv_) ones. */
 function headerMacros(): string[] {
-  const dir = includeDirectory()
   const out: string[] = []
-  for (const header of ['ndis.h', 'wdm.h', 'ntddk.h']) {
-    const text = readFileSync(path.join(dir, header), 'utf8')
-    for (const m of text.matchAll(/^#define ([A-Za-z][A-Za-z0-9_]*)\(/gm)) {
+  for (const header of HEADERS) {
+    for (const m of headerText(header).matchAll(/^#define ([A-Za-z][A-Za-z0-9_]*)\(/gm)) {
       const name = m[1]!
       if (!name.startsWith('_') && !name.startsWith('__drv') && !out.includes(name)) out.push(name)
     }
@@ -50,7 +61,7 @@ export function cHeadersMarkdown(): string {
   const rest = routines.filter((n) => !listed.has(n)).sort()
   if (rest.length > 0) lines.push(`- Other: ${list(rest)}`)
   lines.push(`- Through \`DMA_ADAPTER->DmaOperations\` (IoGetDmaAdapter): ${list(DMA_OPERATION_NAMES)}; the other members are NULL`)
-  lines.push('', `Structures with their 32-bit layouts (checked against the emulator's by compiling static assertions): ${list([...new Set(ALL_LAYOUTS.map((l) => l.name))].sort())}.`)
+  lines.push('', `Structures with their 32-bit layouts (checked against the emulator's by compiling static assertions): ${list([...new Set([...ALL_LAYOUTS, ...NDIS5_LAYOUTS].map((l) => l.name))].sort())}.`)
   lines.push('', `Macros: ${list(headerMacros())}.`)
   return lines.join('\n')
 }
