@@ -5,7 +5,7 @@
 import { formatBytes, hex } from '../hw/address.js'
 import { isDmalabP1, type Finding } from '../kernel/kinds.js'
 import { bugCheckName } from '../kernel/bugcheck.js'
-import type { Report } from '../report.js'
+import type { DroppedFrames, Report } from '../report.js'
 import type { SweepJson } from '../report/sweep-json.js'
 
 const useColor = (): boolean => process.stdout.isTTY === true && process.env.NO_COLOR === undefined
@@ -90,6 +90,23 @@ export function groupFindings(findings: readonly Finding[]): Array<{ first: Find
   return [...groups.values()]
 }
 
+/** What each count of frames not delivered means, said as the text report says it. */
+const DROPPED_LABEL: Record<keyof DroppedFrames, string> = {
+  txFailed: 'sends completed with a failure status',
+  rxCorrupt: 'indicated with the wrong bytes',
+  rxForeign: 'indicated that the LAN never sent',
+  rxFiltered: 'indicated although the packet filter excluded them',
+  nicNoBuffer: 'dropped by the NIC with no receive buffer',
+  nicWaiting: 'still waiting in the NIC\'s receive FIFO',
+  nicFiltered: 'not for this NIC (its address filters passed them by)',
+  nicUndersize: 'runts discarded by the NIC',
+  nicOversize: 'too long for the NIC\'s receive setting',
+  nicRefused: 'refused by a stopped or misprogrammed receive ring',
+  nicReceiverOff: 'arrived with the receiver off',
+  nicDmaErrors: 'lost to a failed DMA',
+  nicTxDropped: 'consumed from the transmit ring without being sent',
+}
+
 export function formatReport(r: Report, command = 'run'): string {
   const out: string[] = []
   out.push(`${bold(`dmalab ${command} ${r.miniport}`)} — ${verdict(r)}`)
@@ -103,7 +120,7 @@ export function formatReport(r: Report, command = 'run'): string {
     .map(([k, v]): [string, number] => [k, k === 'nicReceiverOff' ? v - afterHaltOff : v])
     .filter(([, v]) => v > 0)
   out.push(bold('traffic'))
-  out.push(`  sent ${n(t.txFrames)} of ${n(t.txRequested)} frames, received ${n(t.rxFrames)} intact${dropped.length > 0 ? `; ${dropped.map(([k, v]) => `${k} ${n(v)}`).join(', ')}` : '; nothing dropped'}`)
+  out.push(`  sent ${n(t.txFrames)} of ${n(t.txRequested)} frames, received ${n(t.rxFrames)} intact${dropped.length > 0 ? `; ${dropped.map(([k, v]) => `${n(v)} ${DROPPED_LABEL[k as keyof DroppedFrames] ?? k}`).join(', ')}` : '; nothing dropped'}`)
   if ((t.afterHalt?.frames ?? 0) > 0) {
     out.push(dim(`  after the halt the LAN sent ${t.afterHalt.frames} broadcast frames: ${afterHaltOff === t.afterHalt.frames ? 'the NIC ignored them, its receiver off' : `${n(t.afterHalt.frames - afterHaltOff)} still reached a receiver left running`}`))
   }
