@@ -14,7 +14,7 @@ import { enumerateCalls, loadMiniport, runForSweep, runScenario, summarize, type
 import { DISPATCH_LEVEL, irqlName } from './kernel/irql.js'
 import { BUGCHECK } from './kernel/bugcheck.js'
 import { CLOCK_TICK_NS, DPC_TIME_LIMIT_TICKS } from './kernel/cpu-time.js'
-import { driverFrames, siteHere } from './kernel/sites.js'
+import { driverFrames, driverStack, siteHere } from './kernel/sites.js'
 import type { PcapWriter } from './hw/pcap.js'
 import { attachRecorder, type Recorder } from './report/recorder.js'
 import { importBuiltCDriver } from './driver/c/load.js'
@@ -221,7 +221,11 @@ function hung(msg: HungMessage): void {
   const k = m.kernel
   const handler = m.caller.current ?? 'driver code'
   const irql = k.irql
-  const site = driverFrames(msg.stack)[0]
+  // The driver's frames where it was paused (gone once the execution is terminated, so taken
+  // from the paused stack, not from the stack the finding is reported on).
+  const stack = driverStack(msg.stack)
+  const top = stack[0]
+  const site = top === undefined ? undefined : `${top.file}:${top.line}`
   const where = site === undefined ? '' : ` (at ${site})`
   const atDispatch = irql >= DISPATCH_LEVEL && m.caller.current !== null
   try {
@@ -229,7 +233,7 @@ function hung(msg: HungMessage): void {
       kind: 'hang',
       ...(atDispatch ? { code: BUGCHECK.DPC_WATCHDOG_VIOLATION, params: [0, Math.round((msg.seconds * 1e9) / CLOCK_TICK_NS), DPC_TIME_LIMIT_TICKS, 0] as const } : {}),
       message: `${handler} did not return within ${msg.seconds} s of host time at ${irqlName(irql)}${where}: it never called back into the system (an endless loop), so dmalab stopped it (--driver-timeout)`,
-      ...(site === undefined ? {} : { site }),
+      ...(site === undefined ? {} : { site, stack }),
       details: { handler, irql, hostSeconds: msg.seconds },
     })
   } catch {

@@ -3,6 +3,7 @@
 // buffer landed relative to 4 GiB and the device's limit, and injected faults with the spec
 // that replays each one.
 import { formatBytes, hex } from '../hw/address.js'
+import type { StackFrame } from '../hw/finding.js'
 import { isDmalabP1, type Finding } from '../kernel/kinds.js'
 import { bugCheckName } from '../kernel/bugcheck.js'
 import type { DroppedFrames, Report } from '../report.js'
@@ -70,12 +71,28 @@ export function formatFinding(f: Finding, index: number, repeats = 1): string[] 
   return lines
 }
 
-/** The driver's call stack, innermost first, at most four frames: `fn (file:line) ← caller (file:line)`. */
-export function shortStack(f: Finding, frames = 4): string {
+/**
+ * The driver's call stack, innermost first, at most four entries: `fn (file:line) ← caller
+ * (file:line)`. A frame repeated in a row (recursion, the usual cause of a kernel stack
+ * overflow) is one entry with its count: `Recurse (faults.c:33) ×54`.
+ */
+export function shortStack(f: { readonly stack?: readonly StackFrame[] }, frames = 4): string {
   const stack = f.stack ?? []
-  const shown = stack.slice(0, frames).map((s) => `${s.function} (${s.file}:${s.line})`)
-  if (stack.length > frames) shown.push(`… ${stack.length - frames} more`)
+  const shown: string[] = []
+  let i = 0
+  while (i < stack.length && shown.length < frames) {
+    const s = stack[i]!
+    let n = 1
+    while (i + n < stack.length && sameFrame(stack[i + n]!, s)) n++
+    shown.push(`${s.function} (${s.file}:${s.line})${n > 1 ? ` ×${n}` : ''}`)
+    i += n
+  }
+  if (i < stack.length) shown.push(`… ${stack.length - i} more`)
   return shown.join(' ← ')
+}
+
+function sameFrame(a: StackFrame, b: StackFrame): boolean {
+  return a.line === b.line && a.file === b.file && a.function === b.function
 }
 
 /** Findings of the same kind, bug check and driver line, in order of first appearance. */
@@ -202,6 +219,8 @@ export function formatSweep(r: SweepView): string {
     const first = run.findings[0]
     out.push(`  ${red(run.outcome.padEnd(8))} call ${run.call}: ${run.routine} at ${run.site ?? '?'} (${run.phase}) — --fail ${run.replay}`)
     if (first !== undefined) out.push(`           ${first.kind}: ${first.message}${first.site ? ` (at ${first.site})` : ''}`)
+    const stack = first === undefined ? '' : shortStack(first)
+    if (stack !== '') out.push(dim(`           stack: ${stack}`))
   }
   if (bad.length > 30) out.push(dim(`  … and ${bad.length - 30} more (--json for all)`))
   return out.join('\n')

@@ -7,7 +7,7 @@
 import { BUGCHECK, isBugCheck } from './bugcheck.js'
 import { irqlName, type Irql } from './irql.js'
 import type { Kernel } from './kernel.js'
-import { driverFrames } from './sites.js'
+import { driverStack } from './sites.js'
 import { DMALAB_P1 } from './kinds.js'
 import { asStatus, describeThrown, describeValue, isInstance, isPromise, settleQuietly } from './driver-values.js'
 
@@ -107,8 +107,12 @@ export class DriverCaller {
     // an Error whose getters throw is reported like any other exception (driver-values.ts).
     const thrown = describeThrown(error)
     // A thrown value that is not an Error carries no stack; the wrapper's stack would point at
-    // dmalab's caller, not the driver, so such a throw names no site.
-    const site = thrown.isError ? driverFrames(thrown.stack)[0] : undefined
+    // dmalab's caller, not the driver, so such a throw names no site. An Error's (a C driver's
+    // trap's) own stack is the driver's call stack at the throw: by the time it is caught here
+    // those frames have unwound, so the finding takes them from the error, not from the stack now.
+    const stack = thrown.isError ? driverStack(thrown.stack) : []
+    const top = stack[0]
+    const site = top === undefined ? undefined : `${top.file}:${top.line}`
     const trap = isInstance(error, DriverTrap) ? error : undefined
     try {
       this.kernel.log.fatal({
@@ -116,7 +120,7 @@ export class DriverCaller {
         code: trap?.bugCheck?.code ?? BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED,
         params: trap?.bugCheck?.params ?? [trap?.exceptionCode ?? JS_EXCEPTION_CODE, 0, 0, 0],
         message: trap !== undefined ? `${handler}: ${thrown.message}` : `${handler} threw ${thrown.name}: ${thrown.message}`,
-        ...(site === undefined ? {} : { site }),
+        ...(site === undefined ? {} : { site, stack }),
         details: { handler, exception: thrown.name, exceptionMessage: thrown.message },
       })
     } catch {

@@ -131,6 +131,10 @@ function callStack(stack: string | undefined): { frames: StackFrame[]; called: b
       break
     }
   }
+  // Frames up to the outermost C driver frame: C code runs only inside a call NDIS made into the
+  // driver, so a capture that holds C frames but stops short of the DriverCaller (deep recursion
+  // filled it) is a driver stack cut short, not host code.
+  let cEnd = 0
   for (let l = 0; l < end; l++) {
     const text = lines[l]!.trim()
     if (!text.startsWith('at ')) continue
@@ -138,12 +142,14 @@ function callStack(stack: string | undefined): { frames: StackFrame[]; called: b
     const wasm = wasmFrames(text)
     if (wasm !== undefined) {
       out.push(...wasm)
+      cEnd = out.length
       continue
     }
     const f = parseFrame(text)
     if (f === undefined || isOwnFrame(f.file)) continue
     out.push({ file: displayPath(f.file), line: f.line, function: functionName(text) })
   }
+  if (!called && cEnd > 0) return { frames: out.slice(0, cEnd), called: true }
   return { frames: out, called }
 }
 

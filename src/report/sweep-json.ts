@@ -4,7 +4,7 @@
 import type { ResolvedConfig } from '../config.js'
 import type { ScenarioOptions } from '../scenario.js'
 import type { ShardInfo, SweepResult } from '../sweep.js'
-import { summarize, type SweepClass, type SweepMode, type SweepSummary } from '../faults/sweep.js'
+import { summarize, type SweepClass, type SweepFinding, type SweepMode, type SweepSummary } from '../faults/sweep.js'
 
 export interface SweepRunJson {
   readonly call: number
@@ -13,7 +13,8 @@ export interface SweepRunJson {
   readonly phase: string
   readonly outcome: SweepClass
   readonly replay: string
-  readonly findings: ReadonlyArray<{ readonly kind: string; readonly message: string; readonly site?: string }>
+  /** Each finding's kind, message, driver line and driver call stack. */
+  readonly findings: ReadonlyArray<SweepFinding>
   readonly stack?: readonly string[]
 }
 

@@ -59,7 +59,8 @@ describe('dmalab build and run with C miniports', () => {
     expect(r.code).toBe(1)
     const report = JSON.parse(r.stdout) as { outcome: string; findings: Array<{ kind: string; site?: string; message: string }> }
     expect(report.outcome).toBe('bugcheck')
-    expect(report.findings).toEqual([expect.objectContaining({ kind: 'hang', site: `${loop}:7`, message: expect.stringMatching(/^DriverEntry did not return within 1 s/) })])
+    // The C stack where the watchdog paused it (DriverEntry alone: no caller of its own).
+    expect(report.findings).toEqual([expect.objectContaining({ kind: 'hang', site: `${loop}:7`, stack: [{ file: loop, line: 7, function: 'DriverEntry' }], message: expect.stringMatching(/^DriverEntry did not return within 1 s/) })])
   })
 
   it('build passes -I, -D and -O through to clang, for several .c files; run takes the .wasm, or the .c files themselves', () => {

@@ -22,6 +22,9 @@ import type { DriverImage } from './instrument.js'
 import { memoryHooks } from './memory-hooks.js'
 import { trapOf } from './traps.js'
 
+/** V8 frames a trap in C code records (wasm frames, and dmalab's frames between nested calls). */
+const TRAP_STACK_DEPTH = 64
+
 /** The pool tag of the structures dmalab hands a C driver ('Ndis' in a pool dump). */
 const MARSHAL_TAG = tagValue('sidN')
 
@@ -104,11 +107,17 @@ export class CDriverInstance {
   enter<T>(fn: () => T): T {
     const sp = this.instance.exports.__stack_pointer as WebAssembly.Global
     const saved = sp.value
+    // V8 records a trap's frames when it raises it, as many as Error.stackTraceLimit says (10
+    // by default, which a C handler's own calls, their inlined frames and the glue around them
+    // soon exceed): deep enough here that the finding's stack reaches the handler NDIS called.
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = TRAP_STACK_DEPTH
     try {
       return fn()
     } catch (error) {
       throw trapOf(error) ?? error
     } finally {
+      Error.stackTraceLimit = limit
       // A trap unwinds past the epilogues that would restore the stack pointer.
       sp.value = saved
     }

@@ -6,34 +6,23 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { importMiniport } from '../../../src/driver/loader.js'
 import { loadMiniport } from '../../../src/scenario.js'
 import { sweep } from '../../../src/sweep.js'
 import type { CMiniportModule } from '../../../src/driver/c/module.js'
 import { DRIVER_IMAGE_BASE } from '../../../src/kernel/arch.js'
 import { createMachine } from '../../../src/index.js'
+import { faultLine, faultsModule, loadFaults as load } from '../../support/c-faults.js'
 
 const root = fileURLToPath(new URL('../../..', import.meta.url))
-const FAULTS = path.join(root, 'test/support/c/faults.c')
-
-/** The line of faults.c marked `FAULT: <what>`. */
-function faultLine(what: string): number {
-  const lines = readFileSync(FAULTS, 'utf8').split('\n')
-  const i = lines.findIndex((l) => l.includes(`/* FAULT: ${what} */`))
-  expect(i).toBeGreaterThanOrEqual(0)
-  return i + 1
-}
 
 let faults: CMiniportModule
 
 beforeAll(async () => {
-  faults = (await importMiniport(FAULTS, 'faults')) as CMiniportModule
+  faults = await faultsModule()
 })
 
 function loadFaults(scenario: string, specialPool = false): ReturnType<typeof createMachine> {
-  const m = createMachine({ arch: 'x86', verifier: { specialPool } })
-  m.load(faults, scenario)
-  return m
+  return load(faults, scenario, specialPool)
 }
 
 describe('a C miniport on the x86 machine', () => {

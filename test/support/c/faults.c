@@ -26,11 +26,44 @@ static ULONG Divide(ULONG a, ULONG b)
     return a / b; /* FAULT: divide */
 }
 
+/* Not inlined, so that the stack has a frame of its own above Initialize's. */
+static __attribute__((noinline)) void Trap(void)
+{
+    __builtin_trap(); /* FAULT: trap */
+}
+
+/* Paged pool at DISPATCH_LEVEL: ExAllocatePoolWithTag's IRQL rule broken, one call deep. */
+static __attribute__((noinline)) void AllocateAtDispatch(void)
+{
+    KIRQL old;
+    PVOID block;
+    KeRaiseIrql(DISPATCH_LEVEL, &old);
+    block = ExAllocatePoolWithTag(PagedPool, 64, TAG); /* FAULT: irql */
+    KeLowerIrql(old);
+    if (block != NULL) ExFreePoolWithTag(block, TAG);
+}
+
+/* A block never freed: a leak at unload, named at this allocation. */
+static __attribute__((noinline)) PVOID Leak(void)
+{
+    return ExAllocatePoolWithTag(NonPagedPoolNx, 32, TAG); /* FAULT: leak */
+}
+
+/* A trap twelve calls below Initialize: deeper than the 10 frames V8 records by default. */
+static __attribute__((noinline)) ULONG Deep(ULONG n)
+{
+    volatile ULONG keep = n; /* read after the call, so the recursion stays calls */
+    ULONG r;
+    if (n == 0) return Seen / Scratch[7]; /* FAULT: deep */
+    r = Deep(n - 1); /* FAULT: deeper */
+    return r + keep;
+}
+
 static ULONG Recurse(ULONG depth)
 {
     volatile UCHAR frame[512];
     frame[0] = (UCHAR)depth; /* FAULT: stack */
-    return Recurse(depth + 1) + frame[0];
+    return Recurse(depth + 1) + frame[0]; /* FAULT: recurse */
 }
 
 /* A common buffer through the HAL's DMA adapter, called through its DMA_OPERATIONS pointers. */
@@ -83,11 +116,14 @@ static NDIS_STATUS Initialize(NDIS_HANDLE Handle, NDIS_HANDLE Context, PNDIS_MIN
         block = NULL;
         Seen = block[1]; /* FAULT: null */
     }
-    if (Is(L"divide")) Seen = Divide(Seen, Scratch[7]);
-    if (Is(L"trap")) __builtin_trap(); /* FAULT: trap */
-    if (Is(L"stack")) Seen = Recurse(0);
+    if (Is(L"divide")) Seen = Divide(Seen, Scratch[7]); /* FAULT: calls divide */
+    if (Is(L"trap")) Trap(); /* FAULT: calls trap */
+    if (Is(L"irql")) AllocateAtDispatch(); /* FAULT: calls irql */
+    if (Is(L"leak") && Leak() == NULL) return NDIS_STATUS_RESOURCES; /* FAULT: calls leak */
+    if (Is(L"stack")) Seen = Recurse(0); /* FAULT: calls stack */
+    if (Is(L"deep")) Seen = Deep(12); /* FAULT: calls deep */
     if (Is(L"dma") && Dma(Handle, TRUE) != NDIS_STATUS_SUCCESS) return NDIS_STATUS_FAILURE;
-    if (Is(L"dma-leak") && Dma(Handle, FALSE) != NDIS_STATUS_SUCCESS) return NDIS_STATUS_FAILURE;
+    if (Is(L"dma-leak") && Dma(Handle, FALSE) != NDIS_STATUS_SUCCESS) return NDIS_STATUS_FAILURE; /* FAULT: calls dma-leak */
 
     NdisZeroMemory(&attributes, sizeof(attributes));
     attributes.RegistrationAttributes.Header.Type = NDIS_OBJECT_TYPE_MINIPORT_ADAPTER_REGISTRATION_ATTRIBUTES;
