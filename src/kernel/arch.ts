@@ -32,6 +32,13 @@ export interface ArchProfile {
   readonly quarantinePages: number
   /** KERNEL_STACK_SIZE: 12 KiB on x86, 24 KiB on x64 (ntddk.h). */
   readonly kernelStackBytes: number
+  /**
+   * The alignment an interlocked list head (SLIST_HEADER, and the lookaside lists holding one)
+   * needs: 16 bytes on 64-bit Windows, where it is updated with cmpxchg16b ("On 64-bit platforms,
+   * this structure must be 16-byte aligned", WDK ExInitializeNPagedLookasideList); 8 on x86,
+   * where the header is 8 bytes (cmpxchg8b).
+   */
+  readonly slistAlignment: 8 | 16
 }
 
 /** 4 TiB of kernel VA: page indices stay below 2^30, so `| 0` arithmetic is exact. */
@@ -47,6 +54,7 @@ export const X64: ArchProfile = {
   poolHeaderBytes: 16,
   quarantinePages: 1 << 18,
   kernelStackBytes: 24 * 1024,
+  slistAlignment: 16,
 }
 
 /** x86: kernel and HAL images (never a driver's) from the start of system space. */
@@ -68,6 +76,7 @@ export const X86: ArchProfile = {
   // 256 MiB of freed VA in quarantine: a quarter of what is left of 2 GiB after the images.
   quarantinePages: 1 << 16,
   kernelStackBytes: 12 * 1024,
+  slistAlignment: 8,
 }
 
 export function archProfile(arch: Arch): ArchProfile {

@@ -54,7 +54,7 @@ export const LOOKASIDE_MISUSE = {
   RESERVED_NOT_ZERO: DMALAB_P1.lookasideReservedNotZero,
   /** The head is in pageable memory (S28). */
   HEAD_PAGEABLE: DMALAB_P1.lookasideHeadPageable,
-  /** The head is not 16-byte aligned (cmpxchg16b on its SLIST_HEADER would fault). */
+  /** The head is not aligned for its SLIST_HEADER (16 bytes on x64, cmpxchg16b would fault; 8 on x86). */
   HEAD_MISALIGNED: DMALAB_P1.lookasideHeadMisaligned,
   /** Allocate from / free to a list that is not initialized (or of the other kind). */
   NOT_INITIALIZED: DMALAB_P1.lookasideNotInitialized,
@@ -137,7 +137,8 @@ export class LookasideLists {
     if ((kind !== 'ex' && (init.flags & ~ALLOWED_FLAGS) !== 0) || init.depth !== 0) {
       this.misuse([LOOKASIDE_MISUSE.RESERVED_NOT_ZERO, head, init.flags, init.depth], `${routine} with Flags ${hex(init.flags)} and Depth ${init.depth}: Depth is reserved and must be 0, and Flags may hold only POOL_NX_ALLOCATION or POOL_RAISE_IF_ALLOCATION_FAILURE`)
     }
-    if ((head & 0xf) !== 0) this.misuse([LOOKASIDE_MISUSE.HEAD_MISALIGNED, head, 0, 0], `${routine}: the list head at ${hex(head)} must be 16-byte aligned on 64-bit Windows`)
+    const align = k.space.arch.slistAlignment
+    if (head % align !== 0) this.misuse([LOOKASIDE_MISUSE.HEAD_MISALIGNED, head, 0, 0], `${routine}: the list head at ${hex(head)} must be ${align}-byte aligned on ${k.space.arch.pointerBytes * 8}-bit Windows`)
     let size = init.size
     if (size < LOOKASIDE_MINIMUM_BLOCK_SIZE) {
       this.misuse([0xcd, head, size, LOOKASIDE_MINIMUM_BLOCK_SIZE], `${routine} with Size ${size}: entries must be at least LOOKASIDE_MINIMUM_BLOCK_SIZE (${LOOKASIDE_MINIMUM_BLOCK_SIZE}) bytes to hold the list link`)

@@ -135,4 +135,18 @@ describe('lookaside lists', () => {
     expect(f.m.findings[0]).toMatchObject({ kind: 'lookaside-misuse', params: [LOOKASIDE_MISUSE.HEAD_MISALIGNED, head + 8, 0, 0] })
     expect(LOOKASIDE_LIST_BYTES).toBe(0x80)
   })
+
+  // WDK ExInitializeNPagedLookasideList: "On 64-bit platforms, this structure must be 16-byte
+  // aligned"; 32-bit Windows' SLIST_HEADER is 8 bytes, and its pool blocks are 8-byte aligned.
+  it('on x86 the list head needs 8-byte alignment, not 16: a pool block (8-aligned) is a valid head, 4 bytes off is not', () => {
+    const f = fixture({ arch: 'x86' })
+    const head = extension(f)
+    expect(head % 16).toBe(8) // the x86 pool's header is 8 bytes: this block is not 16-aligned
+    f.k.ExInitializeNPagedLookasideList(head, null, null, 0, 64, 'ngiA', 0)
+    expect(f.m.findings).toEqual([])
+    const other = extension(f)
+    f.k.ExInitializeNPagedLookasideList(other + 4, null, null, 0, 64, 'ngiA', 0)
+    expect(f.m.findings[0]).toMatchObject({ kind: 'lookaside-misuse', params: [LOOKASIDE_MISUSE.HEAD_MISALIGNED, other + 4, 0, 0] })
+    expect(f.m.findings[0]!.message).toMatch(/must be 8-byte aligned on 32-bit Windows/)
+  })
 })
