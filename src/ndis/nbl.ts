@@ -12,6 +12,7 @@ import { POOL_TYPE } from '../kernel/wdm.js'
 import { NDIS_BUGCHECK, type NblPoolHandle, type NdisContext } from './context.js'
 import type { NET_BUFFER, NET_BUFFER_LIST, NET_BUFFER_LIST_POOL_PARAMETERS } from './types.js'
 import { requireIrql } from '../kernel/irql-checks.js'
+import { NET_BUFFER_BYTES } from './net-buffers.js'
 
 /** Bytes NDIS spends per NBL with one NET_BUFFER (x64, NDIS 6.20, without context). */
 export const NBL_BYTES = 0x1b0
@@ -71,6 +72,8 @@ export class NblPools {
   private readonly pools = new Map<NblPoolHandle, NblPool>()
   /** Which pool each live NBL came from. */
   private readonly owner = new WeakMap<NET_BUFFER_LIST, NblPool>()
+  /** The block of each NET_BUFFER chained behind an NBL's first (allocateNetBuffer). */
+  private readonly nbBlocks = new WeakMap<NET_BUFFER, number>()
   /** Clones and fragments outstanding per original NBL (nbl-derived.ts): it must outlive them. */
   private readonly derived = new WeakMap<NET_BUFFER_LIST, number>()
 
@@ -137,6 +140,27 @@ export class NblPools {
     pool.live.set(nbl, block)
     this.owner.set(nbl, pool)
     return nbl
+  }
+
+  /**
+   * A NET_BUFFER for the protocol to chain behind an NBL's first, as a stack gets one from its
+   * NET_BUFFER pool (NdisAllocateNetBuffer): in a pool block of its own charged to the pool's
+   * tag, so a C driver walking NET_BUFFER_NEXT_NB finds it in memory as it finds the first. The
+   * protocol keeps its send NET_BUFFERs for the whole run.
+   */
+  allocateNetBuffer(handle: NblPoolHandle, mdl: MDL, dataOffset: number): NET_BUFFER | null {
+    const pool = this.pools.get(handle)
+    if (pool === undefined) return null
+    const block = this.ctx.kernel.pool.allocate(POOL_TYPE.NonPagedPoolNx, NET_BUFFER_BYTES, pool.tag, { driver: pool.driver })
+    if (block === 0) return null
+    const nb = newNetBuffer(mdl, dataOffset, 0)
+    this.nbBlocks.set(nb, block)
+    return nb
+  }
+
+  /** The VA of the block holding a NET_BUFFER from allocateNetBuffer, or undefined. */
+  blockOfNetBuffer(nb: NET_BUFFER): number | undefined {
+    return this.nbBlocks.get(nb)
   }
 
   free(nbl: NET_BUFFER_LIST, routine = 'NdisFreeNetBufferList'): void {

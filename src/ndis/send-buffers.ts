@@ -18,7 +18,6 @@ import type { MDL } from '../kernel/mdl.js'
 import { POOL_TYPE } from '../kernel/wdm.js'
 import { tagValue } from '../kernel/tags.js'
 import type { NblPools } from './nbl.js'
-import { newNetBuffer } from './nbl.js'
 import type { NET_BUFFER, NET_BUFFER_LIST } from './types.js'
 
 /** NBLs the protocol keeps, so at most this many are in flight. */
@@ -120,7 +119,8 @@ export class SendBufferPool {
           if (nbl === null) return null
           last = nbl.FirstNetBuffer
         } else {
-          const nb = newNetBuffer(shape.chain, shape.dataOffset, 0)
+          const nb = this.nbls.allocateNetBuffer(pool, shape.chain, shape.dataOffset)
+          if (nb === null) return null
           last!.Next = nb
           last = nb
         }

@@ -1,8 +1,9 @@
 // NET_BUFFER_LISTs, NET_BUFFERs, MDLs and scatter/gather lists as a C miniport sees them: bytes
 // in emulated memory with their 32-bit layouts, at the addresses of the pool blocks NDIS and
-// the kernel already spend on them (an NBL's block holds the NET_BUFFER_LIST and its
-// NET_BUFFER; an MDL's block holds the MDL and its PFN array), so a C pointer to one is the
-// address of that block and every access the driver makes goes through the page tables.
+// the kernel already spend on them (an NBL's block holds the NET_BUFFER_LIST and its first
+// NET_BUFFER; a NET_BUFFER chained behind it has a block of its own; an MDL's block holds the
+// MDL and its PFN array), so a C pointer to one is the address of that block and every access
+// the driver makes goes through the page tables.
 //
 // NDIS itself keeps its objects (docs/DESIGN-c-drivers.md, section 4). The two meet at the
 // moments NDIS's rules hand ownership over, which are the only moments either side may touch
@@ -25,6 +26,7 @@ import type { NET_BUFFER, NET_BUFFER_LIST, SCATTER_GATHER_LIST } from '../../ndi
 import type { CDriverInstance } from './instance.js'
 import { MDL as MDL_LAYOUT, SCATTER_GATHER_ELEMENT, SCATTER_GATHER_LIST as SGL_LAYOUT } from './structs.js'
 import { NET_BUFFER as NB, NET_BUFFER_LIST as NBL } from './structs-net.js'
+import { NET_BUFFER_BYTES } from '../../ndis/net-buffers.js'
 
 /** The NET_BUFFER follows the NET_BUFFER_LIST in the NBL's block, 8-aligned. */
 const NB_OFFSET = Math.ceil(NBL.size / 8) * 8
@@ -74,6 +76,7 @@ export class CNetObjects {
     this.c = c
     this.pools = pools
     if (NB_OFFSET + NB.size > 0x1b0) throw new Error('a NET_BUFFER_LIST and its NET_BUFFER do not fit the NBL block')
+    if (NB.size > NET_BUFFER_BYTES) throw new Error('a NET_BUFFER does not fit its block')
   }
 
   // ---- NDIS to the driver ----------------------------------------------------------------------
@@ -91,6 +94,17 @@ export class CNetObjects {
       if (nb !== null && nb !== undefined) {
         this.nbAt.set(va + NB_OFFSET, nb)
         this.nbVa.set(nb, va + NB_OFFSET)
+      }
+    }
+    // The NET_BUFFERs behind the first, each in its own block (registered, zeroed, on first sight).
+    let links = 0
+    for (let nb = nbl.FirstNetBuffer?.Next; nb !== null && nb !== undefined && links < CHAIN_LIMIT; nb = nb.Next, links++) {
+      const at = this.pools.blockOfNetBuffer(nb)
+      if (at === undefined) break
+      if (this.nbAt.get(at) !== nb) {
+        this.c.kernel.memory.fill(at, NB.size, 0)
+        this.nbAt.set(at, nb)
+        this.nbVa.set(nb, at)
       }
     }
     return va
@@ -112,7 +126,12 @@ export class CNetObjects {
       m.write32(va + NBL_SOURCE, nbl.SourceHandle === null || nbl.SourceHandle === undefined ? 0 : this.c.handle(nbl.SourceHandle))
       m.write32(va + NBL_FLAGS, nbl.NblFlags >>> 0)
       m.write32(va + NBL_STATUS, nbl.Status >>> 0)
-      if (nb !== null && nb !== undefined && nbVa !== 0) this.writeNb(nb, nbVa)
+      let n = 0
+      for (let b = nb; b !== null && b !== undefined && n < CHAIN_LIMIT; b = b.Next, n++) {
+        const at = this.nbVa.get(b) ?? 0
+        if (at === 0) break
+        this.writeNb(b, at)
+      }
       nbl = next
       va = nextVa
     }
@@ -171,9 +190,17 @@ export class CNetObjects {
     const a = va >>> 0
     if (a === 0) return null
     const nb = this.nbAt.get(a)
-    if (nb === undefined || this.pools.blockOf(this.nblAt.get(a - NB_OFFSET)!) !== a - NB_OFFSET) return a
+    if (nb === undefined || !this.current(nb, a)) return a
     this.readNb(nb, a)
     return nb
+  }
+
+  /** Whether `nb` still lives at `va`: in its NBL's block (the first) or its own. */
+  private current(nb: NET_BUFFER, va: number): boolean {
+    const own = this.pools.blockOfNetBuffer(nb)
+    if (own !== undefined) return own === va
+    const nbl = this.nblAt.get(va - NB_OFFSET)
+    return nbl !== undefined && this.pools.blockOf(nbl) === va - NB_OFFSET
   }
 
   /** The MDL at a driver's pointer. */
@@ -183,7 +210,7 @@ export class CNetObjects {
     return this.c.kernel.mdl.atAddress(a) ?? a
   }
 
-  /** Reads a chain the driver hands NDIS: each NBL's Next, Status and NET_BUFFER. */
+  /** Reads a chain the driver hands NDIS: each NBL's Next, Status and NET_BUFFERs. */
   fromC(va: number): NET_BUFFER_LIST | null {
     const m = this.c.kernel.memory
     const head = this.nbl(va)
@@ -203,9 +230,22 @@ export class CNetObjects {
     return head as NET_BUFFER_LIST | null
   }
 
-  private readNb(nb: NET_BUFFER, va: number): void {
+  /** What the driver wrote in a NET_BUFFER and in those it links to behind it. */
+  private readNb(first: NET_BUFFER, firstVa: number): void {
+    let nb: NET_BUFFER | null = first
+    let va = firstVa
+    for (let links = 0; nb !== null && links < CHAIN_LIMIT; links++) {
+      va = this.readOneNb(nb, va)
+      nb = nb.Next
+    }
+  }
+
+  /** Reads one NET_BUFFER; the address of the next (0 when it has none NDIS knows). */
+  private readOneNb(nb: NET_BUFFER, va: number): number {
     const m = this.c.kernel.memory
-    nb.Next = this.nbAt.get(m.read32(va + NB_NEXT)) ?? null
+    const nextVa = m.read32(va + NB_NEXT)
+    const next = this.nbAt.get(nextVa)
+    nb.Next = next !== undefined && this.current(next, nextVa) ? next : null
     nb.CurrentMdl = this.mdl(m.read32(va + NB_CURRENT_MDL)) as MDL
     nb.CurrentMdlOffset = m.read32(va + NB_CURRENT_OFFSET)
     nb.DataLength = m.read32(va + NB_LENGTH)
@@ -213,6 +253,7 @@ export class CNetObjects {
     nb.DataOffset = m.read32(va + NB_OFFSET_FIELD)
     let links = 0
     for (let mdl: MDL | number | null = nb.MdlChain; mdl !== null && typeof mdl !== 'number' && links < CHAIN_LIMIT; links++) mdl = this.readMdl(mdl)
+    return nb.Next === null ? 0 : nextVa
   }
 
   /** What a driver may change in an MDL it owns (NDIS_MDL_LINKAGE, NdisAdjustMdlLength): Next and ByteCount. */
