@@ -68,12 +68,31 @@ void E1000SendNetBufferLists(NDIS_HANDLE MiniportAdapterContext, PNET_BUFFER_LIS
 }
 
 /*
+ * The most descriptors a NET_BUFFER can need: one per page each MDL of its data touches, from
+ * the start of CurrentMdl (the list NdisMAllocateNetBufferSGList builds starts there). A stack's
+ * NET_BUFFER spreads its data over several MDLs in different memory (header blocks, payload), so
+ * the element count follows the chain, not DataLength: two 20-byte headers are two elements.
+ */
+static ULONG DescriptorsFor(PNET_BUFFER Nb)
+{
+    PMDL mdl = NET_BUFFER_CURRENT_MDL(Nb);
+    ULONG skip = NET_BUFFER_CURRENT_MDL_OFFSET(Nb), left = NET_BUFFER_DATA_LENGTH(Nb), pages = 0, links = 0;
+    for (; mdl != NULL && left > 0 && links < 64; mdl = mdl->Next, skip = 0, links++) {
+        ULONG count = MmGetMdlByteCount(mdl), take;
+        if (count <= skip) continue;
+        take = count - skip < left ? count - skip : left;
+        pages += ADDRESS_AND_SIZE_TO_SPAN_PAGES(MmGetMdlVirtualAddress(mdl), skip + take);
+        left -= take;
+    }
+    return pages == 0 ? 1 : pages;
+}
+
+/*
  * Maps queued NET_BUFFERs onto the ring while descriptors last and tells the device once. Returns
  * the NBLs that finished here (every NET_BUFFER failed to map). Called with the lock held.
  *
  * E1000ProcessSGList may run before or after the mapping call returns, so descriptors are set
- * aside for the worst case first (one per page the packet touches, and one) and the callback gives
- * back what it did not use.
+ * aside for the worst case first (DescriptorsFor) and the callback gives back what it did not use.
  */
 PNET_BUFFER_LIST E1000DrainQueue(PADAPTER Adapter)
 {
@@ -83,7 +102,7 @@ PNET_BUFFER_LIST E1000DrainQueue(PADAPTER Adapter)
         PNET_BUFFER_LIST nbl = Adapter->TxQueueHead;
         PNET_BUFFER nb = NBL_NEXT_NB(nbl);
         while (nb != NULL) {
-            ULONG reserve = (NET_BUFFER_DATA_LENGTH(nb) + PAGE_SIZE - 1) / PAGE_SIZE + 1;
+            ULONG reserve = DescriptorsFor(nb);
             NDIS_STATUS status;
             /* Keep one descriptor unused: head == tail means an empty ring, never a full one. */
             if (Adapter->TxFree < reserve + 1) break;
