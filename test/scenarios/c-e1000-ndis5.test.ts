@@ -7,6 +7,10 @@
 // `dmalab check`, and every allocation call of its sweep handled, as the TypeScript e1000-ndis5.
 import { describe, expect, it } from 'vitest'
 import { createMachine } from '../../src/index.js'
+import { multicastHash } from '../../src/hw/e1000/filter.js'
+import { RCTL, REG } from '../../src/hw/e1000/registers.js'
+import { OID5 } from '../../src/ndis/v5/constants.js'
+import { e1000, ethernetFrame } from '../support/e1000-driver.js'
 import { loadMiniport } from '../../src/scenario.js'
 import { sweep } from '../../src/sweep.js'
 import { MATRIX, matrixConfig, poolOutstanding } from './run.js'
@@ -65,5 +69,39 @@ describe('c/e1000-ndis5', () => {
       'NdisMAllocateSharedMemory', 'NdisAllocateBuffer', 'NdisAllocatePacket',
     ]))
     expect(r.runs.every((x) => /^examples\/c\/e1000-ndis5\/\w+\.c:\d+$/.test(x.site ?? ''))).toBe(true)
+  })
+})
+
+// OID_802_3_MULTICAST_LIST programs the 82540EM's multicast table (8254x manual 13.4.62: with
+// RCTL.MO = 00 a group's bit is at its destination bits 47:36), not multicast promiscuous
+// (RCTL.MPE, 13.4.22), so a group nobody joined stays off the wire. NDIS 5.1 reference,
+// OID_802_3_MULTICAST_LIST: the set replaces the list, the query returns it.
+describe('c/e1000-ndis5 multicast list', () => {
+  it('sets the listed group\'s MTA bit only; a frame to it is indicated, one to another group is dropped by the NIC; the query returns the list', async () => {
+    const m = createMachine({ ...X86, wire: 'loopback' })
+    expect((await m.load('c/e1000-ndis5')).state).toBe('running')
+    const listed = Uint8Array.of(0x01, 0x00, 0x5e, 0x01, 0x02, 0x03)
+    const requests = m.ndis!.v5.requests
+    expect(requests.set(OID5.OID_802_3_MULTICAST_LIST, listed).status).toBe(0)
+    const nic = e1000(m)
+    const hash = multicastHash(listed)
+    const row = nic.regs[(REG.MTA >>> 2) + (hash >>> 5)]!
+    expect(row).toBe((1 << (hash & 31)) >>> 0)
+    expect(nic.regs.subarray(REG.MTA >>> 2, (REG.MTA >>> 2) + 128).reduce((n, w) => n + (w === 0 ? 0 : 1), 0)).toBe(1)
+    expect(nic.regs[REG.RCTL >>> 2]! & (RCTL.MPE | RCTL.UPE)).toBe(0)
+    const filtered = m.nic.counters.rx.filtered
+    m.wire.inject(ethernetFrame(60, [0x01, 0x00, 0x5e, 0x01, 0x02, 0x04]))
+    m.run({ ns: 5_000_000 })
+    expect(m.nic.counters.rx.filtered).toBe(filtered + 1)
+    // The listed group's frame is indicated (it carries no dmalab stamp: the protocol counts it foreign).
+    const indicated = m.ndis!.v5.protocol.counters.rxForeign
+    m.wire.inject(ethernetFrame(60, listed))
+    m.run({ ns: 5_000_000 })
+    expect(m.ndis!.v5.protocol.counters.rxForeign).toBe(indicated + 1)
+    expect(m.nic.counters.rx.filtered).toBe(filtered + 1)
+    const q = requests.query(OID5.OID_802_3_MULTICAST_LIST, 64)
+    expect([...q.data.subarray(0, q.bytesDone)]).toEqual([...listed])
+    m.halt()
+    expect(m.report().findings).toEqual([])
   })
 })

@@ -14,5 +14,6 @@
 #include "../e1000/receive.c"
 #include "../e1000/interrupt.c"
 #include "../e1000/oid.c"
+#include "../e1000/filter.c"
 #include "../e1000/memory.c"
 #endif

@@ -77,6 +77,10 @@
 #define TCTL_EN 0x00000002
 #define TCTL_PSP 0x00000008
 #define TCTL_CT_COLD ((0x0F << 4) | (0x40 << 12))
+/* The multicast table: 128 registers, a 4096-bit vector (13.4.62). */
+#define MTA_REGISTERS 128
+/* How many multicast addresses the driver keeps (OID_802_3_MAXIMUM_LIST_SIZE). */
+#define MULTICAST_LIST_SIZE 32
 #define RAH_AV 0x80000000
 #define ITR_COALESCE 488
 
@@ -241,6 +245,7 @@ typedef struct _ADAPTER {
     BOOLEAN Removed;
     ULONG PacketFilter;
     ULONG Lookahead;
+    UCHAR Multicast[MULTICAST_LIST_SIZE][6]; /* OID_802_3_MULTICAST_LIST: the groups joined */
     ULONG MulticastCount;
     ULONG LastTxClean;
     ULONG StalledChecks;

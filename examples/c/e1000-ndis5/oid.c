@@ -5,7 +5,6 @@
  */
 #include "e1000-ndis5.h"
 
-#define MULTICAST_LIST_SIZE 32
 #define LOOKAHEAD (MAX_FRAME_SIZE - ETHERNET_HEADER)
 #define DRIVER_VERSION 0x0501 /* NDIS 5.1 */
 #define VENDOR_DRIVER_VERSION 0x00010000
@@ -87,7 +86,7 @@ NDIS_STATUS E1000QueryInformation(NDIS_HANDLE MiniportAdapterContext, NDIS_OID O
     case OID_802_3_CURRENT_ADDRESS:
         return Fits(InformationBuffer, InformationBufferLength, a->Mac, 6, BytesWritten, BytesNeeded);
     case OID_802_3_MULTICAST_LIST:
-        return NDIS_STATUS_SUCCESS;
+        return Fits(InformationBuffer, InformationBufferLength, a->Multicast, a->MulticastCount * 6, BytesWritten, BytesNeeded);
     case OID_802_3_MAXIMUM_LIST_SIZE: value = MULTICAST_LIST_SIZE; break;
     case OID_802_3_RCV_ERROR_ALIGNMENT:
     case OID_802_3_XMIT_ONE_COLLISION:
@@ -100,14 +99,29 @@ NDIS_STATUS E1000QueryInformation(NDIS_HANDLE MiniportAdapterContext, NDIS_OID O
     return Fits(InformationBuffer, InformationBufferLength, &value, sizeof(value), BytesWritten, BytesNeeded);
 }
 
-/* RCTL from the filter: broadcast with NDIS_PACKET_TYPE_BROADCAST, all multicast while any is wanted (13.4.22). */
+/*
+ * The receive filters from the packet filter and the multicast list (manual 13.4.22 RCTL,
+ * 13.4.62 MTA): broadcasts with RCTL.BAM; the joined groups through the multicast table, each
+ * address's bit at its destination bits 47:36 (RCTL.MO = 00: the high nibble of byte 4 and all
+ * of byte 5; bits 11:5 pick the register, 4:0 the bit); every group with RCTL.MPE only for
+ * NDIS_PACKET_TYPE_ALL_MULTICAST or _PROMISCUOUS, so a group nobody joined stays off the wire.
+ */
 void E1000ProgramFilter(PADAPTER a)
 {
-    ULONG rctl;
+    ULONG table[MTA_REGISTERS];
+    ULONG rctl, i;
     if (a->Registers == NULL || a->Halting) return;
+    NdisZeroMemory(table, sizeof(table));
+    if (a->PacketFilter & NDIS_PACKET_TYPE_MULTICAST) {
+        for (i = 0; i < a->MulticastCount; i++) {
+            ULONG hash = ((ULONG)(a->Multicast[i][4] >> 4) | ((ULONG)a->Multicast[i][5] << 4)) & 0xFFF;
+            table[hash >> 5] |= 1u << (hash & 31);
+        }
+    }
+    for (i = 0; i < MTA_REGISTERS; i++) E1000Write(a, E1000_MTA + i * 4, table[i]);
     rctl = E1000Read(a, E1000_RCTL) & ~(RCTL_BAM | RCTL_MPE | RCTL_UPE);
     if (a->PacketFilter & NDIS_PACKET_TYPE_BROADCAST) rctl |= RCTL_BAM;
-    if ((a->PacketFilter & NDIS_PACKET_TYPE_ALL_MULTICAST) || ((a->PacketFilter & NDIS_PACKET_TYPE_MULTICAST) && a->MulticastCount > 0)) rctl |= RCTL_MPE;
+    if (a->PacketFilter & NDIS_PACKET_TYPE_ALL_MULTICAST) rctl |= RCTL_MPE;
     if (a->PacketFilter & NDIS_PACKET_TYPE_PROMISCUOUS) rctl |= RCTL_UPE | RCTL_MPE;
     E1000Write(a, E1000_RCTL, rctl | RCTL_EN | RCTL_BSIZE_2048 | RCTL_SECRC);
 }
@@ -149,6 +163,9 @@ NDIS_STATUS E1000SetInformation(NDIS_HANDLE MiniportAdapterContext, NDIS_OID Oid
             return NDIS_STATUS_INVALID_LENGTH;
         }
         if (InformationBufferLength / 6 > MULTICAST_LIST_SIZE) return NDIS_STATUS_MULTICAST_FULL;
+        for (value = 0; value < InformationBufferLength; value += 6)
+            if ((((PUCHAR)InformationBuffer)[value] & 1) == 0) return NDIS_STATUS_INVALID_DATA; /* not a group address */
+        if (InformationBufferLength > 0) NdisMoveMemory(a->Multicast, InformationBuffer, InformationBufferLength);
         a->MulticastCount = InformationBufferLength / 6;
         *BytesRead = InformationBufferLength;
         E1000ProgramFilter(a);

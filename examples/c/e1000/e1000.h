@@ -11,6 +11,7 @@
  *   interrupt.c  MiniportInterrupt (ISR) and MiniportInterruptDPC
  *   halt.c       MiniportHaltEx and the unwind of a failed initialization
  *   oid.c        MiniportOidRequest
+ *   filter.c     the receive filters (station address, multicast table, RCTL) from the OIDs
  *   memory.c     where the adapter's memory comes from: one table (E1000_MEMORY)
  *
  * The rest of the driver reaches memory only through Adapter->Memory, so a driver built on this
@@ -60,6 +61,8 @@
 #define ICR_RXT0 0x00000080
 #define IMS_ENABLE (ICR_TXDW | ICR_LSC | ICR_RXDMT0 | ICR_RXO | ICR_RXT0)
 #define RCTL_EN 0x00000002
+#define RCTL_UPE 0x00000008 /* unicast promiscuous (13.4.22) */
+#define RCTL_MPE 0x00000010 /* multicast promiscuous */
 #define RCTL_BAM 0x00008000
 #define RCTL_BSIZE_2048 0x00000000
 #define RCTL_SECRC 0x04000000
@@ -67,6 +70,8 @@
 #define TCTL_PSP 0x00000008
 #define TCTL_CT_COLD ((0x0F << 4) | (0x40 << 12)) /* collision threshold and full-duplex distance (14.5) */
 #define RAH_AV 0x80000000
+/* The multicast table: 128 registers, a 4096-bit vector (13.4.62). */
+#define MTA_REGISTERS 128
 /* ITR in 256 ns units: about 8,000 interrupts a second, so a busy link takes one per batch. */
 #define ITR_COALESCE 488
 
@@ -99,6 +104,12 @@ C_ASSERT(sizeof(E1000_TX_DESC) == 16);
 #define TXD_STA_DD 0x01
 #define RXD_STA_DD 0x01
 #define RXD_STA_EOP 0x02
+
+/* The packet filter types this driver applies, and how many multicast addresses it keeps
+   (OID_802_3_MAXIMUM_LIST_SIZE). */
+#define SUPPORTED_PACKET_FILTERS (NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_MULTICAST | NDIS_PACKET_TYPE_ALL_MULTICAST | \
+                                  NDIS_PACKET_TYPE_BROADCAST | NDIS_PACKET_TYPE_PROMISCUOUS)
+#define MAX_MULTICAST 32
 
 /* Receive buffers are 2 KiB (RCTL.BSIZE = 00): one whole frame each. */
 #define RX_BUFFER_SIZE 2048
@@ -218,8 +229,12 @@ struct _ADAPTER {
     BOOLEAN Pausing;
     BOOLEAN Halting;
     BOOLEAN LinkUp;
+    /* OID_GEN_CURRENT_PACKET_FILTER: 0 from initialization until the protocol sets it (no indications). */
     ULONG PacketFilter;
     ULONG Lookahead;
+    /* OID_802_3_MULTICAST_LIST: the groups joined. */
+    UCHAR Multicast[MAX_MULTICAST][6];
+    ULONG MulticastCount;
 };
 
 /*
@@ -280,5 +295,8 @@ MINIPORT_ISR E1000Isr;
 MINIPORT_INTERRUPT_DPC E1000InterruptDpc;
 /* oid.c */
 MINIPORT_OID_REQUEST E1000OidRequest;
+/* filter.c */
+void E1000ApplyReceiveFilter(PADAPTER Adapter);
+BOOLEAN E1000FilterExcludes(PADAPTER Adapter, const UCHAR *Frame, ULONG Length);
 
 #endif /* E1000_H */

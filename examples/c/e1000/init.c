@@ -63,8 +63,8 @@ static NDIS_STATUS SetGeneralAttributes(PADAPTER Adapter)
     attributes.GeneralAttributes.MacAddressLength = 6;
     NdisMoveMemory(attributes.GeneralAttributes.PermanentMacAddress, Adapter->Mac, 6);
     NdisMoveMemory(attributes.GeneralAttributes.CurrentMacAddress, Adapter->Mac, 6);
-    attributes.GeneralAttributes.SupportedPacketFilters = NDIS_PACKET_TYPE_DIRECTED | NDIS_PACKET_TYPE_BROADCAST | NDIS_PACKET_TYPE_MULTICAST;
-    attributes.GeneralAttributes.MaxMulticastListSize = 32;
+    attributes.GeneralAttributes.SupportedPacketFilters = SUPPORTED_PACKET_FILTERS;
+    attributes.GeneralAttributes.MaxMulticastListSize = MAX_MULTICAST;
     attributes.GeneralAttributes.AccessType = NET_IF_ACCESS_BROADCAST;
     attributes.GeneralAttributes.DirectionType = NET_IF_DIRECTION_SENDRECEIVE;
     attributes.GeneralAttributes.ConnectionType = NET_IF_CONNECTION_DEDICATED;
@@ -207,12 +207,7 @@ static NDIS_STATUS RegisterInterrupt(PADAPTER Adapter)
 
 static void StartDevice(PADAPTER Adapter)
 {
-    PUCHAR m = Adapter->Mac;
-    ULONG i;
     E1000Write(Adapter, E1000_CTRL, E1000Read(Adapter, E1000_CTRL) | CTRL_SLU);
-    E1000Write(Adapter, E1000_RAL0, m[0] | (m[1] << 8) | (m[2] << 16) | ((ULONG)m[3] << 24));
-    E1000Write(Adapter, E1000_RAH0, m[4] | (m[5] << 8) | RAH_AV);
-    for (i = 0; i < 128; i++) E1000Write(Adapter, E1000_MTA + i * 4, 0);
 
     E1000Write(Adapter, E1000_TDBAL, Adapter->TxRingLogical.LowPart);
     E1000Write(Adapter, E1000_TDBAH, (ULONG)Adapter->TxRingLogical.HighPart);
@@ -228,7 +223,9 @@ static void StartDevice(PADAPTER Adapter)
     /* All but one descriptor to the hardware: head == tail means empty. */
     Adapter->RxTail = Adapter->RxCount - 1;
     E1000Write(Adapter, E1000_RDT, Adapter->RxTail);
-    E1000Write(Adapter, E1000_RCTL, RCTL_EN | RCTL_BAM | RCTL_BSIZE_2048 | RCTL_SECRC);
+    /* The receiver on with the station address only: the packet filter is zero until the protocol
+       sets it (filter.c), and the DPC indicates nothing until then. */
+    E1000ApplyReceiveFilter(Adapter);
 
     E1000Write(Adapter, E1000_ITR, ITR_COALESCE);
     E1000Write(Adapter, E1000_IMS, IMS_ENABLE);

@@ -18,14 +18,18 @@ ULONG E1000ReceiveFrames(PADAPTER Adapter, ULONG Budget)
         UCHAR status = d->Status;
         PNET_BUFFER_LIST nbl = Adapter->RxTable[i].Nbl;
         PNET_BUFFER nb;
+        BOOLEAN drop;
         if ((status & RXD_STA_DD) == 0) break;
         Adapter->RxNext = (i + 1) % Adapter->RxCount;
         /* Frames that span descriptors cannot happen with 2 KiB buffers and a 1514-byte MTU: drop
            them (and errored frames, and every frame while the packet filter is zero: before
            TCP/IP binds and after it unbinds a miniport indicates nothing, WDK
-           OID_GEN_CURRENT_PACKET_FILTER) and give the buffer straight back. */
-        if (nbl == NULL || d->Errors != 0 || (status & RXD_STA_EOP) == 0 || Adapter->Halting || Adapter->Paused || Adapter->PacketFilter == 0) {
-            Adapter->Stats->RxErrors++;
+           OID_GEN_CURRENT_PACKET_FILTER, and frames the NIC's filters take that the packet filter
+           excludes, filter.c) and give the buffer straight back. */
+        drop = nbl == NULL || d->Errors != 0 || (status & RXD_STA_EOP) == 0 || Adapter->Halting || Adapter->Paused || Adapter->PacketFilter == 0;
+        if (drop || E1000FilterExcludes(Adapter, Adapter->RxTable[i].Buffer, d->Length)) {
+            /* A frame the packet filter excludes is no receive error (OID_GEN_RCV_ERROR). */
+            if (drop) Adapter->Stats->RxErrors++;
             d->Status = 0;
             Adapter->RxTail = i;
             recycled = TRUE;
