@@ -118,7 +118,7 @@ export function driverStack(stack: string | undefined): StackFrame[] {
  * A stack with no such call is host code calling dmalab directly (its frames are the host's),
  * or a capture too shallow to tell.
  */
-function callStack(stack: string | undefined): { frames: StackFrame[]; called: boolean } | undefined {
+function callStack(stack: string | undefined): { frames: StackFrame[]; called: boolean; cut?: true } | undefined {
   if (stack === undefined) return undefined
   const out: StackFrame[] = []
   const lines = stack.split('\n')
@@ -149,13 +149,16 @@ function callStack(stack: string | undefined): { frames: StackFrame[]; called: b
     if (f === undefined || isOwnFrame(f.file)) continue
     out.push({ file: displayPath(f.file), line: f.line, function: functionName(text) })
   }
-  if (!called && cEnd > 0) return { frames: out.slice(0, cEnd), called: true }
+  if (!called && cEnd > 0) return { frames: out.slice(0, cEnd), called: true, cut: true }
   return { frames: out, called }
 }
 
 /** The driver's call stack of a capture: its frames when they lead to a call NDIS made into the driver, else none. */
 function driverCallStack(stack: string | undefined): StackFrame[] {
-  const s = callStack(stack)
+  return calledFrames(callStack(stack))
+}
+
+function calledFrames(s: ReturnType<typeof callStack>): StackFrame[] {
   if (s === undefined || !s.called) return []
   remember(s.frames)
   return s.frames
@@ -224,9 +227,18 @@ export function siteHere(): string | undefined {
   return resolveSite(captureSite())
 }
 
+/**
+ * Frames a finding's capture records when the first one was cut short inside C code: a kernel
+ * stack overflow is recursion 12 KiB deep (its smallest frames a return address and a saved
+ * register), and its stack should reach the handler whose call began it.
+ */
+const DEEP_FINDING_DEPTH = 2048
+
 /** The driver's frames of the stack right here (a finding reported while driver code runs). */
 export function stackHere(): StackFrame[] {
-  return driverCallStack(captureSite(FINDING_DEPTH).stack)
+  let s = callStack(captureSite(FINDING_DEPTH).stack)
+  if (s?.cut === true) s = callStack(captureSite(DEEP_FINDING_DEPTH).stack)
+  return calledFrames(s)
 }
 
 /** The driver's part of the call stack, innermost first (for stack-mode sweeps). */
