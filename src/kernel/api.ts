@@ -41,8 +41,12 @@ export const KERNEL_CONSTANTS = {
 
 /** Every routine and constant, bound to one machine's kernel. */
 export function createKernelApi(kernel: Kernel) {
+  return { ...KERNEL_CONSTANTS, ...kernelRoutines(kernel) }
+}
+
+/** The routines alone, bound to one machine's kernel (the NDIS API adds the constants once, with its own). */
+export function kernelRoutines(kernel: Kernel) {
   return {
-    ...KERNEL_CONSTANTS,
     ...exRoutines(kernel),
     ...mmRoutines(kernel),
     /** Busy-waits `MicrosecondsToStall` of virtual time while devices progress (cpu-time.ts). */
