@@ -46,12 +46,12 @@ export function createKernelApi(kernel: Kernel) {
 
 /** The routines alone, bound to one machine's kernel (the NDIS API adds the constants once, with its own). */
 export function kernelRoutines(kernel: Kernel) {
-  return {
-    ...exRoutines(kernel),
-    ...mmRoutines(kernel),
+  // Assigned into the Ex object rather than spread into a literal: a spread builds a hidden
+  // class per name, every machine.
+  return Object.assign(exRoutines(kernel), mmRoutines(kernel), {
     /** Busy-waits `MicrosecondsToStall` of virtual time while devices progress (cpu-time.ts). */
     KeStallExecutionProcessor: (MicrosecondsToStall: number): void => kernel.cpuTime.stall('KeStallExecutionProcessor', MicrosecondsToStall),
-  }
+  })
 }
 
 export type KernelApi = ReturnType<typeof createKernelApi>
