@@ -1,44 +1,10 @@
-// The command line cannot be taken down either: by a hostile driver (the report comes, then
-// nothing), by where --pcap points, or by a miniport name that reaches outside examples/.
-import { spawnSync } from 'node:child_process'
+// The command line cannot be taken down by where --pcap points, or by a miniport name that
+// reaches outside examples/. (A hostile driver run from the command line: cli-attacks.test.ts.)
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-
-const root = fileURLToPath(new URL('../..', import.meta.url))
-const HOSTILE = 'test/robustness/drivers/hostile.ts'
-const tsx = path.join(root, 'node_modules/tsx/dist/esm/index.mjs')
-
-/** Runs the command line from `cwd` (the checkout by default), within a time bound. */
-export function dmalab(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): { code: number | null; stdout: string; stderr: string; ms: number } {
-  const started = Date.now()
-  const r = spawnSync(process.execPath, ['--import', tsx, path.join(root, 'src/cli/main.ts'), ...args], {
-    cwd: options.cwd ?? root,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
-    timeout: options.timeoutMs ?? 60_000,
-  })
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started }
-}
-
-describe('dmalab run of a hostile driver: exit 1, the report, and nothing after it', () => {
-  it('an ISR returning undefined: the JSON report is the whole of stdout, stderr is empty', () => {
-    const r = dmalab(['run', HOSTILE, '--packets', '20', '--json'], { env: { DMALAB_ATTACK: 'isr-undefined' } })
-    expect(r.code).toBe(1)
-    expect(r.stderr).toBe('')
-    const report = JSON.parse(r.stdout) as { findings: Array<{ kind: string }> }
-    expect(report.findings.map((f) => f.kind)).toContain('bad-return-value')
-  })
-
-  it('a thrown Proxy: the text report ends the output', () => {
-    const r = dmalab(['run', HOSTILE, '--packets', '20'], { env: { DMALAB_ATTACK: 'throw-proxy' } })
-    expect(r.code).toBe(1)
-    expect(r.stderr).toBe('')
-    expect(r.stdout).toMatch(/MiniportRestart threw a value that is not an Error: a Proxy/)
-  })
-})
+import { dmalab } from '../support/cli.js'
 
 describe('--pcap is opened before the run', () => {
   it('a path that cannot be written is exit 2 naming it, before anything runs', () => {
@@ -80,60 +46,5 @@ describe('bundled names stay inside examples/, and a file does not silently shad
     const own = dmalab(['run', './e1000'], { cwd: dir })
     expect(own.code).toBe(1)
     expect(own.stdout).toMatch(/init-failed|failed/)
-  })
-})
-
-/** The JSON report a run printed, and that nothing but it is on stdout. */
-function reportOf(stdout: string): { outcome: string; bugcheck: { code: number } | null; findings: Array<{ kind: string; message: string; site?: string; code?: number }> } {
-  return JSON.parse(stdout) as ReturnType<typeof reportOf>
-}
-
-describe('driver code that reaches for the process it runs in (it runs in a worker of its own)', () => {
-  it('a handler that loops without calling back is stopped by the wall-clock watchdog: a hang at its line, then the report', () => {
-    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json', '--driver-timeout', '1'], { env: { DMALAB_ATTACK: 'loop-forever' } })
-    expect(r.code).toBe(1)
-    expect(r.ms).toBeLessThan(40_000)
-    const f = reportOf(r.stdout).findings.find((x) => x.kind === 'hang')
-    expect(f?.message).toMatch(/^MiniportRestart did not return within 1 s of host time at PASSIVE_LEVEL/)
-    expect(f?.site).toMatch(/^test\/robustness\/drivers\/hostile\.ts:\d+$/)
-  })
-
-  it('a sweep --jobs 1 of that driver ends too: its clean run is the hang', () => {
-    const r = dmalab(['sweep', HOSTILE, '--packets', '4', '--jobs', '1', '--json', '--driver-timeout', '1'], { env: { DMALAB_ATTACK: 'loop-forever' } })
-    expect(r.code).toBe(1)
-    expect(r.ms).toBeLessThan(60_000)
-    expect(JSON.parse(r.stdout)).toMatchObject({ baseline: 'bugcheck' })
-  })
-
-  it('process.exit(0) in the send handler is a finding (driver-exception), not exit 0 with nothing printed', () => {
-    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json'], { env: { DMALAB_ATTACK: 'exit-in-send' } })
-    expect(r.code).toBe(1)
-    const report = reportOf(r.stdout)
-    expect(report.bugcheck?.code).toBe(0x7e)
-    expect(report.findings.find((f) => f.kind === 'driver-exception')?.message).toMatch(/process\.exit\(0\) called by driver code: a driver cannot end the system it runs in/)
-  })
-
-  it('a driver that patches JSON.stringify and Object.prototype.toJSON cannot forge the report', () => {
-    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json'], { env: { DMALAB_ATTACK: 'patch-json' } })
-    expect(r.code).toBe(1)
-    const report = reportOf(r.stdout)
-    expect(report.outcome).toBe('bugcheck')
-    expect(report.findings.find((f) => f.kind === 'driver-exception')?.message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'stringify'/)
-  })
-
-  it('a timer left running is async-driver-code; it never fires, and the process ends after the report', () => {
-    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json'], { env: { DMALAB_ATTACK: 'timer-left' } })
-    expect(r.code).toBe(1)
-    expect(r.stderr).toBe('')
-    const report = reportOf(r.stdout)
-    expect(report.findings.map((f) => f.kind)).toEqual(['async-driver-code'])
-    expect(report.findings[0]!.message).toMatch(/^driver code set a timer \(setInterval\) in MiniportInitializeEx/)
-  })
-
-  it('a promise rejection left behind is async-driver-code, never a crash after the report', () => {
-    const r = dmalab(['run', HOSTILE, '--packets', '10', '--json'], { env: { DMALAB_ATTACK: 'reject-left' } })
-    expect(r.code).toBe(1)
-    expect(r.stderr).toBe('')
-    expect(reportOf(r.stdout).findings.map((f) => f.message)).toEqual([expect.stringMatching(/^driver code left a Promise rejected with no handler/)])
   })
 })

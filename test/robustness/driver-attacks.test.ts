@@ -1,7 +1,8 @@
 // A driver cannot take dmalab down: each attack of test/robustness/drivers/hostile.ts (the
 // bundled e1000 with one bug or trick added) runs as `dmalab run` runs a miniport, through the
 // API, and must end in a report that names it: never a crash, a hang, or a clean verdict.
-// (What needs a process of its own, a command line or a wall-clock watchdog is in cli.test.ts.)
+// (The same attacks from the command line, and those that need a process of its own or a
+// wall-clock watchdog: cli-attacks.test.ts.)
 import { afterEach, describe, expect, it } from 'vitest'
 import { runScenario, type LoadableMiniport } from '../../src/scenario.js'
 import type { Report } from '../../src/report.js'
