@@ -40,3 +40,17 @@ export function applyReceiveFilter(a: Adapter): void {
   if ((f & ndis.NDIS_PACKET_TYPE_PROMISCUOUS) !== 0) rctl |= RCTL_UPE
   if (readReg(a, REG.RCTL) !== rctl) writeReg(a, REG.RCTL, rctl)
 }
+
+/**
+ * Whether the packet filter excludes a frame the NIC took, judged by its destination at `va`:
+ * RCTL.MPE passes every group address, and the broadcast address is one (its group bit is set),
+ * so with NDIS_PACKET_TYPE_ALL_MULTICAST but not _BROADCAST broadcasts reach the ring and are
+ * dropped here. Everything else the hardware filters decide (a group sharing a listed one's hash
+ * may pass; NDIS allows that of a hash filter). DPC.
+ */
+export function filterExcludes(a: Adapter, va: number, length: number): boolean {
+  const ndis = a.ndis
+  if (length < 6 || (a.packetFilter & (ndis.NDIS_PACKET_TYPE_BROADCAST | ndis.NDIS_PACKET_TYPE_PROMISCUOUS)) !== 0) return false
+  const m = ndis.memory
+  return m.read32(va) === 0xffff_ffff && m.read16(va + 4) === 0xffff
+}

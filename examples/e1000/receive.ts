@@ -6,6 +6,7 @@ import type { NET_BUFFER_LIST } from '../../src/ndis/types.js'
 import { bumpStat, RX_TABLE_ENTRY, STAT, writeReg, type Adapter } from './adapter.js'
 import { DESC_LENGTH, DESC_SIZE, REG, RXD_ERRORS, RXD_ERR_RXE, RXD_STATUS, RXD_STA_DD, RXD_STA_EOP } from './hw.js'
 import { receiveChecksumInfo } from './offload.js'
+import { filterExcludes } from './filter.js'
 
 /** Indicates up to `budget` received frames; returns how many were indicated. DPC, lock not held. */
 export function receiveFrames(a: Adapter, budget: number): number {
@@ -25,11 +26,15 @@ export function receiveFrames(a: Adapter, budget: number): number {
     a.rxNext = (i + 1) % a.rxCount
     const nbl = a.rxNbls[i]
     // Frames that span descriptors cannot happen with 2 KiB buffers and a 1514-byte MTU;
-    // drop them (and frames with a receive error, and any frame while the packet filter is
-    // zero: no indications then) and give the buffer straight back. A checksum the NIC found
-    // wrong is the transport's to judge: indicated, and said so.
-    if (nbl === null || nbl === undefined || (errors & RXD_ERR_RXE) !== 0 || (status & RXD_STA_EOP) === 0 || a.halting || a.paused || a.packetFilter === 0) {
-      bumpStat(a, STAT.rxErrors)
+    // drop them (and frames with a receive error, any frame while the packet filter is zero:
+    // no indications then, and frames the NIC's filters take that the packet filter excludes,
+    // filter.ts) and give the buffer straight back. A checksum the NIC found wrong is the
+    // transport's to judge: indicated, and said so.
+    const va = m.read64(a.rxTable + i * RX_TABLE_ENTRY)
+    const drop = nbl === null || nbl === undefined || (errors & RXD_ERR_RXE) !== 0 || (status & RXD_STA_EOP) === 0 || a.halting || a.paused || a.packetFilter === 0
+    if (drop || filterExcludes(a, va, length)) {
+      // A frame the packet filter excludes is no receive error (OID_GEN_RCV_ERROR).
+      if (drop) bumpStat(a, STAT.rxErrors)
       m.write8(d + RXD_STATUS, 0)
       a.rxTail = i
       recycled = true
@@ -40,7 +45,7 @@ export function receiveFrames(a: Adapter, budget: number): number {
     nb.DataOffset = 0
     nb.CurrentMdlOffset = 0
     nbl.Status = ndis.NDIS_STATUS_SUCCESS
-    nbl.NetBufferListInfo[ndis.TcpIpChecksumNetBufferListInfo] = receiveChecksumInfo(a, status, errors, m.read64(a.rxTable + i * RX_TABLE_ENTRY), length)
+    nbl.NetBufferListInfo[ndis.TcpIpChecksumNetBufferListInfo] = receiveChecksumInfo(a, status, errors, va, length)
     nbl.Next = null
     if (tail === null) head = nbl
     else tail.Next = nbl

@@ -97,6 +97,21 @@ describe('m.oid', () => {
     expect(r.oids.map((o) => o.name)).toEqual(['OID_GEN_LINK_SPEED', 'OID_GEN_VENDOR_DESCRIPTION', 'OID_GEN_CURRENT_PACKET_FILTER'])
     expect(() => m.oid({ request: 'query', oid: 'OID_NO_SUCH' })).toThrow(/unknown OID "OID_NO_SUCH"/)
   })
+
+  // WDK OID_GEN_CURRENT_PACKET_FILTER: NDIS_PACKET_TYPE_ALL_MULTICAST takes every group address,
+  // and without NDIS_PACKET_TYPE_BROADCAST no broadcast is indicated. The 82540EM's RCTL.MPE
+  // (8254x manual 13.4.22) passes every group address, broadcast included, so the e1000 drops
+  // broadcasts itself.
+  it('DIRECTED|ALL_MULTICAST: the e1000 indicates every group\'s frames and no broadcast, though the NIC passes them', () => {
+    const m = machine(e1000With(() => ({})))
+    expect(m.oid({ request: 'set', oid: 'OID_GEN_CURRENT_PACKET_FILTER', value: 0x1 | 0x4 }).statusName).toBe('NDIS_STATUS_SUCCESS')
+    m.traffic.receive({ count: 300, traffic: 'mixed' })
+    m.halt()
+    const r = m.report()
+    expect(r.findings).toEqual([])
+    expect(r.outcome).toBe('clean')
+    expect(r.traffic.rxFrames).toBeGreaterThan(0)
+  })
 })
 
 describe('the NBLs that come back', () => {
