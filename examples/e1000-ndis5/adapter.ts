@@ -88,6 +88,8 @@ export interface Adapter {
   ioPort: number
   ioPorts: number
   mac: Uint8Array
+  /** OID_802_3_MULTICAST_LIST: the groups joined, 6 bytes an address (their count is CTX.multicastCount). */
+  multicast: Uint8Array
   lock: NDIS_SPIN_LOCK | null
   interrupt: NDIS_MINIPORT_INTERRUPT | null
   watchdog: NDIS_MINIPORT_TIMER | null

@@ -49,7 +49,7 @@ function newAdapter(driver: Driver, handle: NdisHandle, ctx: number): Adapter {
   return {
     ndis: driver.ndis, driver, handle, ctx, regs: 0, regsLength: 0, ioPort: 0, ioPorts: 0, mac: new Uint8Array(6), lock: null, interrupt: null, watchdog: null,
     mapRegisters: false, freeRegisters: [], txRing: 0, txRingLogical: 0, rxRing: 0, rxRingLogical: 0, ringCount: 0,
-    rxBlocks: [], rxPackets: [], rxReady: [], rxBuffers: [], packetPool: null, bufferPool: null,
+    multicast: new Uint8Array(0), rxBlocks: [], rxPackets: [], rxReady: [], rxBuffers: [], packetPool: null, bufferPool: null,
     stagingBlocks: [], staging: [], freeSlots: [], txQueue: [], txFailed: [], txPackets: [],
   }
 }

@@ -75,7 +75,7 @@ export function queryInformation(driver: Driver, context: unknown, oid: number, 
     case ndis.OID_802_3_CURRENT_ADDRESS:
       return fits(a, length, 6, () => m.writeBytes(buffer, a.mac))
     case ndis.OID_802_3_MULTICAST_LIST:
-      return { status: ndis.NDIS_STATUS_SUCCESS, bytesWritten: 0, bytesNeeded: 0 }
+      return fits(a, length, a.multicast.length, () => m.writeBytes(buffer, a.multicast))
     case ndis.OID_802_3_MAXIMUM_LIST_SIZE:
       return u32(MULTICAST_LIST_SIZE)
     case ndis.OID_802_3_RCV_ERROR_ALIGNMENT:
@@ -112,6 +112,9 @@ export function setInformation(driver: Driver, context: unknown, oid: number, bu
     case ndis.OID_802_3_MULTICAST_LIST: {
       if (length % 6 !== 0) return need(Math.ceil(length / 6) * 6)
       if (length / 6 > MULTICAST_LIST_SIZE) return { status: ndis.NDIS_STATUS_MULTICAST_FULL, bytesRead: 0, bytesNeeded: 0 }
+      const list = m.readBytes(buffer, length)
+      for (let i = 0; i < length; i += 6) if ((list[i]! & 1) === 0) return { status: ndis.NDIS_STATUS_INVALID_DATA, bytesRead: 0, bytesNeeded: 0 }
+      a.multicast = list
       set(a, CTX.multicastCount, length / 6)
       programFilter(a)
       return { status: ndis.NDIS_STATUS_SUCCESS, bytesRead: length, bytesNeeded: 0 }
@@ -121,14 +124,27 @@ export function setInformation(driver: Driver, context: unknown, oid: number, bu
   }
 }
 
-/** RCTL from the filter: broadcast with NDIS_PACKET_TYPE_BROADCAST, all multicast while any is wanted. */
+/**
+ * The receive filters from the packet filter and the multicast list (manual 13.4.22 RCTL,
+ * 13.4.62 MTA): broadcasts with RCTL.BAM; the joined groups through the multicast table, each
+ * address's bit at its destination bits 47:36 (RCTL.MO = 00); every group with RCTL.MPE only for
+ * ALL_MULTICAST or PROMISCUOUS, so a group nobody joined stays off the wire.
+ */
 function programFilter(a: Adapter): void {
   const ndis = a.ndis
   if (a.regs === 0 || get(a, CTX.halting) !== 0) return
   const filter = get(a, CTX.packetFilter)
+  const table = new Uint32Array(128)
+  if ((filter & ndis.NDIS_PACKET_TYPE_MULTICAST) !== 0) {
+    for (let i = 0; i + 6 <= a.multicast.length; i += 6) {
+      const hash = ((a.multicast[i + 4]! >>> 4) | (a.multicast[i + 5]! << 4)) & 0xfff
+      table[hash >>> 5]! |= 1 << (hash & 31)
+    }
+  }
+  for (let i = 0; i < 128; i++) writeReg(a, REG.MTA + i * 4, table[i]!)
   let rctl = readReg(a, REG.RCTL) & ~(RCTL_BAM | RCTL_MPE | 0x8)
   if ((filter & ndis.NDIS_PACKET_TYPE_BROADCAST) !== 0) rctl |= RCTL_BAM
-  if ((filter & ndis.NDIS_PACKET_TYPE_ALL_MULTICAST) !== 0 || ((filter & ndis.NDIS_PACKET_TYPE_MULTICAST) !== 0 && get(a, CTX.multicastCount) > 0)) rctl |= RCTL_MPE
+  if ((filter & ndis.NDIS_PACKET_TYPE_ALL_MULTICAST) !== 0) rctl |= RCTL_MPE
   if ((filter & ndis.NDIS_PACKET_TYPE_PROMISCUOUS) !== 0) rctl |= 0x8 | RCTL_MPE // UPE
   writeReg(a, REG.RCTL, rctl | RCTL_EN | RCTL_BSIZE_2048 | RCTL_SECRC)
 }

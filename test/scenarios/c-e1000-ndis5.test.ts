@@ -75,11 +75,12 @@ describe('c/e1000-ndis5', () => {
 // OID_802_3_MULTICAST_LIST programs the 82540EM's multicast table (8254x manual 13.4.62: with
 // RCTL.MO = 00 a group's bit is at its destination bits 47:36), not multicast promiscuous
 // (RCTL.MPE, 13.4.22), so a group nobody joined stays off the wire. NDIS 5.1 reference,
-// OID_802_3_MULTICAST_LIST: the set replaces the list, the query returns it.
-describe('c/e1000-ndis5 multicast list', () => {
+// OID_802_3_MULTICAST_LIST: the set replaces the list, the query returns it. The C driver and the
+// TypeScript e1000-ndis5 it shares its design with.
+describe.each(['c/e1000-ndis5', 'e1000-ndis5'])('%s multicast list', (name) => {
   it('sets the listed group\'s MTA bit only; a frame to it is indicated, one to another group is dropped by the NIC; the query returns the list', async () => {
     const m = createMachine({ ...X86, wire: 'loopback' })
-    expect((await m.load('c/e1000-ndis5')).state).toBe('running')
+    expect((await m.load(name)).state).toBe('running')
     const listed = Uint8Array.of(0x01, 0x00, 0x5e, 0x01, 0x02, 0x03)
     const requests = m.ndis!.v5.requests
     expect(requests.set(OID5.OID_802_3_MULTICAST_LIST, listed).status).toBe(0)
