@@ -339,7 +339,8 @@ export class Machine {
   }
 
   /**
-   * One OID request to the miniport, as NDIS issues it (PASSIVE_LEVEL, pended or not):
+   * One OID request to the miniport, as NDIS issues it, pended or not (NDIS 6: MiniportOidRequest
+   * at PASSIVE_LEVEL; NDIS 5.1: MiniportQueryInformation / MiniportSetInformation at DISPATCH_LEVEL):
    * `m.oid({ request: 'query', oid: 'OID_GEN_LINK_SPEED' })`,
    * `m.oid({ request: 'set', oid: 'OID_GEN_CURRENT_PACKET_FILTER', value: 0x20 })`. A set of the
    * packet filter or the multicast list the miniport accepts is what the protocol expects from
@@ -350,8 +351,7 @@ export class Machine {
     if (options.request !== 'query' && options.request !== 'set') throw new RangeError(`oid: request must be 'query' or 'set', got ${String(options.request)}`)
     let result: OidResult | undefined
     this.step(() => {
-      result = host.protocol.binding.user(options)
-      host.protocol.syncBuilder()
+      result = host.userOid(options)
     })
     return result ?? { request: options.request, oid: 0, name: '', status: NDIS_STATUS.NDIS_STATUS_FAILURE, statusName: 'NDIS_STATUS_FAILURE', bytesWritten: 0, bytesRead: 0, bytesNeeded: 0 }
   }
@@ -438,7 +438,7 @@ export class Machine {
       notes: [...log.notes],
       findingsSuppressed: Object.fromEntries(log.suppressed),
       traffic: { txFrames: counters?.txFrames ?? 0, rxFrames: counters?.rxFrames ?? 0, txRequested: counters?.txRequested ?? 0, rxOffered: counters?.rxInjected ?? 0, dropped, afterHalt: { ...this.afterHalt } },
-      oids: [...(host?.protocol.binding.userRequests ?? [])],
+      oids: [...(host?.userRequests ?? [])],
       pool: { byTag: this.kernel.pool.tracker.byTag() },
       dma: {
         commonBuffers: this.dmaStats.commonBuffers.map((b) => ({ ...b })),

@@ -3,7 +3,8 @@
 // multicast list and the lookahead; when the protocol unbinds (before the pause and halt) the
 // packet filter goes back to zero. Every request is an NDIS_OID_REQUEST to MiniportOidRequest at
 // PASSIVE_LEVEL, with its information buffer in nonpaged pool, pended or not as the miniport
-// chooses. `m.oid()` and `dmalab run --oid` issue one request the same way.
+// chooses. `m.oid()` and `dmalab run --oid` issue one request the same way (to an NDIS 5.1
+// miniport: v5/user-requests.ts, with the input and result shapes below).
 //
 // WDK facts behind the sequence:
 //  - OID_GEN_CURRENT_PACKET_FILTER: for NDIS 6 miniports "the query is not requested and the set
@@ -127,7 +128,8 @@ export class Binding {
     this.userRequests.push(r)
     if (r.request === 'set' && r.status === NDIS_STATUS.NDIS_STATUS_SUCCESS) {
       const bytes = valueBytes(options.value)
-      if (r.oid === OID.OID_GEN_CURRENT_PACKET_FILTER && bytes.length >= 4) this.filter.filter = (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0
+      const filter = ulongOf(bytes)
+      if (r.oid === OID.OID_GEN_CURRENT_PACKET_FILTER && filter !== null) this.filter.filter = filter
       if (r.oid === OID.OID_802_3_MULTICAST_LIST) this.filter.setMulticastList(bytes.subarray(0, bytes.length - (bytes.length % 6)))
     }
     return r
@@ -136,12 +138,9 @@ export class Binding {
   /** One NDIS_OID_REQUEST to MiniportOidRequest; its information buffer lives in nonpaged pool. */
   issue(options: OidRequestOptions): OidResult {
     const k = this.ctx.kernel
-    const oid = resolveOid(options.oid)
-    const bytes = options.request === 'set' ? valueBytes(options.value) : new Uint8Array(0)
-    const length = options.request === 'set' ? bytes.length : Math.max(0, Math.min(options.length ?? 256, PAGE_SIZE))
-    const fail = (status: number): OidResult => ({ request: options.request, oid, name: oidName(oid), status, statusName: statusName(status), bytesWritten: 0, bytesRead: 0, bytesNeeded: 0 })
+    const { oid, bytes, length } = requestInput(options)
     const buffer = length === 0 ? 0 : k.pool.allocate(POOL_TYPE.NonPagedPoolNx, length, BUFFER_TAG, { driver: false, zero: true })
-    if (length !== 0 && buffer === 0) return fail(NDIS_STATUS.NDIS_STATUS_RESOURCES)
+    if (length !== 0 && buffer === 0) return oidResult(options.request, oid, NDIS_STATUS.NDIS_STATUS_RESOURCES, 0, 0, 0)
     if (bytes.length > 0) k.ram.writeFrom(k.space.translate(buffer), bytes, 0, bytes.length)
     const request: NDIS_OID_REQUEST = {
       Header: { Type: NDIS_OBJECT_TYPE.NDIS_OBJECT_TYPE_OID_REQUEST, Revision: 1, Size: 0 },
@@ -157,19 +156,41 @@ export class Binding {
     let data: Uint8Array | undefined
     if (options.request === 'query' && !k.log.stopped) data = Uint8Array.from(k.ram.readBytes(k.space.translate(buffer), written))
     if (buffer !== 0 && !k.log.stopped) k.pool.free(buffer, { routine: 'NDIS' })
-    return {
-      request: options.request,
-      oid,
-      name: oidName(oid),
-      status,
-      statusName: statusName(status),
-      bytesWritten: numberOr0(d.BytesWritten),
-      bytesRead: numberOr0(d.BytesRead),
-      bytesNeeded: numberOr0(d.BytesNeeded),
-      ...(data === undefined ? {} : { data: [...data].map((b) => b.toString(16).padStart(2, '0')).join(' ') }),
-      ...(data !== undefined && [1, 2, 4, 8].includes(data.length) ? { value: littleEndian(data) } : {}),
-    }
+    return oidResult(options.request, oid, status, numberOr0(d.BytesWritten), numberOr0(d.BytesRead), numberOr0(d.BytesNeeded), data)
   }
+}
+
+/**
+ * What a request asks for, whichever driver model answers it: the OID, the bytes of a set, and
+ * the information buffer's length (a query's at most a page). Bad input is the caller's mistake
+ * (RangeError), with the same words for NDIS 6 and NDIS 5 miniports.
+ */
+export function requestInput(options: OidRequestOptions): { oid: number; bytes: Uint8Array; length: number } {
+  const oid = resolveOid(options.oid)
+  const bytes = options.request === 'set' ? valueBytes(options.value) : new Uint8Array(0)
+  const length = options.request === 'set' ? bytes.length : Math.max(0, Math.min(options.length ?? 256, PAGE_SIZE))
+  return { oid, bytes, length }
+}
+
+/** The result of one request, as `m.oid` and the report's `oids` show it for either driver model. */
+export function oidResult(request: 'query' | 'set', oid: number, status: number, bytesWritten: number, bytesRead: number, bytesNeeded: number, data?: Uint8Array): OidResult {
+  return {
+    request,
+    oid,
+    name: oidName(oid),
+    status,
+    statusName: statusName(status),
+    bytesWritten,
+    bytesRead,
+    bytesNeeded,
+    ...(data === undefined ? {} : { data: [...data].map((b) => b.toString(16).padStart(2, '0')).join(' ') }),
+    ...(data !== undefined && [1, 2, 4, 8].includes(data.length) ? { value: littleEndian(data) } : {}),
+  }
+}
+
+/** A ULONG's four bytes, little-endian, as a set of it carries them (the packet filter), or null if fewer. */
+export function ulongOf(bytes: Uint8Array): number | null {
+  return bytes.length >= 4 ? (bytes[0]! | (bytes[1]! << 8) | (bytes[2]! << 16) | (bytes[3]! << 24)) >>> 0 : null
 }
 
 function numberOr0(n: unknown): number {

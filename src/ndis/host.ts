@@ -12,6 +12,7 @@ import { POOL_TYPE } from '../kernel/wdm.js'
 import { tagValue } from '../kernel/tags.js'
 import type { HalDma, PhysicalDeviceObject } from '../dma/api.js'
 import { NDIS_CONSTANTS, type NdisApi } from './api.js'
+import type { OidRequestOptions, OidResult } from './binding.js'
 import type { DriverModel, UpperEdge } from './driver-model.js'
 import { NDIS5_CONSTANTS } from './v5/api.js'
 import { Ndis5 } from './v5/ndis5.js'
@@ -100,6 +101,23 @@ export class NdisHost {
   /** The protocol bound above it. */
   get upper(): UpperEdge {
     return this.v5.active ? this.v5.protocol : this.protocol
+  }
+
+  /**
+   * One OID request the user asked for (`m.oid`, `--oid`), to the model the driver registered
+   * with: NDIS 6 through MiniportOidRequest (binding.ts), NDIS 5.1 through
+   * MiniportQueryInformation / MiniportSetInformation (v5/user-requests.ts).
+   */
+  userOid(options: OidRequestOptions): OidResult {
+    if (this.v5.active) return this.v5.userRequests.issue(options)
+    const r = this.protocol.binding.user(options)
+    this.protocol.syncBuilder()
+    return r
+  }
+
+  /** The user's requests so far, for the report. */
+  get userRequests(): readonly OidResult[] {
+    return this.v5.active ? this.v5.userRequests.done : this.protocol.binding.userRequests
   }
 
   /** How a driver model waits for a completion: runs the clock until `done()` or `ns` pass (set by the machine). */

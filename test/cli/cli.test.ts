@@ -33,6 +33,9 @@ describe('dmalab command line: usage errors are one line and exit 2', () => {
     [['run', 'e1000', '--size', '20000'], /^dmalab: --size 20000 is outside 60\.\.1514/],
     [['run', 'e1000', '--jobs', '2'], /^dmalab: --jobs applies to sweep and check only/],
     [['run', 'e1000', '--arch', 'arm64'], /^dmalab: --arch takes x64 or x86, not "arm64"/],
+    // The same words whichever NDIS version the miniport registered with.
+    [['run', 'e1000-ndis5', '--oid', 'OID_NO_SUCH'], /^dmalab: --oid: unknown OID "OID_NO_SUCH"/],
+    [['run', 'c/e1000-ndis5', '--oid', 'OID_GEN_CURRENT_PACKET_FILTER=SOMETIMES'], /^dmalab: --oid OID_GEN_CURRENT_PACKET_FILTER=SOMETIMES: a value is a number, packet types/],
   ]
   for (const [args, message] of cases) {
     it(`dmalab ${args.join(' ') || '(nothing)'}`, () => {
@@ -67,6 +70,20 @@ describe('dmalab run', () => {
     expect(report).toHaveProperty('dma.iommuFaults')
     const byTag = (report.pool as { byTag: Record<string, { allocs: number; frees: number; bytesOutstanding: number }> }).byTag
     for (const usage of Object.values(byTag)) expect(Object.keys(usage).sort()).toEqual(['allocs', 'bytesOutstanding', 'frees'])
+  })
+
+  // NDIS 5.1: the query goes to MiniportQueryInformation, the set to MiniportSetInformation.
+  it('--oid on an NDIS 5.1 miniport in C: the query and the set reach it, and the report lists what came back', () => {
+    const r = dmalab('run', 'c/e1000-ndis5', '--packets', '20', '--oid', 'OID_802_3_CURRENT_ADDRESS', '--oid', 'OID_GEN_MAXIMUM_FRAME_SIZE', '--oid', 'OID_GEN_CURRENT_PACKET_FILTER=DIRECTED|BROADCAST', '--json')
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    const report = JSON.parse(r.stdout) as { outcome: string; oids: unknown[] }
+    expect(report.outcome).toBe('clean')
+    expect(report.oids).toEqual([
+      { request: 'query', oid: 0x0101_0102, name: 'OID_802_3_CURRENT_ADDRESS', status: 0, statusName: 'NDIS_STATUS_SUCCESS', bytesWritten: 6, bytesRead: 0, bytesNeeded: 0, data: '52 54 00 12 34 56' },
+      { request: 'query', oid: 0x0001_0106, name: 'OID_GEN_MAXIMUM_FRAME_SIZE', status: 0, statusName: 'NDIS_STATUS_SUCCESS', bytesWritten: 4, bytesRead: 0, bytesNeeded: 0, data: 'dc 05 00 00', value: 1500 },
+      { request: 'set', oid: 0x0001_010e, name: 'OID_GEN_CURRENT_PACKET_FILTER', status: 0, statusName: 'NDIS_STATUS_SUCCESS', bytesWritten: 0, bytesRead: 4, bytesNeeded: 0 },
+    ])
   })
 
   it('two runs with the same seed print identical JSON', () => {

@@ -1,5 +1,5 @@
 // The protocol above the miniport, as Windows' TCP/IP behaves toward it (src/ndis/binding.ts,
-// protocol.ts, verdict.ts): the OIDs of the bind and the unbind, m.oid, the NBLs the protocol
+// protocol.ts, verdict.ts): the OIDs of the bind and the unbind, m.oid (NDIS 6 and 5.1), the NBLs the protocol
 // checks when they come back, NDIS_RECEIVE_FLAGS_RESOURCES, and the run's verdict on its frames.
 import { describe, expect, it } from 'vitest'
 import { createMachine, type Machine } from '../../src/index.js'
@@ -12,6 +12,8 @@ import { ndisAdapterMemory } from '../../examples/e1000/memory.js'
 import type { Adapter } from '../../examples/e1000/adapter.js'
 import { returnNetBufferLists } from '../../examples/e1000/receive.js'
 import { bareMiniport } from '../support/driver-fixture.js'
+import { ndis5Loop } from '../support/miniports/ndis5-loop.js'
+import type { NDIS_MINIPORT_TIMER } from '../../src/ndis/v5/types.js'
 
 /** The e1000 example with some handlers replaced (`change` gets the e1000's own). */
 function e1000With(change: (ndis: NdisApi, base: NDIS_MINIPORT_DRIVER_CHARACTERISTICS) => Partial<NDIS_MINIPORT_DRIVER_CHARACTERISTICS>): MiniportModule {
@@ -111,6 +113,64 @@ describe('m.oid', () => {
     expect(r.findings).toEqual([])
     expect(r.outcome).toBe('clean')
     expect(r.traffic.rxFrames).toBeGreaterThan(0)
+  })
+})
+
+// An NDIS 5.1 miniport has no MiniportOidRequest: NDIS sends a query to MiniportQueryInformation
+// and a set to MiniportSetInformation (NDIS 5.1 reference pages of those names), and a request the
+// miniport pends completes with NdisMQueryInformationComplete / NdisMSetInformationComplete.
+describe('m.oid on an NDIS 5.1 miniport', () => {
+  it.each(['e1000-ndis5', 'c/e1000-ndis5'])('%s: queries through MiniportQueryInformation, sets through MiniportSetInformation, with the NDIS 6 result shape', async (name) => {
+    const m = createMachine({ wire: 'loopback', memory: { size: '8GiB' }, ...(name.startsWith('c/') ? { arch: 'x86' as const } : {}) })
+    expect((await m.load(name)).state).toBe('running')
+    expect(m.ndis!.ctx.model).toBe('ndis5')
+    const mac = m.oid({ request: 'query', oid: 'OID_802_3_CURRENT_ADDRESS' })
+    expect(mac).toEqual({ request: 'query', oid: OID.OID_802_3_CURRENT_ADDRESS, name: 'OID_802_3_CURRENT_ADDRESS', status: 0, statusName: 'NDIS_STATUS_SUCCESS', bytesWritten: 6, bytesRead: 0, bytesNeeded: 0, data: [...m.nic.mac].map((b) => b.toString(16).padStart(2, '0')).join(' ') })
+    expect(m.oid({ request: 'query', oid: OID.OID_GEN_MAXIMUM_FRAME_SIZE })).toMatchObject({ statusName: 'NDIS_STATUS_SUCCESS', bytesWritten: 4, value: 1500 })
+    // Too small a buffer: the miniport says how many bytes it needs.
+    expect(m.oid({ request: 'query', oid: 'OID_802_3_CURRENT_ADDRESS', length: 2 })).toMatchObject({ statusName: 'NDIS_STATUS_INVALID_LENGTH', bytesWritten: 0, bytesNeeded: 6, data: '' })
+    expect(m.oid({ request: 'set', oid: 'OID_GEN_CURRENT_PACKET_FILTER', value: 0x1 | 0x8 })).toMatchObject({ statusName: 'NDIS_STATUS_SUCCESS', bytesRead: 4, bytesWritten: 0 })
+    expect(m.ndis!.v5.protocol.packetFilter).toBe(0x9)
+    expect(m.oid({ request: 'query', oid: 'OID_GEN_CURRENT_PACKET_FILTER' }).value).toBe(0x9)
+    // A packet type the e1000 cannot filter (NDIS_PACKET_TYPE_SOURCE_ROUTING) is refused and the filter stays.
+    expect(m.oid({ request: 'set', oid: 'OID_GEN_CURRENT_PACKET_FILTER', value: 0x10 }).statusName).toBe('NDIS_STATUS_NOT_SUPPORTED')
+    expect(m.ndis!.v5.protocol.packetFilter).toBe(0x9)
+    // The same words for the caller's mistakes as for an NDIS 6 miniport.
+    expect(() => m.oid({ request: 'query', oid: 'OID_NO_SUCH' })).toThrow('oid: unknown OID "OID_NO_SUCH" (a name such as OID_GEN_LINK_SPEED, or a value such as 0x00010107)')
+    expect(() => m.oid({ request: 'set', oid: 'OID_GEN_CURRENT_PACKET_FILTER', value: -1 })).toThrow('oid: value -1 is not a ULONG')
+    m.traffic.send({ count: 20 })
+    m.halt()
+    const r = m.report()
+    expect(r.outcome).toBe('clean')
+    expect(r.traffic.rxFrames).toBe(20)
+    expect(r.oids.map((o) => `${o.request} ${o.name} ${o.statusName}`)).toEqual([
+      'query OID_802_3_CURRENT_ADDRESS NDIS_STATUS_SUCCESS',
+      'query OID_GEN_MAXIMUM_FRAME_SIZE NDIS_STATUS_SUCCESS',
+      'query OID_802_3_CURRENT_ADDRESS NDIS_STATUS_INVALID_LENGTH',
+      'set OID_GEN_CURRENT_PACKET_FILTER NDIS_STATUS_SUCCESS',
+      'query OID_GEN_CURRENT_PACKET_FILTER NDIS_STATUS_SUCCESS',
+      'set OID_GEN_CURRENT_PACKET_FILTER NDIS_STATUS_NOT_SUPPORTED',
+    ])
+  })
+
+  it('a request the miniport pends completes with NdisMSetInformationComplete and returns its status', () => {
+    let t: NDIS_MINIPORT_TIMER | null = null
+    let filterSets = 0
+    const loop = ndis5Loop({ hooks: {
+      initialize: (ndis, handle) => { t = ndis.NdisMInitializeTimer(handle, () => ndis.NdisMSetInformationComplete(handle, ndis.NDIS_STATUS_MULTICAST_FULL), null).timer },
+      set: (ndis, _h, oid) => {
+        // The bind's set goes through; the user's pends and completes 10 ms later.
+        if (oid !== ndis.OID_GEN_CURRENT_PACKET_FILTER || filterSets++ === 0) return undefined
+        ndis.NdisMSetTimer(t!, 10)
+        return { status: ndis.NDIS_STATUS_PENDING, bytesRead: 4, bytesNeeded: 0 }
+      },
+    } })
+    const m = createMachine({})
+    expect(m.load({ default: loop.DriverEntry as never }, 'ndis5-loop').state).toBe('running')
+    const r = m.oid({ request: 'set', oid: 'OID_GEN_CURRENT_PACKET_FILTER', value: 0x1 })
+    expect(r).toMatchObject({ statusName: 'NDIS_STATUS_MULTICAST_FULL', bytesRead: 4 })
+    expect(m.ndis!.v5.protocol.packetFilter).not.toBe(0x1)
+    expect(m.findings).toEqual([])
   })
 })
 

@@ -16,6 +16,7 @@ import { Requests5 } from './requests.js'
 import { SendPath } from './send.js'
 import { Ndis5State } from './state.js'
 import { Timers5 } from './timers.js'
+import { UserRequests5 } from './user-requests.js'
 import { Wrapper } from './wrapper.js'
 
 export class Ndis5 {
@@ -31,6 +32,8 @@ export class Ndis5 {
   readonly receive: ReceivePath
   readonly protocol: Protocol5
   readonly miniport: Miniport5
+  /** The user's requests (`m.oid`, `--oid`), through MiniportQueryInformation / MiniportSetInformation. */
+  readonly userRequests: UserRequests5
   /** True once DriverEntry returned into this model (the driver is an NDIS 5 miniport). */
   active = false
 
@@ -53,6 +56,7 @@ export class Ndis5 {
       state, config: this.config, packets: this.packets, dma: this.dma, interrupts: this.interrupts, timers: this.timers,
       requests: this.requests, send: this.send, receive: this.receive, protocol: this.protocol, driverObject,
     })
+    this.userRequests = new UserRequests5(state, this.requests, this.protocol, () => this.miniport.state)
   }
 
   /** Whether DriverEntry set up an NDIS 5 driver (registered, or at least initialized the wrapper). */

@@ -98,17 +98,20 @@ export class Requests5 {
     const chars = s.characteristics
     const failed: RequestResult = { status: NDIS_STATUS.NDIS_STATUS_FAILURE, bytesDone: 0, bytesNeeded: 0, data: new Uint8Array(0) }
     if (chars === null || k.log.stopped) return failed
-    const length = Math.min(Math.max(data.length, 1), MAX_INFORMATION_BUFFER)
+    // The InformationBufferLength the miniport is told is the buffer it gets: a query's at most
+    // MAX_INFORMATION_BUFFER, a set's as long as its data (a user's multicast list may be longer).
+    const infoLength = kind === 'query' ? Math.min(data.length, MAX_INFORMATION_BUFFER) : data.length
+    const length = Math.max(infoLength, 1)
     const buffer = k.pool.allocate(POOL_TYPE.NonPagedPool, length, REQUEST_TAG, { driver: false })
     if (buffer === 0) return failed
     try {
-      if (kind === 'set') k.memory.writeFrom(buffer, data, 0, Math.min(data.length, length))
+      if (kind === 'set') k.memory.writeFrom(buffer, data, 0, data.length)
       else k.memory.fill(buffer, length, 0)
       const handler = kind === 'query' ? chars.QueryInformationHandler : chars.SetInformationHandler
       const name = kind === 'query' ? 'MiniportQueryInformation' : 'MiniportSetInformation'
       const p: Pending = { kind, oid, status: null, seenAt: 0 }
       this.pending = p
-      const r = s.ctx.caller.call(name, DISPATCH_LEVEL, () => handler(s.adapterContext, oid, buffer, data.length))
+      const r = s.ctx.caller.call(name, DISPATCH_LEVEL, () => handler(s.adapterContext, oid, buffer, infoLength))
       if (r === DRIVER_FAILED) return failed
       if (typeof r !== 'object' || r === null || typeof r.status !== 'number') {
         k.log.report({ kind: 'bad-return-value', message: `${name} for OID ${hex(oid)} returned something other than { status, ${kind === 'query' ? 'bytesWritten' : 'bytesRead'}, bytesNeeded }: NDIS takes it as NDIS_STATUS_FAILURE` })
@@ -132,10 +135,10 @@ export class Requests5 {
       } else if (p.status !== null) {
         s.callOrder(`${name} returned ${statusName(status)} for OID ${hex(oid)} after completing it (${kind === 'query' ? 'NdisMQueryInformationComplete' : 'NdisMSetInformationComplete'}): only a request that returned NDIS_STATUS_PENDING is completed`)
       }
-      if (kind === 'query' && status === NDIS_STATUS.NDIS_STATUS_SUCCESS && bytesDone > data.length) {
-        s.ctx.violation('ndis-bad-argument', `${name} for OID ${hex(oid)} says it wrote ${bytesDone} bytes into a ${data.length}-byte InformationBuffer`)
+      if (kind === 'query' && status === NDIS_STATUS.NDIS_STATUS_SUCCESS && bytesDone > infoLength) {
+        s.ctx.violation('ndis-bad-argument', `${name} for OID ${hex(oid)} says it wrote ${bytesDone} bytes into a ${infoLength}-byte InformationBuffer`)
       }
-      const out = kind === 'query' && status === NDIS_STATUS.NDIS_STATUS_SUCCESS ? k.memory.readBytes(buffer, Math.min(bytesDone, data.length)) : new Uint8Array(0)
+      const out = kind === 'query' && status === NDIS_STATUS.NDIS_STATUS_SUCCESS ? k.memory.readBytes(buffer, Math.min(bytesDone, infoLength)) : new Uint8Array(0)
       return { status, bytesDone, bytesNeeded, data: out }
     } finally {
       if (this.pending?.oid === oid && this.pending.kind === kind) this.pending = null
