@@ -48,7 +48,8 @@ async function miniportFor(o: CliOptions): Promise<Target> {
   let target: { name: string; file: string }
   let wasm: Uint8Array | undefined
   try {
-    target = resolveMiniport(o.files.length > 0 ? await buildMiniportSources(o.files) : name)
+    // Several files are named as given (`a.c b.c`), not by the temporary module they build.
+    target = o.files.length > 0 ? { ...resolveMiniport(await buildMiniportSources(o.files)), name } : resolveMiniport(name)
     if (isCDriverPath(target.file)) {
       const module = await importMiniport(target.file, target.name)
       if (isCMiniport(module)) wasm = module.cDriver.wasm

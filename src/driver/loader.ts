@@ -76,7 +76,13 @@ function moduleFile(base: string): string | undefined {
  */
 export function resolveMiniport(name: string, cwd = process.cwd()): { file: string; name: string } {
   const asPath = moduleFile(path.resolve(cwd, name))
-  const found = (file: string): { file: string; name: string } => ({ file, name: path.basename(name).replace(EXTENSION, '').replace(C_EXTENSION, '').replace(/^index$/, path.basename(path.dirname(file))) })
+  // A C driver (a .c file, a folder of them, a .wasm) is named as the user wrote it: its file's or
+  // folder's base name alone would call `examples/c/e1000` "e1000", the TypeScript example's
+  // name. A module keeps its base name (`index` its folder's).
+  const found = (file: string): { file: string; name: string } => ({
+    file,
+    name: isCDriverPath(file) ? name.replace(/(?<=.)[\\/]+$/, '') : path.basename(name).replace(EXTENSION, '').replace(C_EXTENSION, '').replace(/^index$/, path.basename(path.dirname(file))),
+  })
   if (looksLikePath(name)) {
     if (asPath !== undefined) return found(asPath)
     throw new MiniportNotFound(`no miniport "${name}": no such module file`)

@@ -18,6 +18,19 @@ function dmalab(...args: string[]): { code: number; stdout: string; stderr: stri
 describe('dmalab build and run with C miniports', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'dmalab-c-cli-'))
 
+  // The report names the C driver as the user wrote it: a folder's or file's base name would call
+  // examples/c/e1000 "e1000", the TypeScript example's name.
+  it('the report names a C driver as written: bundled c/e1000, a folder path, a .c file; in the header, --json and the sweep', () => {
+    const header = (text: string): string => text.split('\n')[0]!.replace(/ — .*$/, '')
+    expect(header(dmalab('run', 'examples/c/e1000', '--packets', '5').stdout)).toBe('dmalab run examples/c/e1000')
+    expect(JSON.parse(dmalab('run', 'c/e1000', '--packets', '5', '--json').stdout)).toMatchObject({ miniport: 'c/e1000', outcome: 'clean' })
+    // A trailing separator names the same folder, and the same driver.
+    expect(JSON.parse(dmalab('run', 'examples/c/minimal/', '--packets', '0', '--json').stdout)).toMatchObject({ miniport: 'examples/c/minimal', outcome: 'clean' })
+    const sweep = dmalab('sweep', 'examples/c/minimal/minimal.c', '--packets', '0')
+    expect(sweep.code).toBe(0)
+    expect(header(sweep.stdout)).toBe('dmalab sweep examples/c/minimal/minimal.c')
+  })
+
   it('build writes the module run then loads, on the 32-bit machine, clean', () => {
     const out = path.join(dir, 'minimal.wasm')
     const built = dmalab('build', 'examples/c/minimal', '-o', out, '--json')
@@ -27,7 +40,7 @@ describe('dmalab build and run with C miniports', () => {
     // The minimal driver moves no frames (examples/c/e1000 does): it runs without traffic.
     const run = dmalab('run', out, '--packets', '0', '--json')
     expect(run.code).toBe(0)
-    expect(JSON.parse(run.stdout)).toMatchObject({ miniport: 'minimal', outcome: 'clean', config: { arch: 'x86' }, init: { status: 'NDIS_STATUS_SUCCESS' } })
+    expect(JSON.parse(run.stdout)).toMatchObject({ miniport: out, outcome: 'clean', config: { arch: 'x86' }, init: { status: 'NDIS_STATUS_SUCCESS' } })
   })
 
   it('a compile error fails build (exit 1) and run (exit 2) with file:line:column and clang\'s message', () => {
@@ -77,7 +90,7 @@ describe('dmalab build and run with C miniports', () => {
     const built = dmalab('build', a, b, '-I', inc, '-DGREETING=7', '-O0', '-o', out, '--json')
     expect(built.stderr).toBe('')
     expect(JSON.parse(built.stdout)).toMatchObject({ built: true, sources: [a, b] })
-    expect(JSON.parse(dmalab('run', out, '--packets', '0', '--json').stdout)).toMatchObject({ miniport: 'ab', outcome: 'clean' })
+    expect(JSON.parse(dmalab('run', out, '--packets', '0', '--json').stdout)).toMatchObject({ miniport: out, outcome: 'clean' })
     // The same files given to run: built together; without -I, clang's first error is the load error.
     const run = dmalab('run', a, b, '--packets', '0')
     expect(run.code).toBe(2)

@@ -65,6 +65,15 @@ describe('a miniport loads in every module form, from any folder', () => {
     expect(resolveMiniport('e1000', dir).name).toBe('e1000')
     expect(() => resolveMiniport('./e1000', dir)).toThrow(MiniportNotFound)
   })
+
+  it('a C driver is named as written (its base name would call examples/c/e1000 "e1000", the TypeScript example); a module by its base name', () => {
+    expect(resolveMiniport('c/e1000').name).toBe('c/e1000')
+    expect(resolveMiniport('examples/c/e1000').name).toBe('examples/c/e1000')
+    expect(resolveMiniport('./examples/c/e1000-ndis5/').name).toBe('./examples/c/e1000-ndis5')
+    expect(resolveMiniport('examples/c/minimal/minimal.c').name).toBe('examples/c/minimal/minimal.c')
+    expect(resolveMiniport('examples/e1000').name).toBe('e1000')
+    expect(resolveMiniport('./esm', dir).name).toBe('esm')
+  })
 })
 
 /**

@@ -147,7 +147,7 @@ describe('the installed package runs a developer\'s own drivers', () => {
     )
     expect(r.stderr).toBe('')
     expect(r.status).toBe(0)
-    expect(JSON.parse(r.stdout)).toMatchObject({ miniport: 'my', outcome: 'clean', config: { arch: 'x86' }, init: { status: 'NDIS_STATUS_SUCCESS' } })
+    expect(JSON.parse(r.stdout)).toMatchObject({ miniport: 'my.c', outcome: 'clean', config: { arch: 'x86' }, init: { status: 'NDIS_STATUS_SUCCESS' } })
     // The build is cached in the project's node_modules, where a sweep's workers find it.
     expect(readdirSync(path.join(project, 'node_modules', '.cache', 'dmalab')).length).toBeGreaterThan(0)
     // The bundled C examples ship as sources (the TypeScript compiler leaves .c out of dist/).
