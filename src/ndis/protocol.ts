@@ -89,8 +89,13 @@ export class Protocol {
   private readonly expectBuffer = Buffer.from(this.expect.buffer, this.expect.byteOffset, this.expect.byteLength)
   private readonly sender: Timer
   private readonly returner: Timer
-  private returnHead: NET_BUFFER_LIST | null = null
-  private returnTail: NET_BUFFER_LIST | null = null
+  /**
+   * The NBLs held for return, in the order they go back. Kept here, not only as a chain through
+   * their Next links: a driver that writes Next of an NBL it indicated (it must not, until the
+   * NBL comes back) could otherwise make the protocol's own walk loop forever.
+   */
+  private returning: NET_BUFFER_LIST[] = []
+  private spareReturning: NET_BUFFER_LIST[] = []
   private readonly reported = new Map<string, number>()
   stopped = false
   /**
@@ -375,18 +380,43 @@ export class Protocol {
 
   /** NdisMIndicateReceiveNetBufferLists: verify every frame, then give the NBLs back. */
   indicate(chain: NET_BUFFER_LIST | null, count: number, flags: number): void {
-    let seen = 0
-    let last: NET_BUFFER_LIST | null = null
     const resources = (flags & NDIS_FLAGS.NDIS_RECEIVE_FLAGS_RESOURCES) !== 0
+    const first = this.returning.length
+    const seen = this.take(chain)
+    if (seen < 0) {
+      this.returning.length = first
+      return
+    }
+    if (seen !== count) {
+      this.ctx.violation('nbl-misuse', `NdisMIndicateReceiveNetBufferLists: NumberOfNetBufferLists is ${count} but the chain holds ${seen}`)
+    }
+    // With NDIS_RECEIVE_FLAGS_RESOURCES the miniport reclaims the NBLs as soon as the call
+    // returns: the protocol has copied what it needs (above) and keeps nothing.
+    if (resources || seen === 0) {
+      this.returning.length = first
+      return
+    }
+    // The protocol owns them now: they go back as one chain, this one after those before it.
+    if (first > 0) this.returning[first - 1]!.Next = chain
+    for (let i = first; i < this.returning.length; i++) this.held.add(this.returning[i]!)
+    if (!this.returner.armed) this.ctx.kernel.clock.armAfter(this.returner, 0)
+  }
+
+  /**
+   * Verifies every frame of an indicated chain and queues its NBLs for return; the number of
+   * NBLs, or -1 when the chain may not be taken at all (reported; the caller drops the queued).
+   */
+  private take(chain: NET_BUFFER_LIST | null): number {
+    let seen = 0
     for (let nbl = chain; nbl !== null; nbl = nbl.Next) {
       if (seen === CHAIN_LIMIT) return this.loops('NET_BUFFER_LIST chain')
       if (!this.nbls.isLive(nbl)) {
         this.ctx.violation('nbl-misuse', 'NdisMIndicateReceiveNetBufferLists: the chain holds something that is not a NET_BUFFER_LIST from NdisAllocateNetBufferAndNetBufferList (or one already freed): nothing was indicated')
-        return
+        return -1
       }
       if (this.held.has(nbl)) {
         this.ctx.violation('nbl-misuse', 'NdisMIndicateReceiveNetBufferLists of a NET_BUFFER_LIST the protocol still holds from an earlier indication (MiniportReturnNetBufferLists has not given it back yet)')
-        return
+        return -1
       }
       let buffers = 0
       // A Next the driver set to undefined ends a chain as NULL does.
@@ -395,31 +425,38 @@ export class Protocol {
         this.check(nb.CurrentMdl, nb.CurrentMdlOffset, nb.DataLength)
       }
       seen++
-      last = nbl
+      this.returning.push(nbl)
     }
-    if (seen !== count) {
-      this.ctx.violation('nbl-misuse', `NdisMIndicateReceiveNetBufferLists: NumberOfNetBufferLists is ${count} but the chain holds ${seen}`)
-    }
-    // With NDIS_RECEIVE_FLAGS_RESOURCES the miniport reclaims the NBLs as soon as the call
-    // returns: the protocol has copied what it needs (above) and keeps nothing.
-    if (resources || chain === null || last === null) return
-    for (let nbl: NET_BUFFER_LIST | null = chain; nbl !== null; nbl = nbl.Next) this.held.add(nbl)
-    if (this.returnTail === null) this.returnHead = chain
-    else this.returnTail.Next = chain
-    this.returnTail = last
-    if (!this.returner.armed) this.ctx.kernel.clock.armAfter(this.returner, 0)
+    return seen
   }
 
+
   /** An indicated chain that loops back: reported, and nothing of it is taken (or given back). */
-  private loops(what: string): void {
+  private loops(what: string): -1 {
     this.ctx.violation('nbl-misuse', `NdisMIndicateReceiveNetBufferLists: the ${what} loops back on itself (more than ${CHAIN_LIMIT} links)`)
+    return -1
   }
 
   private returnIndicated(): void {
-    const chain = this.returnHead
-    this.returnHead = this.returnTail = null
-    for (let nbl = chain; nbl !== null; nbl = nbl.Next) this.held.delete(nbl)
-    if (chain === null || this.miniport.state === 'halted' || this.miniport.state === 'crashed') return
+    const q = this.returning
+    if (q.length === 0) return
+    this.returning = this.spareReturning
+    let changed = false
+    for (let i = 0; i < q.length; i++) {
+      const nbl = q[i]!
+      const next = q[i + 1] ?? null
+      // Next is the protocol's while it holds the NBL; the chain goes back as the protocol made it.
+      if (nbl.Next !== next) {
+        changed = true
+        nbl.Next = next
+      }
+      this.held.delete(nbl)
+    }
+    const chain = q[0]!
+    q.length = 0
+    this.spareReturning = q
+    if (changed) this.ctx.violation('nbl-misuse', 'a NET_BUFFER_LIST the miniport indicated had its Next changed before MiniportReturnNetBufferLists gave it back: an indicated NBL belongs to NDIS and the protocols until it is returned (NdisMIndicateReceiveNetBufferLists)')
+    if (this.miniport.state === 'halted' || this.miniport.state === 'crashed') return
     const chars = this.miniport.chars
     this.ctx.caller.call('MiniportReturnNetBufferLists', DISPATCH_LEVEL, () => chars.ReturnNetBufferListsHandler(this.ctx.adapterContext, chain, NDIS_FLAGS.NDIS_RETURN_FLAGS_DISPATCH_LEVEL))
   }

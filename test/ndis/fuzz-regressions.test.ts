@@ -61,6 +61,18 @@ describe('NDIS fuzz regressions: chains that loop back end in a finding, not a h
     expect(m.findings.some((f) => f.kind === 'nbl-misuse' && /loops back/.test(f.message))).toBe(true)
   })
 
+  it('an indicated NBL whose Next the driver points at itself before it comes back is nbl-misuse, and goes back once', () => {
+    // Shim fuzz, seed 223310568: the protocol walked the NBLs it held through their Next links.
+    const { m, a, ndis } = loadTestMiniport()
+    const mdl = ndis.NdisAllocateMdl(a.handle, a.rxBlock, 2048)!
+    const nbl = ndis.NdisAllocateNetBufferAndNetBufferList(a.nblPool!, 0, 0, mdl, 0, 60)!
+    ndis.NdisMIndicateReceiveNetBufferLists(a.handle, nbl, 0, 1, 0)
+    nbl.Next = nbl
+    m.runUntilIdle()
+    expect(theFinding(m, 'nbl-misuse').message).toMatch(/^a NET_BUFFER_LIST the miniport indicated had its Next changed before MiniportReturnNetBufferLists gave it back/)
+    expect(nbl.Next).toBeNull()
+  })
+
   it('an indicated NET_BUFFER over a loop of empty MDLs is a corrupted frame, not an endless read', () => {
     const { m, a, ndis } = loadTestMiniport()
     const mdl = ndis.NdisAllocateMdl(a.handle, a.rxBlock, 2048)!
