@@ -117,6 +117,18 @@ const CASES: readonly Case[] = [
     check: (r) => expect(r.traffic.txFrames).toBe(Number(PACKETS)),
   },
   {
+    attack: 'patch-tojson',
+    what: 'Object.prototype.toJSON assigned to forge a clean report',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'toJSON'/),
+  },
+  {
+    attack: 'define-tojson',
+    what: 'Uint8Array.prototype.toJSON defined to forge the report',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot redefine property: toJSON/),
+  },
+  {
     attack: 'patch-json',
     what: 'JSON.stringify and Object.prototype.toJSON patched to forge a clean report',
     kind: 'driver-exception',

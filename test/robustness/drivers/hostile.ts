@@ -17,7 +17,7 @@ export const ATTACKS = [
   'throw-null-proto', 'throw-proxy', 'throw-getters', 'throw-symbol', 'throw-bigint',
   'forge-pfn', 'interrupt-left', 'register-twice',
   // Only through the command line (they reach for the process the driver runs in):
-  'loop-forever', 'exit-in-send', 'patch-json', 'timer-left', 'reject-left',
+  'loop-forever', 'exit-in-send', 'patch-json', 'patch-tojson', 'define-tojson', 'timer-left', 'reject-left',
 ] as const
 export type Attack = (typeof ATTACKS)[number]
 
@@ -147,6 +147,14 @@ export default function DriverEntry(ndis: NdisApi, registryPath?: string): numbe
     // Forging the report: what the host serializes it with, and what every object inherits.
     JSON.stringify = () => '{"outcome":"clean"}'
     ;(Object.prototype as { toJSON?: () => unknown }).toJSON = () => ({ outcome: 'clean' })
+  }
+  if (attack === 'patch-tojson') {
+    // The same forgery without touching JSON: every object's toJSON, by assignment.
+    ;(Object.prototype as { toJSON?: () => unknown }).toJSON = () => ({ outcome: 'clean' })
+  }
+  if (attack === 'define-tojson') {
+    // By definition, on the typed arrays a report's buffers are (Object.prototype is extensible).
+    Object.defineProperty(Uint8Array.prototype, 'toJSON', { value: () => 'clean' })
   }
   if (attack === 'entry-nan') return Number.NaN
   if (attack === 'entry-huge') return 1e308
