@@ -100,7 +100,7 @@ process.on('unhandledRejection', () => {
  * thenables), but the objects stay extensible. Freezing them made every frame of a run in this
  * worker about twice as expensive (V8 leaves fast paths for objects whose prototype chain
  * holds a frozen Object.prototype or typed-array prototype; measured with the bench's full
- * path, 64-byte frames: 3.1-3.6 µs per frame plain, 6.3-10.8 frozen, 4.0-4.9 locked).
+ * path, 64-byte frames: 3.1-3.2 µs per frame plain, 6.3-10.8 frozen, 3.4-4.0 locked).
  */
 function freezeIntrinsics(): void {
   const typed = Object.getPrototypeOf(Uint8Array) as { prototype: object }

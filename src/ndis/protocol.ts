@@ -430,7 +430,6 @@ export class Protocol {
     return seen
   }
 
-
   /** An indicated chain that loops back: reported, and nothing of it is taken (or given back). */
   private loops(what: string): -1 {
     this.ctx.violation('nbl-misuse', `NdisMIndicateReceiveNetBufferLists: the ${what} loops back on itself (more than ${CHAIN_LIMIT} links)`)
