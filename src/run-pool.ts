@@ -122,8 +122,9 @@ export class RunPool {
     slot.task = null
     if ('loadError' in msg) p.reject(new MiniportLoadError(p.task.file, msg.loadError))
     else p.resolve(msg.result)
-    // A worker whose driver code was stopped mid-run is not reused: its modules' state is the driver's last word.
-    this.release(slot, p.hung)
+    // A worker whose driver code was stopped mid-run is not reused: its modules' state is the
+    // driver's last word. Nor is one whose built-ins the driver changed (run-worker.ts).
+    this.release(slot, p.hung || msg.retire === true)
   }
 
   private failed(slot: Slot, error: Error): void {

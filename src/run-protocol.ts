@@ -30,7 +30,8 @@ export type RunResult =
   | { readonly kind: 'enumerate'; readonly outcome: Report['outcome']; readonly calls: EnumeratedCall[]; readonly config: ResolvedConfig }
 
 /** A worker's answer: the result, or why it could not import the miniport. */
-export type RunReply = { readonly id: number; readonly result: RunResult } | { readonly id: number; readonly loadError: string }
+/** `retire`: driver code changed this worker's built-ins (intrinsics.ts); the pool starts a fresh one. */
+export type RunReply = { readonly id: number; readonly result: RunResult; readonly retire?: true } | { readonly id: number; readonly loadError: string; readonly retire?: true }
 
 /** The pool stopped the task's driver code: the stack it was paused at, and the bound it broke. */
 export interface HungMessage {

@@ -6,7 +6,8 @@
 // or outlive the run: process.exit/abort/kill throw into the driver (a driver cannot end the
 // system it runs in: driver-exception, 0x7E); timers, immediates, ticks and promises the driver
 // creates while it runs are `async-driver-code` findings, and its timers are cancelled; the
-// intrinsics the report is built with are frozen. The pool ends the worker after the run.
+// built-ins dmalab's own code uses are made unchangeable (intrinsics.ts), and a name a driver
+// added to one of them is a finding when the run ends. The pool ends the worker after the run.
 import { writeSync } from 'node:fs'
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Machine } from './machine.js'
@@ -18,6 +19,7 @@ import { driverFrames, driverStack, siteHere } from './kernel/sites.js'
 import type { PcapWriter } from './hw/pcap.js'
 import { attachRecorder, type Recorder } from './report/recorder.js'
 import { importBuiltCDriver } from './driver/c/load.js'
+import { guardIntrinsics } from './intrinsics.js'
 import { emulatorError, type HungMessage, type RunReply, type RunResult, type RunTask } from './run-protocol.js'
 
 /** [0] the machine's progress counter, [1] 1 while a task runs (the pool's watchdog reads both). */
@@ -90,39 +92,8 @@ process.on('unhandledRejection', () => {
   if (current !== null) driverAsync('left a Promise rejected with no handler')
 })
 
-/**
- * Freezes the intrinsics the report is built with (driver code shares this realm, not the
- * host's): a driver that patches Array.prototype.map or JSON could otherwise forge the report.
- *
- * Object.prototype and the typed-array prototypes are locked instead of frozen: every
- * property read-only and non-configurable, each given `toJSON` and `then` as read-only
- * undefined (so a driver can neither make JSON.stringify call its code nor make objects
- * thenables), but the objects stay extensible. Freezing them made every frame of a run in this
- * worker about twice as expensive (V8 leaves fast paths for objects whose prototype chain
- * holds a frozen Object.prototype or typed-array prototype; measured with the bench's full
- * path, 64-byte frames: 3.1-3.2 µs per frame plain, 6.3-10.8 frozen, 3.4-4.0 locked).
- */
-function freezeIntrinsics(): void {
-  const typed = Object.getPrototypeOf(Uint8Array) as { prototype: object }
-  const locked = [Object.prototype, typed.prototype, Uint8Array.prototype, Uint16Array.prototype, Uint32Array.prototype, Int16Array.prototype, Int32Array.prototype, Float64Array.prototype]
-  for (const o of [
-    Array.prototype, Function.prototype, String.prototype, Number.prototype, Boolean.prototype, Symbol.prototype, BigInt.prototype,
-    Map.prototype, Set.prototype, WeakMap.prototype, WeakSet.prototype, Promise.prototype, RegExp.prototype, Date.prototype,
-    ArrayBuffer.prototype, SharedArrayBuffer.prototype, DataView.prototype, JSON, Math, Reflect, Atomics,
-    Object, Array, Number, String, Map, Set, Promise, Symbol,
-  ]) Object.freeze(o)
-  for (const o of locked) {
-    for (const name of ['toJSON', 'then']) Object.defineProperty(o, name, { value: undefined, writable: false, configurable: false, enumerable: false })
-    for (const key of Reflect.ownKeys(o)) {
-      const d = Object.getOwnPropertyDescriptor(o, key)!
-      Object.defineProperty(o, key, 'value' in d ? { writable: false, configurable: false } : { configurable: false })
-    }
-  }
-  for (const name of ['JSON', 'Math', 'Reflect', 'Object', 'Array', 'Map', 'Set', 'Promise', 'Symbol', 'String', 'Number']) {
-    Object.defineProperty(globalThis, name, { writable: false, configurable: false })
-  }
-}
-freezeIntrinsics()
+/** The built-ins made unchangeable before any driver code runs (intrinsics.ts). */
+const intrinsics = guardIntrinsics()
 
 // ---- running tasks ------------------------------------------------------------------------------
 
@@ -181,6 +152,7 @@ async function handle(id: number, task: RunTask): Promise<void> {
   current = c
   heartbeat[1] = 1
   let loading = modules.get(task.file)
+  const importing = loading === undefined
   if (loading === undefined) modules.set(task.file, (loading = load(task)))
   let miniport: LoadableMiniport
   try {
@@ -188,9 +160,10 @@ async function handle(id: number, task: RunTask): Promise<void> {
   } catch (error) {
     heartbeat[1] = 0
     current = null
-    post({ id, loadError: error instanceof Error ? error.message : String(error) })
+    post({ id, loadError: error instanceof Error ? error.message : String(error), ...(intrinsics.added().length > 0 ? { retire: true } : {}) })
     return
   }
+  if (importing) intrinsics.settle()
   let result: RunResult
   executing = true
   try {
@@ -204,7 +177,9 @@ async function handle(id: number, task: RunTask): Promise<void> {
   // still report them; a rejection among them is a finding. Then the result, rebuilt if so.
   const before = asyncFindings
   await new Promise((resolve) => hostTimers.setImmediate(resolve))
-  if (asyncFindings !== before && c.machine !== null && current === c) {
+  const found = current === c && c.machine !== null && intrinsics.added().length > 0
+  const retire = found && tampered(c.machine!)
+  if ((asyncFindings !== before || found) && c.machine !== null && current === c) {
     try {
       result = resultOf(task, c.machine, c.recorder)
     } catch (error) {
@@ -214,7 +189,32 @@ async function handle(id: number, task: RunTask): Promise<void> {
   if (current !== c) return
   heartbeat[1] = 0
   current = null
-  post({ id, result })
+  post({ id, result, ...(retire ? { retire: true } : {}) })
+}
+
+/**
+ * Names driver code added to a locked built-in (Object.prototype.x, Array.prototype[0]), when
+ * it was imported or during this run: a `host-tampering` finding on the run's machine, and the
+ * built-ins put back as the import left them, so every run of a sweep meets the same built-ins
+ * whichever worker it lands on. True when they could not be put back: the pool does not reuse
+ * the worker then.
+ */
+function tampered(m: Machine): boolean {
+  const added = intrinsics.added()
+  if (added.length === 0) return false
+  const restored = intrinsics.restore()
+  try {
+    m.kernel.log.fatal({
+      kind: 'host-tampering',
+      code: BUGCHECK.CRITICAL_STRUCTURE_CORRUPTION,
+      params: [0, 0, 0, 0],
+      message: `driver code added ${added.length === 1 ? 'a name' : `${added.length} names`} to JavaScript built-ins dmalab itself runs on (${added.slice(0, 8).join(', ')}${added.length > 8 ? ', ...' : ''}): what they answer could change what dmalab computes for the report. A driver may not modify code or data it does not own; Windows' kernel patch protection stops the machine with bug check 0x109 when it finds that`,
+      details: { added: added.slice(0, 64).join(' ') },
+    })
+  } catch {
+    // fatal() throws the BugCheck for driver code to unwind; the driver's code has returned.
+  }
+  return !restored
 }
 
 /**
@@ -254,6 +254,7 @@ function hung(msg: HungMessage): void {
   } catch {
     // fatal() throws the BugCheck for driver code to unwind; here nothing is left to unwind.
   }
+  tampered(m) // the pool does not reuse a worker whose driver was stopped
   let result: RunResult
   try {
     result = resultOf(c.task, m, c.recorder)

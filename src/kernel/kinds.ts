@@ -280,6 +280,11 @@ export const FINDING_KINDS = {
     bugchecks: [own(C4, DMALAB_P1.asyncDriverCode)],
     summary: 'timers, promises or rejections a driver left behind',
   },
+  'host-tampering': {
+    severity: 'fatal', leak: false,
+    bugchecks: [bc(BUGCHECK.CRITICAL_STRUCTURE_CORRUPTION, null, ['reserved', 'reserved', 'reserved', 'type of corrupted region (0x0: a generic data region)'])],
+    summary: 'driver code added a name to a JavaScript built-in dmalab itself runs on (Object.prototype, a typed-array prototype), as Windows\' kernel patch protection stops a driver that modifies kernel data',
+  },
   'bad-return-value': {
     severity: 'violation', leak: false,
     bugchecks: [own(NDIS, DMALAB_P1.badReturnValue, 'the value returned')],

@@ -137,6 +137,58 @@ const CASES: readonly Case[] = [
       expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'stringify'/)
     },
   },
+  {
+    attack: 'add-names',
+    what: 'a new name and an element on Object.prototype (it stays extensible)',
+    kind: 'host-tampering',
+    check: (r) => {
+      // Bug check 0x109 CRITICAL_STRUCTURE_CORRUPTION, parameter 4 = 0x0: a generic data region.
+      expect(r.bugcheck).toMatchObject({ code: 0x109, params: [0, 0, 0, 0] })
+      expect(kindOf(r, 'host-tampering').message).toMatch(/^driver code added 2 names to JavaScript built-ins dmalab itself runs on \(Object\.prototype\[0\], Object\.prototype\.verdict\)/)
+      expect(kindOf(r, 'host-tampering').details).toEqual({ added: 'Object.prototype[0] Object.prototype.verdict' })
+      // The run itself went on as without the names: every frame came back.
+      expect(r.traffic.txFrames).toBe(Number(PACKETS))
+    },
+  },
+  {
+    attack: 'array-element',
+    what: 'an element put on Array.prototype (an empty list\'s first entry)',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'length' of object '\[object Array\]'/),
+  },
+  {
+    attack: 'typed-species',
+    what: 'Symbol.species of the typed arrays redefined (subarray would make the driver\'s objects)',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot redefine property: Symbol\(Symbol\.species\)/),
+  },
+  {
+    attack: 'replace-global',
+    what: 'the global Uint8Array replaced',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'Uint8Array'/),
+  },
+  {
+    attack: 'prepare-stack',
+    what: 'Error.prepareStackTrace set to forge finding sites',
+    kind: 'driver-exception',
+    check: (r) => {
+      expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'prepareStackTrace'/)
+      expect(kindOf(r, 'driver-exception').site).toMatch(/^test\/robustness\/drivers\/hostile\.ts:\d+$/)
+    },
+  },
+  {
+    attack: 'iterator-next',
+    what: 'the array iterator\'s next replaced',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'next'/),
+  },
+  {
+    attack: 'to-primitive',
+    what: 'Object.prototype[Symbol.toPrimitive] assigned',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'Symbol\(Symbol\.toPrimitive\)'/),
+  },
 ]
 
 /** The JSON report a run printed, after checking it is the whole of stdout. */
@@ -184,6 +236,25 @@ describe('the text report too is the whole of stdout', () => {
     expect(text.stdout).toBe(`${formatReport(wholeReport(json))}\n`)
     expect(text.stdout).toMatch(/MiniportRestart threw a value that is not an Error: a Proxy/)
   }, 2 * BOUND_MS)
+})
+
+describe('a driver that adds names to the built-ins when it is imported', () => {
+  // The names are deleted once a run reports them, and the worker is not reused: a fresh one
+  // imports the driver again, so every configuration meets them, whichever worker runs it.
+  it('every configuration of a check reports host-tampering, with one worker or two', () => {
+    const env = { DMALAB_ATTACK: 'add-names-at-import' }
+    const one = dmalab(['check', HOSTILE, '--packets', '4', '--jobs', '1', '--json'], { env, timeoutMs: 120_000 })
+    const two = dmalab(['check', HOSTILE, '--packets', '4', '--jobs', '2', '--json'], { env, timeoutMs: 120_000 })
+    expect(one.code).toBe(1)
+    expect(one.stderr).toBe('')
+    expect(two.stdout).toBe(one.stdout)
+    type Run = { findings: Array<{ kind: string; message: string }> }
+    const report = JSON.parse(one.stdout) as { matrix: Run[]; sweep: { runs: Run[] } }
+    const runs = [...report.matrix, ...report.sweep.runs]
+    expect(report.sweep.runs.length).toBeGreaterThan(100)
+    for (const run of runs) expect(run.findings.map((f) => f.kind)).toContain('host-tampering')
+    expect(runs[0]!.findings.find((f) => f.kind === 'host-tampering')!.message).toMatch(/\(Object\.prototype\.verdict\)/)
+  }, 150_000)
 })
 
 describe('dmalab sweep of a hostile driver ends too', () => {

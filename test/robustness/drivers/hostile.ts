@@ -18,6 +18,7 @@ export const ATTACKS = [
   'forge-pfn', 'interrupt-left', 'register-twice',
   // Only through the command line (they reach for the process the driver runs in):
   'loop-forever', 'exit-in-send', 'patch-json', 'patch-tojson', 'define-tojson', 'timer-left', 'reject-left',
+  'add-names', 'add-names-at-import', 'array-element', 'typed-species', 'replace-global', 'prepare-stack', 'iterator-next', 'to-primitive',
 ] as const
 export type Attack = (typeof ATTACKS)[number]
 
@@ -141,8 +142,37 @@ function oddity(attack: string): unknown {
   }
 }
 
+/** A class a forger would have dmalab's own code construct. */
+class Forged extends Uint8Array {}
+
+// At import, before any run: every run of a sweep meets it, whichever worker runs it.
+if (process.env.DMALAB_ATTACK === 'add-names-at-import') (Object.prototype as { verdict?: string }).verdict = 'clean'
+
 export default function DriverEntry(ndis: NdisApi, registryPath?: string): number {
   const attack = process.env.DMALAB_ATTACK ?? ''
+  if (attack === 'add-names') {
+    // New names where every object looks: a missing option, and an empty list's first entry
+    // (Array.prototype cannot take an element: its length is read-only).
+    ;(Object.prototype as { verdict?: string }).verdict = 'clean'
+    ;(Object.prototype as Record<number, unknown>)[0] = { kind: 'forged' }
+  }
+  if (attack === 'array-element') (Array.prototype as unknown as Record<number, unknown>)[0] = { kind: 'forged' }
+  if (attack === 'typed-species') {
+    // Every subarray dmalab takes of guest memory would be the driver's object.
+    Object.defineProperty(Object.getPrototypeOf(Uint8Array), Symbol.species, { get: () => Forged })
+  }
+  if (attack === 'replace-global') (globalThis as { Uint8Array: unknown }).Uint8Array = Forged
+  if (attack === 'prepare-stack') {
+    // Every finding's site would name another driver's line.
+    Error.prepareStackTrace = () => '    at elsewhere (examples/e1000/init.ts:1:1)'
+  }
+  if (attack === 'iterator-next') {
+    // Every for...of over an array in dmalab would see an empty array.
+    ;(Object.getPrototypeOf([][Symbol.iterator]()) as { next: unknown }).next = () => ({ done: true, value: undefined })
+  }
+  if (attack === 'to-primitive') {
+    ;(Object.prototype as Record<symbol, unknown>)[Symbol.toPrimitive] = () => 'clean'
+  }
   if (attack === 'patch-json') {
     // Forging the report: what the host serializes it with, and what every object inherits.
     JSON.stringify = () => '{"outcome":"clean"}'
