@@ -121,6 +121,14 @@ export async function runBench(options: { json: boolean }): Promise<number> {
     ratio: cost.warmMs / cost.inThreadMs,
     note: `each further run on a started worker (check, sweep): +${(cost.warmMs - cost.inThreadMs).toFixed(1)} ms`,
   })
+  say({
+    name: 'run-worker-frame-us',
+    value: cost.workerFrameUs,
+    unit: 'us/frame',
+    limit: cost.inThreadFrameUs,
+    ratio: cost.workerFrameUs / cost.inThreadFrameUs,
+    note: 'a long run (e1000, 20,000 frames of 64 B, report included) in the warm worker, whose built-ins are guarded; limit = the same run in this thread',
+  })
 
   const probe = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './probes/memory-probe.ts' : './probes/memory-probe.js', import.meta.url))
   const args = probe.endsWith('.ts') ? ['--expose-gc', '--import', 'tsx', probe] : ['--expose-gc', probe]
