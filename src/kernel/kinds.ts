@@ -283,7 +283,7 @@ export const FINDING_KINDS = {
   'host-tampering': {
     severity: 'fatal', leak: false,
     bugchecks: [bc(BUGCHECK.CRITICAL_STRUCTURE_CORRUPTION, null, ['reserved', 'reserved', 'reserved', 'type of corrupted region (0x0: a generic data region)'])],
-    summary: 'driver code added a name to a JavaScript built-in dmalab itself runs on (Object.prototype, a typed-array prototype), as Windows\' kernel patch protection stops a driver that modifies kernel data',
+    summary: 'driver code added a name to a JavaScript built-in dmalab itself runs on (Object.prototype, Array.prototype, a typed-array prototype), as Windows\' kernel patch protection stops a driver that modifies kernel data',
   },
   'bad-return-value': {
     severity: 'violation', leak: false,
