@@ -16,8 +16,22 @@
 //    dictionaries, so each is then made a fast prototype again.
 // What a lock gives up: a driver can add a new name to a locked object. `toJSON`, `then` and
 // `Symbol.toPrimitive` are taken; any other addition is found when the run ends (`added`), the
-// run reports it (bug check 0x109, as Windows' kernel patch protection does), and the pool does
-// not reuse the worker.
+// run reports it (bug check 0x109, as Windows' kernel patch protection does), and the object is
+// put back as the driver's import left it before the next run.
+//
+// The Node modules dmalab's own code calls during a run (path, url, fs, util, crypto, ...) are
+// frozen as well: a driver can import them too.
+
+import { Buffer } from 'node:buffer'
+import buffer from 'node:buffer'
+import crypto from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import url from 'node:url'
+import util from 'node:util'
+import workerThreads from 'node:worker_threads'
 
 /** A built-in object and the name a finding calls it by. */
 interface Named {
@@ -42,6 +56,8 @@ function lockedObjects(): Named[] {
     { name: 'Array.prototype', object: Array.prototype },
     { name: '%TypedArray%.prototype', object: typedArray.prototype },
     ...TYPED.map((t) => ({ name: `${t.name}.prototype`, object: t.prototype as object })),
+    // A Uint8Array too: the protocol compares received bytes with Buffer.prototype.compare.
+    { name: 'Buffer.prototype', object: Buffer.prototype },
   ]
 }
 
@@ -62,8 +78,26 @@ function frozenObjects(): object[] {
     proto(/x/[Symbol.matchAll]('')), generator, generator.prototype, asyncGenerator, asyncGenerator.prototype,
     WebAssembly.Module, WebAssembly.Instance, WebAssembly.Memory, WebAssembly.Table, WebAssembly.Global,
     WebAssembly.Module.prototype, WebAssembly.Instance.prototype, WebAssembly.Memory.prototype, WebAssembly.Table.prototype, WebAssembly.Global.prototype,
+    // The Node modules dmalab's code calls in a run (a driver can import them too; freezing a
+    // module's exports also keeps module.syncBuiltinESMExports from changing named imports).
+    Buffer, buffer, crypto, fs, os, path, path.posix, path.win32, url, util, util.types, workerThreads,
+    // The worker's channel to the pool is a MessagePort: how it posts and dispatches.
+    ...protoChain(workerThreads.MessagePort.prototype),
   ]
 }
+
+/** An object's prototype and the prototypes above it, up to Object.prototype. */
+function protoChain(o: object): object[] {
+  const chain: object[] = []
+  for (let p: object | null = o; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) chain.push(p)
+  return chain
+}
+
+/** EventEmitter's methods (process and dmalab's ports are emitters); its state fields stay writable. */
+const EMITTER_METHODS = ['emit', 'on', 'addListener', 'once', 'prependListener', 'prependOnceListener', 'off', 'removeListener', 'removeAllListeners', 'listeners', 'rawListeners', 'listenerCount', 'eventNames', 'setMaxListeners', 'getMaxListeners']
+
+/** Globals Node defines as accessors that dmalab's code reads: fixed as read-only values. */
+const ACCESSOR_GLOBALS = ['process', 'Buffer', 'TextEncoder', 'TextDecoder', 'performance', 'MessagePort', 'MessageChannel']
 
 /** Every own property read-only (data) and non-configurable, the object itself left extensible. */
 function lock(o: object): void {
@@ -83,12 +117,18 @@ function lock(o: object): void {
 
 /**
  * The globals a driver could replace to reach dmalab's code (`globalThis.Uint8Array = ...`):
- * every data property of the global object made read-only and non-configurable. Accessors
- * (Node defines some globals lazily) keep their getters; Error.stackTraceLimit stays writable
+ * every data property of the global object made read-only and non-configurable, and the
+ * accessors dmalab reads turned into such values. Other accessors (Node defines some globals
+ * lazily) keep their getters; EventEmitter's methods are read-only; Error.stackTraceLimit stays writable
  * (dmalab sets it to capture driver stacks) but Error.prepareStackTrace and captureStackTrace,
  * which decide what a captured stack says, do not.
  */
 function lockGlobals(): void {
+  for (const key of ACCESSOR_GLOBALS) {
+    const d = Object.getOwnPropertyDescriptor(globalThis, key)
+    if (d !== undefined && d.configurable === true) Object.defineProperty(globalThis, key, { value: (globalThis as Record<string, unknown>)[key], writable: false, configurable: false, enumerable: d.enumerable ?? false })
+  }
+  for (const key of EMITTER_METHODS) Object.defineProperty(EventEmitter.prototype, key, { writable: false, configurable: false })
   for (const key of Reflect.ownKeys(globalThis)) {
     const d = Object.getOwnPropertyDescriptor(globalThis, key)!
     if ('value' in d && d.configurable === true) Object.defineProperty(globalThis, key, { writable: false, configurable: false })

@@ -9,7 +9,7 @@
 // (Runtime.terminateExecution: the worker and its machine stay, the driver's loop is gone), and
 // asks the worker for the run's result with a `hang` finding at that driver line.
 import inspector from 'node:inspector'
-import { Worker } from 'node:worker_threads'
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
 import { MiniportLoadError } from './driver/loader.js'
 import type { HungMessage, RunReply, RunResult, RunTask } from './run-protocol.js'
 
@@ -29,17 +29,37 @@ const WORKER_URL = new URL(fromSource ? './run-worker.ts' : './run-worker.js', o
  * first registers tsx's loader and then imports the TypeScript entry (Node 20 does not apply
  * `--import` loaders to a worker's own entry module).
  */
-function startWorker(heartbeat: SharedArrayBuffer): Worker {
-  const options = { workerData: { heartbeat }, stdout: true, stderr: true } as const
+function startWorker(heartbeat: SharedArrayBuffer, port: MessagePort): Worker {
+  const options = { workerData: { heartbeat, port }, transferList: [port], stdout: true, stderr: true }
   if (!fromSource) return new Worker(WORKER_URL, options)
   const tsx = import.meta.resolve('tsx/esm/api')
   const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`
   return new Worker(boot, { ...options, eval: true })
 }
 
+/**
+ * The worker a run executed in ended, or stopped answering, before the run did: driver code
+ * ended its thread or took its message handler away. There is no result to report.
+ */
+export class WorkerLost extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'WorkerLost'
+  }
+}
+
 interface Slot {
   readonly worker: Worker
+  /**
+   * The pool's end of the worker's own channel. Tasks and results go through it, never through
+   * the worker's parentPort, which driver code in the worker can reach (and post forged results on).
+   */
+  readonly port: MessagePort
   readonly beat: Float64Array
+  /** The worker has said it takes tasks (it has installed its message handler). */
+  ready: boolean
+  /** When the watchdog first saw the worker idle with a task pending (0: not seen so). */
+  quietSince: number
   /** The output streams have ended (the worker is gone). */
   readonly drained: Promise<void>
   task: Pending | null
@@ -79,7 +99,8 @@ export class RunPool {
 
   private spawn(): Slot {
     const sab = new SharedArrayBuffer(16)
-    const worker = startWorker(sab)
+    const { port1, port2 } = new MessageChannel()
+    const worker = startWorker(sab, port2)
     // What driver code prints goes to stderr: stdout carries the report, and nothing after it.
     const ended = (stream: NodeJS.ReadableStream | null): Promise<void> => new Promise((resolve) => {
       if (stream === null) return resolve()
@@ -88,13 +109,15 @@ export class RunPool {
     })
     worker.stdout.pipe(process.stderr, { end: false })
     worker.stderr.pipe(process.stderr, { end: false })
-    const slot: Slot = { worker, beat: new Float64Array(sab), drained: Promise.all([ended(worker.stdout), ended(worker.stderr)]).then(() => undefined), task: null, lastProgress: -1, stalledSince: 0 }
+    const slot: Slot = { worker, port: port1, beat: new Float64Array(sab), drained: Promise.all([ended(worker.stdout), ended(worker.stderr)]).then(() => undefined), task: null, lastProgress: -1, stalledSince: 0, ready: false, quietSince: 0 }
     this.slots.add(slot)
-    worker.on('message', (msg: RunReply) => this.reply(slot, msg))
+    port1.on('message', (msg: RunReply) => this.reply(slot, msg))
+    port1.unref()
     worker.on('error', (err) => this.failed(slot, err))
     worker.on('exit', (code) => {
       this.slots.delete(slot)
-      if (slot.task !== null) this.failed(slot, new Error(`the run's worker exited with code ${code}`))
+      slot.port.close()
+      if (slot.task !== null) this.failed(slot, new WorkerLost(`driver code ended the worker thread its run executed in (exit code ${code}) before the run finished, so there is no report; a driver cannot end the system it runs in`))
     })
     return slot
   }
@@ -107,7 +130,8 @@ export class RunPool {
         slot.task = { id: this.nextId++, task, resolve, reject, hung: false }
         slot.lastProgress = -1
         slot.stalledSince = Date.now()
-        slot.worker.postMessage({ id: slot.task.id, task })
+        slot.quietSince = 0
+        slot.port.postMessage({ id: slot.task.id, task })
         this.watchOn()
       }
       const slot = this.idle.pop()
@@ -117,6 +141,10 @@ export class RunPool {
   }
 
   private reply(slot: Slot, msg: RunReply): void {
+    if ('ready' in msg) {
+      slot.ready = true
+      return
+    }
     const p = slot.task
     if (p === null || p.id !== msg.id) return
     slot.task = null
@@ -165,8 +193,20 @@ export class RunPool {
       const p = slot.task
       if (p === null || p.hung) continue
       const progress = slot.beat[0]!
-      // Not running (still starting, importing, or posting its result), or it moved: no hang.
-      if (slot.beat[1] !== 1 || progress !== slot.lastProgress) {
+      // Not running: still starting, or posting its result. A started worker takes a task up at
+      // once and posts as soon as it is done; one that stays idle with a task pending has stopped
+      // answering (driver code removed its message handler).
+      if (slot.beat[1] !== 1) {
+        slot.lastProgress = progress
+        slot.stalledSince = now
+        if (!slot.ready) continue
+        if (slot.quietSince === 0) slot.quietSince = now
+        else if (now - slot.quietSince >= this.timeoutMs) this.failed(slot, new WorkerLost(`the worker thread of the run stopped answering for ${this.timeoutMs / 1000} s with the run not taken up or its result not sent (driver code took the worker's message handler away), so there is no report`))
+        continue
+      }
+      slot.quietSince = 0
+      // It moved: no hang.
+      if (progress !== slot.lastProgress) {
         slot.lastProgress = progress
         slot.stalledSince = now
         continue
@@ -186,7 +226,7 @@ export class RunPool {
       this.failed(slot, new Error(`the run made no progress for ${msg.seconds} s (driver code that never returns) and could not be stopped to report it`))
       return
     }
-    slot.worker.postMessage(msg)
+    slot.port.postMessage(msg)
     setTimeout(() => {
       if (slot.task === p) this.failed(slot, new Error(`the run made no progress for ${msg.seconds} s and its worker did not answer once stopped`))
     }, ANSWER_MS).unref()

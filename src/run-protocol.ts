@@ -29,9 +29,15 @@ export type RunResult =
   | { readonly kind: 'summary'; readonly summary: ScenarioSummary }
   | { readonly kind: 'enumerate'; readonly outcome: Report['outcome']; readonly calls: EnumeratedCall[]; readonly config: ResolvedConfig }
 
-/** A worker's answer: the result, or why it could not import the miniport. */
-/** `retire`: driver code changed this worker's built-ins (intrinsics.ts); the pool starts a fresh one. */
-export type RunReply = { readonly id: number; readonly result: RunResult; readonly retire?: true } | { readonly id: number; readonly loadError: string; readonly retire?: true }
+/**
+ * A worker's answer: the result, or why it could not import the miniport; `retire` when driver
+ * code changed the worker's built-ins beyond repair (intrinsics.ts): the pool starts a fresh one.
+ * `ready` once, when the worker takes tasks.
+ */
+export type RunReply =
+  | { readonly id: number; readonly result: RunResult; readonly retire?: true }
+  | { readonly id: number; readonly loadError: string; readonly retire?: true }
+  | { readonly ready: true }
 
 /** The pool stopped the task's driver code: the stack it was paused at, and the bound it broke. */
 export interface HungMessage {

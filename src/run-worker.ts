@@ -9,7 +9,7 @@
 // built-ins dmalab's own code uses are made unchangeable (intrinsics.ts), and a name a driver
 // added to one of them is a finding when the run ends. The pool ends the worker after the run.
 import { writeSync } from 'node:fs'
-import { parentPort, workerData } from 'node:worker_threads'
+import { MessagePort, workerData } from 'node:worker_threads'
 import type { Machine } from './machine.js'
 import { enumerateCalls, loadMiniport, runForSweep, runScenario, summarize, type LoadableMiniport } from './scenario.js'
 import { DISPATCH_LEVEL, irqlName } from './kernel/irql.js'
@@ -25,6 +25,16 @@ import { emulatorError, type HungMessage, type RunReply, type RunResult, type Ru
 /** [0] the machine's progress counter, [1] 1 while a task runs (the pool's watchdog reads both). */
 const heartbeat = new Float64Array(workerData.heartbeat as SharedArrayBuffer)
 const progress = new Float64Array(workerData.heartbeat as SharedArrayBuffer, 0, 1)
+/**
+ * The pool's private channel to this worker. Driver code can import node:worker_threads too: it
+ * must reach neither the progress counter (written, a loop would look busy forever) nor the
+ * channel (a forged result), so both leave workerData. parentPort is not used at all.
+ */
+const pool = workerData.port as MessagePort
+delete (workerData as { heartbeat?: unknown }).heartbeat
+delete (workerData as { port?: unknown }).port
+/** The port's own postMessage, taken before a driver could replace it. */
+const postMessage = MessagePort.prototype.postMessage
 
 interface Current {
   readonly id: number
@@ -54,6 +64,15 @@ process.abort = (() => {
 process.kill = (() => {
   throw new DriverEndedSystem('process.kill()')
 }) as typeof process.kill
+// What process.exit and process.kill call underneath, within a driver's reach too.
+Object.assign(process, {
+  reallyExit: () => {
+    throw new DriverEndedSystem('process.reallyExit()')
+  },
+  _kill: () => {
+    throw new DriverEndedSystem('process._kill()')
+  },
+})
 
 /** What driver code scheduled while it ran, reported once per kind. */
 const seenAsync = new Set<string>()
@@ -91,6 +110,11 @@ process.nextTick = ((...args: Parameters<typeof process.nextTick>) => (executing
 process.on('unhandledRejection', () => {
   if (current !== null) driverAsync('left a Promise rejected with no handler')
 })
+// None of these may be put back, nor what dmalab reads from process (the working directory its
+// sites are relative to, the clock).
+for (const name of ['exit', 'abort', 'kill', 'reallyExit', '_kill', 'cwd', 'hrtime', 'cpuUsage', 'memoryUsage', 'nextTick']) {
+  if (Object.prototype.hasOwnProperty.call(process, name)) Object.defineProperty(process, name, { writable: false, configurable: false })
+}
 
 /** The built-ins made unchangeable before any driver code runs (intrinsics.ts). */
 const intrinsics = guardIntrinsics()
@@ -105,8 +129,8 @@ function load(task: RunTask): Promise<LoadableMiniport> {
   return importBuiltCDriver(task.file, task.wasm, task.name).then((module) => ({ module, name: task.name, file: task.file }))
 }
 
-function post(reply: RunReply): void {
-  parentPort?.postMessage(reply)
+function post(reply: RunReply | { readonly ready: true }): void {
+  Reflect.apply(postMessage, pool, [reply])
 }
 
 function execute(task: RunTask, miniport: LoadableMiniport, c: Current): RunResult {
@@ -281,7 +305,10 @@ function siteOf(stack: string): string {
   return site === undefined ? '' : ` (it was at ${site})`
 }
 
-parentPort?.on('message', (msg: { id: number; task: RunTask } | HungMessage) => {
+pool.on('message', (msg: { id: number; task: RunTask } | HungMessage) => {
   if ('hung' in msg) hung(msg)
   else void handle(msg.id, msg.task)
 })
+// From here on a task the pool posts is taken up at once: a worker that stays idle with one
+// pending has stopped answering, and the pool says so.
+post({ ready: true })

@@ -8,9 +8,10 @@ import type { MachineConfig } from './config.js'
 import { classify, planSweep, runOrdered, summarize as summarizeRuns, type PlannedRun, type ScenarioSummary, type SweepMode, type SweepRun, type SweepSummary } from './faults/sweep.js'
 import type { EnumeratedCall } from './faults/injector.js'
 import { isFindingKind, isLeakKind } from './kernel/kinds.js'
+import { BUGCHECK, bugCheckName } from './kernel/bugcheck.js'
 import { enumerateCalls, runForSweep, runScenario, type LoadableMiniport, type ScenarioOptions } from './scenario.js'
 import { resolveConfig, type ResolvedConfig } from './config.js'
-import { RunPool } from './run-pool.js'
+import { RunPool, WorkerLost } from './run-pool.js'
 import { emulatorError, type RunResult, type RunTask } from './run-protocol.js'
 import { planDigest, shardPositions, type Shard } from './faults/shard.js'
 import { MiniportLoadError } from './driver/loader.js'
@@ -148,6 +149,14 @@ export interface WorkerTask {
  * Worker threads that run sweep scenarios (run-pool.ts: each imports dmalab and the miniport
  * once, under the wall-clock watchdog); the clean enumeration run goes through them too.
  */
+/**
+ * A sweep run whose worker driver code ended (or deafened): the driver ending the system it runs
+ * in, as process.exit in a driver is (driver-exception, 0x7E).
+ */
+function workerLost(error: WorkerLost): ScenarioSummary {
+  return { outcome: 'bugcheck', findings: [{ kind: 'driver-exception', message: error.message }], bugcheck: { code: BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, name: bugCheckName(BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED) } }
+}
+
 export class SweepPool {
   readonly size: number
   private readonly pool: RunPool
@@ -164,13 +173,20 @@ export class SweepPool {
       r = await this.pool.run({ kind: 'summary', ...task })
     } catch (error) {
       if (error instanceof MiniportLoadError) throw error
+      if (error instanceof WorkerLost) return workerLost(error)
       return emulatorError(error)
     }
     return r.kind === 'summary' ? r.summary : emulatorError(new Error(`a sweep run answered with a ${r.kind}`))
   }
 
   async enumerate(task: Extract<RunTask, { kind: 'enumerate' }>): Promise<{ outcome: ScenarioSummary['outcome']; calls: EnumeratedCall[]; config: ResolvedConfig }> {
-    const r = await this.pool.run(task)
+    let r: RunResult
+    try {
+      r = await this.pool.run(task)
+    } catch (error) {
+      if (!(error instanceof WorkerLost)) throw error
+      r = { kind: 'summary', summary: workerLost(error) }
+    }
     if (r.kind === 'enumerate') return r
     // The clean run itself hung or crashed the emulator: no calls to sweep, and its outcome says why.
     if (r.kind === 'summary') return { outcome: r.summary.outcome, calls: [], config: resolveConfig({ ...task.config, wire: 'loopback' }) }

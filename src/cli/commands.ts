@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { MiniportLoadError, MiniportNotFound, buildMiniportSources, bundledMiniports, importMiniport, resolveMiniport } from '../driver/loader.js'
 import { isCDriverPath } from '../driver/c/load.js'
 import { isCMiniport } from '../driver/c/module.js'
-import { RunPool } from '../run-pool.js'
+import { RunPool, WorkerLost } from '../run-pool.js'
 import type { RunResult, RunTask } from '../run-protocol.js'
 import type { MachineConfig } from '../config.js'
 import type { ScenarioOptions } from '../scenario.js'
@@ -80,6 +80,7 @@ async function reportOf(pool: RunPool, task: Extract<RunTask, { kind: 'report' }
   try {
     r = await pool.run(task)
   } catch (error) {
+    if (error instanceof WorkerLost) throw new WorkerLost(`${asked}: ${error.message}`)
     throw loadUsageError(asked, error)
   }
   if (r.kind === 'report') return r.report

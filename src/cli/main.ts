@@ -2,6 +2,7 @@
 // dmalab's command line (DESIGN "Command line"). Usage problems are one line naming the
 // problem, exit code 2; the commands never throw for what a driver does: they report it.
 import { UsageError, parseCommandLine } from './args.js'
+import { WorkerLost } from '../run-pool.js'
 import { bench, check, examples, run, sweepCommand } from './commands.js'
 import { merge } from './merge.js'
 import { writeHtml } from './html.js'
@@ -86,6 +87,11 @@ async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       process.stderr.write(`dmalab: ${error.message}\n`)
       return 2
+    }
+    // The driver ended the worker its run executed in: no report, the driver's doing (exit 1).
+    if (error instanceof WorkerLost) {
+      process.stderr.write(`dmalab: ${error.message}\n`)
+      return 1
     }
     throw error
   }

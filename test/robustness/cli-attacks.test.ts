@@ -157,6 +157,30 @@ const CASES: readonly Case[] = [
     check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'length' of object '\[object Array\]'/),
   },
   {
+    attack: 'really-exit',
+    what: 'process.reallyExit, what process.exit calls underneath',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw Error: process\.reallyExit\(\) called by driver code: a driver cannot end the system it runs in/),
+  },
+  {
+    attack: 'patch-post',
+    what: 'MessagePort.prototype.postMessage replaced to rewrite the result the worker sends',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'postMessage'/),
+  },
+  {
+    attack: 'patch-path',
+    what: 'path.relative replaced (finding sites are made with it)',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'relative'/),
+  },
+  {
+    attack: 'patch-buffer',
+    what: 'Buffer.prototype.compare replaced (the protocol compares received bytes with it)',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'compare'/),
+  },
+  {
     attack: 'typed-species',
     what: 'Symbol.species of the typed arrays redefined (subarray would make the driver\'s objects)',
     kind: 'driver-exception',
@@ -210,6 +234,25 @@ describe('dmalab run of a hostile driver file: exit 1, the finding in --json, wi
       expect(report.findings.map((f) => f.kind)).toContain(c.kind)
       c.check?.(report)
     }, BOUND_MS + 15_000)
+  }
+})
+
+describe('what a driver cannot reach in the worker: the run goes on, clean, and its own report is printed', () => {
+  // The watchdog's progress counter and the pool's channel are not in workerData, and the
+  // worker's parentPort carries nothing dmalab reads.
+  for (const [attack, what] of [
+    ['forge-heartbeat', 'writing the watchdog\'s progress counter while looping forever'],
+    ['deaf-worker', 'the worker\'s parentPort silenced and closed'],
+    ['forge-reply', 'forged results posted on the worker\'s parentPort'],
+  ] as const) {
+    it(`${attack}, ${what}`, () => {
+      const r = dmalab(['check', HOSTILE, '--packets', '4', '--jobs', '1', '--json', '--driver-timeout', '2'], { env: { DMALAB_ATTACK: attack }, timeoutMs: BOUND_MS * 2 })
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+      const report = JSON.parse(r.stdout) as { miniport: string; clean: boolean; matrix: unknown[] }
+      expect(report).toMatchObject({ miniport: 'hostile', clean: true })
+      expect(report.matrix).toHaveLength(4)
+    }, BOUND_MS * 2 + 10_000)
   }
 })
 

@@ -1,6 +1,8 @@
 // A hostile miniport for the robustness tests: the bundled e1000, with one attack on dmalab
 // chosen by the DMALAB_ATTACK environment variable (so the command line can run it as a file).
 // Every attack is something a real driver's bug, or a driver written against dmalab, could do.
+import path from 'node:path'
+import { MessagePort, parentPort, workerData } from 'node:worker_threads'
 import type { NdisApi } from '../../../src/ndis/api.js'
 import type { NDIS_MINIPORT_DRIVER_CHARACTERISTICS } from '../../../src/ndis/types.js'
 import { miniportCharacteristics } from '../../../examples/e1000/index.js'
@@ -19,6 +21,7 @@ export const ATTACKS = [
   // Only through the command line (they reach for the process the driver runs in):
   'loop-forever', 'exit-in-send', 'patch-json', 'patch-tojson', 'define-tojson', 'timer-left', 'reject-left',
   'add-names', 'add-names-at-import', 'array-element', 'typed-species', 'replace-global', 'prepare-stack', 'iterator-next', 'to-primitive',
+  'forge-heartbeat', 'really-exit', 'deaf-worker', 'forge-reply', 'patch-post', 'patch-path', 'patch-buffer',
 ] as const
 export type Attack = (typeof ATTACKS)[number]
 
@@ -170,6 +173,32 @@ export default function DriverEntry(ndis: NdisApi, registryPath?: string): numbe
     // Every for...of over an array in dmalab would see an empty array.
     ;(Object.getPrototypeOf([][Symbol.iterator]()) as { next: unknown }).next = () => ({ done: true, value: undefined })
   }
+  if (attack === 'forge-heartbeat') {
+    // The run worker's progress counter, if a driver could reach it: a loop that looks busy.
+    const beat = (workerData as { heartbeat?: SharedArrayBuffer } | null)?.heartbeat
+    if (beat !== undefined) for (const b = new Float64Array(beat); ; ) b[0]! += 1
+  }
+  if (attack === 'really-exit') (process as unknown as { reallyExit: (code: number) => void }).reallyExit(0)
+  if (attack === 'deaf-worker') {
+    // The worker's port to its parent, silenced and closed: later tasks would never be taken up.
+    parentPort?.removeAllListeners('message')
+    parentPort?.close()
+  }
+  if (attack === 'forge-reply') {
+    // A result posted to the parent for the next few task numbers, before the real one.
+    for (let id = 0; id < 16; id++) parentPort?.postMessage({ id, result: { kind: 'report', report: { miniport: 'forged', outcome: 'clean', findings: [] } } })
+  }
+  if (attack === 'patch-post') {
+    // Every result the worker sends back, rewritten clean.
+    const post = MessagePort.prototype.postMessage
+    MessagePort.prototype.postMessage = function (this: MessagePort, msg: unknown) {
+      const r = (msg as { result?: { report?: { outcome: string; findings: unknown[] } } }).result?.report
+      if (r !== undefined) Object.assign(r, { outcome: 'clean', findings: [] })
+      post.call(this, msg)
+    }
+  }
+  if (attack === 'patch-path') path.relative = () => 'examples/e1000/init.ts'
+  if (attack === 'patch-buffer') Buffer.prototype.compare = () => 0
   if (attack === 'to-primitive') {
     ;(Object.prototype as Record<symbol, unknown>)[Symbol.toPrimitive] = () => 'clean'
   }
