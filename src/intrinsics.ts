@@ -197,3 +197,40 @@ function propertyName(k: PropertyKey): string {
 function sameDescriptor(a: PropertyDescriptor, b: PropertyDescriptor): boolean {
   return Object.is(a.value, b.value) && a.get === b.get && a.set === b.set && a.writable === b.writable && a.enumerable === b.enumerable && a.configurable === b.configurable
 }
+
+/** dmalab's own modules no run needs (the command line, the pools, the worker itself). */
+const NOT_IN_A_RUN = /(^|\/)(cli\/|run-pool\.|run-worker\.|sweep-worker\.|sweep\.)/
+
+/**
+ * dmalab's own code, as the built-ins are: a driver can import dmalab's modules (the examples
+ * import constants from them) and would share their instances with the run. Every module of
+ * the package (but the command line's) is imported here, and what each exports is made
+ * unchangeable: a class's prototype frozen (`FindingsLog.prototype.record` replaced would drop
+ * every finding), a table frozen to its leaves (`FINDING_KINDS` edited would turn leaks into
+ * notes). A module's bindings themselves cannot be assigned from outside it. Maps, Sets and
+ * class instances a module exports are its state, left as they are.
+ */
+export async function guardOwnModules(srcDir: URL, extension: '.js' | '.ts'): Promise<void> {
+  const root = url.fileURLToPath(srcDir)
+  const files = (fs.readdirSync(root, { recursive: true }) as string[])
+    .map((f) => f.split(path.sep).join('/'))
+    .filter((f) => f.endsWith(extension) && !f.endsWith('.d.ts') && !NOT_IN_A_RUN.test(f))
+    .sort()
+  for (const f of files) {
+    const ns = (await import(new URL(f, srcDir).href)) as Record<string, unknown>
+    for (const value of Object.values(ns)) freezeExport(value)
+  }
+}
+
+function freezeExport(value: unknown): void {
+  if (typeof value === 'function') {
+    const proto = (value as { prototype?: unknown }).prototype
+    if (typeof proto === 'object' && proto !== null && !Object.isFrozen(proto)) Object.freeze(proto)
+    return
+  }
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return
+  const proto = Object.getPrototypeOf(value) as unknown
+  if (proto !== Object.prototype && proto !== Array.prototype && proto !== null) return
+  Object.freeze(value)
+  for (const key of Reflect.ownKeys(value)) freezeExport((value as Record<PropertyKey, unknown>)[key])
+}

@@ -117,7 +117,8 @@ export class RunPool {
     worker.on('exit', (code) => {
       this.slots.delete(slot)
       slot.port.close()
-      if (slot.task !== null) this.failed(slot, new WorkerLost(`driver code ended the worker thread its run executed in (exit code ${code}) before the run finished, so there is no report; a driver cannot end the system it runs in`))
+      // Before it was ready no driver code had run in it: dmalab's own failure.
+      if (slot.task !== null) this.failed(slot, slot.ready ? new WorkerLost(`driver code ended the worker thread its run executed in (exit code ${code}) before the run finished, so there is no report; a driver cannot end the system it runs in`) : new Error(`the run's worker exited with code ${code} while starting`))
     })
     return slot
   }

@@ -19,7 +19,7 @@ import { driverFrames, driverStack, siteHere } from './kernel/sites.js'
 import type { PcapWriter } from './hw/pcap.js'
 import { attachRecorder, type Recorder } from './report/recorder.js'
 import { importBuiltCDriver } from './driver/c/load.js'
-import { guardIntrinsics } from './intrinsics.js'
+import { guardIntrinsics, guardOwnModules } from './intrinsics.js'
 import { emulatorError, type HungMessage, type RunReply, type RunResult, type RunTask } from './run-protocol.js'
 
 /** [0] the machine's progress counter, [1] 1 while a task runs (the pool's watchdog reads both). */
@@ -118,6 +118,7 @@ for (const name of ['exit', 'abort', 'kill', 'reallyExit', '_kill', 'cwd', 'hrti
 
 /** The built-ins made unchangeable before any driver code runs (intrinsics.ts). */
 const intrinsics = guardIntrinsics()
+await guardOwnModules(new URL('./', import.meta.url), import.meta.url.endsWith('.ts') ? '.ts' : '.js')
 
 // ---- running tasks ------------------------------------------------------------------------------
 

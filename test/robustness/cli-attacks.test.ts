@@ -181,6 +181,18 @@ const CASES: readonly Case[] = [
     check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'compare'/),
   },
   {
+    attack: 'patch-dmalab',
+    what: 'a method of dmalab\'s own findings log replaced (the driver imports dmalab\'s module)',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'violation'/),
+  },
+  {
+    attack: 'edit-kinds',
+    what: 'dmalab\'s table of finding kinds edited (a leak made a note)',
+    kind: 'driver-exception',
+    check: (r) => expect(kindOf(r, 'driver-exception').message).toMatch(/^DriverEntry threw TypeError: Cannot assign to read only property 'severity'/),
+  },
+  {
     attack: 'typed-species',
     what: 'Symbol.species of the typed arrays redefined (subarray would make the driver\'s objects)',
     kind: 'driver-exception',

@@ -4,6 +4,8 @@
 import path from 'node:path'
 import { MessagePort, parentPort, workerData } from 'node:worker_threads'
 import type { NdisApi } from '../../../src/ndis/api.js'
+import { FindingsLog } from '../../../src/kernel/findings.js'
+import { FINDING_KINDS } from '../../../src/kernel/kinds.js'
 import type { NDIS_MINIPORT_DRIVER_CHARACTERISTICS } from '../../../src/ndis/types.js'
 import { miniportCharacteristics } from '../../../examples/e1000/index.js'
 import { ndisAdapterMemory } from '../../../examples/e1000/memory.js'
@@ -21,7 +23,7 @@ export const ATTACKS = [
   // Only through the command line (they reach for the process the driver runs in):
   'loop-forever', 'exit-in-send', 'patch-json', 'patch-tojson', 'define-tojson', 'timer-left', 'reject-left',
   'add-names', 'add-names-at-import', 'array-element', 'typed-species', 'replace-global', 'prepare-stack', 'iterator-next', 'to-primitive',
-  'forge-heartbeat', 'really-exit', 'deaf-worker', 'forge-reply', 'patch-post', 'patch-path', 'patch-buffer',
+  'forge-heartbeat', 'really-exit', 'deaf-worker', 'forge-reply', 'patch-post', 'patch-path', 'patch-buffer', 'patch-dmalab', 'edit-kinds',
 ] as const
 export type Attack = (typeof ATTACKS)[number]
 
@@ -199,6 +201,10 @@ export default function DriverEntry(ndis: NdisApi, registryPath?: string): numbe
   }
   if (attack === 'patch-path') path.relative = () => 'examples/e1000/init.ts'
   if (attack === 'patch-buffer') Buffer.prototype.compare = () => 0
+  // dmalab's own modules, imported as the examples import its constants: every finding dropped,
+  // or a kind's severity lowered to a note.
+  if (attack === 'patch-dmalab') FindingsLog.prototype.violation = () => undefined
+  if (attack === 'edit-kinds') (FINDING_KINDS['pool-leak'] as { severity: string }).severity = 'info'
   if (attack === 'to-primitive') {
     ;(Object.prototype as Record<symbol, unknown>)[Symbol.toPrimitive] = () => 'clean'
   }
