@@ -17,6 +17,12 @@ import type { HungMessage, RunReply, RunResult, RunTask } from './run-protocol.j
 export const DEFAULT_DRIVER_TIMEOUT_MS = 10_000
 /** How often the watchdog looks. */
 const WATCH_MS = 100
+/**
+ * The least time a started worker may leave a posted task untaken, or a finished one unsent,
+ * before the pool gives it up: a main thread busy for a moment (collecting garbage, printing)
+ * must not make a short --driver-timeout misread a reply on its way as silence.
+ */
+const QUIET_MIN_MS = 5_000
 /** How long the inspector and the worker get to answer once a hang is found. */
 const ANSWER_MS = 5_000
 
@@ -202,7 +208,7 @@ export class RunPool {
         slot.stalledSince = now
         if (!slot.ready) continue
         if (slot.quietSince === 0) slot.quietSince = now
-        else if (now - slot.quietSince >= this.timeoutMs) this.failed(slot, new WorkerLost(`the worker thread of the run stopped answering for ${this.timeoutMs / 1000} s with the run not taken up or its result not sent (driver code took the worker's message handler away), so there is no report`))
+        else if (now - slot.quietSince >= Math.max(this.timeoutMs, QUIET_MIN_MS)) this.failed(slot, new WorkerLost(`the worker thread of the run stopped answering for ${Math.max(this.timeoutMs, QUIET_MIN_MS) / 1000} s with the run not taken up or its result not sent (driver code took the worker's message handler away), so there is no report`))
         continue
       }
       slot.quietSince = 0
