@@ -25,6 +25,11 @@ export interface BenchResult {
 
 const SECONDS = Number(process.env.DMALAB_BENCH_SECONDS ?? 2)
 
+/** A difference with its sign: +3.2, −1.5. */
+function signed(x: number): string {
+  return `${x < 0 ? '−' : '+'}${Math.abs(x).toFixed(1)}`
+}
+
 function row(r: BenchResult): string {
   const fmt = (x: number | undefined): string => (x === undefined ? '' : x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(2))
   return `${r.name.padEnd(24)}${fmt(r.value).padStart(13)} ${r.unit.padEnd(12)}${fmt(r.limit).padStart(13)}${(r.ratio === undefined ? '' : r.ratio.toFixed(2)).padStart(7)}  ${r.target ?? ''}${r.note ? `  ${r.note}` : ''}`
@@ -111,7 +116,7 @@ export async function runBench(options: { json: boolean }): Promise<number> {
     unit: 'ms/run',
     limit: cost.inThreadMs,
     ratio: cost.coldMs / cost.inThreadMs,
-    note: `dmalab run's watched worker: +${(cost.coldMs - cost.inThreadMs).toFixed(1)} ms a command (start, import, close; e1000, 100 frames, limit = the same run in this thread)`,
+    note: `dmalab run's watched worker: ${signed(cost.coldMs - cost.inThreadMs)} ms a command (start, import, close; e1000, 100 frames, limit = the same run in this thread)`,
   })
   say({
     name: 'run-worker-warm-ms',
@@ -119,7 +124,7 @@ export async function runBench(options: { json: boolean }): Promise<number> {
     unit: 'ms/run',
     limit: cost.inThreadMs,
     ratio: cost.warmMs / cost.inThreadMs,
-    note: `each further run on a started worker (check, sweep): +${(cost.warmMs - cost.inThreadMs).toFixed(1)} ms`,
+    note: `each further run on a started worker (check, sweep): ${signed(cost.warmMs - cost.inThreadMs)} ms`,
   })
   say({
     name: 'run-worker-frame-us',

@@ -198,8 +198,13 @@ function sameDescriptor(a: PropertyDescriptor, b: PropertyDescriptor): boolean {
   return Object.is(a.value, b.value) && a.get === b.get && a.set === b.set && a.writable === b.writable && a.enumerable === b.enumerable && a.configurable === b.configurable
 }
 
-/** dmalab's own modules no run needs (the command line, the pools, the worker itself). */
-const NOT_IN_A_RUN = /(^|\/)(cli\/|run-pool\.|run-worker\.|sweep-worker\.|sweep\.)/
+/**
+ * dmalab's own modules no run loads: the command line, the pools, the worker itself, the HTML
+ * pages (drawn in the command's thread), the public API's index and the README generators. A
+ * driver that imports one of these gets an instance no run uses (dmalab imports nothing
+ * dynamically but drivers), so leaving them out keeps the worker's start short.
+ */
+const NOT_IN_A_RUN = /^(cli\/|report\/html\/|run-pool\.|run-worker\.|sweep-worker\.|sweep\.|index\.|kernel\/kinds-doc\.|driver\/c\/headers-doc\.)/
 
 /**
  * dmalab's own code, as the built-ins are: a driver can import dmalab's modules (the examples
