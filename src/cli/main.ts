@@ -36,6 +36,16 @@ options:
   --driver-timeout SECONDS (default 10: a run that makes no progress that long is stopped)
   --json  --html FILE (run, check, sweep, merge: a self-contained HTML report)`
 
+/**
+ * A reader that stops reading (`dmalab sweep ... --json | head`) closes the pipe: what is left
+ * of the output is dropped, the command ends as it would have, and no stack trace follows.
+ */
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error
+  })
+}
+
 async function main(argv: string[]): Promise<number> {
   // Driver call sites and stack traces name the .ts lines even when running compiled code.
   process.setSourceMapsEnabled(true)

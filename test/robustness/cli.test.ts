@@ -1,10 +1,11 @@
-// The command line cannot be taken down by where --pcap points, or by a miniport name that
-// reaches outside examples/. (A hostile driver run from the command line: cli-attacks.test.ts.)
+// The command line cannot be taken down by where --pcap points, by a reader that closes the pipe
+// early, or by a miniport name that reaches outside examples/. (A hostile driver run from the command line: cli-attacks.test.ts.)
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { dmalab } from '../support/cli.js'
+import { spawnSync } from 'node:child_process'
+import { dmalab, root } from '../support/cli.js'
 
 describe('--pcap is opened before the run', () => {
   it('a path that cannot be written is exit 2 naming it, before anything runs', () => {
@@ -47,4 +48,15 @@ describe('bundled names stay inside examples/, and a file does not silently shad
     expect(own.code).toBe(1)
     expect(own.stdout).toMatch(/init-failed|failed/)
   })
+})
+
+describe('a reader that stops reading', () => {
+  it('dmalab sweep --json | head -c 100: the reader gets its bytes, dmalab ends with its own exit code and no stack trace', () => {
+    // The shell's pipe, as a user writes it; head exits after 100 bytes and closes the pipe.
+    const tsx = path.join(root, 'node_modules/tsx/dist/esm/index.mjs')
+    const command = `"${process.execPath}" --import "${tsx}" "${path.join(root, 'src/cli/main.ts')}" sweep e1000 --packets 4 --json | head -c 100; echo " exit \${PIPESTATUS[0]}"`
+    const r = spawnSync('bash', ['-c', command], { cwd: root, encoding: 'utf8', timeout: 120_000 })
+    expect(r.stdout).toMatch(/^\{\n {2}"miniport": "e1000",[\s\S]* exit 0\n$/)
+    expect(r.stderr).toBe('')
+  }, 130_000)
 })
