@@ -5,7 +5,8 @@
 // Two ways, chosen per object by what V8 does with it:
 //  - **Frozen**: namespaces (JSON, Math, Reflect, ...), constructors, and the prototypes hot
 //    code does not store elements through (Function, String, Map, Promise, iterators, ...).
-//  - **Locked**: Object.prototype, Array.prototype and the typed-array prototypes. Every own
+//  - **Locked**: Object.prototype, Array.prototype, the typed-array prototypes and
+//    Buffer.prototype (a Uint8Array's). Every own
 //    property is made read-only and non-configurable, and the names JSON.stringify, promise
 //    resolution and conversions look up on any object (`toJSON`, `then`, `Symbol.toPrimitive`)
 //    are defined read-only `undefined`, but the objects stay extensible. V8 checks the whole
@@ -20,7 +21,8 @@
 // put back as the driver's import left it before the next run.
 //
 // The Node modules dmalab's own code calls during a run (path, url, fs, util, crypto, ...) are
-// frozen as well: a driver can import them too.
+// frozen as well, and what dmalab's own modules export (`guardOwnModules`): a driver can import
+// them too.
 
 import { Buffer } from 'node:buffer'
 import buffer from 'node:buffer'
