@@ -121,8 +121,8 @@ function lock(o: object): void {
  * The globals a driver could replace to reach dmalab's code (`globalThis.Uint8Array = ...`):
  * every data property of the global object made read-only and non-configurable, and the
  * accessors dmalab reads turned into such values. Other accessors (Node defines some globals
- * lazily) keep their getters; EventEmitter's methods are read-only; Error.stackTraceLimit stays writable
- * (dmalab sets it to capture driver stacks) but Error.prepareStackTrace and captureStackTrace,
+ * lazily) keep their getters. Error.stackTraceLimit stays writable (dmalab sets it to capture
+ * driver stacks) but Error.prepareStackTrace and captureStackTrace,
  * which decide what a captured stack says, do not.
  */
 function lockGlobals(): void {
@@ -130,7 +130,6 @@ function lockGlobals(): void {
     const d = Object.getOwnPropertyDescriptor(globalThis, key)
     if (d !== undefined && d.configurable === true) Object.defineProperty(globalThis, key, { value: (globalThis as Record<string, unknown>)[key], writable: false, configurable: false, enumerable: d.enumerable ?? false })
   }
-  for (const key of EMITTER_METHODS) Object.defineProperty(EventEmitter.prototype, key, { writable: false, configurable: false })
   for (const key of Reflect.ownKeys(globalThis)) {
     const d = Object.getOwnPropertyDescriptor(globalThis, key)!
     if ('value' in d && d.configurable === true) Object.defineProperty(globalThis, key, { writable: false, configurable: false })
@@ -165,6 +164,7 @@ export function guardIntrinsics(): IntrinsicsGuard {
     return { ...n, keys: new Set(Reflect.ownKeys(n.object)) }
   })
   for (const o of frozenObjects()) Object.freeze(o)
+  for (const key of EMITTER_METHODS) Object.defineProperty(EventEmitter.prototype, key, { writable: false, configurable: false })
   lockGlobals()
   const extra = (l: Locked): PropertyKey[] => Reflect.ownKeys(l.object).filter((k) => !l.keys.has(k))
   /** What import added, per locked object: the descriptor each name had then. */
@@ -210,8 +210,8 @@ const NOT_IN_A_RUN = /^(cli\/|report\/html\/|run-pool\.|run-worker\.|sweep-worke
 
 /**
  * dmalab's own code, as the built-ins are: a driver can import dmalab's modules (the examples
- * import constants from them) and would share their instances with the run. Every module of
- * the package (but the command line's) is imported here, and what each exports is made
+ * import constants from them) and would share their instances with the run. Every module a run
+ * loads (all but NOT_IN_A_RUN) is imported here, and what each exports is made
  * unchangeable: a class's prototype frozen (`FindingsLog.prototype.record` replaced would drop
  * every finding), a table frozen to its leaves (`FINDING_KINDS` edited would turn leaks into
  * notes). A module's bindings themselves cannot be assigned from outside it. Maps, Sets and

@@ -200,26 +200,28 @@ export class RunPool {
       const p = slot.task
       if (p === null || p.hung) continue
       const progress = slot.beat[0]!
-      // Not running: still starting, or posting its result. A started worker takes a task up at
-      // once and posts as soon as it is done; one that stays idle with a task pending has stopped
-      // answering (driver code removed its message handler).
-      if (slot.beat[1] !== 1) {
+      const running = slot.beat[1] === 1
+      // Not running (still starting, or posting its result), or it moved: no hang.
+      if (!running || progress !== slot.lastProgress) {
         slot.lastProgress = progress
         slot.stalledSince = now
-        if (!slot.ready) continue
-        if (slot.quietSince === 0) slot.quietSince = now
-        else if (now - slot.quietSince >= Math.max(this.timeoutMs, QUIET_MIN_MS)) this.failed(slot, new WorkerLost(`the worker thread of the run stopped answering for ${Math.max(this.timeoutMs, QUIET_MIN_MS) / 1000} s with the run not taken up or its result not sent (driver code took the worker's message handler away), so there is no report`))
+      }
+      if (!running) {
+        // A started worker takes a task up at once and posts as soon as it is done; one that
+        // stays idle with a task pending has stopped answering.
+        if (slot.ready) this.quiet(slot, now)
         continue
       }
       slot.quietSince = 0
-      // It moved: no hang.
-      if (progress !== slot.lastProgress) {
-        slot.lastProgress = progress
-        slot.stalledSince = now
-        continue
-      }
       if (now - slot.stalledSince >= this.timeoutMs) void this.stop(slot, p)
     }
+  }
+
+  /** A started worker idle with a task pending: given up once that has lasted the quiet bound. */
+  private quiet(slot: Slot, now: number): void {
+    const bound = Math.max(this.timeoutMs, QUIET_MIN_MS)
+    if (slot.quietSince === 0) slot.quietSince = now
+    else if (now - slot.quietSince >= bound) this.failed(slot, new WorkerLost(`the worker thread of the run stopped answering for ${bound / 1000} s with the run not taken up or its result not sent (driver code took the worker's message handler away), so there is no report`))
   }
 
   /** Stops the driver code a task is stuck in and asks the worker for the result with a hang. */

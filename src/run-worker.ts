@@ -202,9 +202,8 @@ async function handle(id: number, task: RunTask): Promise<void> {
   // still report them; a rejection among them is a finding. Then the result, rebuilt if so.
   const before = asyncFindings
   await new Promise((resolve) => hostTimers.setImmediate(resolve))
-  const found = current === c && c.machine !== null && intrinsics.added().length > 0
-  const retire = found && tampered(c.machine!)
-  if ((asyncFindings !== before || found) && c.machine !== null && current === c) {
+  const tamper = current === c && c.machine !== null ? tampered(c.machine) : 'none'
+  if ((asyncFindings !== before || tamper !== 'none') && c.machine !== null && current === c) {
     try {
       result = resultOf(task, c.machine, c.recorder)
     } catch (error) {
@@ -214,19 +213,19 @@ async function handle(id: number, task: RunTask): Promise<void> {
   if (current !== c) return
   heartbeat[1] = 0
   current = null
-  post({ id, result, ...(retire ? { retire: true } : {}) })
+  post({ id, result, ...(tamper === 'stuck' ? { retire: true } : {}) })
 }
 
 /**
  * Names driver code added to a locked built-in (Object.prototype.x, Array.prototype[0]), when
  * it was imported or during this run: a `host-tampering` finding on the run's machine, and the
  * built-ins put back as the import left them, so every run of a sweep meets the same built-ins
- * whichever worker it lands on. True when they could not be put back: the pool does not reuse
- * the worker then.
+ * whichever worker it lands on. `none` when nothing was added; `stuck` when they could not be
+ * put back: the pool does not reuse the worker then.
  */
-function tampered(m: Machine): boolean {
+function tampered(m: Machine): 'none' | 'restored' | 'stuck' {
   const added = intrinsics.added()
-  if (added.length === 0) return false
+  if (added.length === 0) return 'none'
   const restored = intrinsics.restore()
   try {
     m.kernel.log.fatal({
@@ -239,7 +238,7 @@ function tampered(m: Machine): boolean {
   } catch {
     // fatal() throws the BugCheck for driver code to unwind; the driver's code has returned.
   }
-  return !restored
+  return restored ? 'restored' : 'stuck'
 }
 
 /**

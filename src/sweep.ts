@@ -146,10 +146,6 @@ export interface WorkerTask {
 }
 
 /**
- * Worker threads that run sweep scenarios (run-pool.ts: each imports dmalab and the miniport
- * once, under the wall-clock watchdog); the clean enumeration run goes through them too.
- */
-/**
  * A sweep run whose worker driver code ended (or deafened): the driver ending the system it runs
  * in, as process.exit in a driver is (driver-exception, 0x7E).
  */
@@ -157,6 +153,10 @@ function workerLost(error: WorkerLost): ScenarioSummary {
   return { outcome: 'bugcheck', findings: [{ kind: 'driver-exception', message: error.message }], bugcheck: { code: BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED, name: bugCheckName(BUGCHECK.SYSTEM_THREAD_EXCEPTION_NOT_HANDLED) } }
 }
 
+/**
+ * Worker threads that run sweep scenarios (run-pool.ts: each imports dmalab and the miniport
+ * once, under the wall-clock watchdog); the clean enumeration run goes through them too.
+ */
 export class SweepPool {
   readonly size: number
   private readonly pool: RunPool
