@@ -45,7 +45,7 @@ function startWorker(heartbeat: SharedArrayBuffer, port: MessagePort): Worker {
 
 /**
  * The worker a run executed in ended, or stopped answering, before the run did: driver code
- * ended its thread or took its message handler away. There is no result to report.
+ * ended its thread, or the thread stopped answering. There is no result to report.
  */
 export class WorkerLost extends Error {
   constructor(message: string) {
@@ -221,7 +221,7 @@ export class RunPool {
   private quiet(slot: Slot, now: number): void {
     const bound = Math.max(this.timeoutMs, QUIET_MIN_MS)
     if (slot.quietSince === 0) slot.quietSince = now
-    else if (now - slot.quietSince >= bound) this.failed(slot, new WorkerLost(`the worker thread of the run stopped answering for ${bound / 1000} s with the run not taken up or its result not sent (driver code took the worker's message handler away), so there is no report`))
+    else if (now - slot.quietSince >= bound) this.failed(slot, new WorkerLost(`the worker thread of the run stopped answering for ${bound / 1000} s with the run not taken up or its result not sent, so there is no report (the thread is blocked or broken)`))
   }
 
   /** Stops the driver code a task is stuck in and asks the worker for the result with a hang. */
